@@ -1,0 +1,41 @@
+// The event bus: dotted topics, JSON-object payloads, asynchronous delivery. The in-process
+// bus and a Redis bus implement the same interface.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace switchboard {
+
+struct Event {
+    std::string topic;    ///< e.g. "server.online"
+    std::string payload;  ///< JSON object text
+    std::int64_t timeMs;  ///< publish time, ms since the epoch
+};
+
+struct BusStats {
+    std::uint64_t published = 0;
+    std::uint64_t delivered = 0;  ///< handler calls made
+    std::uint64_t dropped = 0;    ///< events dropped because the queue was full
+    std::uint64_t queued = 0;     ///< events waiting now
+    std::uint64_t handlerErrors = 0;
+};
+
+class EventBus {
+public:
+    using Handler = std::function<void(const Event&)>;
+    virtual ~EventBus() = default;
+    /// Queues an event; never blocks. When the queue is full the event is dropped and counted.
+    virtual void publish(const std::string& topic, std::string payloadJson) = 0;
+    /// Subscribes to a topic: exact ("server.online"), a prefix wildcard ("server.*"), or "*".
+    /// Handlers run on a bus thread, one event at a time; an exception is logged and counted.
+    virtual std::uint64_t subscribe(const std::string& pattern, Handler handler) = 0;
+    virtual void unsubscribe(std::uint64_t id) = 0;
+    virtual BusStats stats() const = 0;
+};
+
+/// True if `topic` matches `pattern` under the rules of EventBus::subscribe.
+bool topicMatches(const std::string& pattern, const std::string& topic);
+
+}  // namespace switchboard

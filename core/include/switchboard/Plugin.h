@@ -1,0 +1,60 @@
+// The plugin contract. Lifecycle: declareConfig -> configure (validate, build immutable config)
+// -> routes()/webSocketRoutes()/streamHandler() mounted -> start -> ... -> stop. The host calls
+// these dependencies first and stops in reverse order; any exception a plugin throws is caught
+// and reported with the plugin's name.
+#pragma once
+
+#include <Poco/ClassLibrary.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "switchboard/Config.h"
+#include "switchboard/HostContext.h"
+#include "switchboard/Http.h"
+#include "switchboard/Stream.h"
+#include "switchboard/WebSocket.h"
+
+namespace switchboard {
+
+/// Bumped whenever this header or anything it includes changes incompatibly.
+constexpr int kPluginAbiVersion = 1;
+
+class Plugin {
+public:
+    virtual ~Plugin() = default;
+    /// Other plugins (config keys) that must start before this one.
+    virtual std::vector<std::string> dependencies() const { return {}; }
+    /// Declares the plugin's config fields. The host adds `enabled` and `required`.
+    virtual void declareConfig(ConfigSchema& schema) const = 0;
+    /// Takes the validated section. Throws ConfigError (see ConfigSection::error) for
+    /// problems the schema cannot express.
+    virtual void configure(const ConfigSection& config) = 0;
+    /// Listener the routes mount on: the plugin's `listener` config key by convention.
+    virtual std::string listener() const { return {}; }
+    /// HTTP routes for the plugin's listener.
+    virtual std::vector<Route> routes() { return {}; }
+    /// Routes mounted on the admin listener under /admin/api/<plugin>.
+    virtual std::vector<Route> adminRoutes() { return {}; }
+    virtual std::vector<WebSocketRoute> webSocketRoutes() { return {}; }
+    /// For plugins served on a TLS TCP (stream) listener.
+    virtual std::shared_ptr<StreamHandler> streamHandler() { return nullptr; }
+    /// Migrations, timers, subscriptions. The context outlives the plugin's start..stop.
+    virtual void start(HostContext& context) = 0;
+    /// Stops timers and threads and flushes state. Must not throw.
+    virtual void stop() = 0;
+};
+
+}  // namespace switchboard
+
+/// Exports a plugin class from its shared library: the POCO manifest plus the ABI symbols the
+/// host checks before it creates the class.
+#define SWITCHBOARD_PLUGIN(ClassName)                                            \
+    POCO_BEGIN_MANIFEST(switchboard::Plugin)                                     \
+    POCO_EXPORT_CLASS(ClassName)                                                 \
+    POCO_END_MANIFEST                                                            \
+    extern "C" POCO_LIBRARY_API int switchboard_plugin_abi() {                   \
+        return switchboard::kPluginAbiVersion;                                   \
+    }                                                                            \
+    extern "C" POCO_LIBRARY_API const char* switchboard_plugin_class() { return #ClassName; }

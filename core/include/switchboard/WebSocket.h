@@ -1,0 +1,49 @@
+// WebSocket routes. After the handshake the host serves each socket from an event loop, so an
+// idle connection costs memory, not a thread. Callbacks run on an event-loop thread: keep them
+// short and hand slow work elsewhere.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "switchboard/Http.h"
+
+namespace switchboard {
+
+class WebSocketConnection {
+public:
+    virtual ~WebSocketConnection() = default;
+    /// Unique for the life of the process.
+    virtual std::uint64_t id() const = 0;
+    virtual std::string peerHost() const = 0;
+    /// Sends a text frame. Thread-safe. Returns false if the connection is closed.
+    virtual bool sendText(std::string_view text) = 0;
+    /// Sends a close frame and closes the socket; onClose follows. Thread-safe, idempotent.
+    virtual void close(std::uint16_t code = 1000, const std::string& reason = {}) = 0;
+    virtual bool isOpen() const = 0;
+    /// Per-connection plugin state.
+    virtual void setData(std::shared_ptr<void> data) = 0;
+    virtual std::shared_ptr<void> data() const = 0;
+};
+
+using WebSocketPtr = std::shared_ptr<WebSocketConnection>;
+
+class WebSocketHandler {
+public:
+    virtual ~WebSocketHandler() = default;
+    /// Called once the 101 has been sent, with the upgrade request.
+    virtual void onOpen(const WebSocketPtr& conn, const HttpRequest& upgrade) = 0;
+    /// A complete text (or binary) message.
+    virtual void onMessage(const WebSocketPtr& conn, std::string_view message) = 0;
+    /// The connection is gone (either side closed it, or it timed out).
+    virtual void onClose(const WebSocketPtr& conn) = 0;
+};
+
+struct WebSocketRoute {
+    std::string path;
+    std::shared_ptr<WebSocketHandler> handler;
+};
+
+}  // namespace switchboard

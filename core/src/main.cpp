@@ -1,0 +1,2 @@
+// Entry point: the Switchboard server application.
+int main() { return 0; }
