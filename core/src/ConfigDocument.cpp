@@ -112,8 +112,8 @@ ConfigSection ConfigDocument::validate(const std::string& path, const ConfigSche
     if (found.exists && !found.node.IsNull() && !found.node.IsMap()) {
         errors.push_back(message(valueLine(found.node, found.line), path, "expected a mapping"));
         std::vector<std::string> ignored;
-        return ConfigSection(validateMapping(YAML::Node(), schema, path, found.line, false,
-                                             ignored));
+        return ConfigSection(
+            validateMapping(YAML::Node(), schema, path, found.line, false, ignored));
     }
     return ConfigSection(validateMapping(found.exists ? found.node : YAML::Node(), schema, path,
                                          found.line, found.exists, errors));
@@ -221,16 +221,16 @@ std::shared_ptr<const ConfigSection::Node> ConfigDocument::validateMapping(
         if (!seen[i] && !fields[i].hasDefault) {
             errors.push_back(message(line, key, "required key missing"));
         }
-        node->entries.push_back(seen[i] ? std::move(written[i])
-                                        : defaultEntry(fields[i], key, line,
-                                                       fields[i].hasDefault ? errors : ignored));
+        node->entries.push_back(
+            seen[i] ? std::move(written[i])
+                    : defaultEntry(fields[i], key, line, fields[i].hasDefault ? errors : ignored));
     }
     return node;
 }
 
 ConfigSection::Node::Entry ConfigDocument::convert(const ConfigField& field,
-                                                   const YAML::Node& value,
-                                                   const std::string& path, int keyLine,
+                                                   const YAML::Node& value, const std::string& path,
+                                                   int keyLine,
                                                    std::vector<std::string>& errors) const {
     Node::Entry entry;
     entry.name = field.name;
@@ -321,8 +321,8 @@ bool ConfigDocument::fillCollection(const ConfigField& field, const YAML::Node& 
             child.type = ConfigType::Section;
             child.set = true;
             child.line = item.line;
-            child.section = validateMapping(item.value, *field.section, key, item.line, true,
-                                            errors);
+            child.section =
+                validateMapping(item.value, *field.section, key, item.line, true, errors);
         }
     }
     return true;

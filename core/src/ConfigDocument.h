@@ -59,14 +59,12 @@ private:
                                                 const std::string& path, int line, bool present,
                                                 std::vector<std::string>& errors) const;
     /// The value of `field` written as `value` on `keyLine`; its default if it is invalid.
-    Node::Entry convert(const ConfigField& field, const YAML::Node& value,
-                        const std::string& path, int keyLine,
-                        std::vector<std::string>& errors) const;
+    Node::Entry convert(const ConfigField& field, const YAML::Node& value, const std::string& path,
+                        int keyLine, std::vector<std::string>& errors) const;
     /// Fills a StringList, StringMap, Section or SectionMap entry from `value` (null = empty);
     /// false if `value` has the wrong shape.
-    bool fillCollection(const ConfigField& field, const YAML::Node& value,
-                        const std::string& path, Node::Entry& entry,
-                        std::vector<std::string>& errors) const;
+    bool fillCollection(const ConfigField& field, const YAML::Node& value, const std::string& path,
+                        Node::Entry& entry, std::vector<std::string>& errors) const;
     /// The value of `field` when it is not written (sections get their own defaults).
     Node::Entry defaultEntry(const ConfigField& field, const std::string& path, int line,
                              std::vector<std::string>& errors) const;

@@ -96,8 +96,15 @@ bool parseDuration(const std::string& text, std::int64_t& millis) {
 /// "512", "512B", "64KiB", "4 MiB", "2GB".
 bool parseSize(const std::string& text, std::uint64_t& bytes) {
     static const std::pair<const char*, std::uint64_t> units[] = {
-        {"", 1},       {"B", 1},           {"KB", 1000},       {"MB", 1000000},
-        {"GB", 1000000000}, {"KiB", 1ULL << 10}, {"MiB", 1ULL << 20}, {"GiB", 1ULL << 30}};
+        {"", 1},
+        {"B", 1},
+        {"KB", 1000},
+        {"MB", 1000000},
+        {"GB", 1000000000},
+        {"KiB", 1ULL << 10},
+        {"MiB", 1ULL << 20},
+        {"GiB", 1ULL << 30},
+    };
     std::size_t pos = 0;
     std::uint64_t count = 0;
     if (!readDigits(text, pos, count)) {
@@ -156,8 +163,7 @@ std::string ConfigSection::Node::parseScalar(const ConfigField& field, const std
             break;
         case ConfigType::Choice:
             entry.text = text;
-            ok = std::find(field.choices.begin(), field.choices.end(), text) !=
-                 field.choices.end();
+            ok = std::find(field.choices.begin(), field.choices.end(), text) != field.choices.end();
             break;
         case ConfigType::Integer:
             if (!parseInteger(text, entry.integer)) {
@@ -187,13 +193,20 @@ std::string ConfigSection::Node::parseScalar(const ConfigField& field, const std
 
 std::string ConfigSection::Node::expectation(const ConfigField& field) {
     switch (field.type) {
-        case ConfigType::String: return "expected a string";
-        case ConfigType::Integer: return "expected an integer";
-        case ConfigType::Number: return "expected a number";
-        case ConfigType::Boolean: return "expected true or false";
-        case ConfigType::Duration: return "expected a duration like 90s";
-        case ConfigType::Size: return "expected a size like 4MiB";
-        case ConfigType::StringList: return "expected a list of strings";
+        case ConfigType::String:
+            return "expected a string";
+        case ConfigType::Integer:
+            return "expected an integer";
+        case ConfigType::Number:
+            return "expected a number";
+        case ConfigType::Boolean:
+            return "expected true or false";
+        case ConfigType::Duration:
+            return "expected a duration like 90s";
+        case ConfigType::Size:
+            return "expected a size like 4MiB";
+        case ConfigType::StringList:
+            return "expected a list of strings";
         case ConfigType::Choice: {
             std::string list;
             for (const std::string& choice : field.choices) {
@@ -201,24 +214,37 @@ std::string ConfigSection::Node::expectation(const ConfigField& field) {
             }
             return "expected one of: " + list;
         }
-        default: return "expected a mapping";
+        default:
+            return "expected a mapping";
     }
 }
 
 std::string ConfigSection::Node::typeName(ConfigType type) {
     switch (type) {
-        case ConfigType::String: return "string";
-        case ConfigType::Integer: return "integer";
-        case ConfigType::Number: return "number";
-        case ConfigType::Boolean: return "boolean";
-        case ConfigType::Duration: return "duration";
-        case ConfigType::Size: return "size";
-        case ConfigType::Choice: return "choice";
-        case ConfigType::StringList: return "string list";
-        case ConfigType::StringMap: return "string map";
-        case ConfigType::Section: return "section";
-        case ConfigType::SectionMap: return "section map";
-        case ConfigType::Any: return "any";
+        case ConfigType::String:
+            return "string";
+        case ConfigType::Integer:
+            return "integer";
+        case ConfigType::Number:
+            return "number";
+        case ConfigType::Boolean:
+            return "boolean";
+        case ConfigType::Duration:
+            return "duration";
+        case ConfigType::Size:
+            return "size";
+        case ConfigType::Choice:
+            return "choice";
+        case ConfigType::StringList:
+            return "string list";
+        case ConfigType::StringMap:
+            return "string map";
+        case ConfigType::Section:
+            return "section";
+        case ConfigType::SectionMap:
+            return "section map";
+        case ConfigType::Any:
+            return "any";
     }
     return "?";
 }
@@ -244,12 +270,18 @@ std::string ConfigSection::Node::Entry::canonical() const {
     switch (type) {
         case ConfigType::String:
         case ConfigType::Choice:
-        case ConfigType::Any: return quote(text);
-        case ConfigType::Integer: return std::to_string(integer);
-        case ConfigType::Number: return formatNumber(number);
-        case ConfigType::Boolean: return boolean ? "true" : "false";
-        case ConfigType::Duration: return std::to_string(integer) + "ms";
-        case ConfigType::Size: return std::to_string(size) + "B";
+        case ConfigType::Any:
+            return quote(text);
+        case ConfigType::Integer:
+            return std::to_string(integer);
+        case ConfigType::Number:
+            return formatNumber(number);
+        case ConfigType::Boolean:
+            return boolean ? "true" : "false";
+        case ConfigType::Duration:
+            return std::to_string(integer) + "ms";
+        case ConfigType::Size:
+            return std::to_string(size) + "B";
         case ConfigType::StringList:
             for (const std::string& item : list) {
                 out += (out.empty() ? "" : ",") + quote(item);
@@ -260,7 +292,8 @@ std::string ConfigSection::Node::Entry::canonical() const {
                 out += (out.empty() ? "" : ",") + quote(key) + ":" + quote(value);
             }
             return "{" + out + "}";
-        case ConfigType::Section: return ConfigSection(section).fingerprint();
+        case ConfigType::Section:
+            return ConfigSection(section).fingerprint();
         case ConfigType::SectionMap:
             for (const Entry& child : children) {
                 out += (out.empty() ? "" : ",") + quote(child.name) + ":" + child.canonical();

@@ -44,8 +44,7 @@ struct ConfigSection::Node {
 
     /// Parses scalar `text` as a value of `field`'s type into `entry`. Returns "" on success,
     /// else the problem ("expected an integer", "must be between 1 and 10").
-    static std::string parseScalar(const ConfigField& field, const std::string& text,
-                                   Entry& entry);
+    static std::string parseScalar(const ConfigField& field, const std::string& text, Entry& entry);
     /// The "expected ..." message for a value of the wrong type or shape.
     static std::string expectation(const ConfigField& field);
     /// Short name of a type as used in messages and docs ("duration", "string list").

@@ -10,13 +10,20 @@ namespace {
 
 using Node = ConfigSection::Node;
 
-/// Checks a default against the field's own parser.
-void checkDefault(const ConfigField& field) {
+/// Checks a default against the field's own parser, before the field is added.
+void checkDefault(const std::string& name, ConfigType type, const std::string& def,
+                  std::int64_t min = INT64_MIN, std::int64_t max = INT64_MAX,
+                  const std::vector<std::string>& choices = {}) {
+    ConfigField field;
+    field.type = type;
+    field.min = min;
+    field.max = max;
+    field.choices = choices;
     Node::Entry entry;
-    std::string problem = Node::parseScalar(field, field.defaultText, entry);
+    std::string problem = Node::parseScalar(field, def, entry);
     if (!problem.empty()) {
-        throw std::logic_error("config schema: default \"" + field.defaultText + "\" of " +
-                               field.name + ": " + problem);
+        throw std::logic_error("config schema: default \"" + def + "\" of " + name + ": " +
+                               problem);
     }
 }
 
@@ -47,13 +54,15 @@ std::string defaultCell(const ConfigField& field) {
         case ConfigType::StringMap:
         case ConfigType::Section:
         case ConfigType::SectionMap:
-        case ConfigType::Any: return "";
+        case ConfigType::Any:
+            return "";
         case ConfigType::String:
             if (field.defaultText.empty()) {
                 return "`\"\"`";
             }
             [[fallthrough]];
-        default: return "`" + escapeCell(field.defaultText) + "`";
+        default:
+            return "`" + escapeCell(field.defaultText) + "`";
     }
 }
 
@@ -98,18 +107,17 @@ ConfigSchema& ConfigSchema::integer(const std::string& name, std::int64_t def, s
     if (min > max) {
         throw std::logic_error("config schema: " + name + ": min is above max");
     }
+    checkDefault(name, ConfigType::Integer, std::to_string(def), min, max);
     ConfigField& field = add(name, ConfigType::Integer, desc);
     field.defaultText = std::to_string(def);
     field.min = min;
     field.max = max;
-    checkDefault(field);
     return *this;
 }
 
 ConfigSchema& ConfigSchema::number(const std::string& name, double def, const std::string& desc) {
-    ConfigField& field = add(name, ConfigType::Number, desc);
-    field.defaultText = Node::formatNumber(def);
-    checkDefault(field);
+    checkDefault(name, ConfigType::Number, Node::formatNumber(def));
+    add(name, ConfigType::Number, desc).defaultText = Node::formatNumber(def);
     return *this;
 }
 
@@ -120,27 +128,25 @@ ConfigSchema& ConfigSchema::boolean(const std::string& name, bool def, const std
 
 ConfigSchema& ConfigSchema::duration(const std::string& name, const std::string& def,
                                      const std::string& desc) {
-    ConfigField& field = add(name, ConfigType::Duration, desc);
-    field.defaultText = def;
-    checkDefault(field);
+    checkDefault(name, ConfigType::Duration, def);
+    add(name, ConfigType::Duration, desc).defaultText = def;
     return *this;
 }
 
 ConfigSchema& ConfigSchema::size(const std::string& name, const std::string& def,
                                  const std::string& desc) {
-    ConfigField& field = add(name, ConfigType::Size, desc);
-    field.defaultText = def;
-    checkDefault(field);
+    checkDefault(name, ConfigType::Size, def);
+    add(name, ConfigType::Size, desc).defaultText = def;
     return *this;
 }
 
 ConfigSchema& ConfigSchema::choice(const std::string& name, const std::string& def,
                                    const std::vector<std::string>& choices,
                                    const std::string& desc) {
+    checkDefault(name, ConfigType::Choice, def, INT64_MIN, INT64_MAX, choices);
     ConfigField& field = add(name, ConfigType::Choice, desc);
     field.defaultText = def;
     field.choices = choices;
-    checkDefault(field);
     return *this;
 }
 

@@ -44,13 +44,8 @@ const Entry* lookup(const Node& node, const std::string& key) {
         }
         std::string inner;
         for (const Entry& child : entry.children) {
-            if (child.name == after) {
-                return &child;
-            }
-        }
-        for (const Entry& child : entry.children) {
             if (matches(after, child.name, inner)) {
-                return lookup(*child.section, inner);
+                return inner.empty() ? &child : lookup(*child.section, inner);
             }
         }
         return nullptr;
@@ -58,12 +53,10 @@ const Entry* lookup(const Node& node, const std::string& key) {
     return nullptr;
 }
 
-const Entry& get(const Node& node, const std::string& key, ConfigType type,
-                 ConfigType alsoType) {
+const Entry& get(const Node& node, const std::string& key, ConfigType type, ConfigType alsoType) {
     const Entry* entry = lookup(node, key);
     if (entry == nullptr || (entry->type != type && entry->type != alsoType)) {
-        throw ConfigError(Node::join(node.path, key) + ": not declared as " +
-                          Node::typeName(type));
+        throw ConfigError(Node::join(node.path, key) + ": not declared as " + Node::typeName(type));
     }
     return *entry;
 }
@@ -132,7 +125,9 @@ bool ConfigSection::isSet(const std::string& key) const {
     return entry->set;
 }
 
-std::string ConfigSection::path() const { return _node->path; }
+std::string ConfigSection::path() const {
+    return _node->path;
+}
 
 std::string ConfigSection::location(const std::string& key) const {
     int line = _node->line;
@@ -144,10 +139,7 @@ std::string ConfigSection::location(const std::string& key) const {
 }
 
 ConfigError ConfigSection::error(const std::string& key, const std::string& message) const {
-    std::string path = Node::join(_node->path, key);
-    if (key.empty()) {
-        path = _node->path;
-    }
+    std::string path = key.empty() ? _node->path : Node::join(_node->path, key);
     return ConfigError(location(key) + ": " + (path.empty() ? "" : path + ": ") + message);
 }
 
