@@ -1,0 +1,117 @@
+// DataStore: the Store service over Poco::Data with a waiting session pool, one in-process
+// writer at a time, per-owner migrations and a flusher thread for write-behind batchers.
+#pragma once
+
+#include "switchboard/Store.h"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace Poco::Data {
+class Session;
+}
+
+namespace switchboard {
+
+class WriteBehindBatcher;
+
+/// The host's one Store. Created by the host at start, closed at stop; plugins see it as
+/// `Store&`. Thread-safe: reads run concurrently on pooled sessions (callers wait for a free
+/// session, never fail); writes (execute, transaction, migrate, flushes, and query() of
+/// anything but a SELECT) are serialised by one write mutex. Inside transaction(), use only
+/// the StoreTx: calling back into the Store for a write from the same thread throws.
+class DataStore : public Store {
+public:
+    struct Stats {
+        std::uint64_t flushes;      ///< write-behind transactions committed
+        std::uint64_t flushedRows;  ///< rows written by them
+        std::uint64_t flushErrors;  ///< failed write-behind flushes (entries kept for retry)
+        std::uint64_t pending;      ///< keys waiting in all batchers now
+    };
+
+    /// Opens "sqlite:<path>" (relative paths resolved against baseDir; parent directories
+    /// created). Throws StoreError: "store.url: unsupported scheme in '<url>' (expected
+    /// sqlite:<path> or postgresql://...)" for unknown schemes, "store.url: postgresql is not
+    /// supported yet" for postgresql:// URLs, and a message naming the path and reason when the
+    /// database cannot be opened.
+    static std::unique_ptr<DataStore> open(const std::string& url, const std::string& baseDir,
+                                           std::chrono::milliseconds flushInterval);
+
+    ~DataStore() override;
+    DataStore(const DataStore&) = delete;
+    DataStore& operator=(const DataStore&) = delete;
+
+    /// Flushes every write-behind batcher, stops the flusher thread, waits for in-flight calls
+    /// and closes the pool. Idempotent. Afterwards every call throws StoreError.
+    void close();
+    Stats stats() const;
+    /// How many sessions the pool holds; more concurrent callers wait for one.
+    std::size_t poolSize() const { return _poolSize; }
+
+    std::string backend() const override;
+    void migrate(const std::string& owner, const std::vector<Migration>& migrations) override;
+    int schemaVersion(const std::string& owner) override;
+    std::int64_t execute(const std::string& sql, const SqlParams& params = {}) override;
+    std::vector<SqlRow> query(const std::string& sql, const SqlParams& params = {}) override;
+    void transaction(const std::function<void(StoreTx&)>& fn) override;
+    std::shared_ptr<WriteBehind> writeBehind(const std::string& name,
+                                             const std::string& sql) override;
+
+    /// Runs `sql` once per pending entry, all in one transaction; counts the flush in stats().
+    /// Called by WriteBehindBatcher::flush().
+    void writeBatch(const std::string& sql,
+                    const std::unordered_map<std::string, SqlParams>& batch);
+
+    struct Backend;  ///< connector, connection string and session setup of one backend
+
+private:
+    class Pool;
+    class Lease;
+    class WriterLock;
+
+    DataStore(std::unique_ptr<Backend> backend, std::chrono::milliseconds flushInterval);
+    void initialise();
+    int readVersion(Poco::Data::Session& session, const std::string& owner);
+    void applyStep(Poco::Data::Session& session, const std::string& owner, const Migration& step);
+    void runFlusher();
+    void flushAll();
+    std::vector<std::shared_ptr<WriteBehindBatcher>> batchers() const;
+
+    std::unique_ptr<Backend> _backend;
+    const std::size_t _poolSize;
+    std::unique_ptr<Pool> _pool;
+
+    /// Counting gate in front of the pool (SessionPool throws when exhausted; we wait).
+    std::mutex _gateMutex;
+    std::condition_variable _gateCond;
+    std::size_t _freeSessions;
+    bool _gateClosed = false;
+
+    std::mutex _writeMutex;  ///< one writer at a time (SQLite allows only one)
+
+    mutable std::mutex _batchersMutex;
+    std::vector<std::shared_ptr<WriteBehindBatcher>> _batchers;
+
+    const std::chrono::milliseconds _flushInterval;
+    std::mutex _flusherMutex;
+    std::condition_variable _flusherCond;
+    bool _stopFlusher = false;
+    std::thread _flusher;
+
+    std::mutex _closeMutex;
+    bool _closed = false;
+
+    std::atomic<std::uint64_t> _flushes{0};
+    std::atomic<std::uint64_t> _flushedRows{0};
+    std::atomic<std::uint64_t> _flushErrors{0};
+};
+
+}  // namespace switchboard
