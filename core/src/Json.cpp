@@ -32,6 +32,50 @@ std::string quote(std::string_view text) {
     return std::string(buffer.GetString(), buffer.GetSize());
 }
 
+bool requireString(const rapidjson::Value& object, const char* name, std::string& out,
+                   std::string& error) {
+    auto it = object.FindMember(name);
+    if (it == object.MemberEnd() || it->value.IsNull()) {
+        error = std::string("missing key: ") + name;
+        return false;
+    }
+    if (!it->value.IsString()) {
+        error = std::string(name) + " must be a string";
+        return false;
+    }
+    out.assign(it->value.GetString(), it->value.GetStringLength());
+    return true;
+}
+
+bool requireInt(const rapidjson::Value& object, const char* name, std::int64_t& out,
+                std::string& error) {
+    auto it = object.FindMember(name);
+    if (it == object.MemberEnd() || it->value.IsNull()) {
+        error = std::string("missing key: ") + name;
+        return false;
+    }
+    if (!it->value.IsInt64()) {
+        error = std::string(name) + " must be an integer";
+        return false;
+    }
+    out = it->value.GetInt64();
+    return true;
+}
+
+bool optionalString(const rapidjson::Value& object, const char* name, std::string& out,
+                    std::string& error) {
+    auto it = object.FindMember(name);
+    if (it == object.MemberEnd() || it->value.IsNull()) {
+        return true;
+    }
+    if (!it->value.IsString()) {
+        error = std::string(name) + " must be a string";
+        return false;
+    }
+    out.assign(it->value.GetString(), it->value.GetStringLength());
+    return true;
+}
+
 std::string errorBody(std::string_view message) { return "{\"error\":" + quote(message) + "}"; }
 
 }  // namespace switchboard::json

@@ -1,2 +1,7 @@
-// Entry point: the Switchboard server application.
-int main() { return 0; }
+// Entry point of the switchboard executable.
+#include "SwitchboardApp.h"
+
+int main(int argc, char** argv) {
+    switchboard::SwitchboardApp app;
+    return app.run(argc, argv);
+}

@@ -5,6 +5,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -22,5 +23,20 @@ std::string errorBody(std::string_view message);
 
 /// Escapes `text` as a JSON string literal including the quotes.
 std::string quote(std::string_view text);
+
+/// Reads the required string member `name` of `object`. On failure returns false and sets
+/// `error` to "missing key: <name>" or "<name> must be a string".
+bool requireString(const rapidjson::Value& object, const char* name, std::string& out,
+                   std::string& error);
+
+/// Reads the required integer member `name`. Errors: "missing key: <name>",
+/// "<name> must be an integer".
+bool requireInt(const rapidjson::Value& object, const char* name, std::int64_t& out,
+                std::string& error);
+
+/// Reads an optional string member: absent or null leaves `out` unchanged and returns true;
+/// another type returns false with "<name> must be a string".
+bool optionalString(const rapidjson::Value& object, const char* name, std::string& out,
+                    std::string& error);
 
 }  // namespace switchboard::json

@@ -1,0 +1,90 @@
+// The running server: owns store, bus, Lua, metrics, listeners and plugins, and implements
+// check (validate only), start, reload (diff against what runs) and graceful stop.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "AdminApi.h"
+#include "HostConfig.h"
+#include "MetricsRegistry.h"
+#include "PluginManager.h"
+#include "Reactor.h"
+#include "ServiceRegistry.h"
+#include "TimerService.h"
+
+namespace switchboard {
+
+class DataStore;
+class LocalBus;
+class LuaEngine;
+class KeyValueStore;
+class HttpListener;
+class StreamListener;
+class ConfigDocument;
+
+/// Start-up failed; what() is the one line to print.
+class StartError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+class Host {
+public:
+    /// `exeDir` locates default plugin directories; relative config paths resolve against the
+    /// current working directory at construction.
+    Host(std::string configFile, std::string exeDir);
+    ~Host();
+
+    /// Validates the config file and every plugin section without opening anything. Returns
+    /// the problems (empty = valid); non-fatal warnings go to `warnings`.
+    std::vector<std::string> check(std::vector<std::string>& warnings);
+    /// Opens store and bus, starts plugins and listeners. Throws StartError.
+    void start();
+    /// Re-reads the config and applies it; returns the problems (empty = applied). A rejected
+    /// config leaves everything running as it was.
+    std::vector<std::string> reload();
+    /// Graceful stop (idempotent).
+    void stop();
+
+    const HostConfig& config() const { return _config; }
+
+private:
+    struct Loaded;
+    std::unique_ptr<Loaded> load(bool forStart);
+    void buildRoutes(Loaded& loaded, const PluginPlan& plan);
+    /// buildRoutes() over the plan the manager has applied (failed plugins left out).
+    void rebuildRoutes(Loaded& loaded);
+    void applyRoutes(Loaded& loaded);
+    std::vector<Route> hostRoutes(const std::string& listener);
+    void registerHostMetrics();
+    void configureLogging(const HostConfig& config);
+
+    std::string _configFile;
+    std::string _workDir;
+    std::string _exeDir;
+    HostConfig _config;
+    std::mutex _lifecycle;
+    std::atomic<bool> _ready{false};
+    bool _started = false;
+
+    MetricsRegistry _metrics;
+    ServiceRegistry _services;
+    TimerService _timers;
+    std::unique_ptr<DataStore> _store;
+    std::unique_ptr<LocalBus> _bus;
+    std::unique_ptr<KeyValueStore> _kv;
+    std::unique_ptr<LuaEngine> _lua;
+    std::unique_ptr<Reactor> _reactor;
+    std::unique_ptr<PluginManager> _plugins;
+    std::unique_ptr<AdminApi> _admin;
+    HostServices _hostServices;
+    std::map<std::string, std::unique_ptr<HttpListener>> _http;
+    std::map<std::string, std::unique_ptr<StreamListener>> _streams;
+};
+
+}  // namespace switchboard

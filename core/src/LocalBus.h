@@ -1,0 +1,55 @@
+// The in-process event bus: a bounded queue drained by one dispatcher thread, so publishers
+// never block and a slow subscriber delays only other subscribers, never a request.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "switchboard/EventBus.h"
+
+namespace switchboard {
+
+class LocalBus : public EventBus {
+public:
+    explicit LocalBus(std::size_t capacity = 10000);
+    ~LocalBus() override;
+
+    void publish(const std::string& topic, std::string payloadJson) override;
+    std::uint64_t subscribe(const std::string& pattern, Handler handler) override;
+    void unsubscribe(std::uint64_t id) override;
+    BusStats stats() const override;
+
+    /// Delivers what is queued, then stops the dispatcher. Idempotent.
+    void stop();
+    /// Blocks until the queue is empty and no handler runs (tests, shutdown).
+    void drain();
+
+private:
+    void run();
+
+    struct Subscription {
+        std::string pattern;
+        std::shared_ptr<Handler> handler;
+    };
+
+    const std::size_t _capacity;
+    mutable std::mutex _mutex;
+    std::condition_variable _wake;
+    std::condition_variable _idle;
+    std::deque<Event> _queue;
+    std::map<std::uint64_t, Subscription> _subscriptions;
+    std::uint64_t _nextId = 1;
+    bool _stopping = false;
+    bool _busy = false;
+    std::atomic<std::uint64_t> _published{0};
+    std::atomic<std::uint64_t> _delivered{0};
+    std::atomic<std::uint64_t> _dropped{0};
+    std::atomic<std::uint64_t> _handlerErrors{0};
+    std::thread _thread;
+};
+
+}  // namespace switchboard

@@ -1,0 +1,77 @@
+// Event loops serving long-lived sockets (WebSockets, stream connections) after their
+// handshake: N threads, each polling its own set, so an idle connection costs no thread.
+#pragma once
+
+#include <Poco/Net/PollSet.h>
+#include <Poco/Net/Socket.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace switchboard {
+
+/// A socket served by the reactor. onReadable() runs on the connection's loop thread only.
+class ReactorConnection {
+public:
+    virtual ~ReactorConnection() = default;
+    virtual const Poco::Net::Socket& socket() const = 0;
+    /// Reads what is available. Returns false when the connection is finished.
+    virtual bool onReadable() = 0;
+    /// Called about once a second; returns false to close an idle or dead connection.
+    virtual bool onTick(std::chrono::steady_clock::time_point now) = 0;
+    /// Closes the socket and notifies the owner; called once, by the loop, after removal.
+    virtual void onClosed() = 0;
+    /// Set by the loop: asks the loop to drop this connection (thread-safe).
+    void requestClose();
+    bool closeRequested() const { return _closeRequested.load(); }
+
+private:
+    friend class ReactorLoop;
+    std::atomic<bool> _closeRequested{false};
+    class ReactorLoop* _loop = nullptr;
+};
+
+class ReactorLoop {
+public:
+    ReactorLoop();
+    ~ReactorLoop();
+    void adopt(std::shared_ptr<ReactorConnection> conn);
+    void wakeForClose();
+    void stop();
+    std::size_t size() const;
+
+private:
+    void run();
+    void remove(const std::shared_ptr<ReactorConnection>& conn);
+
+    Poco::Net::PollSet _poll;
+    mutable std::mutex _mutex;
+    std::condition_variable _hasWork;
+    std::unordered_map<const void*, std::shared_ptr<ReactorConnection>> _conns;
+    std::atomic<bool> _pendingClose{false};
+    std::atomic<bool> _stopping{false};
+    std::thread _thread;
+};
+
+class Reactor {
+public:
+    explicit Reactor(std::size_t threads);
+    ~Reactor();
+    /// Hands a connected socket to the least loaded loop; it is polled until it finishes.
+    void adopt(std::shared_ptr<ReactorConnection> conn);
+    /// Closes every connection and joins the loops. Idempotent.
+    void stop();
+    std::size_t connections() const;
+
+private:
+    std::vector<std::unique_ptr<ReactorLoop>> _loops;
+    std::atomic<std::size_t> _next{0};
+};
+
+}  // namespace switchboard

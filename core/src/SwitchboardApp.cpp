@@ -1,0 +1,148 @@
+// The application shell (see SwitchboardApp.h).
+#include "SwitchboardApp.h"
+
+#include <Poco/Logger.h>
+#include <Poco/Net/SSLManager.h>
+#include <Poco/Path.h>
+#include <Poco/Util/HelpFormatter.h>
+#include <Poco/Util/Option.h>
+#include <Poco/Util/OptionSet.h>
+
+#include <csignal>
+#include <iostream>
+
+#include "Host.h"
+#include "HostConfig.h"
+
+namespace switchboard {
+
+SwitchboardApp::SwitchboardApp() { setUnixOptions(true); }
+
+void SwitchboardApp::defineOptions(Poco::Util::OptionSet& options) {
+    ServerApplication::defineOptions(options);
+    options.addOption(Poco::Util::Option("config", "c", "configuration file "
+                                                         "(default etc/switchboard.yaml)")
+                          .required(false)
+                          .repeatable(false)
+                          .argument("FILE"));
+    options.addOption(Poco::Util::Option("check-config", "", "validate the configuration and "
+                                                             "plugins, then exit")
+                          .required(false)
+                          .repeatable(false));
+    options.addOption(Poco::Util::Option("print-schema", "", "print the configuration reference "
+                                                             "(Markdown) of the host, then exit")
+                          .required(false)
+                          .repeatable(false));
+    options.addOption(
+        Poco::Util::Option("help", "h", "show this help").required(false).repeatable(false));
+}
+
+void SwitchboardApp::handleOption(const std::string& name, const std::string& value) {
+    ServerApplication::handleOption(name, value);
+    if (name == "config") {
+        _configFile = value;
+    } else if (name == "check-config") {
+        _checkOnly = true;
+    } else if (name == "print-schema") {
+        _printSchema = true;
+    } else if (name == "help") {
+        _helpRequested = true;
+        stopOptionsProcessing();
+    }
+}
+
+void SwitchboardApp::printHelp() {
+    Poco::Util::HelpFormatter help(options());
+    help.setCommand(commandName());
+    help.setUsage("[--config FILE] [--check-config] [--daemon] [--pidfile FILE]");
+    help.setHeader("Switchboard: one server hosting pairing, devices, auth, signaling and chat "
+                   "as plugins.");
+    help.setFooter("Signals: SIGTERM/SIGINT stop gracefully, SIGHUP reloads the configuration.");
+    help.format(std::cout);
+}
+
+std::string SwitchboardApp::exeDir() const {
+    std::string dir = config().getString("application.dir");
+    while (dir.size() > 1 && dir.back() == '/') {
+        dir.pop_back();
+    }
+    return dir;
+}
+
+int SwitchboardApp::checkConfig() {
+    Host host(_configFile, exeDir());
+    std::vector<std::string> warnings;
+    std::vector<std::string> errors = host.check(warnings);
+    for (const auto& w : warnings) {
+        std::cerr << "warning: " << w << "\n";
+    }
+    for (const auto& e : errors) {
+        std::cerr << e << "\n";
+    }
+    if (!errors.empty()) {
+        std::cerr << _configFile << ": " << errors.size() << " problem"
+                  << (errors.size() == 1 ? "" : "s") << "\n";
+        return EXIT_CONFIG;
+    }
+    std::cout << _configFile << ": configuration OK\n";
+    return EXIT_OK;
+}
+
+int SwitchboardApp::main(const std::vector<std::string>&) {
+    if (_helpRequested) {
+        printHelp();
+        return EXIT_OK;
+    }
+    if (_printSchema) {
+        std::cout << "| key | type | default | description |\n|---|---|---|---|\n"
+                  << HostConfig::schema().markdown("");
+        return EXIT_OK;
+    }
+    // Block the signals before any thread exists, so they all inherit the mask and only the
+    // sigwait loop below sees them (POCO's own wait ignores SIGHUP, which would kill us).
+    sigset_t signals;
+    sigemptyset(&signals);
+    for (int s : {SIGHUP, SIGINT, SIGTERM, SIGQUIT}) {
+        sigaddset(&signals, s);
+    }
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+
+    Poco::Net::initializeSSL();
+    if (_checkOnly) {
+        int rc = checkConfig();
+        Poco::Net::uninitializeSSL();
+        return rc;
+    }
+    int rc = EXIT_OK;
+    {
+        Host host(_configFile, exeDir());
+        try {
+            host.start();
+        } catch (const StartError& e) {
+            std::cerr << e.what() << "\n";
+            Poco::Logger::get("switchboard.host").fatal("start failed: %s", std::string(e.what()));
+            host.stop();
+            Poco::Net::uninitializeSSL();
+            return EXIT_CONFIG;
+        }
+        for (;;) {
+            int sig = 0;
+            if (sigwait(&signals, &sig) != 0) {
+                continue;
+            }
+            if (sig == SIGHUP) {
+                Poco::Logger::get("switchboard.host").notice("SIGHUP: reloading configuration");
+                host.reload();
+                continue;
+            }
+            Poco::Logger::get("switchboard.host").notice("signal %d: stopping", sig);
+            break;
+        }
+        host.stop();
+    }
+    Poco::Net::uninitializeSSL();
+    return rc;
+}
+
+}  // namespace switchboard

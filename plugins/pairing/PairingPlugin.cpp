@@ -1,0 +1,55 @@
+// Pairing plugin lifecycle (see PairingPlugin.h).
+#include "PairingPlugin.h"
+
+#include <Poco/Logger.h>
+
+#include "switchboard/Json.h"
+
+namespace switchboard::pairing {
+
+void PairingPlugin::declareConfig(ConfigSchema& schema) const { PairingConfig::declare(schema); }
+
+void PairingPlugin::configure(const ConfigSection& config) {
+    _config = std::make_shared<const PairingConfig>(PairingConfig::parse(config));
+    _routes = std::make_unique<PairingRoutes>(_config, _registry);
+}
+
+void PairingPlugin::start(HostContext& context) {
+    _context = &context;
+    _store = std::make_unique<PairingStore>(context.store());
+    _registry.load(_store->loadAll());
+    expire();  // servers that went quiet while we were down
+    context.metrics().gauge("servers_online", "Servers online (holding a pairing code)",
+                            [this] { return static_cast<double>(_registry.onlineCount()); });
+    context.every(_config->checkInterval, [this] { expire(); });
+    _routes->bind(&context, _store.get());
+    context.logger().information("%z servers known, %z online", _registry.all().size(),
+                                 _registry.onlineCount());
+}
+
+void PairingPlugin::stop() {
+    if (_routes) {
+        _routes->bind(nullptr, nullptr);
+    }
+    _context = nullptr;
+}
+
+void PairingPlugin::expire() {
+    double cutoff = epochNow() - static_cast<double>(_config->offlineAfter.count()) / 1000.0;
+    std::vector<ServerInfo> expired = _registry.expire(cutoff);
+    if (expired.empty()) {
+        return;
+    }
+    _store->markOffline(expired);
+    for (const auto& s : expired) {
+        std::string payload = "{\"ssh_pubkey\":" + json::quote(s.sshPubkey) +
+                              ",\"ssh_user\":" + json::quote(s.sshUser) +
+                              ",\"pairing_code\":" + std::to_string(s.code) + "}";
+        _context->bus().publish("server.offline", std::move(payload));
+    }
+    _context->logger().information("%z server(s) went offline", expired.size());
+}
+
+}  // namespace switchboard::pairing
+
+SWITCHBOARD_PLUGIN(switchboard::pairing::PairingPlugin)

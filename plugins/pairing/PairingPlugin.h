@@ -1,0 +1,35 @@
+// The pairing plugin (TunneLink, seed 000): lifecycle and wiring only.
+#pragma once
+
+#include <memory>
+
+#include "PairingConfig.h"
+#include "PairingRoutes.h"
+#include "PairingStore.h"
+#include "ServerRegistry.h"
+#include "switchboard/Plugin.h"
+
+namespace switchboard::pairing {
+
+class PairingPlugin : public Plugin {
+public:
+    void declareConfig(ConfigSchema& schema) const override;
+    void configure(const ConfigSection& config) override;
+    std::string listener() const override { return _config->listener; }
+    std::vector<Route> routes() override { return _routes->routes(); }
+    std::vector<Route> adminRoutes() override { return _routes->adminRoutes(); }
+    void start(HostContext& context) override;
+    void stop() override;
+
+private:
+    /// Takes servers whose heartbeat is older than offline_after offline.
+    void expire();
+
+    std::shared_ptr<const PairingConfig> _config;
+    ServerRegistry _registry;
+    std::unique_ptr<PairingRoutes> _routes;
+    std::unique_ptr<PairingStore> _store;
+    HostContext* _context = nullptr;
+};
+
+}  // namespace switchboard::pairing

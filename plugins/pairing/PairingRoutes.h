@@ -1,0 +1,52 @@
+// The TunneLink HTTP API (seed 000): /register_server, /server_status, /get_server_details,
+// and the admin listing. Handlers validate input, consult the registry, and never throw.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include "PairingConfig.h"
+#include "PairingStore.h"
+#include "ServerRegistry.h"
+#include "switchboard/HostContext.h"
+#include "switchboard/Http.h"
+#include "switchboard/RateLimiter.h"
+
+namespace switchboard::pairing {
+
+class PairingRoutes {
+public:
+    PairingRoutes(std::shared_ptr<const PairingConfig> config, ServerRegistry& registry);
+
+    /// Connects the handlers to the running plugin's context and store (at start).
+    void bind(HostContext* context, PairingStore* store);
+    std::vector<Route> routes();
+    std::vector<Route> adminRoutes();
+
+private:
+    void registerServer(const HttpRequest& req, HttpResponse& resp);
+    void serverStatus(const HttpRequest& req, HttpResponse& resp);
+    void serverDetails(const HttpRequest& req, HttpResponse& resp);
+    void listServers(const HttpRequest& req, HttpResponse& resp);
+    /// Runs the on_server_register hook; false (and the response set) if it rejects or fails.
+    bool allowedByHook(const ServerInfo& server, const std::string& peer, HttpResponse& resp);
+    bool checkLength(const std::string& name, const std::string& value, HttpResponse& resp) const;
+
+    std::shared_ptr<const PairingConfig> _config;
+    ServerRegistry& _registry;
+    RateLimiter _lookupLimiter;
+    std::atomic<HostContext*> _context{nullptr};
+    std::atomic<PairingStore*> _store{nullptr};
+    std::mutex _registerMutex;  ///< registrations are rare: one at a time keeps codes simple
+    Counter* _registrations = nullptr;
+    Counter* _heartbeats = nullptr;
+    Counter* _lookupsOk = nullptr;
+    Counter* _lookupsFailed = nullptr;
+    Counter* _rateLimited = nullptr;
+};
+
+/// Seconds since the epoch with microseconds, like Python's time.time().
+double epochNow();
+
+}  // namespace switchboard::pairing
