@@ -2,13 +2,22 @@
 #include "TestSupport.h"
 
 #include <Poco/File.h>
-#include <Poco/FileStream.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/ServerSocket.h>
 #include <Poco/Path.h>
 #include <Poco/StreamCopier.h>
+#include <Poco/String.h>
 #include <Poco/TemporaryFile.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 namespace switchboard::test {
 
@@ -39,6 +48,195 @@ std::string readFile(const std::string& path) {
     std::ostringstream s;
     s << in.rdbuf();
     return s.str();
+}
+
+int freePort() {
+    Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", 0));
+    return socket.address().port();
+}
+
+std::string HttpResult::header(const std::string& name) const {
+    auto it = headers.find(Poco::toLower(name));
+    return it == headers.end() ? "" : it->second;
+}
+
+HttpResult http(const std::string& method, int port, const std::string& path,
+                const std::string& body, const std::map<std::string, std::string>& headers) {
+    HttpResult result;
+    try {
+        Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port));
+        session.setTimeout(Poco::Timespan(15, 0));
+        Poco::Net::HTTPRequest request(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
+        for (const auto& [name, value] : headers) {
+            request.set(name, value);
+        }
+        if (!body.empty() || method == "POST" || method == "PUT") {
+            request.setContentLength(static_cast<std::streamsize>(body.size()));
+            if (!request.has("Content-Type")) {
+                request.setContentType("application/json");
+            }
+        }
+        session.sendRequest(request) << body;
+        Poco::Net::HTTPResponse response;
+        std::istream& in = session.receiveResponse(response);
+        Poco::StreamCopier::copyToString(in, result.body);
+        result.status = response.getStatus();
+        for (const auto& [name, value] : response) {
+            result.headers[Poco::toLower(name)] = value;
+        }
+    } catch (const Poco::Exception&) {
+        result.status = 0;
+    }
+    return result;
+}
+
+std::string configYaml(const TempDir& dir, const Ports& ports, const std::string& plugins,
+                       const std::string& extra) {
+    std::ostringstream y;
+    y << "server:\n"
+      << "  data_dir: " << dir.path() << "/var\n"
+      << "  plugin_dirs: [" << SB_PLUGIN_DIR << ", " << SB_FIXTURE_DIR << "]\n"
+      << "  shutdown_timeout: 2s\n"
+      << "  log: { level: information }\n"
+      << "store: { url: \"sqlite:" << dir.path() << "/var/switchboard.db\", flush_interval: "
+         "200ms }\n"
+      << "listeners:\n"
+      << "  public: { bind: 127.0.0.1, port: " << ports.pub << " }\n"
+      << "  pairing: { bind: 127.0.0.1, port: " << ports.pairing << " }\n"
+      << "  admin: { bind: 127.0.0.1, port: " << ports.admin << " }\n"
+      << "admin: { token: " << kAdminToken << " }\n"
+      << extra << (extra.empty() || extra.back() == '\n' ? "" : "\n")
+      << "plugins:\n"
+      << plugins;
+    return y.str();
+}
+
+namespace {
+
+int spawn(const std::vector<std::string>& args, const std::string& cwd, const std::string& out) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        if (chdir(cwd.c_str()) != 0) {
+            _exit(126);
+        }
+        std::vector<char*> argv;
+        for (const auto& a : args) {
+            argv.push_back(const_cast<char*>(a.c_str()));
+        }
+        argv.push_back(nullptr);
+        execv(argv[0], argv.data());
+        _exit(127);
+    }
+    return pid;
+}
+
+/// Waits for `pid` until the deadline; returns the exit code or -1.
+int reap(int pid, std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        int status = 0;
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid) {
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
+        if (std::chrono::steady_clock::now() >= deadline) {
+            return -1;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+}
+
+}  // namespace
+
+RunResult runSwitchboard(const std::vector<std::string>& args, const std::string& cwd,
+                         std::chrono::seconds timeout) {
+    std::string out = Poco::TemporaryFile::tempName("/tmp");
+    std::vector<std::string> argv{SB_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    int pid = spawn(argv, cwd, out);
+    RunResult result;
+    result.exitCode = reap(pid, timeout);
+    if (result.exitCode == -1) {
+        kill(pid, SIGKILL);
+        reap(pid, std::chrono::seconds(5));
+    }
+    result.output = readFile(out);
+    ::unlink(out.c_str());
+    return result;
+}
+
+ServerProcess::ServerProcess(const TempDir& dir, const std::string& yaml,
+                             const std::vector<std::string>& extraArgs) {
+    std::string config = dir.write("switchboard.yaml", yaml);
+    _logFile = dir.file("switchboard.log");
+    std::vector<std::string> argv{SB_BINARY, "--config=" + config};
+    argv.insert(argv.end(), extraArgs.begin(), extraArgs.end());
+    _pid = spawn(argv, dir.path(), _logFile);
+}
+
+ServerProcess::~ServerProcess() {
+    if (running()) {
+        signal(SIGTERM);
+        if (wait(std::chrono::seconds(15)) == -1) {
+            signal(SIGKILL);
+            wait(std::chrono::seconds(5));
+        }
+    }
+}
+
+bool ServerProcess::running() {
+    if (_exited) {
+        return false;
+    }
+    int code = reap(_pid, std::chrono::milliseconds(0));
+    if (code != -1) {
+        _exited = true;
+        _exitCode = code;
+    }
+    return !_exited;
+}
+
+void ServerProcess::signal(int sig) {
+    if (!_exited) {
+        ::kill(_pid, sig);
+    }
+}
+
+int ServerProcess::wait(std::chrono::seconds timeout) {
+    if (!_exited) {
+        int code = reap(_pid, timeout);
+        if (code == -1) {
+            return -1;
+        }
+        _exited = true;
+        _exitCode = code;
+    }
+    return _exitCode;
+}
+
+bool ServerProcess::waitReady(int port, std::chrono::seconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (!running()) {
+            return false;
+        }
+        if (http("GET", port, "/readyz").status == 200) {
+            return true;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    return false;
+}
+
+std::string ServerProcess::log() const { return readFile(_logFile); }
+
+bool ServerProcess::waitForLog(const std::string& text, std::chrono::seconds timeout) {
+    return eventually([&] { return log().find(text) != std::string::npos; }, timeout);
 }
 
 }  // namespace switchboard::test

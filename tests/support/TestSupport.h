@@ -1,8 +1,12 @@
-// Helpers shared by the tests: temporary directories, free ports, and a handle on a real
-// switchboard process started from a temporary YAML config.
+// Helpers shared by the tests: temporary directories, free ports, a small HTTP client, and a
+// handle on a real switchboard process started from a temporary YAML config.
 #pragma once
 
+#include <chrono>
+#include <map>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace switchboard::test {
 
@@ -25,5 +29,85 @@ private:
 
 /// Reads a whole file ("" if it does not exist).
 std::string readFile(const std::string& path);
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+int freePort();
+
+struct HttpResult {
+    int status = 0;  ///< 0: no response (connection failed)
+    std::string body;
+    std::map<std::string, std::string> headers;  ///< names lower-cased
+    std::string header(const std::string& name) const;
+};
+
+/// One request on a fresh connection to 127.0.0.1:port.
+HttpResult http(const std::string& method, int port, const std::string& path,
+                const std::string& body = "", const std::map<std::string, std::string>& headers = {});
+
+/// Ports for a test server's listeners.
+struct Ports {
+    int pub = freePort();
+    int pairing = freePort();
+    int admin = freePort();
+    int chat = freePort();
+};
+
+constexpr const char* kAdminToken = "test-admin-token";
+
+/// A complete config: data under `dir`, listeners public/pairing/admin on `ports`, the build's
+/// plugin and fixture directories, admin token kAdminToken, then `plugins` (YAML lines under
+/// `plugins:`, already indented by two spaces) and `extra` top-level YAML appended.
+std::string configYaml(const TempDir& dir, const Ports& ports, const std::string& plugins,
+                       const std::string& extra = "");
+
+/// The result of running the binary to completion.
+struct RunResult {
+    int exitCode = -1;
+    std::string output;  ///< stdout and stderr together
+};
+RunResult runSwitchboard(const std::vector<std::string>& args, const std::string& cwd,
+                         std::chrono::seconds timeout = std::chrono::seconds(30));
+
+/// The real switchboard binary started on <dir>/switchboard.yaml with cwd = dir; output goes to
+/// <dir>/switchboard.log. The destructor stops it (SIGTERM, then SIGKILL).
+class ServerProcess {
+public:
+    ServerProcess(const TempDir& dir, const std::string& yaml,
+                  const std::vector<std::string>& extraArgs = {});
+    ~ServerProcess();
+    ServerProcess(const ServerProcess&) = delete;
+    ServerProcess& operator=(const ServerProcess&) = delete;
+
+    /// Waits until GET /readyz on `port` answers 200. False if the process exited or the
+    /// deadline passed.
+    bool waitReady(int port, std::chrono::seconds timeout = std::chrono::seconds(30));
+    void signal(int sig);
+    /// Waits for exit; returns the exit code (128+signal if killed), or -1 on timeout.
+    int wait(std::chrono::seconds timeout = std::chrono::seconds(30));
+    bool running();
+    int pid() const { return _pid; }
+    std::string log() const;
+    /// Polls log() until it contains `text`.
+    bool waitForLog(const std::string& text, std::chrono::seconds timeout = std::chrono::seconds(10));
+
+private:
+    std::string _logFile;
+    int _pid = -1;
+    int _exitCode = -1;
+    bool _exited = false;
+};
+
+/// Polls `condition` every 20 ms until it is true or `timeout` passes.
+template <class F>
+bool eventually(F condition, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (condition()) {
+            return true;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return condition();
+}
 
 }  // namespace switchboard::test
