@@ -1,0 +1,124 @@
+// --check-config and --help against the real binary: exact messages, every problem at once,
+// non-zero exit, nothing listening.
+#include <gtest/gtest.h>
+
+#include "TestSupport.h"
+
+using namespace switchboard::test;
+
+namespace {
+bool contains(const std::string& haystack, const std::string& needle) {
+    return haystack.find(needle) != std::string::npos;
+}
+}  // namespace
+
+TEST(CheckConfigTest, ValidConfigPasses) {
+    TempDir dir;
+    Ports ports;
+    dir.write("ok.yaml", configYaml(dir, ports, "  pairing: { listener: pairing }\n"));
+    RunResult r = runSwitchboard({"--check-config", "--config=ok.yaml"}, dir.path());
+    EXPECT_EQ(r.exitCode, 0) << r.output;
+    EXPECT_TRUE(contains(r.output, "ok.yaml: configuration OK")) << r.output;
+}
+
+TEST(CheckConfigTest, DefaultConfigIsValid) {
+    RunResult r = runSwitchboard({"--check-config", "--config=etc/switchboard.yaml"},
+                                 SB_SOURCE_DIR);
+    EXPECT_EQ(r.exitCode, 0) << r.output;
+}
+
+TEST(CheckConfigTest, ReportsEveryProblemWithFileLineAndKey) {
+    TempDir dir;
+    Ports ports;
+    std::string yaml = configYaml(dir, ports,
+                                  "  pairing:\n"
+                                  "    listener: pairing\n"
+                                  "    offline_after: soon\n"
+                                  "    colour: blue\n",
+                                  "bus: { queue_size: lots }\n");
+    dir.write("bad.yaml", yaml);
+    RunResult r = runSwitchboard({"--check-config", "--config=bad.yaml"}, dir.path());
+    EXPECT_NE(r.exitCode, 0);
+    // Line numbers: count the lines of the generated file to find each key.
+    auto lineOf = [&](const std::string& text) {
+        std::size_t pos = yaml.find(text);
+        return std::to_string(std::count(yaml.begin(), yaml.begin() + static_cast<long>(pos), '\n') + 1);
+    };
+    EXPECT_TRUE(contains(r.output, "bad.yaml:" + lineOf("offline_after") +
+                                       ": plugins.pairing.offline_after: expected a duration like 90s"))
+        << r.output;
+    EXPECT_TRUE(contains(r.output, "bad.yaml:" + lineOf("colour") +
+                                       ": plugins.pairing.colour: unknown key"))
+        << r.output;
+    EXPECT_TRUE(contains(r.output, "bad.yaml:" + lineOf("queue_size") +
+                                       ": bus.queue_size: expected an integer"))
+        << r.output;
+    EXPECT_TRUE(contains(r.output, "bad.yaml: 3 problems")) << r.output;
+}
+
+TEST(CheckConfigTest, UnknownListenerAndMissingPluginAreErrors) {
+    TempDir dir;
+    Ports ports;
+    dir.write("bad.yaml", configYaml(dir, ports,
+                                     "  pairing: { listener: nowhere }\n"
+                                     "  teleport: { speed: 3 }\n"));
+    RunResult r = runSwitchboard({"--check-config", "--config=bad.yaml"}, dir.path());
+    EXPECT_NE(r.exitCode, 0);
+    EXPECT_TRUE(contains(r.output, "plugins.pairing.listener: no listener named 'nowhere'"))
+        << r.output;
+    EXPECT_TRUE(contains(r.output, "plugins.teleport: switchboard-teleport.so not found"))
+        << r.output;
+}
+
+TEST(CheckConfigTest, OptionalMissingPluginIsOnlyAWarning) {
+    TempDir dir;
+    Ports ports;
+    dir.write("c.yaml", configYaml(dir, ports, "  teleport: { required: false }\n"));
+    RunResult r = runSwitchboard({"--check-config", "--config=c.yaml"}, dir.path());
+    EXPECT_EQ(r.exitCode, 0) << r.output;
+    EXPECT_TRUE(contains(r.output, "warning: plugins.teleport: switchboard-teleport.so not found"))
+        << r.output;
+}
+
+TEST(CheckConfigTest, EnvironmentExpansion) {
+    TempDir dir;
+    Ports ports;
+    std::string yaml = configYaml(dir, ports, "  pairing: { listener: \"${SB_TEST_LISTENER:-pairing}\" }\n");
+    dir.write("env.yaml", yaml);
+    EXPECT_EQ(runSwitchboard({"--check-config", "--config=env.yaml"}, dir.path()).exitCode, 0);
+    dir.write("env2.yaml", configYaml(dir, ports, "  pairing: { listener: \"${SB_TEST_UNSET_VAR}\" }\n"));
+    RunResult r = runSwitchboard({"--check-config", "--config=env2.yaml"}, dir.path());
+    EXPECT_NE(r.exitCode, 0);
+    EXPECT_TRUE(contains(r.output, "environment variable SB_TEST_UNSET_VAR is not set"))
+        << r.output;
+}
+
+TEST(CheckConfigTest, SyntaxErrorAndMissingFile) {
+    TempDir dir;
+    dir.write("broken.yaml", "server:\n  data_dir: [unclosed\n");
+    RunResult r = runSwitchboard({"--check-config", "--config=broken.yaml"}, dir.path());
+    EXPECT_NE(r.exitCode, 0);
+    EXPECT_TRUE(contains(r.output, "broken.yaml:")) << r.output;
+    r = runSwitchboard({"--check-config", "--config=absent.yaml"}, dir.path());
+    EXPECT_NE(r.exitCode, 0);
+    EXPECT_TRUE(contains(r.output, "absent.yaml: cannot read")) << r.output;
+}
+
+TEST(CheckConfigTest, BadConfigOpensNoPort) {
+    TempDir dir;
+    Ports ports;
+    ServerProcess server(dir, configYaml(dir, ports, "  pairing: { offline_after: never }\n"));
+    EXPECT_NE(server.wait(std::chrono::seconds(20)), 0);
+    EXPECT_EQ(http("GET", ports.pairing, "/healthz").status, 0);
+    EXPECT_TRUE(contains(server.log(), "plugins.pairing.offline_after: expected a duration"))
+        << server.log();
+}
+
+TEST(CheckConfigTest, HelpListsOptions) {
+    TempDir dir;
+    RunResult r = runSwitchboard({"--help"}, dir.path());
+    EXPECT_EQ(r.exitCode, 0);
+    for (const char* option : {"--config", "--check-config", "--daemon", "--pidfile"}) {
+        EXPECT_TRUE(contains(r.output, option)) << option;
+    }
+}
