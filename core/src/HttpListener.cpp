@@ -137,6 +137,21 @@ bool HttpListener::readBody(Poco::Net::HTTPServerRequest& request, std::string& 
     return true;
 }
 
+void HttpListener::discardBody(Poco::Net::HTTPServerRequest& request) const {
+    // A client still uploading would see a reset instead of our 413; read (and drop) a bounded
+    // amount so ordinary clients get the answer. Larger uploads are simply cut off.
+    std::uint64_t budget = std::max<std::uint64_t>(16u << 20, 4 * _options.maxBody);
+    char chunk[16384];
+    try {
+        std::istream& in = request.stream();
+        while (budget > 0 && in.read(chunk, sizeof chunk).gcount() > 0) {
+            budget -= std::min<std::uint64_t>(budget, static_cast<std::uint64_t>(in.gcount()));
+        }
+    } catch (const Poco::Exception&) {
+        // the client went away: nothing left to do
+    }
+}
+
 void HttpListener::handle(Poco::Net::HTTPServerRequest& request,
                           Poco::Net::HTTPServerResponse& response) {
     auto started = std::chrono::steady_clock::now();
@@ -159,7 +174,8 @@ void HttpListener::handle(Poco::Net::HTTPServerRequest& request,
         upgrade(*match.entry, request, response, req);
         return;
     }
-    if (!readBody(request, req.mutableBody())) {
+    bool tooLarge = !readBody(request, req.mutableBody());
+    if (tooLarge) {
         _tooLarge.inc();
         resp.error(413, "request body too large (limit " + std::to_string(_options.maxBody) +
                             " bytes)");
@@ -186,6 +202,9 @@ void HttpListener::handle(Poco::Net::HTTPServerRequest& request,
         }
     }
     resp.send(request.getKeepAlive());
+    if (tooLarge) {
+        discardBody(request);
+    }
     if (match.entry != nullptr && match.entry->metrics) {
         auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::steady_clock::now() - started)

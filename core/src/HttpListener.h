@@ -36,6 +36,7 @@ public:
 
 private:
     bool readBody(Poco::Net::HTTPServerRequest& request, std::string& body) const;
+    void discardBody(Poco::Net::HTTPServerRequest& request) const;
     void upgrade(const RouteEntry& route, Poco::Net::HTTPServerRequest& request,
                  Poco::Net::HTTPServerResponse& response, class PocoHttpRequest& wrapped);
 

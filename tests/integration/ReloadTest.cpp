@@ -1,0 +1,129 @@
+// Configuration reload through SIGHUP and POST /admin/api/reload: changed plugins restart,
+// unchanged ones keep running untouched, Lua scripts reload, a bad config changes nothing.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include "TestSupport.h"
+
+using namespace switchboard::test;
+
+namespace {
+
+bool contains(const std::string& haystack, const std::string& needle) {
+    return haystack.find(needle) != std::string::npos;
+}
+
+std::map<std::string, std::string> admin() {
+    return {{"Authorization", std::string("Bearer ") + kAdminToken}};
+}
+
+class ReloadTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        script = dir.write("hooks.lua", "function answer(x) return 1 end\n");
+        server = std::make_unique<ServerProcess>(dir, config("one", true));
+        ASSERT_TRUE(server->waitReady(ports.pub)) << server->log();
+    }
+    std::string config(const std::string& greeting, bool testkitEnabled,
+                       const std::string& extraPlugin = "") {
+        return configYaml(dir, ports,
+                          "  pairing: { listener: pairing }\n"
+                          "  testkit: { listener: public, greeting: " + greeting +
+                              ", enabled: " + (testkitEnabled ? "true" : "false") + " }\n" +
+                              extraPlugin,
+                          "lua: { scripts: [" + script + "] }\n");
+    }
+    std::string greeting() { return http("GET", ports.pub, "/testkit/greeting").body; }
+    void rewrite(const std::string& yaml) { dir.write("switchboard.yaml", yaml); }
+
+    TempDir dir;
+    Ports ports;
+    std::string script;
+    std::unique_ptr<ServerProcess> server;
+};
+
+TEST_F(ReloadTest, SighupAppliesChangedPluginConfig) {
+    EXPECT_EQ(greeting(), "{\"greeting\":\"one\"}");
+    rewrite(config("two", true));
+    server->signal(SIGHUP);
+    EXPECT_TRUE(eventually([&] { return greeting() == "{\"greeting\":\"two\"}"; })) << server->log();
+    EXPECT_TRUE(server->running());
+}
+
+TEST_F(ReloadTest, UnchangedPluginKeepsItsState) {
+    HttpResult reg = http("POST", ports.pairing, "/register_server",
+                          "{\"ssh_pubkey\":\"k\",\"ssh_user\":\"u\",\"ssh_tunnel\":1,"
+                          "\"listen_pubkey_tunnel\":2}");
+    ASSERT_EQ(reg.status, 200);
+    std::string code = reg.body.substr(reg.body.find(':') + 1);
+    code.pop_back();
+    rewrite(config("two", true));
+    server->signal(SIGHUP);
+    ASSERT_TRUE(eventually([&] { return greeting() == "{\"greeting\":\"two\"}"; }));
+    HttpResult details = http("POST", ports.pairing, "/get_server_details",
+                              "{\"pairing_code\":" + code + "}");
+    EXPECT_EQ(details.status, 200) << details.body;
+    EXPECT_FALSE(contains(server->log(), "switchboard.pairing: stopped")) << server->log();
+}
+
+TEST_F(ReloadTest, EnableAndDisableThroughAdminApi) {
+    rewrite(config("one", false));
+    HttpResult r = http("POST", ports.admin, "/admin/api/reload", "", admin());
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "{\"reloaded\":true}");
+    EXPECT_EQ(http("GET", ports.pub, "/testkit/greeting").status, 404);
+    HttpResult plugins = http("GET", ports.admin, "/admin/api/plugins", "", admin());
+    EXPECT_TRUE(contains(plugins.body, "{\"name\":\"testkit\",\"state\":\"disabled\""))
+        << plugins.body;
+
+    rewrite(config("three", true));
+    EXPECT_EQ(http("POST", ports.admin, "/admin/api/reload", "", admin()).status, 200);
+    EXPECT_EQ(greeting(), "{\"greeting\":\"three\"}");
+}
+
+TEST_F(ReloadTest, BadConfigIsRejectedAndTheOldOneStays) {
+    rewrite(config("two", true) + "  pairing_typo: {}\n");
+    rewrite(configYaml(dir, ports, "  pairing: { listener: pairing, offline_after: never }\n"
+                                   "  testkit: { listener: public, greeting: two }\n"));
+    HttpResult r = http("POST", ports.admin, "/admin/api/reload", "", admin());
+    EXPECT_EQ(r.status, 400);
+    EXPECT_TRUE(contains(r.body, "\"error\":\"config rejected; the running configuration stays\""))
+        << r.body;
+    EXPECT_TRUE(contains(r.body, "plugins.pairing.offline_after: expected a duration like 90s"))
+        << r.body;
+    EXPECT_EQ(greeting(), "{\"greeting\":\"one\"}");
+
+    server->signal(SIGHUP);
+    EXPECT_TRUE(server->waitForLog("reload rejected")) << server->log();
+    EXPECT_TRUE(server->running());
+    EXPECT_EQ(greeting(), "{\"greeting\":\"one\"}");
+}
+
+TEST_F(ReloadTest, LuaScriptsReload) {
+    HttpResult before = http("POST", ports.pub, "/testkit/hook/answer", "{}");
+    EXPECT_EQ(before.status, 200);
+    EXPECT_EQ(before.body, "[1]");
+    dir.write("hooks.lua", "function answer(x) return 2 end\n");
+    server->signal(SIGHUP);
+    EXPECT_TRUE(eventually([&] {
+        return http("POST", ports.pub, "/testkit/hook/answer", "{}").body == "[2]";
+    })) << server->log();
+    // A script with a syntax error is rejected; the previous one keeps answering.
+    dir.write("hooks.lua", "function answer(x) return end end\n");
+    HttpResult r = http("POST", ports.admin, "/admin/api/reload", "", admin());
+    EXPECT_EQ(r.status, 400);
+    EXPECT_TRUE(contains(r.body, "hooks.lua:1:")) << r.body;
+    EXPECT_EQ(http("POST", ports.pub, "/testkit/hook/answer", "{}").body, "[2]");
+}
+
+TEST_F(ReloadTest, SigtermStopsGracefully) {
+    server->signal(SIGTERM);
+    EXPECT_EQ(server->wait(std::chrono::seconds(20)), 0);
+    std::string log = server->log();
+    EXPECT_TRUE(contains(log, "switchboard.testkit: stopped")) << log;
+    EXPECT_TRUE(contains(log, "switchboard.pairing: stopped")) << log;
+    // reverse order: testkit (declared later) stops before pairing
+    EXPECT_LT(log.find("switchboard.testkit: stopped"), log.find("switchboard.pairing: stopped"));
+}
+
+}  // namespace
