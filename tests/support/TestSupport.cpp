@@ -155,9 +155,25 @@ int reap(int pid, std::chrono::milliseconds timeout) {
 
 RunResult runSwitchboard(const std::vector<std::string>& args, const std::string& cwd,
                          std::chrono::seconds timeout) {
-    std::string out = Poco::TemporaryFile::tempName("/tmp");
     std::vector<std::string> argv{SB_BINARY};
     argv.insert(argv.end(), args.begin(), args.end());
+    return runCommand(argv, cwd, timeout);
+}
+
+long procStatus(int pid, const std::string& name) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.compare(0, name.size() + 1, name + ":") == 0) {
+            return std::stol(line.substr(name.size() + 1));
+        }
+    }
+    return -1;
+}
+
+RunResult runCommand(const std::vector<std::string>& argv, const std::string& cwd,
+                     std::chrono::seconds timeout) {
+    std::string out = Poco::TemporaryFile::tempName("/tmp");
     int pid = spawn(argv, cwd, out);
     RunResult result;
     result.exitCode = reap(pid, timeout);

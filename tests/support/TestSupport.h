@@ -67,6 +67,11 @@ struct RunResult {
 };
 RunResult runSwitchboard(const std::vector<std::string>& args, const std::string& cwd,
                          std::chrono::seconds timeout = std::chrono::seconds(30));
+/// Runs any program (argv[0] is its path) to completion.
+RunResult runCommand(const std::vector<std::string>& argv, const std::string& cwd,
+                     std::chrono::seconds timeout = std::chrono::seconds(60));
+/// A line "Name:  value" of /proc/<pid>/status, as a number (e.g. "VmRSS" in kB, "Threads").
+long procStatus(int pid, const std::string& name);
 
 /// The real switchboard binary started on <dir>/switchboard.yaml with cwd = dir; output goes to
 /// <dir>/switchboard.log. The destructor stops it (SIGTERM, then SIGKILL).
