@@ -12,7 +12,11 @@ std::optional<std::string> SqlKeyValueStore::get(const std::string& key) {
     if (rows.empty()) {
         return std::nullopt;
     }
-    return rows.front().getString(0);
+    // Read the variant directly: the column is TEXT NOT NULL, so anything else is a bug.
+    if (const auto* text = std::get_if<std::string>(&rows.front().at(0))) {
+        return *text;
+    }
+    throw StoreError("lua_kv.value for key '" + key + "' is not text");
 }
 
 void SqlKeyValueStore::put(const std::string& key, const std::string& jsonValue) {
