@@ -479,6 +479,33 @@ TEST_F(LuaEngineTest, HookTriggeringItselfThroughASynchronousBusFailsCleanly) {
     EXPECT_EQ(engine.stats().errors, 1u);
 }
 
+TEST_F(LuaEngineTest, TopLevelPublishDeliveredBackDoesNotRecurse) {
+    loadScript(R"(
+        bus.subscribe("boot")
+        bus.publish("boot", {})
+        function on_event() end
+        function ok() return true end
+    )");
+    // Building this thread's state publishes "boot", which the synchronous bus hands straight
+    // back while the state is still being built: that delivery fails, the call does not.
+    EXPECT_EQ(values("ok"), "[true]");
+    EXPECT_EQ(engine.stats().errors, 1u);
+}
+
+TEST_F(LuaEngineTest, DeepRecursionFailsCleanly) {
+    loadScript(R"(
+        function recurse(n) return recurse(n + 1) + 1 end
+        function viaPcall(n) return select(2, pcall(viaPcall, n + 1)) end
+        function ok() return 1 end
+    )");
+    LuaResult deep = call("recurse", {"0"});
+    EXPECT_FALSE(deep.ok);
+    EXPECT_EQ(values("ok"), "[1]");
+    LuaResult nested = call("viaPcall", {"0"});
+    EXPECT_TRUE(nested.ok) << nested.error;  // the innermost pcall reports the C stack overflow
+    EXPECT_EQ(values("ok"), "[1]");
+}
+
 TEST_F(LuaEngineTest, HasHookListsScriptFunctionsOnly) {
     EXPECT_FALSE(engine.hasHook("on_x"));
     loadScript(R"(
@@ -567,14 +594,19 @@ TEST_F(LuaEngineTest, LogWritesToTheSwitchboardLuaLogger) {
     Poco::AutoPtr<LogCapture> capture(new LogCapture);
     logger.setChannel(capture);
     logger.setLevel(Poco::Message::PRIO_INFORMATION);
-    loadScript("function say()\n    log.warn('hello', 42)\n    print('printed')\nend\n");
+    loadScript("function say()\n    log.warn('hello', 42)\n    print('printed')\nend\n"
+               "function fail() error('broken') end\n");
     EXPECT_EQ(values("say"), "[]");
+    EXPECT_FALSE(call("fail").ok);
+    EXPECT_FALSE(call("undefined").ok);
     logger.setChannel(previous);
     logger.setLevel(previousLevel);
     std::vector<std::string> messages = capture->messages();
-    ASSERT_GE(messages.size(), 2u);
-    EXPECT_EQ(messages[messages.size() - 2], path() + ":2: hello\t42");
-    EXPECT_EQ(messages.back(), path() + ":3: printed");
+    ASSERT_GE(messages.size(), 3u);
+    EXPECT_EQ(messages[messages.size() - 3], path() + ":2: hello\t42");
+    EXPECT_EQ(messages[messages.size() - 2], path() + ":3: printed");
+    // Failures are logged once by the engine; an undefined hook is not.
+    EXPECT_EQ(messages.back(), "Lua hook fail failed: " + path() + ":5: broken");
 }
 
 TEST_F(LuaEngineTest, ConcurrentCallsFromEightThreads) {
