@@ -126,7 +126,9 @@ private:
 
 thread_local ThreadCache threadCache;
 
-Poco::Logger& logger() { return Poco::Logger::get("switchboard.lua"); }
+Poco::Logger& logger() {
+    return Poco::Logger::get("switchboard.lua");
+}
 
 std::string readScript(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -182,8 +184,8 @@ void LuaEngine::load(const LuaOptions& options) {
     std::sort(hooks.begin(), hooks.end());
     logger().information("loaded " + std::to_string(generation->scripts.size()) +
                          " Lua script(s), generation " + std::to_string(generation->number) +
-                         "; functions: " + joined(hooks) + "; subscribed: " +
-                         joined(generation->patterns));
+                         "; functions: " + joined(hooks) +
+                         "; subscribed: " + joined(generation->patterns));
 }
 
 void LuaEngine::reload() {

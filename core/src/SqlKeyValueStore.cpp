@@ -4,7 +4,8 @@
 namespace switchboard {
 
 SqlKeyValueStore::SqlKeyValueStore(Store& store) : _store(store) {
-    _store.migrate("lua", {{1, {"CREATE TABLE lua_kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)"}}});
+    _store.migrate("lua",
+                   {{1, {"CREATE TABLE lua_kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)"}}});
 }
 
 std::optional<std::string> SqlKeyValueStore::get(const std::string& key) {

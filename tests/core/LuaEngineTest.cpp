@@ -171,9 +171,8 @@ TEST_F(LuaEngineTest, CallConvertsTableArgumentsAndReturnsEveryValue) {
                    t.z == nil, t.nested.deep[2]
         end
     )");
-    LuaResult result =
-        call("shape", {R"({"a":2,"name":"x","z":null,"nested":{"deep":[true,"two"]}})", "3",
-                       "[10,20]"});
+    LuaResult result = call(
+        "shape", {R"({"a":2,"name":"x","z":null,"nested":{"deep":[true,"two"]}})", "3", "[10,20]"});
     ASSERT_TRUE(result.ok) << result.error;
     EXPECT_EQ(json::stringify(result.values),
               R"([5,{"name":"x"},null,"s",[10,40],{},1.5,true,"two"])");
@@ -196,11 +195,11 @@ TEST_F(LuaEngineTest, TablesBecomeArraysOnlyForKeysOneToN) {
 }
 
 TEST_F(LuaEngineTest, RuntimeErrorKeepsFileAndLine) {
-    loadScript("function fail()\n    local x = nil\n    return x.field\nend\n"
-               "function boom()\n    error('boom')\nend\n"
-               "function object()\n    error({})\nend\n");
-    EXPECT_EQ(values("fail"),
-              "error: " + path() + ":3: attempt to index a nil value (local 'x')");
+    loadScript(
+        "function fail()\n    local x = nil\n    return x.field\nend\n"
+        "function boom()\n    error('boom')\nend\n"
+        "function object()\n    error({})\nend\n");
+    EXPECT_EQ(values("fail"), "error: " + path() + ":3: attempt to index a nil value (local 'x')");
     EXPECT_EQ(values("boom"), "error: " + path() + ":6: boom");
     EXPECT_EQ(values("object"), "error: (error object is a table value)");
     EXPECT_EQ(engine.stats().errors, 3u);
@@ -230,8 +229,7 @@ TEST_F(LuaEngineTest, InfiniteLoopExceedsBudgetAndTheNextCallWorks) {
 TEST_F(LuaEngineTest, SmallBudgetCountsInstructions) {
     LuaOptions options;
     options.instructionBudget = 5000;
-    loadScript("function count(n) local s = 0 for i = 1, n do s = s + i end return s end",
-               options);
+    loadScript("function count(n) local s = 0 for i = 1, n do s = s + i end return s end", options);
     EXPECT_EQ(values("count", {"100"}), "[5050]");
     EXPECT_EQ(values("count", {"100000"}), "error: instruction budget exceeded");
     EXPECT_EQ(values("count", {"100"}), "[5050]");
@@ -348,8 +346,7 @@ TEST_F(LuaEngineTest, JsonEncodeDecodeRoundTrip) {
                 StartsWith("error: " + path() + ":9: json.decode: "));
     EXPECT_EQ(values("bad", {R"("function")"}),
               "error: " + path() + ":10: cannot convert function to JSON");
-    EXPECT_EQ(values("bad", {R"("cycle")"}),
-              "error: " + path() + ":11: value nested too deeply");
+    EXPECT_EQ(values("bad", {R"("cycle")"}), "error: " + path() + ":11: value nested too deeply");
     EXPECT_EQ(values("bad", {R"("nan")"}),
               "error: " + path() + ":12: cannot convert non-finite number to JSON");
     EXPECT_EQ(values("returnsFunction"), "error: cannot convert function to JSON");
@@ -386,15 +383,17 @@ TEST_F(LuaEngineTest, StoreGetPutDelete) {
     EXPECT_EQ(kv.values()["k"], "\"text\"");
     EXPECT_EQ(values("save", {"null"}), "[]");
     EXPECT_TRUE(kv.values().empty());
-    EXPECT_EQ(values("badValue"), "error: " + path() + ":5: store.put: cannot convert function "
-                                                        "to JSON");
+    EXPECT_EQ(values("badValue"), "error: " + path() +
+                                      ":5: store.put: cannot convert function "
+                                      "to JSON");
 }
 
 TEST_F(LuaEngineTest, StoreAndBusMayBeMissing) {
     LuaEngine bare(nullptr, nullptr);
     LuaOptions options;
-    options.scripts = {script("function save() store.put('k', 1) end\n"
-                              "function send() bus.publish('a.b', {}) end\n")};
+    options.scripts = {
+        script("function save() store.put('k', 1) end\n"
+               "function send() bus.publish('a.b', {}) end\n")};
     bare.load(options);
     LuaResult result = bare.call("save", {});
     EXPECT_EQ(result.error, path() + ":1: store not available");
@@ -410,9 +409,10 @@ TEST_F(LuaEngineTest, BusPublishSendsJsonObjects) {
     )");
     EXPECT_EQ(values("announce", {R"("d1")"}), "[]");
     EXPECT_EQ(values("empty"), "[]");
-    EXPECT_THAT(bus.published(),
-                ElementsAre(std::make_pair(std::string("device.online"), std::string(R"({"id":"d1"})")),
-                            std::make_pair(std::string("ping"), std::string("{}"))));
+    EXPECT_THAT(
+        bus.published(),
+        ElementsAre(std::make_pair(std::string("device.online"), std::string(R"({"id":"d1"})")),
+                    std::make_pair(std::string("ping"), std::string("{}"))));
     EXPECT_THAT(values("notObject"),
                 EndsWith("bus.publish: the payload must be a table with string keys"));
 }
@@ -459,8 +459,9 @@ TEST_F(LuaEngineTest, BusSubscribeNeedsOnEventAndTopLevelCode) {
         FAIL() << "expected LuaLoadError";
     } catch (const LuaLoadError& e) {
         EXPECT_EQ(std::string(e.what()),
-                  file + ":1: bus.subscribe(\"a.*\") needs a global function on_event(topic, "
-                         "payload)");
+                  file +
+                      ":1: bus.subscribe(\"a.*\") needs a global function on_event(topic, "
+                      "payload)");
     }
     EXPECT_TRUE(bus.patterns().empty());
     loadScript("function later() bus.subscribe('a.*') end\n");
@@ -594,8 +595,9 @@ TEST_F(LuaEngineTest, LogWritesToTheSwitchboardLuaLogger) {
     Poco::AutoPtr<LogCapture> capture(new LogCapture);
     logger.setChannel(capture);
     logger.setLevel(Poco::Message::PRIO_INFORMATION);
-    loadScript("function say()\n    log.warn('hello', 42)\n    print('printed')\nend\n"
-               "function fail() error('broken') end\n");
+    loadScript(
+        "function say()\n    log.warn('hello', 42)\n    print('printed')\nend\n"
+        "function fail() error('broken') end\n");
     EXPECT_EQ(values("say"), "[]");
     EXPECT_FALSE(call("fail").ok);
     EXPECT_FALSE(call("undefined").ok);
@@ -617,8 +619,8 @@ TEST_F(LuaEngineTest, ConcurrentCallsFromEightThreads) {
         threads.emplace_back([&, t] {
             for (int i = 0; i < 2000; ++i) {
                 std::string expected = std::to_string(t + i) + R"(,{"sum":)" +
-                                       std::to_string(t + i) + R"(,"thread":)" +
-                                       std::to_string(t) + "}";
+                                       std::to_string(t + i) + R"(,"thread":)" + std::to_string(t) +
+                                       "}";
                 // Object member order follows Lua's table order, so compare parsed values.
                 rapidjson::Document want;
                 want.Parse(("[" + expected + "]").c_str());
@@ -696,10 +698,10 @@ TEST_F(LuaEngineTest, SmallCallIsCheap) {
         LuaResult result = engine.call("small", args);
         ASSERT_TRUE(result.ok);
     }
-    double micros = std::chrono::duration<double, std::micro>(
-                        std::chrono::steady_clock::now() - start)
-                        .count() /
-                    rounds;
+    double micros =
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
+            .count() /
+        rounds;
     std::printf("LuaEngine: %.2f us per small call\n", micros);
     EXPECT_LT(micros, 50.0);  // Generous: sanitizer builds and shared CI cores.
 }
