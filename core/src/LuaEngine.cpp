@@ -143,6 +143,14 @@ std::string readScript(const std::string& path) {
     return text.str();
 }
 
+/// For failures outside Lua (no memory for a state, ...); must not throw from call().
+void logFailure(const std::string& hook, const std::string& error) noexcept {
+    try {
+        logger().warning("Lua hook %s failed: %s", hook, error);
+    } catch (...) {
+    }
+}
+
 std::string joined(const std::vector<std::string>& items) {
     std::string text;
     for (const std::string& item : items) {
@@ -233,9 +241,11 @@ LuaResult LuaEngine::call(const std::string& name,
     } catch (const std::exception& e) {
         result.ok = false;
         result.error = e.what();
+        logFailure(name, result.error);
     } catch (...) {
         result.ok = false;
         result.error = "unknown error";
+        logFailure(name, result.error);
     }
     if (!result.ok) {
         _errors.fetch_add(1, std::memory_order_relaxed);

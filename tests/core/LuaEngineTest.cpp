@@ -580,6 +580,15 @@ TEST_F(LuaEngineTest, LoadErrorsNameTheFile) {
     EXPECT_EQ(engine.stats().generation, 0u);
 }
 
+TEST_F(LuaEngineTest, TopLevelFailureOnAThreadFailsItsCalls) {
+    loadScript("if store.get('fail') then error('not today') end\nfunction f() return 1 end\n");
+    kv.put("fail", "true");
+    EXPECT_EQ(values("f"),
+              "error: Lua scripts failed to load on this thread: " + path() + ":1: not today");
+    kv.remove("fail");
+    EXPECT_EQ(values("f"), "[1]");
+}
+
 TEST_F(LuaEngineTest, ScriptsShareOneEnvironmentInOrder) {
     LuaOptions options;
     options.scripts = {script("base = 40\n", "a.lua"),
