@@ -143,8 +143,7 @@ bool convertTable(lua_State* lua, int index, rapidjson::Value& out, Allocator& a
         rapidjson::Value name;
         rapidjson::Value item;
         if (!keyName(lua, top - 1, name, allocator)) {
-            error = std::string("cannot convert ") + luaL_typename(lua, top - 1) +
-                    " key to JSON";
+            error = std::string("cannot convert ") + luaL_typename(lua, top - 1) + " key to JSON";
             lua_pop(lua, 2);
             return false;
         }
@@ -196,7 +195,9 @@ bool convert(lua_State* lua, int index, rapidjson::Value& out, Allocator& alloca
 
 }  // namespace
 
-void LuaConvert::push(lua_State* lua, const rapidjson::Value& value) { pushValue(lua, value, 0); }
+void LuaConvert::push(lua_State* lua, const rapidjson::Value& value) {
+    pushValue(lua, value, 0);
+}
 
 bool LuaConvert::toJson(lua_State* lua, int index, rapidjson::Value& out, Allocator& allocator,
                         std::string& error) {

@@ -2,8 +2,8 @@
 // by the json/store/bus script API.
 #pragma once
 
-#include <lua.hpp>
 #include <rapidjson/document.h>
+#include <lua.hpp>
 
 #include <string>
 

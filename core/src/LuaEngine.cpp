@@ -105,14 +105,30 @@ public:
         _slots.push_back({engine, pool, {}});
         return _slots.back();
     }
+    /// True while this thread runs the scripts of a new state.
+    bool building = false;
 
 private:
     std::vector<ThreadSlot> _slots;
 };
 
+/// Marks the thread as building a state until the scope ends.
+class BuildingScope {
+public:
+    explicit BuildingScope(bool& flag) : _flag(flag) { _flag = true; }
+    ~BuildingScope() { _flag = false; }
+    BuildingScope(const BuildingScope&) = delete;
+    BuildingScope& operator=(const BuildingScope&) = delete;
+
+private:
+    bool& _flag;
+};
+
 thread_local ThreadCache threadCache;
 
-Poco::Logger& logger() { return Poco::Logger::get("switchboard.lua"); }
+Poco::Logger& logger() {
+    return Poco::Logger::get("switchboard.lua");
+}
 
 std::string readScript(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -125,6 +141,14 @@ std::string readScript(const std::string& path) {
         throw LuaLoadError(path + ": cannot read the script");
     }
     return text.str();
+}
+
+/// For failures outside Lua (no memory for a state, ...); must not throw from call().
+void logFailure(const std::string& hook, const std::string& error) noexcept {
+    try {
+        logger().warning("Lua hook %s failed: %s", hook, error);
+    } catch (...) {
+    }
 }
 
 std::string joined(const std::vector<std::string>& items) {
@@ -168,8 +192,8 @@ void LuaEngine::load(const LuaOptions& options) {
     std::sort(hooks.begin(), hooks.end());
     logger().information("loaded " + std::to_string(generation->scripts.size()) +
                          " Lua script(s), generation " + std::to_string(generation->number) +
-                         "; functions: " + joined(hooks) + "; subscribed: " +
-                         joined(generation->patterns));
+                         "; functions: " + joined(hooks) +
+                         "; subscribed: " + joined(generation->patterns));
 }
 
 void LuaEngine::reload() {
@@ -217,9 +241,11 @@ LuaResult LuaEngine::call(const std::string& name,
     } catch (const std::exception& e) {
         result.ok = false;
         result.error = e.what();
+        logFailure(name, result.error);
     } catch (...) {
         result.ok = false;
         result.error = "unknown error";
+        logFailure(name, result.error);
     }
     if (!result.ok) {
         _errors.fetch_add(1, std::memory_order_relaxed);
@@ -298,6 +324,9 @@ std::shared_ptr<const LuaEngine::Generation> LuaEngine::check(const LuaOptions& 
 
 std::vector<std::uint64_t> LuaEngine::subscribe(const Generation& generation) {
     std::vector<std::uint64_t> ids;
+    if (_bus == nullptr) {
+        return ids;  // bus.subscribe already failed the load with "bus not available"
+    }
     for (const std::string& pattern : generation.patterns) {
         try {
             std::uint64_t number = generation.number;
@@ -312,6 +341,9 @@ std::vector<std::uint64_t> LuaEngine::subscribe(const Generation& generation) {
 }
 
 void LuaEngine::unsubscribe(const std::vector<std::uint64_t>& ids) {
+    if (_bus == nullptr) {
+        return;
+    }
     for (std::uint64_t id : ids) {
         try {
             _bus->unsubscribe(id);
@@ -322,21 +354,29 @@ void LuaEngine::unsubscribe(const std::vector<std::uint64_t>& ids) {
 }
 
 std::shared_ptr<LuaState> LuaEngine::threadState(std::string& error) {
-    ThreadSlot& slot = threadCache.slot(_id, _pool);
-    std::shared_ptr<LuaState> state = slot.state.lock();
-    if (state && state->generation() == _generation.load(std::memory_order_acquire) &&
-        !state->broken()) {
-        return state;
-    }
-    if (state) {
-        _pool->release(state.get());
-        slot.state.reset();
+    {
+        ThreadSlot& slot = threadCache.slot(_id, _pool);
+        std::shared_ptr<LuaState> state = slot.state.lock();
+        if (state && state->generation() == _generation.load(std::memory_order_acquire) &&
+            !state->broken()) {
+            return state;
+        }
+        if (state) {
+            _pool->release(state.get());
+            slot.state.reset();
+        }
     }
     std::shared_ptr<const Generation> generation = current();
     if (!generation) {
         error = "hook not defined";
         return nullptr;
     }
+    if (threadCache.building) {
+        // Top-level code published an event that a synchronous bus delivered straight back.
+        error = "Lua state busy: a script's top-level code cannot trigger a hook";
+        return nullptr;
+    }
+    BuildingScope building(threadCache.building);
     auto fresh = std::make_shared<LuaState>(_kv, _bus, LuaState::Purpose::Serve,
                                             generation->options.instructionBudget,
                                             generation->options.memoryLimit, generation->number);
@@ -349,7 +389,8 @@ std::shared_ptr<LuaState> LuaEngine::threadState(std::string& error) {
         }
     }
     _pool->adopt(fresh);
-    slot.state = fresh;
+    // Looked up again: running the scripts may have added slots for other engines.
+    threadCache.slot(_id, _pool).state = fresh;
     return fresh;
 }
 

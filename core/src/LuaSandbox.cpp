@@ -78,9 +78,15 @@ int logAt(lua_State* lua, Poco::Message::Priority priority) {
     return 0;
 }
 
-int logInfo(lua_State* lua) { return logAt(lua, Poco::Message::PRIO_INFORMATION); }
-int logWarn(lua_State* lua) { return logAt(lua, Poco::Message::PRIO_WARNING); }
-int logError(lua_State* lua) { return logAt(lua, Poco::Message::PRIO_ERROR); }
+int logInfo(lua_State* lua) {
+    return logAt(lua, Poco::Message::PRIO_INFORMATION);
+}
+int logWarn(lua_State* lua) {
+    return logAt(lua, Poco::Message::PRIO_WARNING);
+}
+int logError(lua_State* lua) {
+    return logAt(lua, Poco::Message::PRIO_ERROR);
+}
 
 /// Converts the value at `index` to JSON text in state.text(); on failure state.error() says why.
 bool encode(lua_State* lua, int index, LuaState& state) noexcept {
@@ -276,9 +282,9 @@ void setTable(lua_State* lua, const char* name, const luaL_Reg* functions) {
 
 int LuaSandbox::open(lua_State* lua) {
     const luaL_Reg libraries[] = {
-        {LUA_GNAME, luaopen_base},           {LUA_STRLIBNAME, luaopen_string},
-        {LUA_TABLIBNAME, luaopen_table},     {LUA_MATHLIBNAME, luaopen_math},
-        {LUA_UTF8LIBNAME, luaopen_utf8},     {LUA_COLIBNAME, luaopen_coroutine},
+        {LUA_GNAME, luaopen_base},       {LUA_STRLIBNAME, luaopen_string},
+        {LUA_TABLIBNAME, luaopen_table}, {LUA_MATHLIBNAME, luaopen_math},
+        {LUA_UTF8LIBNAME, luaopen_utf8}, {LUA_COLIBNAME, luaopen_coroutine},
         {LUA_OSLIBNAME, luaopen_os},
     };
     for (const luaL_Reg& library : libraries) {

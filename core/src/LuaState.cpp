@@ -130,8 +130,8 @@ std::string LuaState::run(const LuaScript& script) {
     }
     startBudget();
     std::string chunkName = "@" + script.path;
-    int status = luaL_loadbufferx(_lua, script.source.data(), script.source.size(),
-                                  chunkName.c_str(), "t");
+    int status =
+        luaL_loadbufferx(_lua, script.source.data(), script.source.size(), chunkName.c_str(), "t");
     if (status == LUA_OK) {
         _loading = true;
         status = lua_pcall(_lua, 0, 0, 0);
@@ -254,8 +254,8 @@ void LuaState::countHook(lua_State* lua, lua_Debug* debug) {
         }
         state._budgetExceeded = true;
         if (lua_getinfo(lua, "Sl", debug) != 0) {
-            std::snprintf(state._budgetWhere, sizeof state._budgetWhere, "%s:%d",
-                          debug->short_src, debug->currentline);
+            std::snprintf(state._budgetWhere, sizeof state._budgetWhere, "%s:%d", debug->short_src,
+                          debug->currentline);
         }
         // From now on stop at every instruction, so a script that catches the error with pcall
         // cannot keep running.

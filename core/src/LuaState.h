@@ -2,8 +2,8 @@
 // loading and hook calls. LuaEngine keeps one per thread and script generation.
 #pragma once
 
-#include <lua.hpp>
 #include <rapidjson/document.h>
+#include <lua.hpp>
 
 #include <cstdint>
 #include <string>
@@ -67,7 +67,9 @@ public:
     // For the script API (LuaSandbox). The string and document members are scratch space that
     // survives a Lua error unwinding the C function that uses them.
     /// The LuaState that owns `lua` (or a coroutine of it).
-    static LuaState& of(lua_State* lua) { return **static_cast<LuaState**>(lua_getextraspace(lua)); }
+    static LuaState& of(lua_State* lua) {
+        return **static_cast<LuaState**>(lua_getextraspace(lua));
+    }
     KeyValueStore* kv() const { return _kv; }
     EventBus* bus() const { return _bus; }
     Purpose purpose() const { return _purpose; }

@@ -4,7 +4,8 @@
 namespace switchboard {
 
 SqlKeyValueStore::SqlKeyValueStore(Store& store) : _store(store) {
-    _store.migrate("lua", {{1, {"CREATE TABLE lua_kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)"}}});
+    _store.migrate("lua",
+                   {{1, {"CREATE TABLE lua_kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)"}}});
 }
 
 std::optional<std::string> SqlKeyValueStore::get(const std::string& key) {
@@ -12,7 +13,11 @@ std::optional<std::string> SqlKeyValueStore::get(const std::string& key) {
     if (rows.empty()) {
         return std::nullopt;
     }
-    return rows.front().getString(0);
+    // Read the variant directly: the column is TEXT NOT NULL, so anything else is a bug.
+    if (const auto* text = std::get_if<std::string>(&rows.front().at(0))) {
+        return *text;
+    }
+    throw StoreError("lua_kv.value for key '" + key + "' is not text");
 }
 
 void SqlKeyValueStore::put(const std::string& key, const std::string& jsonValue) {
