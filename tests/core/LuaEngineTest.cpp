@@ -695,24 +695,19 @@ TEST_F(LuaEngineTest, ShutdownIsIdempotentAndLoadWorksAgain) {
     EXPECT_EQ(values("f"), "[1]");
 }
 
-TEST_F(LuaEngineTest, SmallCallIsCheap) {
+// Many calls on one state: results stay exact and the state is reused (no per-call state).
+// Timing belongs in bench/, not here.
+TEST_F(LuaEngineTest, ManySmallCallsReuseOneState) {
     loadScript("function small(t) return { ok = true, n = t.n + 1 } end\n");
     rapidjson::Document arg;
     arg.Parse(R"({"n":1,"name":"device-1"})");
     std::vector<const rapidjson::Value*> args{&arg};
-    ASSERT_TRUE(engine.call("small", args).ok);
-    const int rounds = 20000;
-    auto start = std::chrono::steady_clock::now();
-    for (int i = 0; i < rounds; ++i) {
+    for (int i = 0; i < 20000; ++i) {
         LuaResult result = engine.call("small", args);
-        ASSERT_TRUE(result.ok);
+        ASSERT_TRUE(result.ok) << result.error;
+        ASSERT_EQ(switchboard::json::stringify(result.values), "[{\"ok\":true,\"n\":2}]");
     }
-    double micros =
-        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
-            .count() /
-        rounds;
-    std::printf("LuaEngine: %.2f us per small call\n", micros);
-    EXPECT_LT(micros, 50.0);  // Generous: sanitizer builds and shared CI cores.
+    EXPECT_EQ(engine.stats().states, 1u);
 }
 
 }  // namespace
