@@ -10,6 +10,8 @@
 #include <Poco/Path.h>
 #include <Poco/PatternFormatter.h>
 
+#include <iostream>
+
 #include "ConfigDocument.h"
 #include "DataStore.h"
 #include "HttpListener.h"
@@ -223,6 +225,23 @@ std::vector<std::string> Host::check(std::vector<std::string>& warnings) {
         scratchBus.stop();
     }
     return l->errors;
+}
+
+std::string Host::schemaReference() {
+    std::lock_guard<std::mutex> lock(_lifecycle);
+    auto l = load(false);
+    std::string out = "## Host\n\n| key | type | default | description |\n|---|---|---|---|\n" +
+                      HostConfig::schema().markdown("");
+    for (const auto& name : l->config.pluginNames) {
+        out += "\n## Plugin `" + name + "`\n\n| key | type | default | description |\n"
+               "|---|---|---|---|\n";
+        try {
+            out += _plugins->schemaMarkdown(name);
+        } catch (const std::exception& e) {
+            throw StartError(e.what());
+        }
+    }
+    return out;
 }
 
 void Host::configureLogging(const HostConfig& c) {

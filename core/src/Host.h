@@ -43,6 +43,9 @@ public:
     /// Validates the config file and every plugin section without opening anything. Returns
     /// the problems (empty = valid); non-fatal warnings go to `warnings`.
     std::vector<std::string> check(std::vector<std::string>& warnings);
+    /// The configuration reference (Markdown): the host schema, then the schema of every
+    /// plugin the config names. Throws StartError if the config cannot be read.
+    std::string schemaReference();
     /// Opens store and bus, starts plugins and listeners. Throws StartError.
     void start();
     /// Re-reads the config and applies it; returns the problems (empty = applied). A rejected

@@ -342,6 +342,14 @@ void PluginManager::stopAll() {
     }
 }
 
+std::string PluginManager::schemaMarkdown(const std::string& name) {
+    std::lock_guard<std::mutex> lock(_mutex);
+    ConfigSchema schema;
+    addHostFields(schema);
+    library(name).prototype->declareConfig(schema);
+    return schema.markdown("plugins." + name);
+}
+
 std::vector<PluginInfo> PluginManager::list() const {
     std::lock_guard<std::mutex> lock(_mutex);
     std::vector<PluginInfo> out;

@@ -82,6 +82,9 @@ public:
     void stopAll();
 
     std::vector<PluginInfo> list() const;
+    /// The config reference rows of plugin `name` (host fields included), keys prefixed
+    /// "plugins.<name>". Throws PluginError if the plugin cannot be loaded.
+    std::string schemaMarkdown(const std::string& name);
     /// Calls `fn` with the applied plan (under the manager's lock; do not call back).
     void withCurrentPlan(const std::function<void(const PluginPlan&)>& fn) const;
     /// Calls `fn` for each running plugin (under the manager's lock; do not call back).

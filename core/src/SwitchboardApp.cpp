@@ -32,7 +32,8 @@ void SwitchboardApp::defineOptions(Poco::Util::OptionSet& options) {
                           .required(false)
                           .repeatable(false));
     options.addOption(Poco::Util::Option("print-schema", "", "print the configuration reference "
-                                                             "(Markdown) of the host, then exit")
+                                                             "(Markdown) of the host and of the "
+                                                             "plugins the config names, then exit")
                           .required(false)
                           .repeatable(false));
     options.addOption(
@@ -96,8 +97,13 @@ int SwitchboardApp::main(const std::vector<std::string>&) {
         return EXIT_OK;
     }
     if (_printSchema) {
-        std::cout << "| key | type | default | description |\n|---|---|---|---|\n"
-                  << HostConfig::schema().markdown("");
+        Host host(_configFile, exeDir());
+        try {
+            std::cout << host.schemaReference();
+        } catch (const std::exception& e) {
+            std::cerr << e.what() << "\n";
+            return EXIT_CONFIG;
+        }
         return EXIT_OK;
     }
     // Block the signals before any thread exists, so they all inherit the mask and only the

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Benchmark driver: the bare POCO reference server and Switchboard's pairing plugin under wrk
+# (2 threads, 64 keep-alive connections), then 5,000 idle WebSockets with sb-wsload.
+# Usage: bench/run.sh [build-dir] (default build/release). Prints one JSON line per run.
+# Everything runs on 127.0.0.1 and stops by itself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD="${1:-build/release}"
+DURATION="${DURATION:-10s}"
+WORK="$(mktemp -d /tmp/sb-bench.XXXXXX)"
+PIDS=()
+cleanup() { for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_http() { for _ in $(seq 1 200); do curl -s -o /dev/null "$1" && return 0; sleep 0.05; done; return 1; }
+run_wrk() { # name url script [env...]
+  local name="$1" url="$2" script="$3"; shift 3
+  echo "# $name: wrk -t2 -c64 -d$DURATION $url" >&2
+  env "$@" wrk -t2 -c64 -d"$DURATION" --latency -s "bench/wrk/$script" "$url" \
+    | grep '^{"wrk"' | sed "s/^{/{\"bench\":\"$name\",/"
+}
+
+echo "# machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r); date: $(date -u +%F)" >&2
+
+# 1. The reference: a bare POCO HTTPServer answering fixed JSON.
+BARE_PORT=$(free_port)
+"$BUILD/sb-bare-server" --port "$BARE_PORT" --threads 128 > "$WORK/bare.log" 2>&1 &
+PIDS+=($!)
+wait_http "http://127.0.0.1:$BARE_PORT/"
+run_wrk bare-poco "http://127.0.0.1:$BARE_PORT/get_server_details" post.lua WRK_BODY='{"pairing_code":1234}'
+kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+
+# 2. Switchboard with the pairing plugin on the default settings (SQLite, write-behind 1s).
+PAIR_PORT=$(free_port); PUB_PORT=$(free_port); ADMIN_PORT=$(free_port)
+cat > "$WORK/bench.yaml" <<YAML
+server: { data_dir: $WORK/var, plugin_dirs: [$PWD/$BUILD/plugins], log: { level: warning } }
+store: { url: "sqlite:$WORK/var/switchboard.db" }
+listeners:
+  public: { bind: 127.0.0.1, port: $PUB_PORT }
+  pairing: { bind: 127.0.0.1, port: $PAIR_PORT }
+  admin: { bind: 127.0.0.1, port: $ADMIN_PORT }
+admin: { token: bench }
+plugins:
+  pairing: { listener: pairing, offline_after: 600s }
+YAML
+"$BUILD/switchboard" --config "$WORK/bench.yaml" > "$WORK/switchboard.log" 2>&1 &
+SB_PID=$!
+PIDS+=($SB_PID)
+wait_http "http://127.0.0.1:$PAIR_PORT/readyz"
+CODE=$(python3 bench/register.py "$PAIR_PORT" 1000 "$WORK/keys.txt")
+run_wrk pairing-details "http://127.0.0.1:$PAIR_PORT/get_server_details" post.lua WRK_BODY="{\"pairing_code\":$CODE}"
+run_wrk pairing-heartbeat "http://127.0.0.1:$PAIR_PORT/server_status" heartbeat.lua WRK_KEYS_FILE="$WORK/keys.txt"
+echo "{\"bench\":\"switchboard-rss\",\"rss_kb\":$(awk '/VmRSS/ {print $2}' /proc/$SB_PID/status)}"
+kill "$SB_PID"; wait "$SB_PID" 2>/dev/null || true
+
+# 3. 5,000 idle WebSockets against the test plugin (if the fixtures are built).
+if [ -f "$BUILD/tests/fixtures/switchboard-testkit.so" ]; then
+  sed -e "s|plugin_dirs: \[|plugin_dirs: [$PWD/$BUILD/tests/fixtures, |" \
+      -e "s|  pairing: { listener: pairing, offline_after: 600s }|  testkit: { listener: public }|" \
+      "$WORK/bench.yaml" > "$WORK/ws.yaml"
+  "$BUILD/switchboard" --config "$WORK/ws.yaml" > "$WORK/ws.log" 2>&1 &
+  SB_PID=$!
+  PIDS+=($SB_PID)
+  wait_http "http://127.0.0.1:$PUB_PORT/readyz"
+  echo "# websocket-hold: sb-wsload --connections 5000 --hold 10 --echo" >&2
+  "$BUILD/sb-wsload" --url "ws://127.0.0.1:$PUB_PORT/testkit/ws" --connections 5000 --hold 10 \
+    --echo --server-pid "$SB_PID" | sed 's/^{/{"bench":"websocket-hold",/'
+  kill "$SB_PID"; wait "$SB_PID" 2>/dev/null || true
+fi
