@@ -150,7 +150,7 @@ void WriteBehindBatcher::flush() {
     try {
         _store->flushBatch(batch.size(),
                            [&](Poco::Data::Session& session) { writeRows(session, _sql, batch); });
-    } catch (const StoreError& e) {
+    } catch (const std::exception& e) {
         Poco::Logger::get("switchboard.store")
             .warning("write-behind '%s': flush of %z rows failed, will retry: %s", _name,
                      batch.size(), std::string(e.what()));

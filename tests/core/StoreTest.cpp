@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <thread>
 
 using namespace switchboard;
@@ -302,19 +303,32 @@ TEST_F(StoreTest, DataSurvivesCloseAndReopen) {
     EXPECT_DOUBLE_EQ(rows[0].getDouble(1), 3.14159);
 }
 
+// Runs only as the child of the test below (a fresh process, so no fork of a threaded one):
+// writes one row through execute() and dies by SIGKILL without close() or destructors.
+TEST(StoreChild, DISABLED_WriteThenGetKilled) {
+    const char* dir = std::getenv("SB_STORE_CHILD_DIR");
+    ASSERT_NE(dir, nullptr);
+    auto store = DataStore::open("sqlite:db/store.db", dir, kNoAutoFlush);
+    store->execute("INSERT INTO d (id) VALUES (42)");
+    kill(getpid(), SIGKILL);
+}
+
 TEST_F(StoreTest, ExecuteIsDurableWhenItReturnsEvenIfTheProcessIsKilled) {
     open()->execute("CREATE TABLE d (id BIGINT)");
+    const std::string self = "/proc/self/exe";  // this test binary
+    std::string env = "SB_STORE_CHILD_DIR=" + _dir.path();
+    const char* argv[] = {self.c_str(), "--gtest_also_run_disabled_tests",
+                          "--gtest_filter=StoreChild.DISABLED_WriteThenGetKilled", nullptr};
+    const char* envp[] = {env.c_str(), nullptr};
     pid_t child = fork();
     ASSERT_GE(child, 0);
     if (child == 0) {
-        auto store = open();
-        store->execute("INSERT INTO d (id) VALUES (42)");
-        kill(getpid(), SIGKILL);  // no close(), no destructors
-        _exit(1);
+        execve(self.c_str(), const_cast<char**>(argv), const_cast<char**>(envp));
+        _exit(127);
     }
     int status = 0;
     ASSERT_EQ(waitpid(child, &status, 0), child);
-    ASSERT_TRUE(WIFSIGNALED(status));
+    ASSERT_TRUE(WIFSIGNALED(status)) << "child exited with " << WEXITSTATUS(status);
     EXPECT_EQ(WTERMSIG(status), SIGKILL);
     EXPECT_EQ(scalar(*open(), "SELECT id FROM d"), 42);
 }
