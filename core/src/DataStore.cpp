@@ -30,6 +30,7 @@ struct DataStore::Backend {
     std::string connector;         ///< Poco::Data connector key
     std::string connectionString;  ///< what the connector opens
     std::string location;          ///< for error messages (file path, host)
+    std::size_t openTimeout;       ///< seconds the connector may retry a failing first open
     std::function<void(Session&)> setupSession;  ///< runs on every new pooled session
 };
 
@@ -44,7 +45,9 @@ constexpr const char* kUpsertVersion =
 /// The thread's store whose write mutex it holds, to turn self-deadlock into an error.
 thread_local const DataStore* tlsWriter = nullptr;
 
-Poco::Logger& logger() { return Poco::Logger::get("switchboard.store"); }
+Poco::Logger& logger() {
+    return Poco::Logger::get("switchboard.store");
+}
 
 void setupSqliteSession(Session& session) {
     // The SQLite busy timeout; Poco insists on std::size_t seconds here.
@@ -66,7 +69,10 @@ std::unique_ptr<DataStore::Backend> sqliteBackend(const std::string& file,
     }
     Poco::Path base = baseDir.empty() ? Poco::Path::current() : Poco::Path::forDirectory(baseDir);
     const std::string path = base.resolve(Poco::Path(file)).toString();
-    const std::string dir = Poco::Path(path).parent().toString();
+    std::string dir = Poco::Path(path).parent().toString();
+    if (dir.size() > 1 && dir.back() == Poco::Path::separator()) {
+        dir.pop_back();
+    }
     try {
         Poco::File(dir).createDirectories();
     } catch (const Poco::Exception& e) {
@@ -76,7 +82,8 @@ std::unique_ptr<DataStore::Backend> sqliteBackend(const std::string& file,
     static std::once_flag registered;
     std::call_once(registered, [] { Poco::Data::SQLite::Connector::registerConnector(); });
     auto backend = std::make_unique<DataStore::Backend>();
-    *backend = {"sqlite", Poco::Data::SQLite::Connector::KEY, path, path, setupSqliteSession};
+    // A failing sqlite open is never transient (bad path, permissions): no retry window.
+    *backend = {"sqlite", Poco::Data::SQLite::Connector::KEY, path, path, 0, setupSqliteSession};
     return backend;
 }
 
@@ -137,23 +144,15 @@ SqlValue toSqlValue(const Poco::Data::RecordSet& rs, std::size_t col, std::size_
         return nullptr;
     }
     const Poco::Dynamic::Var value = rs.value(col, row);
-    switch (rs.columnType(col)) {
-    case MetaColumn::FDT_BOOL:
-    case MetaColumn::FDT_INT8:
-    case MetaColumn::FDT_UINT8:
-    case MetaColumn::FDT_INT16:
-    case MetaColumn::FDT_UINT16:
-    case MetaColumn::FDT_INT32:
-    case MetaColumn::FDT_UINT32:
-    case MetaColumn::FDT_INT64:
-    case MetaColumn::FDT_UINT64:
+    const MetaColumn::ColumnDataType type = rs.columnType(col);
+    // FDT_BOOL .. FDT_UINT64 are the integer types, declared contiguously in MetaColumn.
+    if (type >= MetaColumn::FDT_BOOL && type <= MetaColumn::FDT_UINT64) {
         return static_cast<std::int64_t>(value.convert<Poco::Int64>());
-    case MetaColumn::FDT_FLOAT:
-    case MetaColumn::FDT_DOUBLE:
-        return value.convert<double>();
-    default:
-        return value.convert<std::string>();
     }
+    if (type == MetaColumn::FDT_FLOAT || type == MetaColumn::FDT_DOUBLE) {
+        return value.convert<double>();
+    }
+    return value.convert<std::string>();
 }
 
 std::vector<SqlRow> runQuery(Session& session, const std::string& sql, const SqlParams& params) {
@@ -242,7 +241,7 @@ public:
             _session.emplace(store._pool->get());
         } catch (const Poco::Exception& e) {
             release();
-            throw StoreError("store: cannot open " + store._backend->location + ": " +
+            throw StoreError("store: no session for " + store._backend->location + ": " +
                              e.displayText());
         }
     }
@@ -295,7 +294,9 @@ std::unique_ptr<DataStore> DataStore::open(const std::string& url, const std::st
 }
 
 DataStore::DataStore(std::unique_ptr<Backend> backend, std::chrono::milliseconds flushInterval)
-    : _backend(std::move(backend)), _poolSize(kPoolSize), _freeSessions(kPoolSize),
+    : _backend(std::move(backend)),
+      _poolSize(kPoolSize),
+      _freeSessions(kPoolSize),
       _flushInterval(flushInterval) {}
 
 DataStore::~DataStore() {
@@ -308,6 +309,8 @@ DataStore::~DataStore() {
 
 void DataStore::initialise() {
     try {
+        // Open one session directly first: the pool would retry a failing open for 60 s.
+        Session(_backend->connector, _backend->connectionString, _backend->openTimeout).close();
         _pool = std::make_unique<Pool>(*_backend, _poolSize);
         Lease lease(*this);
         runExecute(lease.session(),
@@ -317,11 +320,7 @@ void DataStore::initialise() {
     } catch (const Poco::Exception& e) {
         throw StoreError("store: cannot open " + _backend->location + ": " + e.displayText());
     } catch (const StoreError& e) {
-        std::string reason = e.what();
-        if (reason.rfind("store: cannot open", 0) == 0) {
-            throw;
-        }
-        throw StoreError("store: cannot open " + _backend->location + ": " + reason);
+        throw StoreError("store: cannot open " + _backend->location + ": " + e.what());
     }
     _flusher = std::thread([this] { runFlusher(); });
 }
@@ -332,6 +331,11 @@ void DataStore::close() {
         return;
     }
     _closed = true;
+    {
+        // No new batchers from here on, so every one gets its final flush and detach.
+        std::lock_guard<std::mutex> lock(_batchersMutex);
+        _closing = true;
+    }
     {
         std::lock_guard<std::mutex> lock(_flusherMutex);
         _stopFlusher = true;
@@ -361,23 +365,21 @@ DataStore::Stats DataStore::stats() const {
     return {_flushes.load(), _flushedRows.load(), _flushErrors.load(), pending};
 }
 
-std::string DataStore::backend() const { return _backend->name; }
+std::string DataStore::backend() const {
+    return _backend->name;
+}
 
 void DataStore::migrate(const std::string& owner, const std::vector<Migration>& migrations) {
     std::vector<const Migration*> steps;
     for (const Migration& m : migrations) {
-        if (m.version < 1) {
-            throw StoreError("migration " + owner + " v" + std::to_string(m.version) +
-                             " failed: versions start at 1");
-        }
         steps.push_back(&m);
     }
     std::sort(steps.begin(), steps.end(),
               [](const Migration* a, const Migration* b) { return a->version < b->version; });
-    for (std::size_t i = 1; i < steps.size(); ++i) {
-        if (steps[i]->version == steps[i - 1]->version) {
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+        if (steps[i]->version < 1 || (i > 0 && steps[i]->version == steps[i - 1]->version)) {
             throw StoreError("migration " + owner + " v" + std::to_string(steps[i]->version) +
-                             " failed: version listed twice");
+                             " failed: versions must be unique and start at 1");
         }
     }
     WriterLock writer(*this);
@@ -413,7 +415,8 @@ int DataStore::schemaVersion(const std::string& owner) {
 }
 
 int DataStore::readVersion(Session& session, const std::string& owner) {
-    auto rows = runQuery(session, "SELECT version FROM schema_migrations WHERE owner = $1", {owner});
+    auto rows =
+        runQuery(session, "SELECT version FROM schema_migrations WHERE owner = $1", {owner});
     return rows.empty() ? 0 : static_cast<int>(rows.front().getInt(0));
 }
 
@@ -437,16 +440,11 @@ std::vector<SqlRow> DataStore::query(const std::string& sql, const SqlParams& pa
 void DataStore::transaction(const std::function<void(StoreTx&)>& fn) {
     WriterLock writer(*this);
     Lease lease(*this);
-    std::optional<Poco::Data::Transaction> tx;
-    try {
-        tx.emplace(lease.session());
-    } catch (const Poco::Exception& e) {
-        throw StoreError(e.displayText());
-    }
     SessionTx access(lease.session());
-    fn(access);  // a throw leaves tx uncommitted: its destructor rolls back
     try {
-        tx->commit();
+        Poco::Data::Transaction tx(lease.session());
+        fn(access);  // a throw skips commit(): tx's destructor rolls back
+        tx.commit();
     } catch (const Poco::Exception& e) {
         throw StoreError(e.displayText());
     }
@@ -454,25 +452,21 @@ void DataStore::transaction(const std::function<void(StoreTx&)>& fn) {
 
 std::shared_ptr<WriteBehind> DataStore::writeBehind(const std::string& name,
                                                     const std::string& sql) {
-    std::lock_guard<std::mutex> closeLock(_closeMutex);
-    if (_closed) {
+    std::lock_guard<std::mutex> lock(_batchersMutex);
+    if (_closing) {
         throw StoreError("write-behind '" + name + "': the store is closed");
     }
     auto batcher = std::make_shared<WriteBehindBatcher>(*this, name, sql);
-    std::lock_guard<std::mutex> lock(_batchersMutex);
     _batchers.push_back(batcher);
     return batcher;
 }
 
-void DataStore::writeBatch(const std::string& sql,
-                           const std::unordered_map<std::string, SqlParams>& batch) {
+void DataStore::flushBatch(std::size_t rows, const std::function<void(Session&)>& write) {
     try {
         WriterLock writer(*this);
         Lease lease(*this);
         Poco::Data::Transaction tx(lease.session());
-        for (const auto& entry : batch) {
-            runExecute(lease.session(), sql, entry.second);
-        }
+        write(lease.session());
         tx.commit();
     } catch (const Poco::Exception& e) {
         ++_flushErrors;
@@ -482,7 +476,7 @@ void DataStore::writeBatch(const std::string& sql,
         throw;
     }
     ++_flushes;
-    _flushedRows += batch.size();
+    _flushedRows += rows;
 }
 
 void DataStore::runFlusher() {

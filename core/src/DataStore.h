@@ -8,11 +8,11 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 namespace Poco::Data {
@@ -65,10 +65,10 @@ public:
     std::shared_ptr<WriteBehind> writeBehind(const std::string& name,
                                              const std::string& sql) override;
 
-    /// Runs `sql` once per pending entry, all in one transaction; counts the flush in stats().
-    /// Called by WriteBehindBatcher::flush().
-    void writeBatch(const std::string& sql,
-                    const std::unordered_map<std::string, SqlParams>& batch);
+    /// Runs `write` on one session in one transaction under the write mutex and counts it in
+    /// stats() as a flush of `rows` rows (or as a flush error when it throws). Poco exceptions
+    /// become StoreError. Called by WriteBehindBatcher::flush().
+    void flushBatch(std::size_t rows, const std::function<void(Poco::Data::Session&)>& write);
 
     struct Backend;  ///< connector, connection string and session setup of one backend
 
@@ -97,8 +97,9 @@ private:
 
     std::mutex _writeMutex;  ///< one writer at a time (SQLite allows only one)
 
-    mutable std::mutex _batchersMutex;
+    mutable std::mutex _batchersMutex;  ///< guards _batchers and _closing
     std::vector<std::shared_ptr<WriteBehindBatcher>> _batchers;
+    bool _closing = false;
 
     const std::chrono::milliseconds _flushInterval;
     std::mutex _flusherMutex;

@@ -26,7 +26,7 @@ public:
     void put(const std::string& key, SqlParams params) override;
     void discard(const std::string& key) override;
     /// Writes everything pending now. On failure logs a warning, keeps the entries for the
-    /// next flush (unless a newer put/discard for the key came meanwhile) and throws StoreError.
+    /// next flush (unless a newer put/discard for the key came meanwhile) and rethrows.
     void flush() override;
     std::size_t pending() const override;
 
