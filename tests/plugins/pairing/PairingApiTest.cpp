@@ -997,6 +997,30 @@ TEST(PairingDurabilityTest, HeartbeatSurvivesGracefulRestart) {
     EXPECT_EQ(lookup(server.pairing(), code).body, serverJson("k-beats", "judy"));
 }
 
+TEST(PairingDurabilityTest, KeyWithNulCannotTakeOverAnotherServerAfterRestart) {
+    // The store reads text back only up to a NUL byte (see DataStoreTextTest), so "victim\0x"
+    // would load as "victim" and replace the real server's details after a restart.
+    Server server(pairingConfig("60s"));
+    ASSERT_TRUE(server.ready);
+    int code = registerServer(server.pairing(), "victim", "alice", 2222, 2223);
+    HttpResult before = serverStatus(server.pairing(), "victim");
+    for (const std::string body :
+         {R"({"ssh_pubkey":"victim\u0000x","ssh_user":"mallory","ssh_tunnel":6666,)"
+          R"("listen_pubkey_tunnel":6667})",
+          R"({"ssh_pubkey":"k-nul-user","ssh_user":"mal\u0000lory","ssh_tunnel":6666,)"
+          R"("listen_pubkey_tunnel":6667})"}) {
+        HttpResult r = registerRaw(server.pairing(), body);
+        EXPECT_EQ(r.status, 400) << body;
+        std::string field = body.find("victim") != std::string::npos ? "ssh_pubkey" : "ssh_user";
+        EXPECT_EQ(r.body, errorJson(field + " must not contain NUL characters")) << body;
+    }
+    server.restart(SIGTERM);
+    ASSERT_TRUE(server.ready);
+    EXPECT_EQ(lookup(server.pairing(), code).body, serverJson("victim", "alice", 2222, 2223));
+    EXPECT_EQ(serverStatus(server.pairing(), "victim").body, before.body);
+    EXPECT_EQ(serverStatus(server.pairing(), "k-nul-user").status, 404);
+}
+
 TEST(PairingDurabilityTest, ServerThatWentQuietWhileStoppedIsOfflineAfterStart) {
     Server server(pairingConfig("1s"));
     ASSERT_TRUE(server.ready);
