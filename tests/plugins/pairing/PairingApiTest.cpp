@@ -659,6 +659,33 @@ TEST_F(PairingApiTest, OneKeepAliveConnectionServesManyRequests) {
          serverJson("k-keepalive"));
 }
 
+// Known core bug: every status line says "OK" ("HTTP/1.1 404 OK"): PocoHttpResponse::send() and
+// ::stream() in core/src/HttpExchange.cpp call HTTPResponse::setStatus(), which keeps the
+// default reason, instead of setStatusAndReason(). Clients that log or check the reason phrase
+// see nonsense. Enable when fixed in the core.
+TEST_F(PairingApiTest, DISABLED_StatusLinesCarryTheMatchingReasonPhrase) {
+    auto reason = [&](const std::string& method, const std::string& path,
+                      const std::string& body) {
+        Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port()));
+        session.setTimeout(Poco::Timespan(15, 0));
+        Poco::Net::HTTPRequest request(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
+        request.setContentType("application/json");
+        request.setContentLength(static_cast<std::streamsize>(body.size()));
+        session.sendRequest(request) << body;
+        Poco::Net::HTTPResponse response;
+        std::string reply;
+        Poco::StreamCopier::copyToString(session.receiveResponse(response), reply);
+        return std::to_string(response.getStatus()) + " " + response.getReason();
+    };
+    EXPECT_EQ(reason("POST", "/register_server", serverJson("k-reason")), "200 OK");
+    EXPECT_EQ(reason("POST", "/register_server", "[]"), "400 Bad Request");
+    EXPECT_EQ(reason("POST", "/server_status", R"({"ssh_pubkey":"k-none","action":"heartbeat"})"),
+              "404 Not Found");
+    EXPECT_EQ(reason("GET", "/register_server", ""), "405 Method Not Allowed");
+    EXPECT_EQ(reason("POST", "/register_server", std::string(2000, ' ')),
+              "413 Request Entity Too Large");
+}
+
 TEST_F(PairingApiTest, ConcurrentReRegistrationsLeaveExactlyOneLiveCode) {
     const std::string key = "ssh-ed25519 AAAAracing";
     std::vector<int> codes[4];
