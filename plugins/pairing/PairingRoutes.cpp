@@ -176,8 +176,7 @@ void PairingRoutes::registerServer(const HttpRequest& req, HttpResponse& resp) {
         resp.error(400, error);
         return;
     }
-    if (!checkField("ssh_pubkey", s.sshPubkey, resp) ||
-        !checkField("ssh_user", s.sshUser, resp)) {
+    if (!checkField("ssh_pubkey", s.sshPubkey, resp) || !checkField("ssh_user", s.sshUser, resp)) {
         return;
     }
     for (auto [name, port] : {std::pair{"ssh_tunnel", s.sshTunnel},
