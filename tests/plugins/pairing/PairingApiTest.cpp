@@ -28,7 +28,9 @@ using namespace std::chrono_literals;
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-std::string errorJson(const std::string& message) { return "{\"error\":\"" + message + "\"}"; }
+std::string errorJson(const std::string& message) {
+    return "{\"error\":\"" + message + "\"}";
+}
 
 /// The registration body; /get_server_details answers with exactly this text (same keys, order).
 std::string serverJson(const std::string& key, const std::string& user = "tunnel",
@@ -104,8 +106,8 @@ std::optional<Status> parseStatus(const HttpResult& r) {
     Status s;
     s.online = d["online"].GetBool();
     s.lastHeartbeat = d["last_heartbeat"].GetDouble();
-    std::string prefix = std::string("{\"online\":") + (s.online ? "true" : "false") +
-                         ",\"last_heartbeat\":";
+    std::string prefix =
+        std::string("{\"online\":") + (s.online ? "true" : "false") + ",\"last_heartbeat\":";
     EXPECT_EQ(r.body.compare(0, prefix.size(), prefix), 0) << r.body;
     s.lastHeartbeatText = r.body.substr(prefix.size(), r.body.size() - prefix.size() - 1);
     return s;
@@ -286,8 +288,9 @@ std::string pairingConfig(const std::string& offlineAfter, const std::string& mo
 class PairingApiTest : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
-        server = new Server(pairingConfig("60s", ", max_field_length: 256, "
-                                                 "rate_limit: { per_address: 0, total: 0 }"),
+        server = new Server(pairingConfig("60s",
+                                          ", max_field_length: 256, "
+                                          "rate_limit: { per_address: 0, total: 0 }"),
                             "", "max_body: 1KiB");
     }
     static void TearDownTestSuite() {
@@ -319,7 +322,8 @@ TEST_F(PairingApiTest, RegisterRejectsMissingKeys) {
         {R"({"ssh_pubkey":"k","ssh_tunnel":1,"listen_pubkey_tunnel":2})", "missing key: ssh_user"},
         {R"({"ssh_pubkey":"k","ssh_user":"u","listen_pubkey_tunnel":2})",
          "missing key: ssh_tunnel"},
-        {R"({"ssh_pubkey":"k","ssh_user":"u","ssh_tunnel":1})", "missing key: listen_pubkey_tunnel"},
+        {R"({"ssh_pubkey":"k","ssh_user":"u","ssh_tunnel":1})",
+         "missing key: listen_pubkey_tunnel"},
         {R"({"ssh_pubkey":null,"ssh_user":"u","ssh_tunnel":1,"listen_pubkey_tunnel":2})",
          "missing key: ssh_pubkey"},
         {"{}", "missing key: ssh_pubkey"},
@@ -500,8 +504,8 @@ TEST_F(PairingApiTest, ServerStatusRejectsBadRequests) {
 
 TEST_F(PairingApiTest, DetailsAcceptDigitStringCodes) {
     int code = registerServer(port(), "k-digits", "bob", 2000, 2001);
-    HttpResult r = post(port(), "/get_server_details",
-                        "{\"pairing_code\":\"" + std::to_string(code) + "\"}");
+    HttpResult r =
+        post(port(), "/get_server_details", "{\"pairing_code\":\"" + std::to_string(code) + "\"}");
     EXPECT_EQ(r.status, 200);
     EXPECT_EQ(r.body, serverJson("k-digits", "bob", 2000, 2001));
 }
@@ -649,8 +653,7 @@ TEST_F(PairingApiTest, OneKeepAliveConnectionServesManyRequests) {
     std::string code = registered.substr(registered.find(':') + 1);
     code.pop_back();
     send("/server_status", R"({"ssh_pubkey":"k-keepalive","action":"heartbeat"})", 200, "");
-    send("/get_server_details", "{\"pairing_code\":" + code + "}", 200,
-         serverJson("k-keepalive"));
+    send("/get_server_details", "{\"pairing_code\":" + code + "}", 200, serverJson("k-keepalive"));
     send("/get_server_details", "{}", 400, errorJson("missing key: pairing_code"));
     send("/server_status", R"({"ssh_pubkey":"k-nope","action":"heartbeat"})", 404,
          errorJson("Server not registered"));
@@ -664,8 +667,7 @@ TEST_F(PairingApiTest, OneKeepAliveConnectionServesManyRequests) {
 // default reason, instead of setStatusAndReason(). Clients that log or check the reason phrase
 // see nonsense. Enable when fixed in the core.
 TEST_F(PairingApiTest, DISABLED_StatusLinesCarryTheMatchingReasonPhrase) {
-    auto reason = [&](const std::string& method, const std::string& path,
-                      const std::string& body) {
+    auto reason = [&](const std::string& method, const std::string& path, const std::string& body) {
         Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port()));
         session.setTimeout(Poco::Timespan(15, 0));
         Poco::Net::HTTPRequest request(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
@@ -793,8 +795,8 @@ TEST_F(PairingExpiryTest, HeartbeatsKeepServerOnlineAndSilenceTakesItOffline) {
                   "\"online\":false,\"pairing_code\":null,\"last_heartbeat\":" +
                   registered->lastHeartbeatText +
                   ",\"registered_at\":" + registered->lastHeartbeatText + "}");
-    EXPECT_NE(adminEntry(list.body, alive).find("\"online\":true,\"pairing_code\":" +
-                                                std::to_string(aliveCode) + ","),
+    EXPECT_NE(adminEntry(list.body, alive)
+                  .find("\"online\":true,\"pairing_code\":" + std::to_string(aliveCode) + ","),
               std::string::npos)
         << list.body;
 
@@ -816,15 +818,17 @@ TEST_F(PairingExpiryTest, EventsAnnounceOnlineAndOffline) {
 
     auto online = events.next("server.online", key);
     ASSERT_TRUE(online);
-    EXPECT_EQ(online->data, "{\"ssh_pubkey\":\"" + key + "\",\"ssh_user\":\"dave\","
-                            "\"pairing_code\":" + std::to_string(code) +
+    EXPECT_EQ(online->data, "{\"ssh_pubkey\":\"" + key +
+                                "\",\"ssh_user\":\"dave\","
+                                "\"pairing_code\":" +
+                                std::to_string(code) +
                                 ",\"last_heartbeat\":" + status->lastHeartbeatText + "}");
 
     auto offline = events.next("server.offline", key);
     ASSERT_TRUE(offline);
-    EXPECT_EQ(offline->data, "{\"ssh_pubkey\":\"" + key +
-                                 "\",\"ssh_user\":\"dave\",\"pairing_code\":" +
-                                 std::to_string(code) + "}");
+    EXPECT_EQ(offline->data,
+              "{\"ssh_pubkey\":\"" + key +
+                  "\",\"ssh_user\":\"dave\",\"pairing_code\":" + std::to_string(code) + "}");
     EXPECT_TRUE(isOffline(port(), key));
 }
 
@@ -837,8 +841,8 @@ TEST_F(PairingExpiryTest, EventTopicFilterExcludesOtherTopics) {
     auto first = events.next("server.offline", key);
     ASSERT_TRUE(first);
     EXPECT_EQ(first->data, "{\"ssh_pubkey\":\"" + key +
-                               "\",\"ssh_user\":\"erin\",\"pairing_code\":" +
-                               std::to_string(code) + "}");
+                               "\",\"ssh_user\":\"erin\",\"pairing_code\":" + std::to_string(code) +
+                               "}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -872,6 +876,9 @@ TEST(PairingRateLimitTest, PerAddressLimitRefusesEvenValidCodes) {
     EXPECT_EQ(valid.status, 429);
     EXPECT_EQ(valid.body, errorJson("too many failed pairing-code look-ups; retry later"));
     EXPECT_FALSE(valid.header("Retry-After").empty());
+    HttpResult malformed = post(server.pairing(), "/get_server_details", "{}");
+    EXPECT_EQ(malformed.status, 429);
+    EXPECT_EQ(malformed.body, errorJson("too many failed pairing-code look-ups; retry later"));
 
     // Another client address is not limited, and registration and heartbeats still work.
     HttpResult other = postFrom("127.0.0.2", server.pairing(), "/get_server_details",
@@ -883,7 +890,7 @@ TEST(PairingRateLimitTest, PerAddressLimitRefusesEvenValidCodes) {
 
     HttpResult metrics = http("GET", server.admin(), "/metrics", "",
                               {{"Authorization", std::string("Bearer ") + kAdminToken}});
-    EXPECT_NE(metrics.body.find("switchboard_pairing_rate_limited_total 2"), std::string::npos)
+    EXPECT_NE(metrics.body.find("switchboard_pairing_rate_limited_total 3"), std::string::npos)
         << metrics.body;
 }
 
@@ -980,6 +987,12 @@ TEST(PairingHookTest, HookRejectsFailsAndLoopsWithoutStoppingTheServer) {
     EXPECT_EQ(lookup(port, afterLoop).body, serverJson("k-after-loop", "heidi"));
     EXPECT_TRUE(server.process->running());
 
+    // A refused or failed re-registration leaves the earlier registration and its code alone.
+    int kept = registerServer(port, "k-kept", "kept");
+    EXPECT_EQ(registerRaw(port, serverJson("k-kept", "root", 1, 2)).status, 403);
+    EXPECT_EQ(registerRaw(port, serverJson("k-kept", "boom", 1, 2)).status, 500);
+    EXPECT_EQ(lookup(port, kept).body, serverJson("k-kept", "kept"));
+
     // A reloaded script takes effect for the next registration.
     scripts.write("hooks.lua", "function on_server_register(server) return true end\n");
     HttpResult reload = http("POST", server.admin(), "/admin/api/reload", "",
@@ -1074,10 +1087,12 @@ TEST(PairingConfigTest, BadValuesAreReportedWithTheirPath) {
         std::string plugins;
         std::string message;
     } cases[] = {
-        {"  pairing: { offline_after: 0s }\n", "plugins.pairing.offline_after: must be longer "
-                                               "than 0s"},
-        {"  pairing: { check_interval: 0s }\n", "plugins.pairing.check_interval: must be longer "
-                                                "than 0s"},
+        {"  pairing: { offline_after: 0s }\n",
+         "plugins.pairing.offline_after: must be longer "
+         "than 0s"},
+        {"  pairing: { check_interval: 0s }\n",
+         "plugins.pairing.check_interval: must be longer "
+         "than 0s"},
         {"  pairing: { rate_limit: { window: 0s } }\n",
          "plugins.pairing.rate_limit.window: must be longer than 0s"},
         {"  pairing: { offline_after: soon }\n",
