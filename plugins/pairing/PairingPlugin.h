@@ -1,6 +1,7 @@
 // The pairing plugin (TunneLink, seed 000): lifecycle and wiring only.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 
 #include "PairingConfig.h"
@@ -30,6 +31,7 @@ private:
     std::unique_ptr<PairingRoutes> _routes;
     std::unique_ptr<PairingStore> _store;
     HostContext* _context = nullptr;
+    std::uint64_t _expireTimer = 0;  ///< the offline sweep, cancelled first in stop()
 };
 
 }  // namespace switchboard::pairing

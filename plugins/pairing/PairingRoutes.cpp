@@ -113,10 +113,16 @@ std::vector<Route> PairingRoutes::adminRoutes() {
              }}};
 }
 
-bool PairingRoutes::checkLength(const std::string& name, const std::string& value,
-                                HttpResponse& resp) const {
+bool PairingRoutes::checkField(const std::string& name, const std::string& value,
+                               HttpResponse& resp) const {
     if (value.empty()) {
         resp.error(400, name + " must not be empty");
+        return false;
+    }
+    // The store reads text back only up to a NUL: "key\0x" would load as "key" after a restart
+    // and shadow that server. No SSH key or user name contains one.
+    if (value.find('\0') != std::string::npos) {
+        resp.error(400, name + " must not contain NUL characters");
         return false;
     }
     if (value.size() > _config->maxFieldLength) {
@@ -170,8 +176,7 @@ void PairingRoutes::registerServer(const HttpRequest& req, HttpResponse& resp) {
         resp.error(400, error);
         return;
     }
-    if (!checkLength("ssh_pubkey", s.sshPubkey, resp) ||
-        !checkLength("ssh_user", s.sshUser, resp)) {
+    if (!checkField("ssh_pubkey", s.sshPubkey, resp) || !checkField("ssh_user", s.sshUser, resp)) {
         return;
     }
     for (auto [name, port] : {std::pair{"ssh_tunnel", s.sshTunnel},

@@ -31,7 +31,8 @@ private:
     void listServers(const HttpRequest& req, HttpResponse& resp);
     /// Runs the on_server_register hook; false (and the response set) if it rejects or fails.
     bool allowedByHook(const ServerInfo& server, const std::string& peer, HttpResponse& resp);
-    bool checkLength(const std::string& name, const std::string& value, HttpResponse& resp) const;
+    /// Rejects an empty, NUL-carrying or over-long ssh_pubkey / ssh_user (400).
+    bool checkField(const std::string& name, const std::string& value, HttpResponse& resp) const;
 
     std::shared_ptr<const PairingConfig> _config;
     ServerRegistry& _registry;

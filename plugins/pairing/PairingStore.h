@@ -20,7 +20,8 @@ public:
     void save(const ServerInfo& server);
     /// Queues a heartbeat time (flushed within store.flush_interval).
     void heartbeat(const std::string& sshPubkey, double when);
-    /// Marks servers offline (one transaction) and drops their queued heartbeats.
+    /// Marks servers offline (one transaction) and drops their queued heartbeats. A row
+    /// re-registered since (another registered_at) is left alone.
     void markOffline(const std::vector<ServerInfo>& servers);
 
 private:
