@@ -78,10 +78,11 @@ int valueLine(const YAML::Node& value, int keyLine) {
 ConfigDocument::ConfigDocument(YAML::Node root, std::string fileName)
     : _root(std::move(root)), _fileName(std::move(fileName)) {}
 
-ConfigDocument ConfigDocument::loadFile(const std::string& path) {
+ConfigDocument ConfigDocument::loadFile(const std::string& path, const std::string& displayName) {
+    const std::string& name = displayName.empty() ? path : displayName;
     std::FILE* file = std::fopen(path.c_str(), "rb");
     if (file == nullptr) {
-        throw ConfigError(path + ": cannot read: " + std::strerror(errno));
+        throw ConfigError(name + ": cannot read: " + std::strerror(errno));
     }
     std::string text;
     char buffer[8192];
@@ -92,9 +93,9 @@ ConfigDocument ConfigDocument::loadFile(const std::string& path) {
     int error = std::ferror(file) ? errno : 0;
     std::fclose(file);
     if (error != 0) {
-        throw ConfigError(path + ": cannot read: " + std::strerror(error));
+        throw ConfigError(name + ": cannot read: " + std::strerror(error));
     }
-    return loadString(text, path);
+    return loadString(text, name);
 }
 
 ConfigDocument ConfigDocument::loadString(const std::string& text, const std::string& fileName) {

@@ -18,7 +18,8 @@ class ConfigDocument {
 public:
     /// Parses a YAML file. Throws ConfigError "<file>:<line>: <yaml problem>" on syntax errors,
     /// "<file>: cannot read: <reason>" if unreadable.
-    static ConfigDocument loadFile(const std::string& path);
+    /// `displayName` (default: `path`) names the file in messages.
+    static ConfigDocument loadFile(const std::string& path, const std::string& displayName = "");
     /// Parses YAML text; `fileName` is used in messages. Throws like loadFile.
     static ConfigDocument loadString(const std::string& text, const std::string& fileName);
 

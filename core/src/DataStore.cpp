@@ -116,6 +116,7 @@ Poco::Data::AbstractBinding::Ptr toBinding(const SqlValue& value) {
 /// Runs `sql` with `params`; Poco exceptions become StoreError with Poco's message.
 Poco::Data::Statement run(Session& session, const std::string& sql, const SqlParams& params,
                           std::size_t* affected) {
+    checkSqlParams(params);
     try {
         Poco::Data::Statement statement(session);
         statement << sql;

@@ -65,9 +65,9 @@ struct Host::Loaded {
     std::vector<std::string> warnings;
 };
 
-Host::Host(std::string configFile, std::string exeDir)
+Host::Host(std::string configFile, std::string workDir, std::string exeDir)
     : _configFile(std::move(configFile)),
-      _workDir(Poco::Path::current()),
+      _workDir(std::move(workDir)),
       _exeDir(std::move(exeDir)) {}
 
 Host::~Host() { stop(); }
@@ -75,7 +75,9 @@ Host::~Host() { stop(); }
 std::unique_ptr<Host::Loaded> Host::load(bool forStart) {
     auto l = std::make_unique<Loaded>();
     try {
-        l->doc = std::make_unique<ConfigDocument>(ConfigDocument::loadFile(_configFile));
+        // Opened through the start-up directory (--daemon moves to /), named as given.
+        std::string path = Poco::Path(_workDir).resolve(Poco::Path(_configFile)).toString();
+        l->doc = std::make_unique<ConfigDocument>(ConfigDocument::loadFile(path, _configFile));
     } catch (const ConfigError& e) {
         l->errors.push_back(e.what());
         return l;

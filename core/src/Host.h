@@ -35,9 +35,9 @@ public:
 
 class Host {
 public:
-    /// `exeDir` locates default plugin directories; relative config paths resolve against the
-    /// current working directory at construction.
-    Host(std::string configFile, std::string exeDir);
+    /// `workDir` is where relative config paths resolve; `exeDir` locates the default plugin
+    /// directories.
+    Host(std::string configFile, std::string workDir, std::string exeDir);
     ~Host();
 
     /// Validates the config file and every plugin section without opening anything. Returns

@@ -79,7 +79,7 @@ void PocoHttpResponse::reset() {
 
 std::ostream& PocoHttpResponse::stream(const std::string& contentType) {
     _streamed = true;
-    _response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(_status));
+    _response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(_status));
     _response.setContentType(contentType);
     _response.setChunkedTransferEncoding(true);
     _response.setKeepAlive(false);
@@ -93,7 +93,7 @@ void PocoHttpResponse::send(bool keepAlive) {
     if (_streamed) {
         return;
     }
-    _response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(_status));
+    _response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(_status));
     if (!_body.empty()) {
         _response.setContentType(_contentType);
     }

@@ -46,6 +46,8 @@ private:
     HttpListener& _listener;
 };
 
+struct IncompleteBody {};
+
 Poco::Timespan toTimespan(std::chrono::milliseconds ms) {
     return Poco::Timespan(static_cast<Poco::Timespan::TimeDiff>(ms.count()) * 1000);
 }
@@ -122,7 +124,9 @@ bool HttpListener::readBody(Poco::Net::HTTPServerRequest& request, std::string& 
         }
         body.resize(static_cast<std::size_t>(length));
         in.read(body.data(), length);
-        body.resize(static_cast<std::size_t>(in.gcount()));
+        if (in.gcount() != length) {
+            throw IncompleteBody();  // the client sent less than it announced
+        }
         return true;
     }
     if (request.getChunkedTransferEncoding()) {
@@ -174,8 +178,19 @@ void HttpListener::handle(Poco::Net::HTTPServerRequest& request,
         upgrade(*match.entry, request, response, req);
         return;
     }
-    bool tooLarge = !readBody(request, req.mutableBody());
-    if (tooLarge) {
+    bool tooLarge = false;
+    bool incomplete = false;
+    try {
+        tooLarge = !readBody(request, req.mutableBody());
+    } catch (const IncompleteBody&) {
+        incomplete = true;
+    } catch (const Poco::Exception&) {
+        incomplete = true;  // timeout or reset while reading the body
+    }
+    if (incomplete) {
+        resp.error(400, "request body shorter than its Content-Length");
+        resp.closeAfter();
+    } else if (tooLarge) {
         _tooLarge.inc();
         resp.error(413, "request body too large (limit " + std::to_string(_options.maxBody) +
                             " bytes)");

@@ -114,4 +114,14 @@ std::string SqlRow::getString(std::size_t i) const {
     return "";
 }
 
+void checkSqlParams(const SqlParams& params) {
+    for (const SqlValue& value : params) {
+        if (auto text = std::get_if<std::string>(&value)) {
+            if (text->find('\0') != std::string::npos) {
+                throw StoreError("store: text values must not contain NUL bytes");
+            }
+        }
+    }
+}
+
 }  // namespace switchboard

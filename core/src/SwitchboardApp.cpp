@@ -18,7 +18,10 @@
 
 namespace switchboard {
 
-SwitchboardApp::SwitchboardApp() { setUnixOptions(true); }
+SwitchboardApp::SwitchboardApp() : _workDir(Poco::Path::current()) {
+    // Captured here: with --daemon, POCO changes to / before initialize() and main() run.
+    setUnixOptions(true);
+}
 
 void SwitchboardApp::defineOptions(Poco::Util::OptionSet& options) {
     ServerApplication::defineOptions(options);
@@ -73,7 +76,7 @@ std::string SwitchboardApp::exeDir() const {
 }
 
 int SwitchboardApp::checkConfig() {
-    Host host(_configFile, exeDir());
+    Host host(_configFile, _workDir, exeDir());
     std::vector<std::string> warnings;
     std::vector<std::string> errors = host.check(warnings);
     for (const auto& w : warnings) {
@@ -97,7 +100,7 @@ int SwitchboardApp::main(const std::vector<std::string>&) {
         return EXIT_OK;
     }
     if (_printSchema) {
-        Host host(_configFile, exeDir());
+        Host host(_configFile, _workDir, exeDir());
         try {
             std::cout << host.schemaReference();
         } catch (const std::exception& e) {
@@ -130,7 +133,7 @@ int SwitchboardApp::main(const std::vector<std::string>&) {
     }
     int rc = EXIT_OK;
     {
-        Host host(_configFile, exeDir());
+        Host host(_configFile, _workDir, exeDir());
         try {
             host.start();
         } catch (const StartError& e) {

@@ -25,6 +25,7 @@ private:
     std::string exeDir() const;
 
     std::string _configFile = "etc/switchboard.yaml";
+    std::string _workDir;  ///< the start-up directory (--daemon later moves to /)
     bool _checkOnly = false;
     bool _helpRequested = false;
     bool _printSchema = false;

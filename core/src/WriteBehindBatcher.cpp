@@ -110,6 +110,7 @@ WriteBehindBatcher::WriteBehindBatcher(DataStore& store, std::string name, std::
     : _name(std::move(name)), _sql(std::move(sql)), _store(&store) {}
 
 void WriteBehindBatcher::put(const std::string& key, SqlParams params) {
+    checkSqlParams(params);  // refuse now: a failing flush would retry forever
     std::lock_guard<std::mutex> lock(_mutex);
     // insert_or_assign copies the key only when the node is new; repeats just move params in.
     _pending.insert_or_assign(key, std::move(params));

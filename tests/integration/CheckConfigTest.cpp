@@ -1,6 +1,7 @@
 // --check-config and --help against the real binary: exact messages, every problem at once,
 // non-zero exit, nothing listening.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include "TestSupport.h"
 
@@ -121,4 +122,35 @@ TEST(CheckConfigTest, HelpListsOptions) {
     for (const char* option : {"--config", "--check-config", "--daemon", "--pidfile"}) {
         EXPECT_TRUE(contains(r.output, option)) << option;
     }
+}
+
+TEST(CheckConfigTest, DaemonWithPidfileAndRelativePaths) {
+    TempDir dir;
+    Ports ports;
+    // Relative data dir and store path: must still land in `dir` although --daemon chdirs to /.
+    std::string yaml = configYaml(dir, ports, "  pairing: { listener: pairing }\n");
+    yaml.replace(yaml.find("data_dir: " + dir.path() + "/var"),
+                 std::string("data_dir: " + dir.path() + "/var").size(), "data_dir: rel-var");
+    yaml.replace(yaml.find("sqlite:" + dir.path() + "/var/switchboard.db"),
+                 std::string("sqlite:" + dir.path() + "/var/switchboard.db").size(),
+                 "sqlite:rel-var/db.sqlite");
+    yaml.replace(yaml.find("log: { level: information }"),
+                 std::string("log: { level: information }").size(),
+                 "log: { level: information, format: json, file: rel-var/switchboard.log }");
+    dir.write("d.yaml", yaml);
+    RunResult r = runSwitchboard({"--config=d.yaml", "--daemon", "--pidfile=" + dir.file("sb.pid")},
+                                 dir.path());
+    EXPECT_EQ(r.exitCode, 0) << r.output;
+    ASSERT_TRUE(eventually([&] { return http("GET", ports.pairing, "/readyz").status == 200; }))
+        << readFile(dir.file("rel-var/switchboard.log"));
+    std::string pid = readFile(dir.file("sb.pid"));
+    ASSERT_FALSE(pid.empty());
+    EXPECT_TRUE(eventually([&] { return !readFile(dir.file("rel-var/db.sqlite")).empty(); }));
+    // JSON log lines, each naming its logger.
+    std::string log = readFile(dir.file("rel-var/switchboard.log"));
+    EXPECT_TRUE(contains(log, "\"level\":\"information\",\"logger\":\"switchboard.pairing\","
+                              "\"msg\":\"started\""))
+        << log;
+    ::kill(std::stoi(pid), SIGTERM);
+    EXPECT_TRUE(eventually([&] { return http("GET", ports.pairing, "/healthz").status == 0; }));
 }

@@ -3,7 +3,9 @@
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/StreamSocket.h>
 #include <Poco/StreamCopier.h>
+#include <Poco/String.h>
 #include <gtest/gtest.h>
 
 #include "TestSupport.h"
@@ -88,6 +90,27 @@ TEST_F(HttpHostTest, OversizedBodyIs413) {
     EXPECT_EQ(r.status, 413);
     EXPECT_EQ(r.body, "{\"error\":\"request body too large (limit 4194304 bytes)\"}");
     EXPECT_EQ(http("GET", ports->pub, "/healthz").status, 200);
+}
+
+TEST_F(HttpHostTest, BodyShorterThanContentLengthIs400) {
+    Poco::Net::StreamSocket socket(
+        Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(ports->pub)));
+    socket.setReceiveTimeout(Poco::Timespan(10, 0));
+    std::string request =
+        "POST /testkit/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789";
+    socket.sendBytes(request.data(), static_cast<int>(request.size()));
+    socket.shutdownSend();  // the announced 90 more bytes never come
+    std::string response;
+    char buffer[1024];
+    int n = 0;
+    while ((n = socket.receiveBytes(buffer, sizeof buffer)) > 0) {
+        response.append(buffer, static_cast<std::size_t>(n));
+    }
+    EXPECT_EQ(response.rfind("HTTP/1.1 400 Bad Request\r\n", 0), 0u) << response;
+    EXPECT_NE(response.find("{\"error\":\"request body shorter than its Content-Length\"}"),
+              std::string::npos)
+        << response;
+    EXPECT_NE(Poco::toLower(response).find("connection: close"), std::string::npos) << response;
 }
 
 TEST_F(HttpHostTest, KeepAliveSurvivesErrorsWithBodies) {

@@ -26,6 +26,10 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+/// Throws StoreError if a text parameter holds a NUL byte: POCO's SQLite connector would read
+/// it back cut at the NUL, so such values are refused rather than silently changed.
+void checkSqlParams(const SqlParams& params);
+
 /// One fetched row. Getters convert where it makes sense (int <-> double, number -> text);
 /// NULL reads as 0 / 0.0 / "".
 class SqlRow {
@@ -57,7 +61,7 @@ public:
     virtual std::vector<SqlRow> query(const std::string& sql, const SqlParams& params = {}) = 0;
 };
 
-/// Batches high-rate updates: put() replaces the pending parameters for a key in memory; a
+/// Batches high-rate updates (params are checked with checkSqlParams): put() replaces the pending parameters for a key in memory; a
 /// background flush runs the statement once per pending key, all in one transaction, at most
 /// `store.flush_interval` later. Stopping the store flushes what is left.
 class WriteBehind {

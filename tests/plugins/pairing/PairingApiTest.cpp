@@ -662,11 +662,8 @@ TEST_F(PairingApiTest, OneKeepAliveConnectionServesManyRequests) {
          serverJson("k-keepalive"));
 }
 
-// Known core bug: every status line says "OK" ("HTTP/1.1 404 OK"): PocoHttpResponse::send() and
-// ::stream() in core/src/HttpExchange.cpp call HTTPResponse::setStatus(), which keeps the
-// default reason, instead of setStatusAndReason(). Clients that log or check the reason phrase
-// see nonsense. Enable when fixed in the core.
-TEST_F(PairingApiTest, DISABLED_StatusLinesCarryTheMatchingReasonPhrase) {
+// Status lines carry the reason phrase that matches the code (not "OK" for everything).
+TEST_F(PairingApiTest, StatusLinesCarryTheMatchingReasonPhrase) {
     auto reason = [&](const std::string& method, const std::string& path, const std::string& body) {
         Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port()));
         session.setTimeout(Poco::Timespan(15, 0));
