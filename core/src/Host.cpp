@@ -336,29 +336,25 @@ void Host::start() {
     applyRoutes(*l);
     registerHostMetrics();
     for (auto& [name, listener] : _http) {
-        const ListenerOptions& o = listener->options();
-        try {
-            listener->start();
-        } catch (const Poco::Exception& e) {
-            throw StartError("listener " + name + ": cannot listen on " + o.bind + ":" +
-                             std::to_string(o.port) + ": " + e.displayText());
-        }
-        log().information("listener %s: %s on %s:%hu", name,
-                          std::string(o.tls.enabled ? "https" : "http"), o.bind, o.port);
+        startListener(*listener, listener->options().tls.enabled ? "https" : "http");
     }
     for (auto& [name, listener] : _streams) {
-        const ListenerOptions& o = listener->options();
-        try {
-            listener->start();
-        } catch (const Poco::Exception& e) {
-            throw StartError("listener " + name + ": cannot listen on " + o.bind + ":" +
-                             std::to_string(o.port) + ": " + e.displayText());
-        }
-        log().information("listener %s: stream%s on %s:%hu", name,
-                          std::string(o.tls.enabled ? " (TLS)" : ""), o.bind, o.port);
+        startListener(*listener, listener->options().tls.enabled ? "stream (TLS)" : "stream");
     }
     _ready = true;
     log().notice("switchboard ready (config %s)", _configFile);
+}
+
+template <class Listener>
+void Host::startListener(Listener& listener, const std::string& kind) {
+    const ListenerOptions& o = listener.options();
+    try {
+        listener.start();
+    } catch (const Poco::Exception& e) {
+        throw StartError("listener " + o.name + ": cannot listen on " + o.bind + ":" +
+                         std::to_string(o.port) + ": " + e.displayText());
+    }
+    log().information("listener %s: %s on %s:%hu", o.name, kind, o.bind, o.port);
 }
 
 std::vector<std::string> Host::reload() {

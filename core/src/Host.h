@@ -65,6 +65,9 @@ private:
     void applyRoutes(Loaded& loaded);
     std::vector<Route> hostRoutes(const std::string& listener);
     void registerHostMetrics();
+    /// Starts one listener; a bind failure becomes a StartError naming it.
+    template <class Listener>
+    void startListener(Listener& listener, const std::string& kind);
     void configureLogging(const HostConfig& config);
 
     std::string _configFile;

@@ -16,8 +16,6 @@ namespace {
 
 std::atomic<std::uint64_t> nextStreamId{1};
 
-std::int64_t nowTicks() { return std::chrono::steady_clock::now().time_since_epoch().count(); }
-
 Poco::Timespan toTimespan(std::chrono::milliseconds ms) {
     return Poco::Timespan(static_cast<Poco::Timespan::TimeDiff>(ms.count()) * 1000);
 }
@@ -81,12 +79,11 @@ StreamSession::StreamSession(Poco::Net::StreamSocket socket,
       _handler(std::move(handler)),
       _idleTimeout(options.streamIdleTimeout),
       _peerHost(_socket.peerAddress().host().toString()),
-      _id(nextStreamId.fetch_add(1)),
-      _lastActivity(nowTicks()) {}
+      _id(nextStreamId.fetch_add(1)) {}
 
 bool StreamSession::send(std::string_view bytes) {
-    std::lock_guard<std::mutex> lock(_ioMutex);
-    if (!_open) {
+    std::lock_guard<std::mutex> lock(_core.ioMutex);
+    if (!_core.open) {
         return false;
     }
     try {
@@ -100,25 +97,15 @@ bool StreamSession::send(std::string_view bytes) {
         }
         return true;
     } catch (const Poco::Exception&) {
-        _open = false;
+        _core.open = false;
         requestClose();
         return false;
     }
 }
 
 void StreamSession::close() {
-    _open = false;
+    _core.open = false;
     requestClose();
-}
-
-void StreamSession::setData(std::shared_ptr<void> data) {
-    std::lock_guard<std::mutex> lock(_dataMutex);
-    _data = std::move(data);
-}
-
-std::shared_ptr<void> StreamSession::data() const {
-    std::lock_guard<std::mutex> lock(_dataMutex);
-    return _data;
 }
 
 bool StreamSession::onReadable() {
@@ -126,7 +113,7 @@ bool StreamSession::onReadable() {
     do {
         int n = 0;
         {
-            std::lock_guard<std::mutex> lock(_ioMutex);
+            std::lock_guard<std::mutex> lock(_core.ioMutex);
             try {
                 n = _socket.receiveBytes(buffer, sizeof buffer);
             } catch (const Poco::Exception&) {
@@ -136,7 +123,7 @@ bool StreamSession::onReadable() {
         if (n <= 0) {
             return false;
         }
-        _lastActivity = nowTicks();
+        _core.touch();
         try {
             _handler->onData(shared_from_this(), std::string_view(buffer, static_cast<std::size_t>(n)));
         } catch (const std::exception& e) {
@@ -144,33 +131,16 @@ bool StreamSession::onReadable() {
                                                            std::string(e.what()));
             return false;
         }
-    } while (_open && _socket.available() > 0);  // TLS may hold decrypted bytes epoll can't see
-    return _open;
+    } while (_core.open && _socket.available() > 0);  // TLS may hold decrypted bytes epoll can't see
+    return _core.open;
 }
 
 bool StreamSession::onTick(std::chrono::steady_clock::time_point now) {
-    if (_idleTimeout.count() <= 0) {
-        return true;
-    }
-    auto last = std::chrono::steady_clock::time_point(
-        std::chrono::steady_clock::duration(_lastActivity.load()));
-    return now - last <= _idleTimeout;
+    return !_core.idleLongerThan(now, _idleTimeout);
 }
 
 void StreamSession::onClosed() {
-    _open = false;
-    {
-        std::lock_guard<std::mutex> lock(_ioMutex);
-        try {
-            _socket.shutdown();
-        } catch (...) {
-        }
-        try {
-            _socket.close();
-        } catch (...) {
-        }
-    }
-    if (!_closedNotified.exchange(true)) {
+    if (_core.closeOnce(_socket)) {
         try {
             _handler->onClose(shared_from_this());
         } catch (const std::exception& e) {

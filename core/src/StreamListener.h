@@ -13,6 +13,7 @@
 
 #include "ListenerOptions.h"
 #include "Reactor.h"
+#include "SessionCore.h"
 #include "switchboard/Stream.h"
 
 namespace switchboard {
@@ -28,9 +29,9 @@ public:
     std::string peerHost() const override { return _peerHost; }
     bool send(std::string_view bytes) override;
     void close() override;
-    bool isOpen() const override { return _open.load(); }
-    void setData(std::shared_ptr<void> data) override;
-    std::shared_ptr<void> data() const override;
+    bool isOpen() const override { return _core.open.load(); }
+    void setData(std::shared_ptr<void> data) override { _core.setData(std::move(data)); }
+    std::shared_ptr<void> data() const override { return _core.data(); }
 
     const Poco::Net::Socket& socket() const override { return _socket; }
     bool onReadable() override;
@@ -43,12 +44,7 @@ private:
     std::chrono::milliseconds _idleTimeout;
     std::string _peerHost;
     std::uint64_t _id;
-    std::atomic<bool> _open{true};
-    std::atomic<bool> _closedNotified{false};
-    std::atomic<std::int64_t> _lastActivity;
-    std::mutex _ioMutex;
-    mutable std::mutex _dataMutex;
-    std::shared_ptr<void> _data;
+    SessionCore _core;
 };
 
 class StreamListener {

@@ -11,10 +11,6 @@ namespace switchboard {
 namespace {
 std::atomic<std::uint64_t> nextSessionId{1};
 
-std::int64_t ticks(std::chrono::steady_clock::time_point t) {
-    return t.time_since_epoch().count();
-}
-
 /// One receive buffer per loop thread, sized to the largest message allowed so far.
 std::vector<char>& receiveBuffer(std::size_t size) {
     thread_local std::vector<char> buffer;
@@ -32,8 +28,7 @@ WebSocketSession::WebSocketSession(Poco::Net::WebSocket socket,
       _handler(std::move(handler)),
       _limits(limits),
       _peerHost(std::move(peerHost)),
-      _id(nextSessionId.fetch_add(1)),
-      _lastActivity(ticks(std::chrono::steady_clock::now())) {
+      _id(nextSessionId.fetch_add(1)) {
     _socket.setMaxPayloadSize(static_cast<int>(_limits.maxMessage));
     Poco::Timespan io(std::chrono::duration_cast<std::chrono::microseconds>(_limits.ioTimeout)
                           .count());
@@ -42,8 +37,8 @@ WebSocketSession::WebSocketSession(Poco::Net::WebSocket socket,
 }
 
 bool WebSocketSession::sendFrame(const char* data, std::size_t size, int flags) {
-    std::lock_guard<std::mutex> lock(_ioMutex);
-    if (!_open) {
+    std::lock_guard<std::mutex> lock(_core.ioMutex);
+    if (!_core.open) {
         return false;
     }
     try {
@@ -51,7 +46,7 @@ bool WebSocketSession::sendFrame(const char* data, std::size_t size, int flags) 
         return true;
     } catch (const Poco::Exception&) {
         // A send that timed out mid-frame leaves the stream unusable: drop the connection.
-        _open = false;
+        _core.open = false;
         requestClose();
         return false;
     }
@@ -69,18 +64,8 @@ void WebSocketSession::close(std::uint16_t code, const std::string& reason) {
     payload += reason.substr(0, 120);
     sendFrame(payload.data(), payload.size(),
               Poco::Net::WebSocket::FRAME_FLAG_FIN | Poco::Net::WebSocket::FRAME_OP_CLOSE);
-    _open = false;
+    _core.open = false;
     requestClose();
-}
-
-void WebSocketSession::setData(std::shared_ptr<void> data) {
-    std::lock_guard<std::mutex> lock(_dataMutex);
-    _data = std::move(data);
-}
-
-std::shared_ptr<void> WebSocketSession::data() const {
-    std::lock_guard<std::mutex> lock(_dataMutex);
-    return _data;
 }
 
 bool WebSocketSession::onReadable() {
@@ -90,8 +75,8 @@ bool WebSocketSession::onReadable() {
         if (!readFrame()) {
             return false;
         }
-    } while (_open && _socket.available() > 0);
-    return _open;
+    } while (_core.open && _socket.available() > 0);
+    return _core.open;
 }
 
 bool WebSocketSession::readFrame() {
@@ -99,12 +84,12 @@ bool WebSocketSession::readFrame() {
     int flags = 0;
     int n = 0;
     {
-        std::lock_guard<std::mutex> lock(_ioMutex);
+        std::lock_guard<std::mutex> lock(_core.ioMutex);
         try {
             n = _socket.receiveFrame(buffer.data(), static_cast<int>(_limits.maxMessage), flags);
         } catch (const Poco::Net::WebSocketException& e) {
             if (e.code() == Poco::Net::WebSocket::WS_ERR_PAYLOAD_TOO_BIG) {
-                _open = false;
+                _core.open = false;
                 const char msg[] = "\x03\xf1message too big";  // 1009
                 try {
                     _socket.sendFrame(msg, sizeof msg - 1,
@@ -121,7 +106,7 @@ bool WebSocketSession::readFrame() {
     if (n == 0 && flags == 0) {
         return false;  // peer closed the TCP connection
     }
-    _lastActivity = ticks(std::chrono::steady_clock::now());
+    _core.touch();
     int opcode = flags & Poco::Net::WebSocket::FRAME_OP_BITMASK;
     switch (opcode) {
         case Poco::Net::WebSocket::FRAME_OP_PING:
@@ -133,7 +118,7 @@ bool WebSocketSession::readFrame() {
         case Poco::Net::WebSocket::FRAME_OP_CLOSE:
             sendFrame(buffer.data(), static_cast<std::size_t>(std::min(n, 2)),
                       Poco::Net::WebSocket::FRAME_FLAG_FIN | Poco::Net::WebSocket::FRAME_OP_CLOSE);
-            _open = false;
+            _core.open = false;
             return false;
         default:
             break;
@@ -159,12 +144,7 @@ bool WebSocketSession::readFrame() {
 }
 
 bool WebSocketSession::onTick(std::chrono::steady_clock::time_point now) {
-    if (_limits.idleTimeout.count() <= 0) {
-        return true;
-    }
-    auto idle = now - std::chrono::steady_clock::time_point(
-                          std::chrono::steady_clock::duration(_lastActivity.load()));
-    if (idle > _limits.idleTimeout) {
+    if (_core.idleLongerThan(now, _limits.idleTimeout)) {
         close(1001, "idle timeout");
         return false;
     }
@@ -172,19 +152,7 @@ bool WebSocketSession::onTick(std::chrono::steady_clock::time_point now) {
 }
 
 void WebSocketSession::onClosed() {
-    _open = false;
-    {
-        std::lock_guard<std::mutex> lock(_ioMutex);
-        try {
-            _socket.shutdown();
-        } catch (...) {
-        }
-        try {
-            _socket.close();
-        } catch (...) {
-        }
-    }
-    if (!_closedNotified.exchange(true)) {
+    if (_core.closeOnce(_socket)) {
         try {
             _handler->onClose(shared_from_this());
         } catch (const std::exception& e) {

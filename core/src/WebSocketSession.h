@@ -11,6 +11,7 @@
 #include <string>
 
 #include "Reactor.h"
+#include "SessionCore.h"
 #include "switchboard/WebSocket.h"
 
 namespace switchboard {
@@ -33,9 +34,9 @@ public:
     std::string peerHost() const override { return _peerHost; }
     bool sendText(std::string_view text) override;
     void close(std::uint16_t code, const std::string& reason) override;
-    bool isOpen() const override { return _open.load(); }
-    void setData(std::shared_ptr<void> data) override;
-    std::shared_ptr<void> data() const override;
+    bool isOpen() const override { return _core.open.load(); }
+    void setData(std::shared_ptr<void> data) override { _core.setData(std::move(data)); }
+    std::shared_ptr<void> data() const override { return _core.data(); }
 
     // ReactorConnection (event loop side)
     const Poco::Net::Socket& socket() const override { return _socket; }
@@ -52,12 +53,7 @@ private:
     WebSocketLimits _limits;
     std::string _peerHost;
     std::uint64_t _id;
-    std::atomic<bool> _open{true};
-    std::atomic<bool> _closedNotified{false};
-    std::atomic<std::int64_t> _lastActivity;  ///< steady_clock ticks
-    std::mutex _ioMutex;
-    mutable std::mutex _dataMutex;
-    std::shared_ptr<void> _data;
+    SessionCore _core;
     std::string _fragments;  ///< message being reassembled (loop thread only)
 };
 
