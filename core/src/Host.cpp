@@ -72,7 +72,7 @@ Host::Host(std::string configFile, std::string workDir, std::string exeDir)
 
 Host::~Host() { stop(); }
 
-std::unique_ptr<Host::Loaded> Host::load(bool forStart) {
+std::unique_ptr<Host::Loaded> Host::load() {
     auto l = std::make_unique<Loaded>();
     try {
         // Opened through the start-up directory (--daemon moves to /), named as given.
@@ -92,7 +92,6 @@ std::unique_ptr<Host::Loaded> Host::load(bool forStart) {
     }
     l->plan = _plugins->prepare(*l->doc, l->config.listeners, l->errors, l->warnings);
     buildRoutes(*l, *l->plan);
-    (void)forStart;
     return l;
 }
 
@@ -213,7 +212,7 @@ void Host::applyRoutes(Loaded& l) {
 
 std::vector<std::string> Host::check(std::vector<std::string>& warnings) {
     std::lock_guard<std::mutex> lock(_lifecycle);
-    auto l = load(false);
+    auto l = load();
     warnings = l->warnings;
     if (l->errors.empty()) {
         LocalBus scratchBus(16);
@@ -231,7 +230,7 @@ std::vector<std::string> Host::check(std::vector<std::string>& warnings) {
 
 std::string Host::schemaReference() {
     std::lock_guard<std::mutex> lock(_lifecycle);
-    auto l = load(false);
+    auto l = load();
     std::string out = "## Host\n\n| key | type | default | description |\n|---|---|---|---|\n" +
                       HostConfig::schema().markdown("");
     for (const auto& name : l->config.pluginNames) {
@@ -273,7 +272,7 @@ void Host::configureLogging(const HostConfig& c) {
 
 void Host::start() {
     std::lock_guard<std::mutex> lock(_lifecycle);
-    auto l = load(true);
+    auto l = load();
     if (!l->errors.empty()) {
         throw StartError(join(l->errors));
     }
@@ -362,7 +361,7 @@ std::vector<std::string> Host::reload() {
     if (!_started) {
         return {"the server is not running"};
     }
-    auto l = load(false);
+    auto l = load();
     if (!l->errors.empty()) {
         for (const auto& e : l->errors) {
             log().error("reload rejected: %s", e);

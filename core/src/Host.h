@@ -58,7 +58,8 @@ public:
 
 private:
     struct Loaded;
-    std::unique_ptr<Loaded> load(bool forStart);
+    /// Reads and validates the config file and prepares the plugin plan (nothing starts).
+    std::unique_ptr<Loaded> load();
     void buildRoutes(Loaded& loaded, const PluginPlan& plan);
     /// buildRoutes() over the plan the manager has applied (failed plugins left out).
     void rebuildRoutes(Loaded& loaded);

@@ -56,6 +56,10 @@ const PluginSlot* PluginPlan::find(const std::string& name) const {
     return nullptr;
 }
 
+PluginSlot* PluginPlan::find(const std::string& name) {
+    return const_cast<PluginSlot*>(static_cast<const PluginPlan*>(this)->find(name));
+}
+
 PluginManager::PluginManager(std::vector<std::string> pluginDirs) : _dirs(std::move(pluginDirs)) {}
 
 PluginManager::~PluginManager() { stopAll(); }
@@ -289,11 +293,11 @@ void PluginManager::apply(std::unique_ptr<PluginPlan> plan, HostServices& host) 
         // Stop (reverse order) every running plugin the new plan does not keep as it is.
         for (auto it = _current->slots.rbegin(); it != _current->slots.rend(); ++it) {
             PluginSlot& old = **it;
-            const PluginSlot* next = plan->find(old.name);
+            PluginSlot* next = plan->find(old.name);
             bool kept = next && next->plugin == old.plugin && !next->fresh;
             if (kept) {
-                const_cast<PluginSlot*>(next)->context = std::move(old.context);
-                const_cast<PluginSlot*>(next)->state = old.state;
+                next->context = std::move(old.context);
+                next->state = old.state;
             } else {
                 stopSlot(old);
             }

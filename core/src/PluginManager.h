@@ -61,6 +61,7 @@ struct PluginSlot {
 struct PluginPlan {
     std::vector<std::unique_ptr<PluginSlot>> slots;  ///< in start (dependency) order
     const PluginSlot* find(const std::string& name) const;
+    PluginSlot* find(const std::string& name);
 };
 
 class PluginManager {
