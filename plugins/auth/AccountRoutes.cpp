@@ -22,6 +22,15 @@ void guard(HttpResponse& resp, const Runtime& rt, Fn fn) {
     }
 }
 
+/// {"id": 1, "email": "...", "username": "..."}, null for an absent email or username.
+std::string identityJson(const Identity& user) {
+    auto optional = [](const std::string& text) {
+        return text.empty() ? std::string("null") : json::quote(text);
+    };
+    return "{\"id\":" + std::to_string(user.id) + ",\"email\":" + optional(user.email) +
+           ",\"username\":" + optional(user.username) + "}";
+}
+
 }  // namespace
 
 void AccountRoutes::registerAccount(const HttpRequest& req, HttpResponse& resp, const Runtime& rt) {
@@ -40,11 +49,22 @@ void AccountRoutes::registerAccount(const HttpRequest& req, HttpResponse& resp, 
         resp.error(400, "username must not be empty");
         return;
     }
+    guard(resp, rt,
+          [&] { resp.json(201, identityJson(rt.accounts->create(username, email, password))); });
+}
+
+void AccountRoutes::me(const HttpRequest& req, HttpResponse& resp, const Runtime& rt) {
+    std::optional<Caller> caller = authenticateRequest(req, resp, rt);
+    if (!caller) {
+        return;
+    }
     guard(resp, rt, [&] {
-        Identity user = rt.accounts->create(username, email, password);
-        resp.json(201, "{\"id\":" + std::to_string(user.id) +
-                           ",\"email\":" + json::quote(user.email) + ",\"username\":" +
-                           (user.username.empty() ? "null" : json::quote(user.username)) + "}");
+        std::optional<Identity> user = rt.accounts->findById(caller->userId);
+        if (!user) {
+            resp.error(401, "Authentication required.");
+            return;
+        }
+        resp.json(200, identityJson(*user));
     });
 }
 

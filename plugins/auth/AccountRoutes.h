@@ -1,5 +1,6 @@
-// Account upkeep over HTTP: POST /register, /password/change, /email/change, DELETE /account,
-// POST /password/forgot and /password/reset (seeds 001 and 003). Handlers never throw.
+// Account upkeep over HTTP: POST /register, GET /me, POST /password/change, /email/change,
+// DELETE /account, POST /password/forgot and /password/reset (seeds 001 and 003). Handlers
+// never throw.
 #pragma once
 
 #include <memory>
@@ -15,6 +16,7 @@ public:
     explicit AccountRoutes(std::shared_ptr<const AuthConfig> config) : _config(std::move(config)) {}
 
     void registerAccount(const HttpRequest& req, HttpResponse& resp, const Runtime& rt);
+    void me(const HttpRequest& req, HttpResponse& resp, const Runtime& rt);
     void changePassword(const HttpRequest& req, HttpResponse& resp, const Runtime& rt);
     void changeEmail(const HttpRequest& req, HttpResponse& resp, const Runtime& rt);
     void deleteAccount(const HttpRequest& req, HttpResponse& resp, const Runtime& rt);

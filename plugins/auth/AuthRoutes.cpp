@@ -64,6 +64,7 @@ std::vector<Route> AuthRoutes::routes() {
         {"POST", "/login", wrap(&AuthRoutes::login)},
         {"POST", "/logout", wrap(&AuthRoutes::logout)},
         {"POST", "/communicate", wrap(&AuthRoutes::communicate)},
+        {"GET", "/me", wrap(&AuthRoutes::me)},
         {"POST", "/password/change", wrap(&AuthRoutes::changePassword)},
         {"POST", "/email/change", wrap(&AuthRoutes::changeEmail)},
         {"DELETE", "/account", wrap(&AuthRoutes::deleteAccount)},
@@ -96,6 +97,9 @@ void AuthRoutes::benchCommunicate(const HttpRequest& req, HttpResponse& resp, co
 }
 void AuthRoutes::registerAccount(const HttpRequest& req, HttpResponse& resp, const Runtime& rt) {
     _accountRoutes.registerAccount(req, resp, rt);
+}
+void AuthRoutes::me(const HttpRequest& req, HttpResponse& resp, const Runtime& rt) {
+    _accountRoutes.me(req, resp, rt);
 }
 void AuthRoutes::changePassword(const HttpRequest& req, HttpResponse& resp, const Runtime& rt) {
     _accountRoutes.changePassword(req, resp, rt);

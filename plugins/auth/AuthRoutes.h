@@ -34,6 +34,7 @@ private:
     void communicate(const HttpRequest& req, HttpResponse& resp, const Runtime& rt);
     void benchCommunicate(const HttpRequest& req, HttpResponse& resp, const Runtime& rt);
     void registerAccount(const HttpRequest& req, HttpResponse& resp, const Runtime& rt);
+    void me(const HttpRequest& req, HttpResponse& resp, const Runtime& rt);
     void changePassword(const HttpRequest& req, HttpResponse& resp, const Runtime& rt);
     void changeEmail(const HttpRequest& req, HttpResponse& resp, const Runtime& rt);
     void deleteAccount(const HttpRequest& req, HttpResponse& resp, const Runtime& rt);
