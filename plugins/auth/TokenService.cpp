@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -77,7 +79,15 @@ TokenService::Issued TokenService::issue(std::int64_t userId, const std::string&
 
 std::optional<TokenService::Claims> TokenService::verify(const std::string& text,
                                                          std::string& reason) const {
-    if (text.empty() || text.size() > kMaxTokenLength) {
+    // Exactly header.payload.signature in base64url: Poco's verify ignores anything after a
+    // third '.', so "<token>.junk" would otherwise pass as the same token.
+    bool wellFormed = !text.empty() && text.size() <= kMaxTokenLength &&
+                      std::count(text.begin(), text.end(), '.') == 2;
+    for (char c : text) {
+        wellFormed = wellFormed && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' ||
+                                    c == '_' || c == '.');
+    }
+    if (!wellFormed) {
         reason = "malformed token";
         return std::nullopt;
     }
