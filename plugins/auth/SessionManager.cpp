@@ -331,20 +331,28 @@ void SessionManager::sweep() {
     if (live.empty() || !_context.lua().hasHook("session_valid")) {
         return;
     }
+    // A stable order, started where the last round stopped: when a failing rule cuts rounds
+    // short, every session still gets its turn.
+    std::sort(live.begin(), live.end(),
+              [](const SessionPtr& a, const SessionPtr& b) { return a->id < b->id; });
+    std::size_t start = _sweepCursor % live.size();
     int failuresInARow = 0;
-    for (std::size_t i = 0; i < live.size(); ++i) {
-        Verdict verdict = askLua(*live[i]);
+    for (std::size_t n = 0; n < live.size(); ++n) {
+        const SessionPtr& s = live[(start + n) % live.size()];
+        Verdict verdict = askLua(*s);
         if (verdict == Verdict::End) {
-            revoke(live[i]->id, "session_valid");
+            revoke(s->id, "session_valid");
         }
         failuresInARow = verdict == Verdict::Failed ? failuresInARow + 1 : 0;
-        if (failuresInARow >= kMaxConsecutiveHookFailures && i + 1 < live.size()) {
+        if (failuresInARow >= kMaxConsecutiveHookFailures && n + 1 < live.size()) {
+            _sweepCursor = start + n + 1;
             _context.logger().warning(
                 "session_valid failed %d times in a row; %z session(s) not checked this round",
-                failuresInARow, live.size() - i - 1);
+                failuresInARow, live.size() - n - 1);
             return;
         }
     }
+    _sweepCursor = start;
 }
 
 }  // namespace switchboard::auth

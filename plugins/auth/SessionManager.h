@@ -105,6 +105,7 @@ private:
     std::unordered_map<std::string, SessionPtr> _byHash;
     std::unordered_map<std::string, SessionPtr> _byId;
     std::unordered_map<std::int64_t, std::vector<SessionPtr>> _byUser;  ///< oldest first
+    std::size_t _sweepCursor = 0;  ///< where the next Lua pass starts (sweep thread only)
     Counter* _revoked = nullptr;
     Counter* _hookFailures = nullptr;
 };

@@ -21,6 +21,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <ctime>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -53,13 +54,18 @@ inline std::string authPlugin(const std::string& options = "",
 
 /// A switchboard process with the auth plugin, its own directory and ports.
 struct AuthServer {
+    /// `edit` may change the YAML before the server starts.
     explicit AuthServer(const std::string& plugins = authPlugin(), const std::string& script = "",
-                        const std::string& extra = "") {
+                        const std::string& extra = "",
+                        const std::function<void(AuthServer&)>& edit = {}) {
         std::string more = extra;
         if (!script.empty()) {
             more += "lua: { scripts: [" + dir.write("hooks.lua", script) + "] }\n";
         }
         yaml = configYaml(dir, ports, plugins, more);
+        if (edit) {
+            edit(*this);
+        }
         start();
     }
     void start() {
