@@ -409,10 +409,10 @@ private:
                 reply(s, "250 mini-smtp");
             } else if (verb == "MAIL") {
                 message = Message{};
-                message.from = line.substr(line.find(':') + 1);
+                message.from = Poco::trim(line.substr(line.find(':') + 1));
                 reply(s, "250 ok");
             } else if (verb == "RCPT") {
-                message.to.push_back(line.substr(line.find(':') + 1));
+                message.to.push_back(Poco::trim(line.substr(line.find(':') + 1)));
                 reply(s, "250 ok");
             } else if (verb == "DATA") {
                 reply(s, "354 go ahead");
