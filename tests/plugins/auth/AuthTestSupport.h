@@ -135,6 +135,15 @@ inline std::string jsonString(const std::string& body, const char* key) {
     return d[key].GetString();
 }
 
+/// True if both texts parse to equal JSON values (object member order ignored: Lua tables
+/// have none).
+inline bool sameJson(const std::string& a, const std::string& b) {
+    rapidjson::Document da, db;
+    da.Parse(a.c_str());
+    db.Parse(b.c_str());
+    return !da.HasParseError() && !db.HasParseError() && da == db;
+}
+
 inline std::int64_t jsonInt(const std::string& body, const char* key) {
     rapidjson::Document d;
     d.Parse(body.c_str());
