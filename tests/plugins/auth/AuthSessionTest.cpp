@@ -256,5 +256,34 @@ TEST(AuthCookieTest, SecureUnderTls) {
         << response.get("Set-Cookie", "");
 }
 
+// ---------------------------------------------------------------------------------------------
+// The example hooks shipped in plugins/auth/hooks/
+
+TEST(AuthExampleHooksTest, ExampleHooksWorkAsDocumented) {
+    std::string hooks = std::string(SB_SOURCE_DIR) + "/plugins/auth/hooks/";
+    AuthServer server(
+        authPlugin(kUsers + sessions("check_interval: 100ms")), "",
+        "lua: { scripts: [" + hooks + "on_communicate.lua, " + hooks + "session_valid.lua] }\n");
+    ASSERT_TRUE(server.ready);
+    Login l = login(server.pub(), "username", "alice", "password123");
+    Auth cookie{l.auth.cookie, ""};
+    EXPECT_EQ(
+        post(server.pub(), "/communicate", R"({"action":"echo","message":"hi"})", cookie).body,
+        "{\"echo\":\"hi\"}");
+    EXPECT_EQ(post(server.pub(), "/communicate", R"({"action":"count"})", cookie).body,
+              "{\"calls\":1}");
+    EXPECT_EQ(post(server.pub(), "/communicate", R"({"action":"count"})", cookie).body,
+              "{\"calls\":2}");
+    EXPECT_EQ(post(server.pub(), "/communicate", R"({"action":"dance"})", cookie).body,
+              "{\"error\":\"Unknown action.\"}");
+    // session_valid (on every use above, and in the sweeps) kept the session.
+    EXPECT_EQ(call("GET", server.pub(), "/me", "", cookie).status, 200);
+    HttpResult bye = post(server.pub(), "/communicate", R"({"action":"bye"})", cookie);
+    EXPECT_EQ(bye.body, "{\"message\":\"Goodbye, alice.\"}");
+    EXPECT_EQ(bye.header("Connection"), "Close");
+    EXPECT_TRUE(sessionEnded(server, l.auth));
+    EXPECT_EQ(server.log().find("failed"), std::string::npos) << server.log();
+}
+
 }  // namespace
 }  // namespace switchboard::test::auth
