@@ -104,7 +104,9 @@ AuthResult AccountService::authenticate(const std::string& login, const std::str
         user = guarded("login", [&] { return _store.userByLogin(login); });
     }
     requireRunning();
-    return check(user, foldCase(login), password, clientAddress);
+    // Names longer than any account's are one bucket: the limiter's keys stay small.
+    return check(user, login.size() <= 254 ? foldCase(login) : std::string("\x01long"), password,
+                 clientAddress);
 }
 
 AuthResult AccountService::checkPassword(std::int64_t id, const std::string& password,

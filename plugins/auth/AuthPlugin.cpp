@@ -13,10 +13,6 @@ namespace {
 constexpr std::int64_t kPurgeEveryS = 300;
 }  // namespace
 
-AuthPlugin::~AuthPlugin() {
-    stop();
-}
-
 void AuthPlugin::configure(const ConfigSection& config) {
     AuthConfig parsed = AuthConfig::parse(config);
     for (const auto& [username, secret] : parsed.credentials) {

@@ -19,7 +19,6 @@ namespace switchboard::auth {
 
 class AuthPlugin : public Plugin {
 public:
-    ~AuthPlugin() override;
     void declareConfig(ConfigSchema& schema) const override { AuthConfig::declare(schema); }
     void configure(const ConfigSection& config) override;
     std::string listener() const override { return _config->listener; }
