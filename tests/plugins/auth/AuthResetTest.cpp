@@ -1,9 +1,17 @@
 // Forgot password end to end: POST /password/forgot sends a one-time token through a real SMTP
 // listener on loopback (MiniSmtp), POST /password/reset consumes it.
+#include <Poco/Net/SSLManager.h>
+
 #include "AuthTestSupport.h"
 
 namespace switchboard::test::auth {
 namespace {
+
+struct SslInit {
+    SslInit() { Poco::Net::initializeSSL(); }
+    ~SslInit() { Poco::Net::uninitializeSSL(); }
+};
+SslInit sslInit;
 
 std::string smtpFor(const MiniSmtp& smtp, const std::string& more = "") {
     return ", smtp: { host: 127.0.0.1, port: " + std::to_string(smtp.port()) +
@@ -186,6 +194,64 @@ TEST(AuthResetTest, WithoutSmtpTheRequestIsStill200AndLogged) {
     EXPECT_EQ(post(server.pub(), "/password/forgot", R"({"login":"tom@example.com"})").body,
               kForgotOk);
     EXPECT_TRUE(server.process->waitForLog("mail to tom@example.com not sent"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// SMTP over TLS
+
+/// A self-signed certificate for 127.0.0.1 (cert.pem, key.pem) and an unrelated one
+/// (other.pem) in `dir`.
+void makeCertificates(const TempDir& dir) {
+    std::string script =
+        "set -e\n"
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
+        "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout key.pem -out cert.pem "
+        "2>/dev/null\n"
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
+        "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout other.key "
+        "-out other.pem 2>/dev/null\n";
+    RunResult r = runCommand({"/bin/sh", "-c", script}, dir.path());
+    ASSERT_EQ(r.exitCode, 0) << r.output;
+}
+
+Poco::Net::Context::Ptr serverContext(const TempDir& dir) {
+    return new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, dir.file("key.pem"),
+                                  dir.file("cert.pem"), "", Poco::Net::Context::VERIFY_NONE);
+}
+
+TEST(AuthSmtpTlsTest, StartTlsAndImplicitTlsDeliverEncrypted) {
+    TempDir certs;
+    makeCertificates(certs);
+    for (auto [mode, name] : {std::pair{MiniSmtp::Tls::StartTls, "starttls"},
+                              std::pair{MiniSmtp::Tls::Implicit, "implicit"}}) {
+        MiniSmtp smtp(mode, serverContext(certs));
+        AuthServer server(authPlugin(
+            ", smtp: { host: 127.0.0.1, port: " + std::to_string(smtp.port()) + ", tls: " + name +
+            ", ca_file: " + certs.file("cert.pem") + ", timeout: 5s }"));
+        ASSERT_TRUE(server.ready);
+        registerUser(server.pub(), "tls@example.com", "password123");
+        EXPECT_EQ(post(server.pub(), "/password/forgot", R"({"login":"tls@example.com"})").body,
+                  kForgotOk);
+        auto mails = smtp.waitFor(1);
+        ASSERT_EQ(mails.size(), 1u) << name << "\n" << server.log();
+        EXPECT_TRUE(mails[0].encrypted) << name;
+        EXPECT_EQ(resetToken(mails[0].data).size(), 64u) << name;
+    }
+}
+
+TEST(AuthSmtpTlsTest, AnUntrustedServerCertificateIsRefused) {
+    TempDir certs;
+    makeCertificates(certs);
+    MiniSmtp smtp(MiniSmtp::Tls::StartTls, serverContext(certs));
+    AuthServer server(authPlugin(", smtp: { host: 127.0.0.1, port: " + std::to_string(smtp.port()) +
+                                 ", tls: starttls, ca_file: " + certs.file("other.pem") +
+                                 ", timeout: 5s }"));
+    ASSERT_TRUE(server.ready);
+    registerUser(server.pub(), "tls@example.com", "password123");
+    EXPECT_EQ(post(server.pub(), "/password/forgot", R"({"login":"tls@example.com"})").status, 200);
+    EXPECT_TRUE(server.process->waitForLog("cannot send mail to tls@example.com"));
+    EXPECT_TRUE(server.process->waitForLog("certificate verify failed"));
+    EXPECT_EQ(smtp.count(), 0u);
 }
 
 }  // namespace

@@ -7,9 +7,11 @@
 
 #include <Poco/Crypto/DigestEngine.h>
 #include <Poco/JWT/Token.h>
+#include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/SecureStreamSocket.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/StreamCopier.h>
@@ -345,16 +347,21 @@ inline std::string claims(std::int64_t sub, std::int64_t iat, std::int64_t exp,
 // A tiny SMTP server on loopback
 
 /// Speaks just enough SMTP (220, 250, 354, 221) for Poco's SMTPClientSession and keeps each
-/// message. One connection at a time, on its own thread.
+/// message. One connection at a time, on its own thread. With a server TLS context it offers
+/// STARTTLS (Tls::StartTls) or speaks TLS from the first byte (Tls::Implicit).
 class MiniSmtp {
 public:
+    enum class Tls { None, StartTls, Implicit };
+
     struct Message {
         std::string from;
         std::vector<std::string> to;
         std::string data;  ///< headers and body, dot-unstuffed, without the final "."
+        bool encrypted = false;
     };
 
-    MiniSmtp() : _socket(Poco::Net::SocketAddress("127.0.0.1", 0)) {
+    explicit MiniSmtp(Tls tls = Tls::None, Poco::Net::Context::Ptr context = nullptr)
+        : _socket(Poco::Net::SocketAddress("127.0.0.1", 0)), _tls(tls), _context(context) {
         _thread = std::thread([this] { run(); });
     }
     ~MiniSmtp() {
@@ -383,7 +390,13 @@ private:
             try {
                 Poco::Net::StreamSocket client = _socket.acceptConnection();
                 client.setReceiveTimeout(Poco::Timespan(5, 0));
-                serve(client);
+                if (_tls == Tls::Implicit) {
+                    Poco::Net::SecureStreamSocket secure =
+                        Poco::Net::SecureStreamSocket::attach(client, _context);
+                    serve(secure);
+                } else {
+                    serve(client);
+                }
             } catch (const Poco::Exception&) {
             }
         }
@@ -411,14 +424,26 @@ private:
         s.sendBytes(line.data(), static_cast<int>(line.size()));
     }
 
-    void serve(Poco::Net::StreamSocket& s) {
+    void serve(Poco::Net::StreamSocket& s, bool afterStartTls = false) {
         std::string buffer, line;
         Message message;
-        reply(s, "220 mini-smtp ready");
+        if (!afterStartTls) {
+            reply(s, "220 mini-smtp ready");
+        }
         while (readLine(s, buffer, line)) {
             std::string verb = Poco::toUpper(line.substr(0, 4));
             if (verb == "EHLO" || verb == "HELO") {
-                reply(s, "250 mini-smtp");
+                reply(s, _tls == Tls::StartTls && !_encrypted ? "250-mini-smtp\r\n250 STARTTLS"
+                                                              : "250 mini-smtp");
+            } else if (verb == "STAR" && _tls == Tls::StartTls && !_encrypted) {
+                reply(s, "220 go ahead");
+                Poco::Net::SecureStreamSocket secure =
+                    Poco::Net::SecureStreamSocket::attach(s, _context);
+                _encrypted = true;
+                buffer.clear();
+                serve(secure, true);
+                _encrypted = false;
+                return;
             } else if (verb == "MAIL") {
                 message = Message{};
                 message.from = Poco::trim(line.substr(line.find(':') + 1));
@@ -431,6 +456,7 @@ private:
                 while (readLine(s, buffer, line) && line != ".") {
                     message.data += (line.compare(0, 2, "..") == 0 ? line.substr(1) : line) + "\n";
                 }
+                message.encrypted = _encrypted || _tls == Tls::Implicit;
                 {
                     std::lock_guard<std::mutex> lock(_mutex);
                     _messages.push_back(message);
@@ -447,6 +473,9 @@ private:
     }
 
     Poco::Net::ServerSocket _socket;
+    Tls _tls;
+    Poco::Net::Context::Ptr _context;
+    bool _encrypted = false;  ///< the current connection switched to TLS (server thread only)
     std::atomic<bool> _stop{false};
     std::thread _thread;
     std::mutex _mutex;
