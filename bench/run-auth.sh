@@ -76,13 +76,24 @@ COOKIE=$(curl -s -D - -o /dev/null -XPOST "http://127.0.0.1:$PUB_PORT/login" \
 BODY='{"action":"echo","message":"hello"}'
 # Same session, same body. C++ and Lua alternate for $ROUNDS rounds so load from elsewhere on
 # the machine hits both alike; the cost is computed from the medians (and from the best runs).
+# Each run also records the server's own CPU time per request (utime + stime from /proc), which
+# other load on the machine disturbs far less than throughput.
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$SB_PID/stat"; }
+run_communicate() { # name path
+  local before after line
+  before=$(cpu_ticks)
+  line=$(run_wrk "$1" 64 "http://127.0.0.1:$PUB_PORT$2" communicate.lua WRK_BODY="$BODY" \
+    WRK_COOKIE="$COOKIE")
+  after=$(cpu_ticks)
+  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); r["server_cpu_us_per_req"]=round((int(sys.argv[2])-int(sys.argv[3]))*int(sys.argv[4])/max(r["requests"],1),2); print(json.dumps(r,separators=(",",":")))' \
+    "$line" "$after" "$before" "$TICK_US"
+}
 RESULTS=()
 for round in $(seq 1 "$ROUNDS"); do
-  RESULTS+=("$(run_wrk communicate-cpp 64 "http://127.0.0.1:$PUB_PORT/_bench/communicate" \
-    communicate.lua WRK_BODY="$BODY" WRK_COOKIE="$COOKIE")")
+  RESULTS+=("$(run_communicate communicate-cpp /_bench/communicate)")
   echo "${RESULTS[-1]}"
-  RESULTS+=("$(run_wrk communicate-lua 64 "http://127.0.0.1:$PUB_PORT/communicate" \
-    communicate.lua WRK_BODY="$BODY" WRK_COOKIE="$COOKIE")")
+  RESULTS+=("$(run_communicate communicate-lua /communicate)")
   echo "${RESULTS[-1]}"
 done
 python3 - "${RESULTS[@]}" <<'PY'
@@ -91,7 +102,11 @@ runs = [json.loads(a) for a in sys.argv[1:]]
 cpp = [r["rps"] for r in runs if r["bench"] == "communicate-cpp"]
 lua = [r["rps"] for r in runs if r["bench"] == "communicate-lua"]
 med_cpp, med_lua = statistics.median(cpp), statistics.median(lua)
+cpu_cpp = statistics.median(r["server_cpu_us_per_req"] for r in runs if r["bench"] == "communicate-cpp")
+cpu_lua = statistics.median(r["server_cpu_us_per_req"] for r in runs if r["bench"] == "communicate-lua")
 print(json.dumps({"bench": "communicate-lua-cost", "rounds": len(cpp),
+                  "cpp_cpu_us_median": cpu_cpp, "lua_cpu_us_median": cpu_lua,
+                  "lua_cpu_extra_pct": round(100 * (cpu_lua / cpu_cpp - 1), 1),
                   "cpp_rps_median": round(med_cpp, 1), "lua_rps_median": round(med_lua, 1),
                   "lua_cost_pct_median": round(100 * (1 - med_lua / med_cpp), 1),
                   "cpp_rps_best": round(max(cpp), 1), "lua_rps_best": round(max(lua), 1),
