@@ -32,6 +32,17 @@ run_wrk() { # name connections url script [env...]
 
 echo "# machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r); load: $(cut -d' ' -f1-3 /proc/loadavg); date: $(date -u +%F)" >&2
 
+# The reference: a bare POCO HTTPServer answering fixed JSON (if built).
+if [ -x "$BUILD/sb-bare-server" ]; then
+  BARE_PORT=$(free_port)
+  "$BUILD/sb-bare-server" --port "$BARE_PORT" --threads 128 > "$WORK/bare.log" 2>&1 &
+  PIDS+=($!)
+  wait_http "http://127.0.0.1:$BARE_PORT/"
+  run_wrk bare-poco 64 "http://127.0.0.1:$BARE_PORT/communicate" post.lua \
+    WRK_BODY='{"action":"echo","message":"hello"}'
+  kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+fi
+
 PUB_PORT=$(free_port); ADMIN_PORT=$(free_port)
 cat > "$WORK/echo.lua" <<'LUA'
 -- The seed's echo callback: answer with the request data.
