@@ -1,0 +1,109 @@
+// Auth plugin lifecycle (see AuthPlugin.h).
+#include "AuthPlugin.h"
+
+#include <Poco/Logger.h>
+
+#include "AccountRules.h"
+#include "Secrets.h"
+
+namespace switchboard::auth {
+
+namespace {
+/// Expired revocations and reset tokens are purged at most this often.
+constexpr std::int64_t kPurgeEveryS = 300;
+}  // namespace
+
+void AuthPlugin::configure(const ConfigSection& config) {
+    AuthConfig parsed = AuthConfig::parse(config);
+    for (const auto& [username, secret] : parsed.credentials) {
+        if (std::string problem = usernameProblem(username); !problem.empty()) {
+            throw config.error("credentials", "'" + username + "': " + problem);
+        }
+        if (secret.empty()) {
+            throw config.error("credentials", "'" + username + "': empty password");
+        }
+    }
+    _config = std::make_shared<const AuthConfig>(std::move(parsed));
+    _routes = std::make_unique<AuthRoutes>(_config);
+}
+
+void AuthPlugin::start(HostContext& context) {
+    _context = &context;
+    Poco::Logger& log = context.logger();
+    _store = std::make_unique<AuthStore>(context.store());
+    _hasher = std::make_unique<PasswordHasher>(_config->hashMemory, _config->hashPasses,
+                                               _config->hashParallel);
+    std::string secret = TokenService::resolveSecret(_config->jwtSecret, context.dataDir(), log);
+    _tokens = std::make_unique<TokenService>(secret, _config->jwtAlgorithm, _config->jwtTtl,
+                                             _config->jwtLeeway, *_store);
+    _tokens->load();
+    _sessions = std::make_unique<SessionManager>(_config, *_store, *_tokens, context);
+    _sessions->load();
+    _mailer = std::make_unique<Mailer>(_config, log, context.metrics());
+    _accounts = std::make_shared<AccountService>(_config, *_store, *_hasher, *_tokens, *_sessions,
+                                                 *_mailer, context);
+    _accounts->syncCredentials();
+    _mailer->start();
+
+    Metrics& m = context.metrics();
+    m.gauge("sessions_active", "Live cookie sessions",
+            [this] { return static_cast<double>(_sessions->count()); });
+    m.gauge("hash_queue", "Password hashes waiting for a slot",
+            [this] { return static_cast<double>(_hasher->waiting()); });
+    m.gauge("revoked_tokens", "Revoked JWT ids remembered until they expire",
+            [this] { return static_cast<double>(_tokens->revokedCount()); });
+    m.gauge("mail_queue", "Mails waiting to be sent",
+            [this] { return static_cast<double>(_mailer->queued()); });
+
+    _runtime = std::make_unique<Runtime>(
+        Runtime{&context, _accounts.get(), _sessions.get(), _tokens.get()});
+    _routes->bind(_runtime.get());
+    context.services().provide<Accounts>("accounts", _accounts);
+    _sweepTimer = context.every(_config->checkInterval, [this] { sweep(); });
+    if (_config->smtpHost.empty()) {
+        log.warning(
+            "no SMTP server configured (plugins.auth.smtp.host): password reset mails "
+            "will not be sent");
+    }
+    log.information(
+        "%?d account(s), %z live session(s); Argon2id %?u KiB, %?u pass(es), "
+        "%z at a time",
+        _store->userCount(), _sessions->count(), _config->hashMemory / 1024, _config->hashPasses,
+        _hasher->parallel());
+}
+
+void AuthPlugin::stop() {
+    if (_context == nullptr) {
+        return;
+    }
+    // The host cancels timers only after stop() returns; a sweep running meanwhile would still
+    // use the context. cancelTimer waits for a running sweep.
+    if (_sweepTimer != 0) {
+        _context->cancelTimer(_sweepTimer);
+        _sweepTimer = 0;
+    }
+    _context->services().withdraw("accounts");
+    if (_routes) {
+        _routes->bind(nullptr);
+    }
+    if (_accounts) {
+        _accounts->shutdown();
+    }
+    if (_mailer) {
+        _mailer->stop();
+    }
+    _context = nullptr;
+}
+
+void AuthPlugin::sweep() {
+    _sessions->sweep();
+    std::int64_t now = nowS();
+    if (now - _lastPurge >= kPurgeEveryS) {
+        _lastPurge = now;
+        _tokens->purge(now);
+    }
+}
+
+}  // namespace switchboard::auth
+
+SWITCHBOARD_PLUGIN(switchboard::auth::AuthPlugin)
