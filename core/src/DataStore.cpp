@@ -360,10 +360,11 @@ void DataStore::close() {
 
 DataStore::Stats DataStore::stats() const {
     std::uint64_t pending = 0;
-    for (const auto& batcher : batchers()) {
+    std::vector<std::shared_ptr<WriteBehindBatcher>> all = batchers();
+    for (const auto& batcher : all) {
         pending += batcher->pending();
     }
-    return {_flushes.load(), _flushedRows.load(), _flushErrors.load(), pending};
+    return {_flushes.load(), _flushedRows.load(), _flushErrors.load(), pending, all.size()};
 }
 
 std::string DataStore::backend() const {
@@ -485,8 +486,20 @@ void DataStore::runFlusher() {
     while (!_flusherCond.wait_for(lock, _flushInterval, [this] { return _stopFlusher; })) {
         lock.unlock();
         flushAll();
+        pruneBatchers();
         lock.lock();
     }
+}
+
+void DataStore::pruneBatchers() {
+    // A batcher only the store still holds belongs to a stopped plugin instance (e.g. replaced
+    // by a reload): once it has nothing pending, drop it instead of keeping it forever.
+    std::lock_guard<std::mutex> lock(_batchersMutex);
+    _batchers.erase(std::remove_if(_batchers.begin(), _batchers.end(),
+                                   [](const std::shared_ptr<WriteBehindBatcher>& b) {
+                                       return b.use_count() == 1 && b->pending() == 0;
+                                   }),
+                    _batchers.end());
 }
 
 void DataStore::flushAll() {

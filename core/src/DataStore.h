@@ -35,6 +35,7 @@ public:
         std::uint64_t flushedRows;  ///< rows written by them
         std::uint64_t flushErrors;  ///< failed write-behind flushes (entries kept for retry)
         std::uint64_t pending;      ///< keys waiting in all batchers now
+        std::uint64_t batchers;     ///< write-behind batchers alive
     };
 
     /// Opens "sqlite:<path>" (relative paths resolved against baseDir; parent directories
@@ -97,6 +98,8 @@ private:
 
     std::mutex _writeMutex;  ///< one writer at a time (SQLite allows only one)
 
+    /// Drops batchers nobody but the store holds any more, once flushed.
+    void pruneBatchers();
     mutable std::mutex _batchersMutex;  ///< guards _batchers and _closing
     std::vector<std::shared_ptr<WriteBehindBatcher>> _batchers;
     bool _closing = false;

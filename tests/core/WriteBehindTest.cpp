@@ -171,6 +171,23 @@ TEST_F(WriteBehindTest, FlusherThreadFlushesOnItsOwn) {
     EXPECT_GE(store->stats().flushes, 2u);
 }
 
+TEST_F(WriteBehindTest, ReleasedBatcherIsFlushedThenDropped) {
+    // A plugin instance replaced by a reload lets go of its batcher: its last updates still
+    // land, and the store does not keep the batcher forever.
+    auto store = open(std::chrono::milliseconds(50));
+    store->execute(kCreate);
+    auto kept = store->writeBehind("kept", kUpsert);
+    {
+        auto released = store->writeBehind("released", kUpsert);
+        released->put("r", beat("r", 7));
+        EXPECT_EQ(store->stats().batchers, 2u);
+    }
+    ASSERT_TRUE(eventually([&] { return store->stats().batchers == 1; }));
+    EXPECT_EQ(seqOf(*store, "r"), 7);
+    kept->put("k", beat("k", 1));
+    ASSERT_TRUE(eventually([&] { return seqOf(*store, "k") == 1; }));
+}
+
 TEST_F(WriteBehindTest, FailedFlushKeepsEntriesForTheNextOne) {
     auto store = open();
     Poco::AutoPtr<CaptureChannel> capture(new CaptureChannel);
