@@ -19,7 +19,7 @@ void DevicesConfig::declare(ConfigSchema& schema) {
         .string("ssh_host_key", "",
                 "OpenSSH public host key file served on GET /api/ssh-hostkey "
                 "(empty: an ed25519 key generated under the data directory)")
-        .size("max_field_length", "1KiB", "Longest device_info value, note or SSH key accepted");
+        .size("max_field_length", "1KiB", "Longest device_info value or enrolment note accepted");
     schema.section("rate_limit", "Failed registration-token attempts (429 beyond)")
         .integer("per_device", 10, 0, 1000000,
                  "Failed attempts per device per window (0: no limit)")

@@ -17,6 +17,9 @@ namespace {
 
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
+/// Longer than any OpenSSH public key line (a 16384-bit RSA key is ~2.8 KB).
+constexpr std::size_t kMaxPubkeyLength = 16384;
+
 constexpr const char* kHeartbeatOk = "{\"ok\":true,\"message\":\"Heartbeat received\"}";
 
 /// Parses the body as a JSON object; an empty body counts as {} (every heartbeat field is
@@ -321,9 +324,9 @@ void DevicesRoutes::putSshKey(const HttpRequest& req, HttpResponse& resp) {
         reply(resp, 400, false, error);
         return;
     }
-    if (pubkey.size() > _config->maxFieldLength) {
+    if (pubkey.size() > kMaxPubkeyLength) {
         reply(resp, 400, false,
-              "pubkey is too long (limit " + std::to_string(_config->maxFieldLength) + " bytes)");
+              "pubkey is too long (limit " + std::to_string(kMaxPubkeyLength) + " bytes)");
         return;
     }
     std::string normalized;
