@@ -44,11 +44,11 @@ void DevicesPlugin::start(HostContext& context) {
     _registry.load(_store->loadAll(), epochNow(),
                    static_cast<double>(_config->offlineAfter.count()) / 1000.0);
     Metrics& m = context.metrics();
-    m.gauge("devices_enrolled", "Devices enrolled (revoked included)",
+    m.gauge("enrolled", "Devices enrolled (revoked included)",
             [this] { return static_cast<double>(_registry.size()); });
-    m.gauge("devices_registered", "Devices registered and not revoked",
+    m.gauge("registered", "Devices registered and not revoked",
             [this] { return static_cast<double>(_registry.registeredCount()); });
-    m.gauge("devices_online", "Devices online (heartbeat within offline_after)",
+    m.gauge("online", "Devices online (heartbeat within offline_after)",
             [this] { return static_cast<double>(_registry.onlineCount()); });
     m.gauge("heartbeats_pending", "Heartbeats waiting for the next write-behind flush",
             [this] { return static_cast<double>(_store->pendingHeartbeats()); });

@@ -36,10 +36,13 @@ private:
 
 /// Bits of a positive mpint (RFC 4251 §5), 0 if it is not one.
 std::size_t mpintBits(std::string_view value) {
+    if (value.empty() || (static_cast<unsigned char>(value.front()) & 0x80) != 0) {
+        return 0;  // zero or negative
+    }
     while (!value.empty() && value.front() == '\0') {
         value.remove_prefix(1);
     }
-    if (value.empty() || (static_cast<unsigned char>(value.front()) & 0x80) != 0) {
+    if (value.empty()) {
         return 0;
     }
     std::size_t bits = value.size() * 8;
