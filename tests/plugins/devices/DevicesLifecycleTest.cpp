@@ -388,6 +388,24 @@ TEST(DevicesHookTest, HookResultIsMergedAndFailuresRefuseTheHeartbeat) {
     EXPECT_TRUE(server.process->running());
 }
 
+TEST(DevicesHookTest, ExampleHookFromThePluginFolderWorks) {
+    std::string script =
+        std::string(SB_SOURCE_DIR) + "/plugins/devices/hooks/on_device_heartbeat.lua";
+    Server server(devicesConfig(", offline_after: 60s"), "lua: { scripts: [" + script + "] }\n");
+    ASSERT_TRUE(server.ready);
+    EventStream events(server.admin(), "device.moved");
+    ASSERT_TRUE(enrolAndRegister(server, "hook-example", R"({"ip_public":"198.51.100.1"})"));
+    ASSERT_EQ(heartbeat(server.pub(), "hook-example", R"({"ip_public":"198.51.100.2"})").status,
+              200);
+    auto moved = events.next("device.moved", "hook-example");
+    ASSERT_TRUE(moved);
+    EXPECT_NE(moved->data.find("\"from\":\"198.51.100.1\""), std::string::npos) << moved->data;
+    EXPECT_NE(moved->data.find("\"to\":\"198.51.100.2\""), std::string::npos) << moved->data;
+    EXPECT_NE(
+        details(server.pub(), "hook-example").body.find("\"last_heartbeat_from\":\"127.0.0.1\""),
+        std::string::npos);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The SSH host key
 

@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""Enrols and registers COUNT Meeting devices the way an operator and the devices would: for each
+key bench-NNNNNN, POST /admin/api/devices (admin listener) for a token, then
+POST /api/devices/<key>/register with it (public listener). Keep-alive connections, WORKERS
+processes in parallel. Writes the keys, one per line, to KEYS_FILE. Bench helper only.
+
+Usage: enrol_devices.py ADMIN_PORT PUBLIC_PORT ADMIN_TOKEN COUNT KEYS_FILE [WORKERS]"""
+import http.client
+import json
+import multiprocessing
+import sys
+import time
+
+
+def work(args):
+    admin_port, public_port, token, first, last = args
+    admin = http.client.HTTPConnection("127.0.0.1", admin_port, timeout=30)
+    public = http.client.HTTPConnection("127.0.0.1", public_port, timeout=30)
+    auth = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
+    for i in range(first, last):
+        key = "bench-%06d" % i
+        admin.request("POST", "/admin/api/devices", json.dumps({"device_key": key}), auth)
+        resp = admin.getresponse()
+        data = json.loads(resp.read())
+        if resp.status != 201:
+            return "enrol %s: %d %s" % (key, resp.status, data)
+        body = json.dumps({"token_code": data["token_code"].lower(),
+                           "device_info": {"ip_lan": "10.0.0.1", "mac": "00:1A:2B:3C:4D:5E",
+                                           "note": "bench"}})
+        public.request("POST", "/api/devices/%s/register" % key, body,
+                       {"Content-Type": "application/json"})
+        resp = public.getresponse()
+        data = json.loads(resp.read())
+        if resp.status != 200 or not data.get("ok"):
+            return "register %s: %d %s" % (key, resp.status, data)
+    return None
+
+
+def main():
+    admin_port, public_port, token = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+    count, keys_file = int(sys.argv[4]), sys.argv[5]
+    workers = int(sys.argv[6]) if len(sys.argv) > 6 else 2
+    step = (count + workers - 1) // workers
+    slices = [(admin_port, public_port, token, w * step, min(count, (w + 1) * step))
+              for w in range(workers)]
+    start = time.time()
+    with multiprocessing.Pool(workers) as pool:
+        for error in pool.map(work, slices):
+            if error:
+                sys.exit(error)
+    seconds = time.time() - start
+    with open(keys_file, "w") as out:
+        for i in range(count):
+            out.write("bench-%06d\n" % i)
+    print(json.dumps({"bench": "devices-enrol", "devices": count, "seconds": round(seconds, 1),
+                      "requests_per_s": round(2 * count / seconds)}))
+
+
+if __name__ == "__main__":
+    main()
