@@ -31,6 +31,7 @@ const std::vector<std::string>& DeviceInfo::knownFields() {
 
 bool DeviceInfo::readRequest(const rapidjson::Value& object, std::size_t maxLength,
                              std::string& error) {
+    _fields.reserve(_fields.size() + knownFields().size());
     for (const std::string& name : knownFields()) {
         auto it = object.FindMember(name.c_str());
         if (it == object.MemberEnd() || it->value.IsNull()) {
@@ -79,6 +80,13 @@ void DeviceInfo::merge(const DeviceInfo& other) {
     for (const auto& field : other._fields) {
         set(field.first, field.second);
     }
+}
+
+void DeviceInfo::merge(DeviceInfo&& other) {
+    for (auto& field : other._fields) {
+        set(field.first, std::move(field.second));
+    }
+    other._fields.clear();
 }
 
 void DeviceInfo::mergeObject(const rapidjson::Value& object) {

@@ -28,6 +28,8 @@ public:
     bool has(std::string_view name) const;
     /// Overwrites / adds every field of `other`.
     void merge(const DeviceInfo& other);
+    /// The same, taking the values over (no copies: this is the heartbeat path).
+    void merge(DeviceInfo&& other);
     /// Overwrites / adds every member of a JSON object.
     void mergeObject(const rapidjson::Value& object);
 

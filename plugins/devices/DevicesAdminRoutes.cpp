@@ -73,7 +73,11 @@ void DevicesAdminRoutes::bind(HostContext* context, DevicesStore* store) {
         _enrolled = &context->metrics().counter("enrolled_total", "Devices enrolled");
         _revoked = &context->metrics().counter("revoked_total", "Devices revoked");
     }
-    _store = store;
+    // Stopping only clears the context (the "not running" signal); the store object outlives
+    // the plugin's stop, so a request that passed the check can still finish with it.
+    if (store != nullptr) {
+        _store = store;
+    }
     _context = context;
 }
 

@@ -66,7 +66,11 @@ void DevicesRoutes::bind(HostContext* context, DevicesStore* store, const std::s
         _sshKeys = &m.counter("ssh_keys_total", "Device SSH keys stored");
         _hostKey = hostKey;
     }
-    _store = store;
+    // Stopping only clears the context (the "not running" signal); the store object outlives
+    // the plugin's stop, so a request that passed the check can still finish with it.
+    if (store != nullptr) {
+        _store = store;
+    }
     _context = context;
 }
 
@@ -235,12 +239,13 @@ void DevicesRoutes::heartbeat(const HttpRequest& req, HttpResponse& resp) {
         info.setString("ip_address", address);
     }
     HostContext* context = _context.load();
-    if (!context->lua().hasHook("on_device_heartbeat")) {
+    static const std::string kHook = "on_device_heartbeat";
+    if (!context->lua().hasHook(kHook)) {
         std::lock_guard<std::mutex> lock(device->mutex);
         if (!checkRegistered(*device, resp)) {
             return;
         }
-        applyHeartbeat(*device, info, address);
+        applyHeartbeat(*device, std::move(info), address);
         resp.json(200, kHeartbeatOk);
         return;
     }
@@ -259,13 +264,12 @@ void DevicesRoutes::heartbeat(const HttpRequest& req, HttpResponse& resp) {
     if (!checkRegistered(*device, resp)) {
         return;
     }
-    applyHeartbeat(*device, merged, address);
+    applyHeartbeat(*device, std::move(merged), address);
     resp.json(200, kHeartbeatOk);
 }
 
-void DevicesRoutes::applyHeartbeat(Device& device, const DeviceInfo& info,
-                                   const std::string& address) {
-    device.info.merge(info);
+void DevicesRoutes::applyHeartbeat(Device& device, DeviceInfo&& info, const std::string& address) {
+    device.info.merge(std::move(info));
     double now = epochNow();
     bool cameOnline = _registry.markSeen(device, now);
     _store.load()->heartbeat(device.key, now, device.info.json(), device.registeredAt);

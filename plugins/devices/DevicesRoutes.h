@@ -37,7 +37,7 @@ private:
     void deviceDetails(const HttpRequest& req, HttpResponse& resp);
 
     /// Records a heartbeat (device mutex held by the caller).
-    void applyHeartbeat(Device& device, const DeviceInfo& info, const std::string& address);
+    void applyHeartbeat(Device& device, DeviceInfo&& info, const std::string& address);
     /// Runs on_device_heartbeat; false (and the response set) if it failed. `merged` receives
     /// the table the hook returned, if any.
     bool runHook(const DeviceRecord& device, const DeviceInfo& info, DeviceInfo& merged,
