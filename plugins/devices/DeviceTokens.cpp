@@ -41,11 +41,14 @@ std::string DeviceTokens::generateDeviceKey() {
 }
 
 bool DeviceTokens::normalize(const std::string& input, std::string& code) {
-    if (input.size() != 6) {
+    // Blanks around a pasted code are forgiven; anything else must be exactly 6 hex digits.
+    std::size_t first = input.find_first_not_of(" \t\r\n");
+    std::size_t last = input.find_last_not_of(" \t\r\n");
+    if (first == std::string::npos || last - first + 1 != 6) {
         return false;
     }
     code.clear();
-    for (char c : input) {
+    for (char c : input.substr(first, 6)) {
         if (std::isxdigit(static_cast<unsigned char>(c)) == 0) {
             return false;
         }

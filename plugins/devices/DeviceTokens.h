@@ -16,7 +16,8 @@ public:
     static std::string generate();
     /// A fresh random device key: "device-" + 16 lowercase hex digits.
     static std::string generateDeviceKey();
-    /// Upper-cases `input` into `code` if it is exactly 6 hex digits (either case).
+    /// Upper-cases `input` into `code` if it is exactly 6 hex digits (either case), ignoring
+    /// blanks around them.
     static bool normalize(const std::string& input, std::string& code);
     /// SHA-256 over the device key, a NUL and the normalized code: equal codes of different
     /// devices hash differently.

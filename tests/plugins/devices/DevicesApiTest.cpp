@@ -242,6 +242,10 @@ TEST_F(DevicesApiTest, TokenIsCaseInsensitive) {
         }
     }
     EXPECT_EQ(registerDevice(pub(), "reg-mixed", mixed).body, registeredJson("reg-mixed"));
+    // Blanks around a pasted code are forgiven.
+    std::string token3 = enrol(admin(), "reg-pasted");
+    EXPECT_EQ(registerDevice(pub(), "reg-pasted", " " + token3 + "\\n").body,
+              registeredJson("reg-pasted"));
 }
 
 TEST_F(DevicesApiTest, DeviceInfoFieldsAreAlsoAcceptedAtTopLevel) {
