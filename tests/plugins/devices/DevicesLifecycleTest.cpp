@@ -158,13 +158,19 @@ TEST(DevicesDurabilityTest, HeartbeatsReachTheStoreThroughWriteBehind) {
     EXPECT_NEAR(std::stod(row["last_seen"]), std::stod(lastSeen), 1e-5);
 }
 
-TEST(DevicesDurabilityTest, RegistrationsSurviveKill9) {
+TEST(DevicesDurabilityTest, RegistrationsRevocationsAndSshKeysSurviveKill9) {
     Server server(devicesConfig(", offline_after: 60s"));
     ASSERT_TRUE(server.ready);
     std::string token = enrol(server.admin(), "dur-kill", "rack 4");
     std::string pending = enrol(server.admin(), "dur-pending");
     ASSERT_EQ(registerDevice(server.pub(), "dur-kill", token, R"({"mac":"AA:BB"})").status, 200);
+    const std::string key =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAx/rXLbuQDb6oiUMrtdwEIDp41sW70gzJUkG+rHDD98 k";
+    ASSERT_EQ(putSshKey(server.pub(), "dur-kill", "{\"pubkey\":\"" + key + "\"}").status, 200);
+    ASSERT_TRUE(enrolAndRegister(server, "dur-kill-revoked"));
+    ASSERT_EQ(adminRevoke(server.admin(), "dur-kill-revoked").status, 200);
     std::string before = details(server.pub(), "dur-kill").body;
+    EXPECT_NE(before.find("\"ssh_pubkey\":\"" + key + "\""), std::string::npos);
     server.restart(SIGKILL);  // right after the replies
     ASSERT_TRUE(server.ready);
     EXPECT_EQ(details(server.pub(), "dur-kill").body, before);
@@ -174,6 +180,7 @@ TEST(DevicesDurabilityTest, RegistrationsSurviveKill9) {
     EXPECT_EQ(heartbeat(server.pub(), "dur-kill").body, okJson("Heartbeat received"));
     EXPECT_NE(adminShow(server.admin(), "dur-kill").body.find("\"note\":\"rack 4\""),
               std::string::npos);
+    EXPECT_EQ(heartbeat(server.pub(), "dur-kill-revoked").body, failJson("Device revoked"));
     // The pending token of the other device survives too (as its hash).
     EXPECT_EQ(registerDevice(server.pub(), "dur-pending", pending).body,
               registeredJson("dur-pending"));
