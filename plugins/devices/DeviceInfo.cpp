@@ -50,14 +50,18 @@ bool DeviceInfo::readRequest(const rapidjson::Value& object, std::size_t maxLeng
     return true;
 }
 
-void DeviceInfo::set(std::string_view name, std::string jsonValue) {
+bool DeviceInfo::set(std::string_view name, std::string jsonValue) {
     for (auto& field : _fields) {
         if (field.first == name) {
+            if (field.second == jsonValue) {
+                return false;
+            }
             field.second = std::move(jsonValue);
-            return;
+            return true;
         }
     }
     _fields.emplace_back(std::string(name), std::move(jsonValue));
+    return true;
 }
 
 void DeviceInfo::setString(std::string_view name, std::string_view value) {
@@ -82,11 +86,13 @@ void DeviceInfo::merge(const DeviceInfo& other) {
     }
 }
 
-void DeviceInfo::merge(DeviceInfo&& other) {
+bool DeviceInfo::merge(DeviceInfo&& other) {
+    bool changed = false;
     for (auto& field : other._fields) {
-        set(field.first, std::move(field.second));
+        changed = set(field.first, std::move(field.second)) || changed;
     }
     other._fields.clear();
+    return changed;
 }
 
 void DeviceInfo::mergeObject(const rapidjson::Value& object) {

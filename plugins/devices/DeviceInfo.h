@@ -22,14 +22,15 @@ public:
     /// bytes)".
     bool readRequest(const rapidjson::Value& object, std::size_t maxLength, std::string& error);
 
-    /// Sets `name` to a JSON value given as JSON text.
-    void set(std::string_view name, std::string jsonValue);
+    /// Sets `name` to a JSON value given as JSON text; true if that changed anything.
+    bool set(std::string_view name, std::string jsonValue);
     void setString(std::string_view name, std::string_view value);
     bool has(std::string_view name) const;
     /// Overwrites / adds every field of `other`.
     void merge(const DeviceInfo& other);
-    /// The same, taking the values over (no copies: this is the heartbeat path).
-    void merge(DeviceInfo&& other);
+    /// The same, taking the values over (no copies: this is the heartbeat path). True if any
+    /// field was added or changed.
+    bool merge(DeviceInfo&& other);
     /// Overwrites / adds every member of a JSON object.
     void mergeObject(const rapidjson::Value& object);
 

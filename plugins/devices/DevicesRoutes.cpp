@@ -269,10 +269,14 @@ void DevicesRoutes::heartbeat(const HttpRequest& req, HttpResponse& resp) {
 }
 
 void DevicesRoutes::applyHeartbeat(Device& device, DeviceInfo&& info, const std::string& address) {
-    device.info.merge(std::move(info));
+    bool changed = device.info.merge(std::move(info));
     double now = epochNow();
     bool cameOnline = _registry.markSeen(device, now);
-    _store.load()->heartbeat(device.key, now, device.info.json(), device.registeredAt);
+    DevicesStore* store = _store.load();
+    store->heartbeat(device.key, now, device.registeredAt);
+    if (changed) {
+        store->deviceInfo(device.key, device.info.json(), device.registeredAt);
+    }
     _heartbeats->inc();
     if (cameOnline) {
         _context.load()->bus().publish("device.online",

@@ -32,15 +32,19 @@ DevicesStore::DevicesStore(Store& store) : _store(store) {
                                  " device_info TEXT NOT NULL,"
                                  " ssh_pubkey TEXT)"}}});
     for (std::size_t i = 0; i < kShards; ++i) {
-        _heartbeats[i] =
-            _store.writeBehind("devices.heartbeat." + std::to_string(i),
-                               "UPDATE devices SET last_seen = $1, device_info = $2"
-                               " WHERE device_key = $3 AND registered = 1 AND registered_at = $4");
+        _lastSeen[i] =
+            _store.writeBehind("devices.last_seen." + std::to_string(i),
+                               "UPDATE devices SET last_seen = $1"
+                               " WHERE device_key = $2 AND registered = 1 AND registered_at = $3");
+        _deviceInfo[i] =
+            _store.writeBehind("devices.device_info." + std::to_string(i),
+                               "UPDATE devices SET device_info = $1"
+                               " WHERE device_key = $2 AND registered = 1 AND registered_at = $3");
     }
 }
 
-WriteBehind& DevicesStore::shard(const std::string& key) const {
-    return *_heartbeats[std::hash<std::string>()(key) % kShards];
+std::size_t DevicesStore::shard(const std::string& key) {
+    return std::hash<std::string>()(key) % kShards;
 }
 
 std::vector<DeviceRecord> DevicesStore::loadAll() {
@@ -107,19 +111,23 @@ void DevicesStore::setSshKey(const std::string& key, const std::string& pubkey) 
     _store.execute("UPDATE devices SET ssh_pubkey = $1 WHERE device_key = $2", {pubkey, key});
 }
 
-void DevicesStore::heartbeat(const std::string& key, double lastSeen, std::string deviceInfo,
-                             double registeredAt) {
-    shard(key).put(key, {lastSeen, std::move(deviceInfo), key, registeredAt});
+void DevicesStore::heartbeat(const std::string& key, double lastSeen, double registeredAt) {
+    _lastSeen[shard(key)]->put(key, {lastSeen, key, registeredAt});
+}
+
+void DevicesStore::deviceInfo(const std::string& key, std::string deviceInfo, double registeredAt) {
+    _deviceInfo[shard(key)]->put(key, {std::move(deviceInfo), key, registeredAt});
 }
 
 void DevicesStore::discardHeartbeat(const std::string& key) {
-    shard(key).discard(key);
+    _lastSeen[shard(key)]->discard(key);
+    _deviceInfo[shard(key)]->discard(key);
 }
 
 std::size_t DevicesStore::pendingHeartbeats() const {
     std::size_t n = 0;
-    for (const auto& batcher : _heartbeats) {
-        n += batcher->pending();
+    for (std::size_t i = 0; i < kShards; ++i) {
+        n += _lastSeen[i]->pending() + _deviceInfo[i]->pending();
     }
     return n;
 }

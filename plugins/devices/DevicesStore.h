@@ -1,6 +1,8 @@
 // The devices plugin's table. Enrolment, tokens, registrations, revocations and SSH keys are
 // written before the reply (durable); heartbeats (last_seen, device_info) go through the store's
-// write-behind batchers, sharded by device key so concurrent heartbeats rarely share a lock.
+// write-behind batchers, sharded by device key so concurrent heartbeats rarely share a lock;
+// last_seen and device_info are queued separately, so a heartbeat that changes nothing but the
+// time writes only that column.
 #pragma once
 
 #include <array>
@@ -30,20 +32,23 @@ public:
     void revoke(const std::string& key, double lastSeen, const std::string& deviceInfo);
     void setSshKey(const std::string& key, const std::string& pubkey);
 
-    /// Queues last_seen and device_info of the registration made at `registeredAt` (the row is
-    /// left alone if it was revoked or registered again before the flush).
-    void heartbeat(const std::string& key, double lastSeen, std::string deviceInfo,
-                   double registeredAt);
-    /// Drops a queued heartbeat.
+    /// Queues last_seen of the registration made at `registeredAt` (the row is left alone if it
+    /// was revoked or registered again before the flush).
+    void heartbeat(const std::string& key, double lastSeen, double registeredAt);
+    /// Queues a changed device_info the same way. Kept apart from last_seen (other batchers,
+    /// other column) so that unchanged info, the usual heartbeat, costs no write.
+    void deviceInfo(const std::string& key, std::string deviceInfo, double registeredAt);
+    /// Drops the queued updates of a device.
     void discardHeartbeat(const std::string& key);
-    /// Heartbeats waiting for the next flush.
+    /// Updates waiting for the next flush.
     std::size_t pendingHeartbeats() const;
 
 private:
-    WriteBehind& shard(const std::string& key) const;
+    static std::size_t shard(const std::string& key);
 
     Store& _store;
-    std::array<std::shared_ptr<WriteBehind>, kShards> _heartbeats;
+    std::array<std::shared_ptr<WriteBehind>, kShards> _lastSeen;
+    std::array<std::shared_ptr<WriteBehind>, kShards> _deviceInfo;
 };
 
 }  // namespace switchboard::devices

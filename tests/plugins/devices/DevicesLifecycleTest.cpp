@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 #include <sys/stat.h>
 
+#include <cmath>
 #include <iomanip>
 #include <sstream>
 
@@ -156,6 +157,18 @@ TEST(DevicesDurabilityTest, HeartbeatsReachTheStoreThroughWriteBehind) {
     }));
     row = storedRow(server.database(), "wb-1");
     EXPECT_NEAR(std::stod(row["last_seen"]), std::stod(lastSeen), 1e-5);
+
+    // A heartbeat that repeats the same fields moves only last_seen.
+    ASSERT_EQ(heartbeat(server.pub(), "wb-1", R"({"ip_lan":"10.4.4.4"})").status, 200);
+    std::string later = numberText(details(server.pub(), "wb-1").body, "last_seen");
+    ASSERT_NE(later, lastSeen);
+    EXPECT_TRUE(eventually([&] {
+        auto r = storedRow(server.database(), "wb-1");
+        return r["last_seen"] != "NULL" &&
+               std::abs(std::stod(r["last_seen"]) - std::stod(later)) < 1e-5;
+    }));
+    EXPECT_EQ(storedRow(server.database(), "wb-1")["device_info"],
+              "{\"ip_address\":\"127.0.0.1\",\"ip_lan\":\"10.4.4.4\"}");
 }
 
 TEST(DevicesDurabilityTest, RegistrationsRevocationsAndSshKeysSurviveKill9) {
