@@ -130,6 +130,7 @@ bool DeviceInfo::parse(const std::string& text) {
     }
     _fields.clear();
     mergeObject(doc);
+    _fields.shrink_to_fit();  // one per device, kept for the life of the process
     return true;
 }
 

@@ -21,36 +21,27 @@ DeviceRecord Device::snapshot() {
     return r;
 }
 
-void DeviceRegistry::load(const std::vector<DeviceRecord>& records, double now,
-                          double offlineAfter) {
-    std::unordered_map<std::string, std::shared_ptr<Device>> devices;
-    devices.reserve(records.size());
-    std::size_t registered = 0;
-    std::size_t online = 0;
-    for (const DeviceRecord& r : records) {
-        auto d = std::make_shared<Device>(r.key);
-        d->note = r.note;
-        d->createdAt = r.createdAt;
-        d->hasToken = DeviceTokens::fromHex(r.tokenHash, d->tokenHash);
-        d->tokenExpiresAt = r.tokenExpiresAt;
-        d->registered = r.registered && !r.revoked;
-        d->registeredAt = d->registered ? r.registeredAt : 0;
-        d->revoked = r.revoked;
-        if (!d->info.parse(r.deviceInfo)) {
-            d->info = DeviceInfo();
-        }
-        d->sshPubkey = r.sshPubkey;
-        d->lastSeen = r.lastSeen;
-        bool isOnline = d->registered && r.lastSeen > 0 && now - r.lastSeen < offlineAfter;
-        d->online = isOnline;
-        registered += d->registered ? 1 : 0;
-        online += isOnline ? 1 : 0;
-        devices.emplace(r.key, std::move(d));
+void DeviceRegistry::load(const DeviceRecord& r, double now, double offlineAfter) {
+    auto d = std::make_shared<Device>(r.key);
+    d->note = r.note;
+    d->createdAt = r.createdAt;
+    d->hasToken = DeviceTokens::fromHex(r.tokenHash, d->tokenHash);
+    d->tokenExpiresAt = r.tokenExpiresAt;
+    d->registered = r.registered && !r.revoked;
+    d->registeredAt = d->registered ? r.registeredAt : 0;
+    d->revoked = r.revoked;
+    if (!d->info.parse(r.deviceInfo)) {
+        d->info = DeviceInfo();
     }
+    d->sshPubkey = r.sshPubkey;
+    d->lastSeen = r.lastSeen;
+    d->online = d->registered && r.lastSeen > 0 && now - r.lastSeen < offlineAfter;
     std::unique_lock<std::shared_mutex> lock(_mutex);
-    _devices.swap(devices);
-    _registered = registered;
-    _online = online;
+    if (!_devices.emplace(r.key, d).second) {
+        return;
+    }
+    _registered += d->registered ? 1 : 0;
+    _online += d->online ? 1 : 0;
 }
 
 std::shared_ptr<Device> DeviceRegistry::find(const std::string& key) const {

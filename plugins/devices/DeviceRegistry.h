@@ -60,9 +60,9 @@ struct Device {
 
 class DeviceRegistry {
 public:
-    /// Replaces the contents (start-up). Devices seen within `offlineAfter` seconds of `now`
-    /// start online.
-    void load(const std::vector<DeviceRecord>& records, double now, double offlineAfter);
+    /// Adds a stored device (start-up load, before any request). Devices seen within
+    /// `offlineAfter` seconds of `now` start online.
+    void load(const DeviceRecord& record, double now, double offlineAfter);
 
     std::shared_ptr<Device> find(const std::string& key) const;
     /// Adds a new device; false if the key is taken.

@@ -45,11 +45,11 @@ void DevicesPlugin::start(HostContext& context) {
     _context = &context;
     std::string key = hostKey(context);
     _store = std::make_unique<DevicesStore>(context.store());
-    _registry.load(_store->loadAll(), epochNow(),
-                   static_cast<double>(_config->offlineAfter.count()) / 1000.0);
+    double now = epochNow();
+    double offlineAfter = static_cast<double>(_config->offlineAfter.count()) / 1000.0;
+    _store->forEach([&](DeviceRecord&& record) { _registry.load(record, now, offlineAfter); });
 #ifdef __GLIBC__
-    // Loading many devices leaves the rows' temporaries (tens of MB for 100,000 devices) in
-    // the allocator's free lists; hand those pages back to the system.
+    // The pages of rows read at start stay in the allocator's free lists; hand them back.
     malloc_trim(0);
 #endif
     Metrics& m = context.metrics();

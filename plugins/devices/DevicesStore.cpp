@@ -47,26 +47,35 @@ std::size_t DevicesStore::shard(const std::string& key) {
     return std::hash<std::string>()(key) % kShards;
 }
 
-std::vector<DeviceRecord> DevicesStore::loadAll() {
-    std::vector<DeviceRecord> devices;
-    for (const auto& row : _store.query(
-             "SELECT device_key, note, created_at, token_hash, token_expires_at, registered,"
-             " registered_at, revoked, last_seen, device_info, ssh_pubkey FROM devices")) {
-        DeviceRecord d;
-        d.key = row.getString(0);
-        d.note = row.getString(1);
-        d.createdAt = row.getDouble(2);
-        d.tokenHash = row.getString(3);
-        d.tokenExpiresAt = row.getDouble(4);
-        d.registered = row.getInt(5) != 0;
-        d.registeredAt = row.getDouble(6);
-        d.revoked = row.getInt(7) != 0;
-        d.lastSeen = row.getDouble(8);
-        d.deviceInfo = row.getString(9);
-        d.sshPubkey = row.getString(10);
-        devices.push_back(std::move(d));
+void DevicesStore::forEach(const std::function<void(DeviceRecord&&)>& each, std::int64_t pageSize) {
+    std::string after;
+    for (;;) {
+        // Keyset paging: "" sorts before every key, and each page starts after the last one.
+        std::vector<SqlRow> rows = _store.query(
+            "SELECT device_key, note, created_at, token_hash, token_expires_at, registered,"
+            " registered_at, revoked, last_seen, device_info, ssh_pubkey FROM devices"
+            " WHERE device_key > $1 ORDER BY device_key LIMIT $2",
+            {after, pageSize});
+        for (const auto& row : rows) {
+            DeviceRecord d;
+            d.key = row.getString(0);
+            d.note = row.getString(1);
+            d.createdAt = row.getDouble(2);
+            d.tokenHash = row.getString(3);
+            d.tokenExpiresAt = row.getDouble(4);
+            d.registered = row.getInt(5) != 0;
+            d.registeredAt = row.getDouble(6);
+            d.revoked = row.getInt(7) != 0;
+            d.lastSeen = row.getDouble(8);
+            d.deviceInfo = row.getString(9);
+            d.sshPubkey = row.getString(10);
+            after = d.key;
+            each(std::move(d));
+        }
+        if (static_cast<std::int64_t>(rows.size()) < pageSize) {
+            return;
+        }
     }
-    return devices;
 }
 
 void DevicesStore::insert(const DeviceRecord& d) {

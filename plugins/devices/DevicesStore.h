@@ -6,6 +6,8 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,7 +24,9 @@ public:
     /// Applies the plugin's migrations and creates the write-behind batchers.
     explicit DevicesStore(Store& store);
 
-    std::vector<DeviceRecord> loadAll();
+    /// Calls `each` for every stored device, reading them in pages of `pageSize` (ordered by
+    /// key) so the rows in flight stay few however many devices there are.
+    void forEach(const std::function<void(DeviceRecord&&)>& each, std::int64_t pageSize = 2000);
     /// Inserts a new device; throws StoreError (e.g. the key exists).
     void insert(const DeviceRecord& device);
     void setToken(const std::string& key, const std::string& tokenHash, double expiresAt);
