@@ -223,6 +223,38 @@ TEST(DevicesDurabilityTest, GracefulRestartKeepsTheLatestHeartbeatRevocationAndS
     EXPECT_EQ(heartbeat(server.pub(), "dur-rev").body, failJson("Device revoked"));
 }
 
+TEST(DevicesDurabilityTest, ThousandsOfDevicesAreAllLoadedAfterRestart) {
+    // More than two of the pages the plugin reads at start.
+    Server server(devicesConfig(", offline_after: 60s"));
+    ASSERT_TRUE(server.ready);
+    const int count = 4500;
+    Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(server.admin()));
+    for (int i = 0; i < count; ++i) {
+        std::string body = "{\"device_key\":\"many-" + std::to_string(10000 + i) + "\"}";
+        Poco::Net::HTTPRequest request("POST", "/admin/api/devices",
+                                       Poco::Net::HTTPMessage::HTTP_1_1);
+        request.set("Authorization", std::string("Bearer ") + kAdminToken);
+        request.setContentLength(static_cast<std::streamsize>(body.size()));
+        session.sendRequest(request) << body;
+        Poco::Net::HTTPResponse response;
+        std::string reply;
+        Poco::StreamCopier::copyToString(session.receiveResponse(response), reply);
+        ASSERT_EQ(response.getStatus(), 201) << reply;
+    }
+    ASSERT_TRUE(enrolAndRegister(server, "many-registered"));
+    server.restart(SIGTERM);
+    ASSERT_TRUE(server.ready);
+    HttpResult metrics = http("GET", server.admin(), "/metrics", "", adminAuth());
+    EXPECT_NE(metrics.body.find("switchboard_devices_enrolled " + std::to_string(count + 1) + "\n"),
+              std::string::npos);
+    EXPECT_NE(metrics.body.find("switchboard_devices_registered 1\n"), std::string::npos);
+    for (int i : {0, 1999, 2000, 3999, 4000, count - 1}) {
+        std::string key = "many-" + std::to_string(10000 + i);
+        EXPECT_EQ(details(server.pub(), key).status, 200) << key;
+    }
+    EXPECT_EQ(heartbeat(server.pub(), "many-registered").body, okJson("Heartbeat received"));
+}
+
 TEST(DevicesDurabilityTest, DeviceThatWentQuietWhileStoppedIsOfflineAfterStart) {
     Server server(devicesConfig(", offline_after: 1s"));
     ASSERT_TRUE(server.ready);
