@@ -80,6 +80,20 @@ bool DeviceInfo::has(std::string_view name) const {
     return false;
 }
 
+std::string DeviceInfo::text(std::string_view name) const {
+    for (const auto& field : _fields) {
+        if (field.first == name) {
+            rapidjson::Document value;
+            value.Parse(field.second.c_str(), field.second.size());
+            if (!value.HasParseError() && value.IsString()) {
+                return std::string(value.GetString(), value.GetStringLength());
+            }
+            return {};
+        }
+    }
+    return {};
+}
+
 void DeviceInfo::merge(const DeviceInfo& other) {
     for (const auto& field : other._fields) {
         set(field.first, field.second);

@@ -26,6 +26,8 @@ public:
     bool set(std::string_view name, std::string jsonValue);
     void setString(std::string_view name, std::string_view value);
     bool has(std::string_view name) const;
+    /// The value of `name` if it is a JSON string, else "".
+    std::string text(std::string_view name) const;
     /// Overwrites / adds every field of `other`.
     void merge(const DeviceInfo& other);
     /// The same, taking the values over (no copies: this is the heartbeat path). True if any

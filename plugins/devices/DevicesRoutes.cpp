@@ -155,6 +155,7 @@ void DevicesRoutes::registerDevice(const HttpRequest& req, HttpResponse& resp) {
     if (!info.has("ip_address")) {
         info.setString("ip_address", address);
     }
+    const std::string ipAddress = info.text("ip_address");
     const std::string key = req.param("key");
     std::shared_ptr<Device> device = _registry.find(key);
     if (!device) {
@@ -206,9 +207,9 @@ void DevicesRoutes::registerDevice(const HttpRequest& req, HttpResponse& resp) {
         cameOnline = _registry.markSeen(*device, now);
     }
     _registrations->inc();
-    context->bus().publish("device.registered", DeviceEvents::registered(key, now, address));
+    context->bus().publish("device.registered", DeviceEvents::registered(key, now, ipAddress));
     if (cameOnline) {
-        context->bus().publish("device.online", DeviceEvents::online(key, address, now));
+        context->bus().publish("device.online", DeviceEvents::online(key, ipAddress, now));
     }
     context->logger().information("device %s registered from %s", key, address);
     resp.json(200, "{\"ok\":true,\"message\":\"Device registered\",\"device_key\":" +

@@ -76,11 +76,11 @@ TEST(DevicesOnlineTest, SilentDeviceGoesOfflineAndComesBackWithAHeartbeat) {
     auto registered = events.next("device.registered", "off-1");
     ASSERT_TRUE(registered);
     EXPECT_EQ(registered->data, "{\"device_key\":\"off-1\",\"registered_at\":" + registeredAt +
-                                    ",\"ip_address\":\"127.0.0.1\"}");
+                                    ",\"ip_address\":\"10.0.0.1\"}");
     auto online = events.next("device.online", "off-1");
     ASSERT_TRUE(online);
     EXPECT_EQ(online->data,
-              "{\"device_key\":\"off-1\",\"ip_address\":\"127.0.0.1\","
+              "{\"device_key\":\"off-1\",\"ip_address\":\"10.0.0.1\","
               "\"last_seen\":" +
                   registeredAt + "}");
 
