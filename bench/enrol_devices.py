@@ -12,6 +12,14 @@ import sys
 import time
 
 
+def device_info(n):
+    """What device n (1-based) reports: the same fields bench/wrk/device-heartbeat.lua sends for
+    it, as the Meeting client sends the same collected info at registration and in heartbeats."""
+    a, b, c = (n >> 16) & 255, (n >> 8) & 255, n & 255
+    return {"ip_lan": "10.%d.%d.%d" % (a, b, c), "ip_public": "203.0.113.%d" % (n % 250 + 1),
+            "mac": "00:1A:2B:%02X:%02X:%02X" % (a, b, c), "note": "Updates Manager Tool"}
+
+
 def work(args):
     admin_port, public_port, token, first, last = args
     admin = http.client.HTTPConnection("127.0.0.1", admin_port, timeout=30)
@@ -25,8 +33,7 @@ def work(args):
         if resp.status != 201:
             return "enrol %s: %d %s" % (key, resp.status, data)
         body = json.dumps({"token_code": data["token_code"].lower(),
-                           "device_info": {"ip_lan": "10.0.0.1", "mac": "00:1A:2B:3C:4D:5E",
-                                           "note": "bench"}})
+                           "device_info": device_info(i + 1)})
         public.request("POST", "/api/devices/%s/register" % key, body,
                        {"Content-Type": "application/json"})
         resp = public.getresponse()

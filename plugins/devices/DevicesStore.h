@@ -1,8 +1,9 @@
-// The devices plugin's table. Enrolment, tokens, registrations, revocations and SSH keys are
-// written before the reply (durable); heartbeats (last_seen, device_info) go through the store's
-// write-behind batchers, sharded by device key so concurrent heartbeats rarely share a lock;
-// last_seen and device_info are queued separately, so a heartbeat that changes nothing but the
-// time writes only that column.
+// The devices plugin's tables: `devices` (one row per device) and `device_seen` (id,
+// registered_at, last_seen: narrow and integer-keyed, because heartbeats rewrite it all the time).
+// Enrolment, tokens, registrations, revocations and SSH keys are written before the reply
+// (durable); heartbeats go through the store's write-behind batchers, sharded by device key so
+// concurrent heartbeats rarely share a lock. last_seen and device_info are queued separately,
+// so a heartbeat that changes nothing but the time writes one small row.
 #pragma once
 
 #include <array>
@@ -31,14 +32,14 @@ public:
     void insert(const DeviceRecord& device);
     void setToken(const std::string& key, const std::string& tokenHash, double expiresAt);
     /// Burns the token and records the registration (clears revoked and the SSH key).
-    void registerDevice(const std::string& key, double registeredAt, const std::string& deviceInfo);
+    void registerDevice(const Device& device, double registeredAt, const std::string& deviceInfo);
     /// Revokes: not registered, no token, no SSH key; last_seen and device_info as given.
-    void revoke(const std::string& key, double lastSeen, const std::string& deviceInfo);
+    void revoke(const Device& device, double lastSeen, const std::string& deviceInfo);
     void setSshKey(const std::string& key, const std::string& pubkey);
 
     /// Queues last_seen of the registration made at `registeredAt` (the row is left alone if it
     /// was revoked or registered again before the flush).
-    void heartbeat(const std::string& key, double lastSeen, double registeredAt);
+    void heartbeat(const Device& device, double lastSeen, double registeredAt);
     /// Queues a changed device_info the same way. Kept apart from last_seen (other batchers,
     /// other column) so that unchanged info, the usual heartbeat, costs no write.
     void deviceInfo(const std::string& key, std::string deviceInfo, double registeredAt);

@@ -218,8 +218,8 @@ inline HttpResult requestFrom(const std::string& sourceHost, int port, const std
     return result;
 }
 
-/// A row of the devices table read straight from the SQLite file (WAL: safe while the server
-/// runs). Columns as text; NULL reads as "NULL".
+/// A device's stored row (devices joined with device_seen) read straight from the SQLite file (WAL:
+/// safe while the server runs). Columns as text; NULL reads as "NULL".
 inline std::map<std::string, std::string> storedRow(const std::string& database,
                                                     const std::string& key) {
     Poco::Data::SQLite::Connector::registerConnector();
@@ -227,10 +227,12 @@ inline std::map<std::string, std::string> storedRow(const std::string& database,
     try {
         Poco::Data::Session session("SQLite", database);
         Poco::Data::Statement select(session);
-        select << "SELECT device_key, COALESCE(token_hash, 'NULL'), registered,"
-                  " COALESCE(CAST(registered_at AS TEXT), 'NULL'), revoked,"
-                  " COALESCE(CAST(last_seen AS TEXT), 'NULL'), device_info,"
-                  " COALESCE(ssh_pubkey, 'NULL'), note FROM devices WHERE device_key = ?",
+        select << "SELECT d.device_key, COALESCE(d.token_hash, 'NULL'), d.registered,"
+                  " COALESCE(CAST(d.registered_at AS TEXT), 'NULL'), d.revoked,"
+                  " COALESCE(CAST(s.last_seen AS TEXT), 'NULL'), d.device_info,"
+                  " COALESCE(d.ssh_pubkey, 'NULL'), d.note"
+                  " FROM devices d LEFT JOIN device_seen s ON s.id = d.id"
+                  " WHERE d.device_key = ?",
             Poco::Data::Keywords::useRef(key), Poco::Data::Keywords::now;
         Poco::Data::RecordSet rs(select);
         if (rs.rowCount() == 1) {
