@@ -20,26 +20,44 @@ def device_info(n):
             "mac": "00:1A:2B:%02X:%02X:%02X" % (a, b, c), "note": "Updates Manager Tool"}
 
 
+class Client:
+    """One keep-alive connection that reconnects once when the server has closed it (an idle
+    keep-alive timeout while the machine is busy)."""
+
+    def __init__(self, port):
+        self.port = port
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def post(self, path, body, headers):
+        for attempt in (1, 2):
+            try:
+                self.conn.request("POST", path, json.dumps(body), headers)
+                resp = self.conn.getresponse()
+                return resp.status, json.loads(resp.read()), attempt
+            except (ConnectionError, http.client.HTTPException):
+                self.conn.close()
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                if attempt == 2:
+                    raise
+
+
 def work(args):
     admin_port, public_port, token, first, last = args
-    admin = http.client.HTTPConnection("127.0.0.1", admin_port, timeout=30)
-    public = http.client.HTTPConnection("127.0.0.1", public_port, timeout=30)
+    admin, public = Client(admin_port), Client(public_port)
     auth = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
+    plain = {"Content-Type": "application/json"}
     for i in range(first, last):
         key = "bench-%06d" % i
-        admin.request("POST", "/admin/api/devices", json.dumps({"device_key": key}), auth)
-        resp = admin.getresponse()
-        data = json.loads(resp.read())
-        if resp.status != 201:
-            return "enrol %s: %d %s" % (key, resp.status, data)
-        body = json.dumps({"token_code": data["token_code"].lower(),
-                           "device_info": device_info(i + 1)})
-        public.request("POST", "/api/devices/%s/register" % key, body,
-                       {"Content-Type": "application/json"})
-        resp = public.getresponse()
-        data = json.loads(resp.read())
-        if resp.status != 200 or not data.get("ok"):
-            return "register %s: %d %s" % (key, resp.status, data)
+        status, data, attempt = admin.post("/admin/api/devices", {"device_key": key}, auth)
+        if status == 409 and attempt == 2:  # the first try went through: take a new token
+            status, data, _ = admin.post("/admin/api/devices/%s/token" % key, {}, auth)
+            status = 201 if status == 200 else status
+        if status != 201:
+            return "enrol %s: %d %s" % (key, status, data)
+        body = {"token_code": data["token_code"].lower(), "device_info": device_info(i + 1)}
+        status, data, attempt = public.post("/api/devices/%s/register" % key, body, plain)
+        if not (status == 200 or (status == 409 and attempt == 2)):
+            return "register %s: %d %s" % (key, status, data)
     return None
 
 

@@ -56,7 +56,8 @@ PIDS+=($SB_PID)
 wait_http "http://127.0.0.1:$PUB_PORT/readyz"
 RSS_EMPTY=$(rss_kb "$SB_PID")
 echo "# enrolling and registering $DEVICES devices through the admin and device APIs" >&2
-python3 bench/enrol_devices.py "$ADMIN_PORT" "$PUB_PORT" bench "$DEVICES" "$WORK/keys.txt" 2
+python3 bench/enrol_devices.py "$ADMIN_PORT" "$PUB_PORT" bench "$DEVICES" "$WORK/keys.txt" 2 \
+  || { tail -20 "$WORK/switchboard.log" >&2; exit 1; }
 RSS_ENROLLED=$(rss_kb "$SB_PID")
 run_wrk devices-heartbeat "http://127.0.0.1:$PUB_PORT" device-heartbeat.lua WRK_KEYS_FILE="$WORK/keys.txt"
 RSS_AFTER=$(rss_kb "$SB_PID")
