@@ -81,6 +81,14 @@ void DevicesPlugin::stop() {
     if (_adminRoutes) {
         _adminRoutes->bind(nullptr, nullptr);
     }
+    if (_store) {
+        try {
+            _store->flush();  // a plugin restarted by a reload loads what was just answered
+        } catch (const std::exception& e) {
+            _context->logger().warning("heartbeats not flushed at stop (the store retries): %s",
+                                       std::string(e.what()));
+        }
+    }
     _context = nullptr;
 }
 

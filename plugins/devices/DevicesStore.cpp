@@ -152,6 +152,13 @@ void DevicesStore::discardHeartbeat(const std::string& key) {
     _deviceInfo[shard(key)]->discard(key);
 }
 
+void DevicesStore::flush() {
+    for (std::size_t i = 0; i < kShards; ++i) {
+        _lastSeen[i]->flush();
+        _deviceInfo[i]->flush();
+    }
+}
+
 std::size_t DevicesStore::pendingHeartbeats() const {
     std::size_t n = 0;
     for (std::size_t i = 0; i < kShards; ++i) {

@@ -47,6 +47,9 @@ public:
     void discardHeartbeat(const std::string& key);
     /// Updates waiting for the next flush.
     std::size_t pendingHeartbeats() const;
+    /// Writes the queued updates now (at stop, so a reloaded plugin reads them back). Throws
+    /// StoreError if the store refuses; what failed stays queued for the store's own flushes.
+    void flush();
 
 private:
     static std::size_t shard(const std::string& key);

@@ -255,6 +255,31 @@ TEST(DevicesDurabilityTest, ThousandsOfDevicesAreAllLoadedAfterRestart) {
     EXPECT_EQ(heartbeat(server.pub(), "many-registered").body, okJson("Heartbeat received"));
 }
 
+TEST(DevicesDurabilityTest, AReloadThatRestartsThePluginKeepsTheLatestHeartbeat) {
+    Server server(devicesConfig(", offline_after: 60s"));
+    ASSERT_TRUE(server.ready);
+    // No write-behind flush on its own during this test: only the plugin's stop writes.
+    std::string yaml = server.yaml;
+    std::size_t at = yaml.find("flush_interval: 200ms");
+    ASSERT_NE(at, std::string::npos);
+    server.yaml = yaml.replace(at, 21, "flush_interval: 1h");
+    server.restart(SIGTERM);
+    ASSERT_TRUE(server.ready);
+    ASSERT_TRUE(enrolAndRegister(server, "reload-1"));
+    ASSERT_EQ(heartbeat(server.pub(), "reload-1", R"({"note":"latest"})").status, 200);
+    std::string before = details(server.pub(), "reload-1").body;
+
+    // A changed devices section makes the reload start a new plugin instance.
+    std::string changed = server.yaml;
+    changed.replace(changed.find("offline_after: 60s"), 18, "offline_after: 61s");
+    server.dir.write("switchboard.yaml", changed);
+    HttpResult reload = http("POST", server.admin(), "/admin/api/reload", "", adminAuth());
+    EXPECT_EQ(reload.status, 200);
+    EXPECT_EQ(reload.body, "{\"reloaded\":true}");
+    EXPECT_EQ(details(server.pub(), "reload-1").body, before);
+    EXPECT_NE(before.find("\"note\":\"latest\""), std::string::npos);
+}
+
 TEST(DevicesDurabilityTest, DeviceThatWentQuietWhileStoppedIsOfflineAfterStart) {
     Server server(devicesConfig(", offline_after: 1s"));
     ASSERT_TRUE(server.ready);
