@@ -405,6 +405,20 @@ TEST_F(DevicesApiTest, HeartbeatRejectsBadBodies) {
     EXPECT_EQ(heartbeat(pub(), "hb-bad", "{\"mac\":\"" + std::string(64, 'm') + "\"}").status, 200);
 }
 
+TEST_F(DevicesApiTest, DeeplyNestedBodiesAre400AndTheServerKeepsServing) {
+    ASSERT_TRUE(enrolAndRegister(*server, "hb-deep"));
+    std::string deep = std::string(1000000, '[');
+    HttpResult beat = heartbeat(pub(), "hb-deep", deep);
+    EXPECT_EQ(beat.status, 400);
+    EXPECT_EQ(beat.body, failJson("body is not valid JSON"));
+    HttpResult reg = registerRaw(pub(), "hb-deep", "{\"device_info\":" + deep);
+    EXPECT_EQ(reg.status, 400);
+    HttpResult enrolment = adminCreate(admin(), "{\"note\":" + deep);
+    EXPECT_EQ(enrolment.status, 400);
+    EXPECT_EQ(enrolment.body, errorJson("body is not valid JSON"));
+    EXPECT_EQ(heartbeat(pub(), "hb-deep").body, okJson("Heartbeat received"));
+}
+
 TEST_F(DevicesApiTest, HeartbeatOfUnknownOrUnregisteredDeviceIsRefused) {
     HttpResult unknown = heartbeat(pub(), "hb-nobody");
     EXPECT_EQ(unknown.status, 404);
