@@ -21,7 +21,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <regex>
 #include <string>
 
 #include "TestSupport.h"
@@ -107,6 +106,28 @@ inline std::string numberText(const std::string& body, const std::string& name) 
     return body.substr(at, end - at);
 }
 
+/// True if `text` is `count` characters, each one of `alphabet`.
+inline bool consistsOf(const std::string& text, std::size_t count, const std::string& alphabet) {
+    return text.size() == count && text.find_first_not_of(alphabet) == std::string::npos;
+}
+
+/// The token code of a reply that must be exactly
+/// {"device_key":"<key>","token_code":"<6 upper-case hex>","token_expires_at":<number>}, or "".
+inline std::string tokenOf(const HttpResult& r, int status, const std::string& key) {
+    std::string prefix = "{\"device_key\":\"" + key + "\",\"token_code\":\"";
+    if (r.status != status || r.body.compare(0, prefix.size(), prefix) != 0) {
+        return "";
+    }
+    std::string code = r.body.substr(prefix.size(), 6);
+    std::string expires = numberText(r.body, "token_expires_at");
+    if (!consistsOf(code, 6, "0123456789ABCDEF") || expires.empty() ||
+        !consistsOf(expires, expires.size(), "0123456789.") ||
+        r.body != prefix + code + "\",\"token_expires_at\":" + expires + "}") {
+        return "";
+    }
+    return code;
+}
+
 inline HttpResult adminCreate(int admin, const std::string& body) {
     return http("POST", admin, "/admin/api/devices", body, adminAuth());
 }
@@ -119,27 +140,21 @@ inline std::string enrol(int admin, const std::string& key, const std::string& n
     }
     body += "}";
     HttpResult r = adminCreate(admin, body);
-    static const std::regex kShape(
-        R"re(\{"device_key":"([^"]+)","token_code":"([0-9A-F]{6})","token_expires_at":[0-9.]+\})re");
-    std::smatch m;
-    if (r.status != 201 || !std::regex_match(r.body, m, kShape) || m[1] != key) {
+    std::string code = tokenOf(r, 201, key);
+    if (code.empty()) {
         ADD_FAILURE() << "enrol " << key << ": " << r.status << " " << r.body;
-        return "";
     }
-    return m[2];
+    return code;
 }
 
 /// POST /admin/api/devices/{key}/token; returns the new code ("" on failure).
 inline std::string newToken(int admin, const std::string& key) {
     HttpResult r = http("POST", admin, "/admin/api/devices/" + key + "/token", "", adminAuth());
-    static const std::regex kShape(
-        R"re(\{"device_key":"([^"]+)","token_code":"([0-9A-F]{6})","token_expires_at":[0-9.]+\})re");
-    std::smatch m;
-    if (r.status != 200 || !std::regex_match(r.body, m, kShape) || m[1] != key) {
+    std::string code = tokenOf(r, 200, key);
+    if (code.empty()) {
         ADD_FAILURE() << "new token " << key << ": " << r.status << " " << r.body;
-        return "";
     }
-    return m[2];
+    return code;
 }
 
 inline HttpResult adminShow(int admin, const std::string& key) {
