@@ -294,6 +294,63 @@ TEST(DevicesDurabilityTest, DeviceThatWentQuietWhileStoppedIsOfflineAfterStart) 
     EXPECT_NE(details(server.pub(), "dur-quiet").body.find("\"online\":true"), std::string::npos);
 }
 
+/// Runs SQL on the server's SQLite file from outside (WAL: alongside the running server).
+void executeOnDatabase(const std::string& database, const std::string& sql) {
+    Poco::Data::SQLite::Connector::registerConnector();
+    Poco::Data::Session session("SQLite", database);
+    session.setProperty("connectionTimeout", std::size_t{5});
+    session << sql, Poco::Data::Keywords::now;
+}
+
+TEST(DevicesDurabilityTest, WritesTheStoreRefusesAre500AndChangeNothing) {
+    Server server(devicesConfig(", offline_after: 60s"));
+    ASSERT_TRUE(server.ready);
+    std::string token = enrol(server.admin(), "fail-reg");
+    ASSERT_TRUE(enrolAndRegister(server, "fail-ssh"));
+    ASSERT_TRUE(enrolAndRegister(server, "fail-rev"));
+    std::string kept = enrol(server.admin(), "fail-token");
+
+    // The tables move away: every write of the plugin fails at once.
+    executeOnDatabase(server.database(), "ALTER TABLE devices RENAME TO devices_away");
+    executeOnDatabase(server.database(), "ALTER TABLE device_seen RENAME TO device_seen_away");
+    HttpResult reg = registerDevice(server.pub(), "fail-reg", token);
+    EXPECT_EQ(reg.status, 500);
+    EXPECT_EQ(reg.body, failJson("cannot store the registration"));
+    HttpResult ssh = putSshKey(
+        server.pub(), "fail-ssh",
+        R"({"pubkey":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAx/rXLbuQDb6oiUMrtdwEIDp41sW70gzJUkG+rHDD98"})");
+    EXPECT_EQ(ssh.status, 500);
+    EXPECT_EQ(ssh.body, failJson("cannot store the SSH key"));
+    HttpResult created = adminCreate(server.admin(), R"({"device_key":"fail-new"})");
+    EXPECT_EQ(created.status, 500);
+    EXPECT_EQ(created.body, errorJson("cannot store the device"));
+    HttpResult token2 =
+        http("POST", server.admin(), "/admin/api/devices/fail-token/token", "", adminAuth());
+    EXPECT_EQ(token2.status, 500);
+    EXPECT_EQ(token2.body, errorJson("cannot store the token"));
+    HttpResult revoked = adminRevoke(server.admin(), "fail-rev");
+    EXPECT_EQ(revoked.status, 500);
+    EXPECT_EQ(revoked.body, errorJson("cannot store the revocation"));
+    // Heartbeats are answered from memory; their write waits for the tables to return.
+    EXPECT_EQ(heartbeat(server.pub(), "fail-ssh", R"({"note":"queued"})").status, 200);
+    EXPECT_TRUE(server.process->waitForLog("flush of"));
+    executeOnDatabase(server.database(), "ALTER TABLE devices_away RENAME TO devices");
+    executeOnDatabase(server.database(), "ALTER TABLE device_seen_away RENAME TO device_seen");
+
+    // Nothing changed: the same requests now succeed.
+    EXPECT_EQ(registerDevice(server.pub(), "fail-reg", token).body, registeredJson("fail-reg"));
+    EXPECT_NE(details(server.pub(), "fail-ssh").body.find("\"ssh_pubkey\":null"),
+              std::string::npos);
+    EXPECT_EQ(adminShow(server.admin(), "fail-new").status, 404);
+    EXPECT_EQ(adminCreate(server.admin(), R"({"device_key":"fail-new"})").status, 201);
+    EXPECT_EQ(registerDevice(server.pub(), "fail-token", kept).body, registeredJson("fail-token"));
+    EXPECT_EQ(heartbeat(server.pub(), "fail-rev").status, 200);
+    EXPECT_TRUE(eventually([&] {
+        return storedRow(server.database(), "fail-ssh")["device_info"].find("queued") !=
+               std::string::npos;
+    }));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Rate limiting of token guesses
 
