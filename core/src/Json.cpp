@@ -6,7 +6,8 @@
 namespace switchboard::json {
 
 bool parseObject(std::string_view text, rapidjson::Document& doc, std::string& error) {
-    doc.Parse(text.data(), text.size());
+    // Iterative, not recursive: a body of a million '[' must not overflow the thread's stack.
+    doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
     if (doc.HasParseError()) {
         error = "body is not valid JSON";
         return false;

@@ -1,0 +1,101 @@
+// The in-memory view of enrolled devices, the heartbeat hot path's only shared structure.
+// The map takes its lock exclusively only to add a device (admin enrolment); look-ups share it.
+// Each Device has its own mutex for its state, so heartbeats of different devices never wait
+// for each other; last_seen and online are atomics for lock-free reads (listing, expiry scan).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "DeviceInfo.h"
+#include "DeviceTokens.h"
+
+namespace switchboard::devices {
+
+/// A device as the store keeps it (load, snapshots for listings).
+struct DeviceRecord {
+    std::int64_t id = 0;  ///< numeric id, the key of the narrow last-seen table
+    std::string key;
+    std::string note;
+    double createdAt = 0;
+    std::string tokenHash;  ///< hex SHA-256, "" when no token is pending
+    double tokenExpiresAt = 0;
+    bool registered = false;
+    double registeredAt = 0;  ///< 0 while not registered
+    bool revoked = false;
+    double lastSeen = 0;  ///< 0: never
+    std::string deviceInfo = "{}";
+    std::string sshPubkey;  ///< "" when none
+    bool online = false;    ///< derived, not stored
+};
+
+/// One enrolled device. Fields other than lastSeen/online are guarded by `mutex`.
+struct Device {
+    Device(std::int64_t deviceId, std::string deviceKey)
+        : id(deviceId), key(std::move(deviceKey)) {}
+    const std::int64_t id;
+    const std::string key;
+    std::mutex mutex;
+    std::string note;
+    double createdAt = 0;
+    DeviceTokens::Hash tokenHash{};
+    bool hasToken = false;
+    double tokenExpiresAt = 0;
+    bool registered = false;
+    double registeredAt = 0;
+    bool revoked = false;
+    DeviceInfo info;
+    std::string sshPubkey;
+    /// Written under `mutex`, readable without it.
+    std::atomic<double> lastSeen{0};
+    std::atomic<bool> online{false};
+
+    /// A copy of the state (takes `mutex`).
+    DeviceRecord snapshot();
+};
+
+class DeviceRegistry {
+public:
+    /// Adds a stored device (start-up load, before any request). Devices seen within
+    /// `offlineAfter` seconds of `now` start online.
+    void load(const DeviceRecord& record, double now, double offlineAfter);
+
+    std::shared_ptr<Device> find(const std::string& key) const;
+    /// Adds a new device; false if the key is taken.
+    bool insert(const std::shared_ptr<Device>& device);
+    /// Every device (shared lock held while copying the pointers).
+    std::vector<std::shared_ptr<Device>> all() const;
+
+    /// Marks `device` (its mutex held by the caller) seen at `now`; true if it was offline.
+    bool markSeen(Device& device, double now);
+    /// Marks `device` (mutex held) offline; true if it was online.
+    bool markOffline(Device& device);
+    /// Takes offline every online device last seen before `cutoff`; calls `wentOffline` for
+    /// each (outside the map lock, with the device's mutex held).
+    void expire(double cutoff, const std::function<void(Device&)>& wentOffline);
+
+    /// Registration state changes (mutex held) go through here to keep the counts right.
+    void setRegistered(Device& device, bool registered);
+
+    std::size_t size() const;
+    /// The highest device id loaded or inserted (0 if none): enrolment takes the next one.
+    std::int64_t maxId() const { return _maxId.load(std::memory_order_relaxed); }
+    std::size_t registeredCount() const { return _registered.load(std::memory_order_relaxed); }
+    std::size_t onlineCount() const { return _online.load(std::memory_order_relaxed); }
+
+private:
+    mutable std::shared_mutex _mutex;
+    std::unordered_map<std::string, std::shared_ptr<Device>> _devices;
+    std::atomic<std::size_t> _registered{0};
+    std::atomic<std::size_t> _online{0};
+    std::atomic<std::int64_t> _maxId{0};  ///< written under the exclusive lock
+};
+
+}  // namespace switchboard::devices

@@ -1,0 +1,287 @@
+// Admin enrolment endpoints (see DevicesAdminRoutes.h).
+#include "DevicesAdminRoutes.h"
+
+#include <Poco/Logger.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+
+#include "DeviceEvents.h"
+#include "switchboard/Json.h"
+
+namespace switchboard::devices {
+
+namespace {
+
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void writeTime(Writer& w, const char* name, double t) {
+    w.Key(name);
+    if (t > 0) {
+        w.Double(t);
+    } else {
+        w.Null();
+    }
+}
+
+void writeText(Writer& w, const char* name, const std::string& value) {
+    w.Key(name);
+    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+}
+
+void writeEntry(Writer& w, const DeviceRecord& d, double now) {
+    w.StartObject();
+    writeText(w, "device_key", d.key);
+    writeText(w, "note", d.note);
+    writeTime(w, "created_at", d.createdAt);
+    w.Key("registered");
+    w.Bool(d.registered);
+    writeTime(w, "registered_at", d.registeredAt);
+    w.Key("revoked");
+    w.Bool(d.revoked);
+    w.Key("online");
+    w.Bool(d.online);
+    writeTime(w, "last_seen", d.lastSeen);
+    bool pending = !d.tokenHash.empty() && now < d.tokenExpiresAt;
+    w.Key("token_pending");
+    w.Bool(pending);
+    writeTime(w, "token_expires_at", pending ? d.tokenExpiresAt : 0);
+    w.Key("device_info");
+    w.RawValue(d.deviceInfo.data(), d.deviceInfo.size(), rapidjson::kObjectType);
+    w.Key("ssh_pubkey");
+    if (d.sshPubkey.empty()) {
+        w.Null();
+    } else {
+        w.String(d.sshPubkey.data(), static_cast<rapidjson::SizeType>(d.sshPubkey.size()));
+    }
+    w.EndObject();
+}
+
+std::string text(const rapidjson::StringBuffer& buffer) {
+    return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+}  // namespace
+
+DevicesAdminRoutes::DevicesAdminRoutes(std::shared_ptr<const DevicesConfig> config,
+                                       DeviceRegistry& registry)
+    : _config(std::move(config)), _registry(registry) {}
+
+void DevicesAdminRoutes::bind(HostContext* context, DevicesStore* store) {
+    if (context != nullptr) {
+        _enrolled = &context->metrics().counter("enrolled_total", "Devices enrolled");
+        _revoked = &context->metrics().counter("revoked_total", "Devices revoked");
+    }
+    // Stopping only clears the context (the "not running" signal); the store object outlives
+    // the plugin's stop, so a request that passed the check can still finish with it.
+    if (store != nullptr) {
+        _store = store;
+    }
+    _context = context;
+}
+
+std::vector<Route> DevicesAdminRoutes::routes() {
+    auto handler = [this](void (DevicesAdminRoutes::*method)(const HttpRequest&, HttpResponse&)) {
+        return [this, method](const HttpRequest& req, HttpResponse& resp) {
+            if (_context.load() == nullptr) {
+                resp.error(503, "devices is not running");
+                return;
+            }
+            (this->*method)(req, resp);
+        };
+    };
+    return {{"POST", "", handler(&DevicesAdminRoutes::create)},
+            {"GET", "", handler(&DevicesAdminRoutes::list)},
+            {"GET", "/{key}", handler(&DevicesAdminRoutes::show)},
+            {"POST", "/{key}/token", handler(&DevicesAdminRoutes::newToken)},
+            {"DELETE", "/{key}", handler(&DevicesAdminRoutes::revoke)}};
+}
+
+bool DevicesAdminRoutes::validKey(const std::string& key) {
+    if (key.empty() || key.size() > 128) {
+        return false;
+    }
+    return std::all_of(key.begin(), key.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '.' || c == '_' || c == '-';
+    });
+}
+
+std::string DevicesAdminRoutes::issueToken(Device& device, double now, bool persist) {
+    std::string code = DeviceTokens::generate();
+    DeviceTokens::Hash hash = DeviceTokens::hash(device.key, code);
+    double expires = now + static_cast<double>(_config->tokenTtl.count()) / 1000.0;
+    if (persist) {
+        _store.load()->setToken(device.key, DeviceTokens::toHex(hash), expires);
+    }
+    device.tokenHash = hash;
+    device.hasToken = true;
+    device.tokenExpiresAt = expires;
+    return code;
+}
+
+std::string DevicesAdminRoutes::tokenBody(const Device& device, const std::string& code) {
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    w.StartObject();
+    writeText(w, "device_key", device.key);
+    writeText(w, "token_code", code);
+    writeTime(w, "token_expires_at", device.tokenExpiresAt);
+    w.EndObject();
+    return text(buffer);
+}
+
+void DevicesAdminRoutes::create(const HttpRequest& req, HttpResponse& resp) {
+    rapidjson::Document body;
+    std::string error;
+    std::string key;
+    std::string note;
+    if (req.body().find_first_not_of(" \t\r\n") == std::string::npos) {
+        body.SetObject();
+    } else if (!json::parseObject(req.body(), body, error)) {
+        resp.error(400, error);
+        return;
+    }
+    if (!json::optionalString(body, "device_key", key, error) ||
+        !json::optionalString(body, "note", note, error)) {
+        resp.error(400, error);
+        return;
+    }
+    bool generated = !body.HasMember("device_key") || body["device_key"].IsNull();
+    if (!generated && !validKey(key)) {
+        resp.error(400, "device_key must be 1-128 characters: letters, digits, '.', '_', '-'");
+        return;
+    }
+    if (note.size() > _config->maxFieldLength) {
+        resp.error(
+            400, "note is too long (limit " + std::to_string(_config->maxFieldLength) + " bytes)");
+        return;
+    }
+    if (note.find('\0') != std::string::npos) {
+        resp.error(400, "note must not contain NUL characters");
+        return;
+    }
+    std::lock_guard<std::mutex> lock(_createMutex);
+    if (generated) {
+        do {
+            key = DeviceTokens::generateDeviceKey();
+        } while (_registry.find(key));
+    } else if (_registry.find(key)) {
+        resp.error(409, "device already exists");
+        return;
+    }
+    auto device = std::make_shared<Device>(_registry.maxId() + 1, key);
+    double now = epochNow();
+    device->note = note;
+    device->createdAt = now;
+    std::string code = issueToken(*device, now, false);
+    DeviceRecord record = device->snapshot();
+    try {
+        _store.load()->insert(record);  // durable before anyone sees the token
+    } catch (const std::exception& e) {
+        _context.load()->logger().error("cannot store device %s: %s", key, std::string(e.what()));
+        resp.error(500, "cannot store the device");
+        return;
+    }
+    _registry.insert(device);
+    _enrolled->inc();
+    _context.load()->logger().information("device %s enrolled", key);
+    resp.json(201, tokenBody(*device, code));
+}
+
+void DevicesAdminRoutes::newToken(const HttpRequest& req, HttpResponse& resp) {
+    std::shared_ptr<Device> device = _registry.find(req.param("key"));
+    if (!device) {
+        resp.error(404, "device not found");
+        return;
+    }
+    std::lock_guard<std::mutex> lock(device->mutex);
+    std::string code;
+    try {
+        code = issueToken(*device, epochNow(), true);
+    } catch (const std::exception& e) {
+        _context.load()->logger().error("cannot store a token for %s: %s", device->key,
+                                        std::string(e.what()));
+        resp.error(500, "cannot store the token");
+        return;
+    }
+    _context.load()->logger().information("new registration token for device %s", device->key);
+    resp.json(200, tokenBody(*device, code));
+}
+
+void DevicesAdminRoutes::list(const HttpRequest&, HttpResponse& resp) {
+    std::vector<DeviceRecord> records;
+    for (const auto& device : _registry.all()) {
+        records.push_back(device->snapshot());
+    }
+    std::sort(records.begin(), records.end(),
+              [](const DeviceRecord& a, const DeviceRecord& b) { return a.key < b.key; });
+    double now = epochNow();
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    w.StartObject();
+    w.Key("devices");
+    w.StartArray();
+    for (const DeviceRecord& d : records) {
+        writeEntry(w, d, now);
+    }
+    w.EndArray();
+    w.EndObject();
+    resp.json(200, text(buffer));
+}
+
+void DevicesAdminRoutes::show(const HttpRequest& req, HttpResponse& resp) {
+    std::shared_ptr<Device> device = _registry.find(req.param("key"));
+    if (!device) {
+        resp.error(404, "device not found");
+        return;
+    }
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    writeEntry(w, device->snapshot(), epochNow());
+    resp.json(200, text(buffer));
+}
+
+void DevicesAdminRoutes::revoke(const HttpRequest& req, HttpResponse& resp) {
+    std::shared_ptr<Device> device = _registry.find(req.param("key"));
+    if (!device) {
+        resp.error(404, "device not found");
+        return;
+    }
+    HostContext* context = _context.load();
+    bool wasOnline = false;
+    double lastSeen = 0;
+    {
+        std::lock_guard<std::mutex> lock(device->mutex);
+        lastSeen = device->lastSeen.load();
+        try {
+            _store.load()->revoke(*device, lastSeen, device->info.json());
+        } catch (const std::exception& e) {
+            context->logger().error("cannot revoke device %s: %s", device->key,
+                                    std::string(e.what()));
+            resp.error(500, "cannot store the revocation");
+            return;
+        }
+        bool wasRevoked = device->revoked;
+        device->revoked = true;
+        _registry.setRegistered(*device, false);
+        device->registeredAt = 0;
+        device->hasToken = false;
+        device->tokenHash.fill(0);
+        device->tokenExpiresAt = 0;
+        device->sshPubkey.clear();
+        wasOnline = _registry.markOffline(*device);
+        if (!wasRevoked) {
+            _revoked->inc();
+        }
+    }
+    context->bus().publish("device.revoked", DeviceEvents::revoked(device->key));
+    if (wasOnline) {
+        context->bus().publish("device.offline", DeviceEvents::offline(device->key, lastSeen));
+    }
+    context->logger().information("device %s revoked", device->key);
+    resp.json(200, "{\"device_key\":" + json::quote(device->key) + ",\"revoked\":true}");
+}
+
+}  // namespace switchboard::devices

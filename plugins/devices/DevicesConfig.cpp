@@ -1,0 +1,83 @@
+// Devices configuration schema and parsing (see DevicesConfig.h).
+#include "DevicesConfig.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "SshPublicKey.h"
+
+namespace switchboard::devices {
+
+void DevicesConfig::declare(ConfigSchema& schema) {
+    schema.string("listener", "public", "Listener serving the device API (/api/...)")
+        .duration("offline_after", "180s", "A device without a heartbeat this long is offline")
+        .duration("check_interval", "5s", "How often devices are checked for going offline")
+        .duration("token_ttl", "24h", "How long a registration token stays valid")
+        .stringList("trusted_proxies",
+                    "Proxy addresses or CIDRs (10.0.0.0/8, ::1) whose "
+                    "X-Forwarded-For header names the client address")
+        .string("ssh_host_key", "",
+                "OpenSSH public host key file served on GET /api/ssh-hostkey "
+                "(empty: an ed25519 key generated under the data directory)")
+        .size("max_field_length", "1KiB", "Longest device_info value or enrolment note accepted");
+    schema.section("rate_limit", "Failed registration-token attempts (429 beyond)")
+        .integer("per_device", 10, 0, 1000000,
+                 "Failed attempts per device per window (0: no limit)")
+        .integer("per_address", 30, 0, 1000000,
+                 "Failed attempts per client address per window "
+                 "(0: no limit)")
+        .duration("window", "15m", "Length of the counting window");
+}
+
+namespace {
+
+std::string readHostKey(const ConfigSection& section, const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        throw section.error("ssh_host_key", "cannot read " + path);
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    std::string line = text.str();
+    std::string normalized;
+    std::string problem;
+    if (!SshPublicKey::validate(line, normalized, problem)) {
+        throw section.error("ssh_host_key", path + " is not an OpenSSH public key: " + problem);
+    }
+    return normalized;
+}
+
+}  // namespace
+
+DevicesConfig DevicesConfig::parse(const ConfigSection& section) {
+    DevicesConfig c;
+    c.listener = section.getString("listener");
+    c.offlineAfter = section.getDuration("offline_after");
+    c.checkInterval = section.getDuration("check_interval");
+    c.tokenTtl = section.getDuration("token_ttl");
+    c.maxFieldLength = section.getSize("max_field_length");
+    c.failedTokensPerDevice = static_cast<std::uint64_t>(section.getInt("rate_limit.per_device"));
+    c.failedTokensPerAddress = static_cast<std::uint64_t>(section.getInt("rate_limit.per_address"));
+    c.rateWindow = section.getDuration("rate_limit.window");
+    for (const char* key : {"offline_after", "check_interval", "token_ttl", "rate_limit.window"}) {
+        if (section.getDuration(key).count() <= 0) {
+            throw section.error(key, "must be longer than 0s");
+        }
+    }
+    if (c.maxFieldLength == 0) {
+        throw section.error("max_field_length", "must be at least 1 byte");
+    }
+    for (const std::string& entry : section.getStringList("trusted_proxies")) {
+        std::string problem;
+        if (!c.trustedProxies.add(entry, problem)) {
+            throw section.error("trusted_proxies", problem);
+        }
+    }
+    c.sshHostKeyFile = section.getString("ssh_host_key");
+    if (!c.sshHostKeyFile.empty()) {
+        c.sshHostKey = readHostKey(section, c.sshHostKeyFile);
+    }
+    return c;
+}
+
+}  // namespace switchboard::devices

@@ -1,0 +1,34 @@
+// The devices plugin's configuration: declared once as a schema, parsed into an immutable struct.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "TrustedProxies.h"
+#include "switchboard/Config.h"
+
+namespace switchboard::devices {
+
+struct DevicesConfig {
+    std::string listener = "public";
+    std::chrono::milliseconds offlineAfter{180000};
+    std::chrono::milliseconds checkInterval{5000};
+    std::chrono::milliseconds tokenTtl{86400000};
+    TrustedProxies trustedProxies;
+    /// ssh_host_key as configured ("" = generate one under the data directory).
+    std::string sshHostKeyFile;
+    /// The configured host key's public line, read and validated by parse().
+    std::string sshHostKey;
+    std::size_t maxFieldLength = 1024;
+    std::uint64_t failedTokensPerDevice = 10;
+    std::uint64_t failedTokensPerAddress = 30;
+    std::chrono::milliseconds rateWindow{900000};
+
+    static void declare(ConfigSchema& schema);
+    /// Throws ConfigError for problems the schema cannot express (zero durations, bad proxy
+    /// addresses, an unreadable or malformed ssh_host_key).
+    static DevicesConfig parse(const ConfigSection& section);
+};
+
+}  // namespace switchboard::devices

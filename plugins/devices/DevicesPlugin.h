@@ -1,0 +1,41 @@
+// The devices plugin (Meeting device integration, seed 004): lifecycle and wiring only.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "DeviceRegistry.h"
+#include "DevicesAdminRoutes.h"
+#include "DevicesConfig.h"
+#include "DevicesRoutes.h"
+#include "DevicesStore.h"
+#include "switchboard/Plugin.h"
+
+namespace switchboard::devices {
+
+class DevicesPlugin : public Plugin {
+public:
+    void declareConfig(ConfigSchema& schema) const override;
+    void configure(const ConfigSection& config) override;
+    std::string listener() const override { return _config->listener; }
+    std::vector<Route> routes() override { return _routes->routes(); }
+    std::vector<Route> adminRoutes() override { return _adminRoutes->routes(); }
+    void start(HostContext& context) override;
+    void stop() override;
+
+private:
+    /// The configured host key, or the generated one under <data_dir>/devices.
+    std::string hostKey(HostContext& context) const;
+    /// Takes devices whose last heartbeat is older than offline_after offline.
+    void expire();
+
+    std::shared_ptr<const DevicesConfig> _config;
+    DeviceRegistry _registry;
+    std::unique_ptr<DevicesRoutes> _routes;
+    std::unique_ptr<DevicesAdminRoutes> _adminRoutes;
+    std::unique_ptr<DevicesStore> _store;
+    HostContext* _context = nullptr;
+    std::uint64_t _expireTimer = 0;  ///< the offline sweep, cancelled first in stop()
+};
+
+}  // namespace switchboard::devices

@@ -1,0 +1,399 @@
+// Meeting device endpoints (see DevicesRoutes.h). Messages follow seed 004: "Device not found"
+// (404), "Invalid token" (401), "Already registered" (409); the rest are documented in
+// docs/plugins/devices.md.
+#include "DevicesRoutes.h"
+
+#include <Poco/Logger.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "DeviceEvents.h"
+#include "SshPublicKey.h"
+#include "switchboard/Json.h"
+
+namespace switchboard::devices {
+
+namespace {
+
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+/// Longer than any OpenSSH public key line (a 16384-bit RSA key is ~2.8 KB).
+constexpr std::size_t kMaxPubkeyLength = 16384;
+
+constexpr const char* kHeartbeatOk = "{\"ok\":true,\"message\":\"Heartbeat received\"}";
+
+/// Parses the body as a JSON object; an empty body counts as {} (every heartbeat field is
+/// optional, and some clients send none).
+bool parseBody(const HttpRequest& req, rapidjson::Document& doc, std::string& error) {
+    const std::string& body = req.body();
+    if (body.find_first_not_of(" \t\r\n") == std::string::npos) {
+        doc.SetObject();
+        return true;
+    }
+    return json::parseObject(body, doc, error);
+}
+
+void writeTime(Writer& w, const char* name, double t) {
+    w.Key(name);
+    if (t > 0) {
+        w.Double(t);
+    } else {
+        w.Null();
+    }
+}
+
+void writeText(Writer& w, const char* name, const std::string& value) {
+    w.Key(name);
+    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+}
+
+}  // namespace
+
+DevicesRoutes::DevicesRoutes(std::shared_ptr<const DevicesConfig> config, DeviceRegistry& registry)
+    : _config(std::move(config)),
+      _registry(registry),
+      _deviceLimiter(_config->failedTokensPerDevice, 0, _config->rateWindow),
+      _addressLimiter(_config->failedTokensPerAddress, 0, _config->rateWindow) {}
+
+void DevicesRoutes::bind(HostContext* context, DevicesStore* store, const std::string& hostKey) {
+    if (context != nullptr) {
+        Metrics& m = context->metrics();
+        _registrations = &m.counter("registrations_total", "Successful device registrations");
+        _heartbeats = &m.counter("heartbeats_total", "Heartbeats recorded");
+        _tokenFailures = &m.counter("token_failures_total",
+                                    "Registration attempts refused with 401 Invalid token");
+        _rateLimited = &m.counter("rate_limited_total", "Registration attempts refused with 429");
+        _sshKeys = &m.counter("ssh_keys_total", "Device SSH keys stored");
+        _hostKey = hostKey;
+    }
+    // Stopping only clears the context (the "not running" signal); the store object outlives
+    // the plugin's stop, so a request that passed the check can still finish with it.
+    if (store != nullptr) {
+        _store = store;
+    }
+    _context = context;
+}
+
+std::vector<Route> DevicesRoutes::routes() {
+    auto handler = [this](void (DevicesRoutes::*method)(const HttpRequest&, HttpResponse&)) {
+        return [this, method](const HttpRequest& req, HttpResponse& resp) {
+            if (_context.load() == nullptr) {
+                reply(resp, 503, false, "devices is not running");
+                return;
+            }
+            (this->*method)(req, resp);
+        };
+    };
+    return {{"POST", "/api/devices/{key}/register", handler(&DevicesRoutes::registerDevice)},
+            {"POST", "/api/devices/{key}/online", handler(&DevicesRoutes::heartbeat)},
+            {"GET", "/api/ssh-hostkey", handler(&DevicesRoutes::hostKey)},
+            {"PUT", "/api/devices/{key}/ssh-key", handler(&DevicesRoutes::putSshKey)},
+            {"GET", "/api/devices/{key}", handler(&DevicesRoutes::deviceDetails)}};
+}
+
+void DevicesRoutes::reply(HttpResponse& resp, int status, bool ok, std::string_view message) {
+    resp.json(status, std::string("{\"ok\":") + (ok ? "true" : "false") +
+                          ",\"message\":" + json::quote(message) + "}");
+}
+
+std::string DevicesRoutes::clientAddress(const HttpRequest& req) const {
+    if (_config->trustedProxies.empty()) {
+        return TrustedProxies::unmapped(req.peerHost());
+    }
+    return _config->trustedProxies.clientAddress(req.peerHost(), req.header("X-Forwarded-For"));
+}
+
+bool DevicesRoutes::limited(std::int64_t wait, HttpResponse& resp) {
+    if (wait <= 0) {
+        return false;
+    }
+    _rateLimited->inc();
+    resp.setHeader("Retry-After", std::to_string(wait));
+    reply(resp, 429, false, "Too many failed attempts; retry later");
+    return true;
+}
+
+bool DevicesRoutes::checkRegistered(const Device& device, HttpResponse& resp) {
+    if (device.revoked) {
+        reply(resp, 403, false, "Device revoked");
+        return false;
+    }
+    if (!device.registered) {
+        reply(resp, 403, false, "Device not registered");
+        return false;
+    }
+    return true;
+}
+
+void DevicesRoutes::registerDevice(const HttpRequest& req, HttpResponse& resp) {
+    const std::string address = clientAddress(req);
+    if (limited(_addressLimiter.retryAfter(address), resp)) {
+        return;
+    }
+    rapidjson::Document body;
+    std::string error;
+    std::string token;
+    DeviceInfo info;
+    if (!parseBody(req, body, error) || !json::requireString(body, "token_code", token, error) ||
+        !info.readRequest(body, _config->maxFieldLength, error)) {
+        reply(resp, 400, false, error);
+        return;
+    }
+    // device_info may come as an object (the seed client) or as top-level fields; both merge.
+    if (auto it = body.FindMember("device_info"); it != body.MemberEnd() && !it->value.IsNull()) {
+        if (!it->value.IsObject()) {
+            reply(resp, 400, false, "device_info must be an object");
+            return;
+        }
+        DeviceInfo nested;
+        if (!nested.readRequest(it->value, _config->maxFieldLength, error)) {
+            reply(resp, 400, false, "device_info." + error);
+            return;
+        }
+        info.merge(nested);
+    }
+    if (!info.has("ip_address")) {
+        info.setString("ip_address", address);
+    }
+    const std::string ipAddress = info.text("ip_address");
+    const std::string key = req.param("key");
+    std::shared_ptr<Device> device = _registry.find(key);
+    if (!device) {
+        _addressLimiter.fail(address);  // walking device keys counts as guessing
+        reply(resp, 404, false, "Device not found");
+        return;
+    }
+    if (limited(_deviceLimiter.retryAfter(key), resp)) {
+        return;
+    }
+    std::string code;
+    bool wellFormed = DeviceTokens::normalize(token, code);
+    DeviceTokens::Hash presented = DeviceTokens::hash(key, code);
+    HostContext* context = _context.load();
+    double now = epochNow();
+    bool cameOnline = false;
+    {
+        std::lock_guard<std::mutex> lock(device->mutex);
+        if (device->registered && !device->hasToken) {
+            reply(resp, 409, false, "Already registered");
+            return;
+        }
+        bool valid = device->hasToken && now < device->tokenExpiresAt &&
+                     DeviceTokens::equal(presented, device->tokenHash) && wellFormed;
+        if (!valid) {
+            // Wrong guesses are counted, never held against the token itself.
+            _deviceLimiter.fail(key);
+            _addressLimiter.fail(address);
+            _tokenFailures->inc();
+            reply(resp, 401, false, "Invalid token");
+            return;
+        }
+        try {
+            _store.load()->registerDevice(*device, now, info.json());
+        } catch (const std::exception& e) {
+            context->logger().error("cannot store the registration of %s: %s", key,
+                                    std::string(e.what()));
+            reply(resp, 500, false, "cannot store the registration");
+            return;
+        }
+        device->hasToken = false;
+        device->tokenHash.fill(0);
+        device->tokenExpiresAt = 0;
+        device->revoked = false;
+        _registry.setRegistered(*device, true);
+        device->registeredAt = now;
+        device->info = info;
+        device->sshPubkey.clear();
+        cameOnline = _registry.markSeen(*device, now);
+    }
+    _registrations->inc();
+    context->bus().publish("device.registered", DeviceEvents::registered(key, now, ipAddress));
+    if (cameOnline) {
+        context->bus().publish("device.online", DeviceEvents::online(key, ipAddress, now));
+    }
+    context->logger().information("device %s registered from %s", key, address);
+    resp.json(200, "{\"ok\":true,\"message\":\"Device registered\",\"device_key\":" +
+                       json::quote(key) + "}");
+}
+
+void DevicesRoutes::heartbeat(const HttpRequest& req, HttpResponse& resp) {
+    std::shared_ptr<Device> device = _registry.find(req.param("key"));
+    if (!device) {
+        reply(resp, 404, false, "Device not found");
+        return;
+    }
+    // Heartbeat bodies are small: parse them into stack memory.
+    char buffer[4096];
+    rapidjson::MemoryPoolAllocator<> allocator(buffer, sizeof buffer);
+    rapidjson::Document body(&allocator);
+    std::string error;
+    DeviceInfo info;
+    if (!parseBody(req, body, error) || !info.readRequest(body, _config->maxFieldLength, error)) {
+        reply(resp, 400, false, error);
+        return;
+    }
+    std::string address;
+    if (auto it = body.FindMember("ip_address"); it != body.MemberEnd() && it->value.IsString()) {
+        address.assign(it->value.GetString(), it->value.GetStringLength());
+    } else {
+        address = clientAddress(req);
+        info.setString("ip_address", address);
+    }
+    HostContext* context = _context.load();
+    static const std::string kHook = "on_device_heartbeat";
+    if (!context->lua().hasHook(kHook)) {
+        std::lock_guard<std::mutex> lock(device->mutex);
+        if (!checkRegistered(*device, resp)) {
+            return;
+        }
+        applyHeartbeat(*device, std::move(info), address);
+        resp.json(200, kHeartbeatOk);
+        return;
+    }
+    // With a hook: the hook runs without the device's mutex (it may take a while), and the
+    // state is checked again before the heartbeat is applied.
+    DeviceRecord before = device->snapshot();
+    if (before.revoked || !before.registered) {
+        reply(resp, 403, false, before.revoked ? "Device revoked" : "Device not registered");
+        return;
+    }
+    DeviceInfo merged = info;
+    if (!runHook(before, info, merged, resp)) {
+        return;
+    }
+    std::lock_guard<std::mutex> lock(device->mutex);
+    if (!checkRegistered(*device, resp)) {
+        return;
+    }
+    applyHeartbeat(*device, std::move(merged), address);
+    resp.json(200, kHeartbeatOk);
+}
+
+void DevicesRoutes::applyHeartbeat(Device& device, DeviceInfo&& info, const std::string& address) {
+    bool changed = device.info.merge(std::move(info));
+    double now = epochNow();
+    bool cameOnline = _registry.markSeen(device, now);
+    DevicesStore* store = _store.load();
+    store->heartbeat(device, now, device.registeredAt);
+    if (changed) {
+        store->deviceInfo(device.key, device.info.json(), device.registeredAt);
+    }
+    _heartbeats->inc();
+    if (cameOnline) {
+        _context.load()->bus().publish("device.online",
+                                       DeviceEvents::online(device.key, address, now));
+    }
+}
+
+bool DevicesRoutes::runHook(const DeviceRecord& d, const DeviceInfo& info, DeviceInfo& merged,
+                            HttpResponse& resp) {
+    rapidjson::Document device(rapidjson::kObjectType);
+    auto& a = device.GetAllocator();
+    device.AddMember("device_key", rapidjson::Value(d.key.c_str(), a), a);
+    device.AddMember("note", rapidjson::Value(d.note.c_str(), a), a);
+    device.AddMember("registered_at", d.registeredAt, a);
+    if (d.lastSeen > 0) {
+        device.AddMember("last_seen", d.lastSeen, a);
+    }
+    device.AddMember("online", d.online, a);
+    rapidjson::Document stored;
+    stored.Parse(d.deviceInfo.c_str());
+    device.AddMember("device_info", rapidjson::Value(stored, a), a);
+    rapidjson::Document fields;
+    fields.Parse(info.json().c_str());
+    HostContext* context = _context.load();
+    LuaResult result = context->lua().call("on_device_heartbeat", {&device, &fields});
+    if (!result.ok) {
+        context->logger().error("on_device_heartbeat failed: %s", result.error);
+        reply(resp, 500, false, "heartbeat hook failed");
+        return false;
+    }
+    if (result.values.Size() > 0 && result.values[0].IsObject()) {
+        merged.mergeObject(result.values[0]);
+    }
+    return true;
+}
+
+void DevicesRoutes::hostKey(const HttpRequest&, HttpResponse& resp) {
+    resp.setStatus(200);
+    resp.setBody(_hostKey + "\n", "text/plain; charset=utf-8");
+}
+
+void DevicesRoutes::putSshKey(const HttpRequest& req, HttpResponse& resp) {
+    const std::string key = req.param("key");
+    std::shared_ptr<Device> device = _registry.find(key);
+    if (!device) {
+        reply(resp, 404, false, "Device not found");
+        return;
+    }
+    rapidjson::Document body;
+    std::string error;
+    std::string pubkey;
+    if (!parseBody(req, body, error) || !json::requireString(body, "pubkey", pubkey, error)) {
+        reply(resp, 400, false, error);
+        return;
+    }
+    if (pubkey.size() > kMaxPubkeyLength) {
+        reply(resp, 400, false,
+              "pubkey is too long (limit " + std::to_string(kMaxPubkeyLength) + " bytes)");
+        return;
+    }
+    std::string normalized;
+    if (!SshPublicKey::validate(pubkey, normalized, error)) {
+        reply(resp, 400, false, error);
+        return;
+    }
+    std::lock_guard<std::mutex> lock(device->mutex);
+    if (!checkRegistered(*device, resp)) {
+        return;
+    }
+    try {
+        _store.load()->setSshKey(key, normalized);
+    } catch (const std::exception& e) {
+        _context.load()->logger().error("cannot store the SSH key of %s: %s", key,
+                                        std::string(e.what()));
+        reply(resp, 500, false, "cannot store the SSH key");
+        return;
+    }
+    device->sshPubkey = normalized;
+    _sshKeys->inc();
+    reply(resp, 200, true, "SSH key stored");
+}
+
+void DevicesRoutes::deviceDetails(const HttpRequest& req, HttpResponse& resp) {
+    std::shared_ptr<Device> device = _registry.find(req.param("key"));
+    if (!device) {
+        reply(resp, 404, false, "Device not found");
+        return;
+    }
+    DeviceRecord d = device->snapshot();
+    if (d.revoked) {
+        reply(resp, 403, false, "Device revoked");
+        return;
+    }
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    w.StartObject();
+    w.Key("ok");
+    w.Bool(true);
+    writeText(w, "message", "Device found");
+    writeText(w, "device_key", d.key);
+    w.Key("registered");
+    w.Bool(d.registered);
+    writeTime(w, "registered_at", d.registeredAt);
+    writeTime(w, "last_seen", d.lastSeen);
+    w.Key("online");
+    w.Bool(d.online);
+    w.Key("device_info");
+    w.RawValue(d.deviceInfo.data(), d.deviceInfo.size(), rapidjson::kObjectType);
+    w.Key("ssh_pubkey");
+    if (d.sshPubkey.empty()) {
+        w.Null();
+    } else {
+        w.String(d.sshPubkey.data(), static_cast<rapidjson::SizeType>(d.sshPubkey.size()));
+    }
+    w.EndObject();
+    resp.json(200, std::string(buffer.GetString(), buffer.GetSize()));
+}
+
+}  // namespace switchboard::devices

@@ -1,0 +1,66 @@
+// The Meeting device API on the public listener (seed 004, DESIGN.md §7): registration with a
+// one-time token, heartbeats, the SSH host key, a device's SSH key and its details. Replies are
+// {"ok": bool, "message": str, ...}; handlers validate input and never throw.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "DeviceRegistry.h"
+#include "DevicesConfig.h"
+#include "DevicesStore.h"
+#include "switchboard/HostContext.h"
+#include "switchboard/Http.h"
+#include "switchboard/RateLimiter.h"
+
+namespace switchboard::devices {
+
+class DevicesRoutes {
+public:
+    DevicesRoutes(std::shared_ptr<const DevicesConfig> config, DeviceRegistry& registry);
+
+    /// Connects the handlers to the running plugin (at start; nullptrs at stop). `hostKey` is
+    /// the OpenSSH public host key line GET /api/ssh-hostkey serves.
+    void bind(HostContext* context, DevicesStore* store, const std::string& hostKey);
+    std::vector<Route> routes();
+
+    /// {"ok": ok, "message": message}
+    static void reply(HttpResponse& resp, int status, bool ok, std::string_view message);
+
+private:
+    void registerDevice(const HttpRequest& req, HttpResponse& resp);
+    void heartbeat(const HttpRequest& req, HttpResponse& resp);
+    void hostKey(const HttpRequest& req, HttpResponse& resp);
+    void putSshKey(const HttpRequest& req, HttpResponse& resp);
+    void deviceDetails(const HttpRequest& req, HttpResponse& resp);
+
+    /// Records a heartbeat (device mutex held by the caller).
+    void applyHeartbeat(Device& device, DeviceInfo&& info, const std::string& address);
+    /// Runs on_device_heartbeat; false (and the response set) if it failed. `merged` receives
+    /// the table the hook returned, if any.
+    bool runHook(const DeviceRecord& device, const DeviceInfo& info, DeviceInfo& merged,
+                 HttpResponse& resp);
+    /// 403 for revoked or unregistered devices (device mutex held); true if it may proceed.
+    static bool checkRegistered(const Device& device, HttpResponse& resp);
+    /// The client address: the TCP peer, or X-Forwarded-For from a trusted proxy.
+    std::string clientAddress(const HttpRequest& req) const;
+    /// 429 with Retry-After if `wait` > 0.
+    bool limited(std::int64_t wait, HttpResponse& resp);
+
+    std::shared_ptr<const DevicesConfig> _config;
+    DeviceRegistry& _registry;
+    RateLimiter _deviceLimiter;
+    RateLimiter _addressLimiter;
+    std::atomic<HostContext*> _context{nullptr};
+    std::atomic<DevicesStore*> _store{nullptr};
+    std::string _hostKey;  ///< written by bind() before _context is published
+    Counter* _registrations = nullptr;
+    Counter* _heartbeats = nullptr;
+    Counter* _tokenFailures = nullptr;
+    Counter* _rateLimited = nullptr;
+    Counter* _sshKeys = nullptr;
+};
+
+}  // namespace switchboard::devices
