@@ -11,6 +11,7 @@
 #include <Poco/PatternFormatter.h>
 
 #include <iostream>
+#include <thread>
 
 #include "ConfigDocument.h"
 #include "DataStore.h"
@@ -114,7 +115,51 @@ void Host::rebuildRoutes(Loaded& l) {
     _plugins->withCurrentPlan([&](const PluginPlan& plan) { buildRoutes(l, plan); });
 }
 
-void Host::buildRoutes(Loaded& l, const PluginPlan& plan) {
+std::shared_ptr<std::atomic<int>> Host::inflight(const std::string& plugin) {
+    std::lock_guard<std::mutex> lock(_inflightMutex);
+    auto& counter = _inflight[plugin];
+    if (!counter) {
+        counter = std::make_shared<std::atomic<int>>(0);
+    }
+    return counter;
+}
+
+namespace {
+/// Wraps a plugin handler so the host knows when no request is inside it.
+HttpHandler counted(std::shared_ptr<std::atomic<int>> counter, HttpHandler handler) {
+    return [counter = std::move(counter), handler = std::move(handler)](const HttpRequest& req,
+                                                                        HttpResponse& resp) {
+        struct Guard {
+            std::atomic<int>& n;
+            explicit Guard(std::atomic<int>& c) : n(c) { n.fetch_add(1); }
+            ~Guard() { n.fetch_sub(1); }
+        } guard(*counter);
+        handler(req, resp);
+    };
+}
+}  // namespace
+
+void Host::quiesce(Loaded& l, const std::vector<std::string>& plugins) {
+    if (plugins.empty()) {
+        return;
+    }
+    std::set<std::string> leaving(plugins.begin(), plugins.end());
+    _plugins->withCurrentPlan([&](const PluginPlan& plan) { buildRoutes(l, plan, leaving); });
+    applyRoutes(l);
+    auto deadline = std::chrono::steady_clock::now() + _config.shutdownTimeout;
+    for (const auto& name : plugins) {
+        auto counter = inflight(name);
+        while (counter->load() > 0 && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        if (counter->load() > 0) {
+            log().warning("plugin %s: stopping with %d request(s) still running", name,
+                          counter->load());
+        }
+    }
+}
+
+void Host::buildRoutes(Loaded& l, const PluginPlan& plan, const std::set<std::string>& exclude) {
     const std::string& file = l.config.file;
     std::map<std::string, std::vector<RouteEntry>> entries;
     std::map<std::string, std::string> streamOwner;
@@ -131,6 +176,10 @@ void Host::buildRoutes(Loaded& l, const PluginPlan& plan) {
         }
     }
     PluginManager::forEachEnabled(plan, [&](const PluginSlot& slot) {
+        if (exclude.count(slot.name)) {
+            return;
+        }
+        auto counter = inflight(slot.name);
         std::string where = file + ": plugins." + slot.name + ": ";
         bool mounts = !slot.routes.empty() || !slot.webSocketRoutes.empty() || slot.streamHandler;
         if (mounts && !l.config.listeners.count(slot.listener)) {
@@ -141,7 +190,7 @@ void Host::buildRoutes(Loaded& l, const PluginPlan& plan) {
         }
         for (const auto& route : slot.routes) {
             entries[slot.listener].push_back(
-                entry(route.method, route.path, slot.name, route.handler));
+                entry(route.method, route.path, slot.name, counted(counter, route.handler)));
         }
         for (const auto& ws : slot.webSocketRoutes) {
             entries[slot.listener].push_back(
@@ -150,7 +199,7 @@ void Host::buildRoutes(Loaded& l, const PluginPlan& plan) {
         for (const auto& route : slot.adminRoutes) {
             entries[l.config.adminListener].push_back(
                 entry(route.method, "/admin/api/" + slot.name + route.path, slot.name,
-                      _admin->guard(route.handler)));
+                      _admin->guard(counted(counter, route.handler))));
         }
         if (slot.streamHandler) {
             auto [it, added] = streamOwner.emplace(slot.listener, slot.name);
@@ -384,6 +433,8 @@ std::vector<std::string> Host::reload() {
     for (const auto& w : l->warnings) {
         log().warning("%s", w);
     }
+    // Plugins about to stop leave the route tables first; requests inside them finish.
+    quiesce(*l, _plugins->stoppedBy(*l->plan));
     std::vector<std::string> problems;
     try {
         _plugins->apply(std::move(l->plan), _hostServices);

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -60,7 +61,13 @@ private:
     struct Loaded;
     /// Reads and validates the config file and prepares the plugin plan (nothing starts).
     std::unique_ptr<Loaded> load();
-    void buildRoutes(Loaded& loaded, const PluginPlan& plan);
+    /// Builds the route tables of `plan`'s plugins, leaving out those named in `exclude`.
+    void buildRoutes(Loaded& loaded, const PluginPlan& plan,
+                     const std::set<std::string>& exclude = {});
+    /// Counts the requests inside a plugin's handlers, so a reload can let them finish.
+    std::shared_ptr<std::atomic<int>> inflight(const std::string& plugin);
+    /// Unmounts `plugins` and waits (at most shutdown_timeout) for their requests to finish.
+    void quiesce(Loaded& loaded, const std::vector<std::string>& plugins);
     /// buildRoutes() over the plan the manager has applied (failed plugins left out).
     void rebuildRoutes(Loaded& loaded);
     void applyRoutes(Loaded& loaded);
@@ -92,6 +99,8 @@ private:
     HostServices _hostServices;
     std::map<std::string, std::unique_ptr<HttpListener>> _http;
     std::map<std::string, std::unique_ptr<StreamListener>> _streams;
+    std::mutex _inflightMutex;
+    std::map<std::string, std::shared_ptr<std::atomic<int>>> _inflight;
 };
 
 }  // namespace switchboard

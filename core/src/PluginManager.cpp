@@ -336,6 +336,21 @@ void PluginManager::apply(std::unique_ptr<PluginPlan> plan, HostServices& host) 
     }
 }
 
+std::vector<std::string> PluginManager::stoppedBy(const PluginPlan& next) const {
+    std::lock_guard<std::mutex> lock(_mutex);
+    std::vector<std::string> names;
+    if (!_current) {
+        return names;
+    }
+    for (const auto& old : _current->slots) {
+        const PluginSlot* kept = next.find(old->name);
+        if (old->state == "running" && !(kept && kept->plugin == old->plugin && !kept->fresh)) {
+            names.push_back(old->name);
+        }
+    }
+    return names;
+}
+
 void PluginManager::stopAll() {
     std::lock_guard<std::mutex> lock(_mutex);
     if (!_current) {

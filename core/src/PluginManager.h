@@ -79,6 +79,9 @@ public:
     /// Stops what the plan drops or replaces (reverse order), then starts its new instances
     /// (dependency order). Throws PluginError if a required plugin fails to start.
     void apply(std::unique_ptr<PluginPlan> plan, HostServices& host);
+    /// Names of the running plugins that applying `next` would stop (dropped, disabled or
+    /// replaced by a new instance).
+    std::vector<std::string> stoppedBy(const PluginPlan& next) const;
     /// Stops every running plugin in reverse order. Idempotent.
     void stopAll();
 

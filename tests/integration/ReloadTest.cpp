@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <future>
+#include <thread>
+
 #include "TestSupport.h"
 
 using namespace switchboard::test;
@@ -114,6 +117,22 @@ TEST_F(ReloadTest, LuaScriptsReload) {
     EXPECT_EQ(r.status, 400);
     EXPECT_TRUE(contains(r.body, "hooks.lua:1:")) << r.body;
     EXPECT_EQ(http("POST", ports.pub, "/testkit/hook/answer", "{}").body, "[2]");
+}
+
+TEST_F(ReloadTest, RequestsInsideARestartedPluginFinishFirst) {
+    auto slow = std::async(std::launch::async,
+                           [&] { return http("GET", ports.pub, "/testkit/slow?ms=700"); });
+    // Give the request time to get inside the handler (loopback: well under 150 ms); if it
+    // is late it simply lands on the new instance and the test still holds.
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    rewrite(config("two", true));
+    HttpResult reload = http("POST", ports.admin, "/admin/api/reload", "", admin());
+    EXPECT_EQ(reload.status, 200) << reload.body;
+    HttpResult r = slow.get();
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "{\"slept\":700}");
+    EXPECT_TRUE(server->running()) << server->log();
+    EXPECT_EQ(greeting(), "{\"greeting\":\"two\"}");
 }
 
 TEST_F(ReloadTest, SigtermStopsGracefully) {
