@@ -6,6 +6,7 @@
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/StreamSocket.h>
 #include <Poco/Path.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/String.h>
@@ -62,11 +63,23 @@ std::string HttpResult::header(const std::string& name) const {
 
 HttpResult http(const std::string& method, int port, const std::string& path,
                 const std::string& body, const std::map<std::string, std::string>& headers) {
+    return httpFrom("", method, port, path, body, headers);
+}
+
+HttpResult httpFrom(const std::string& sourceHost, const std::string& method, int port,
+                    const std::string& path, const std::string& body,
+                    const std::map<std::string, std::string>& headers) {
     HttpResult result;
     try {
-        Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port));
+        Poco::Net::StreamSocket socket;
+        if (!sourceHost.empty()) {
+            socket.impl()->bind(Poco::Net::SocketAddress(sourceHost, 0));
+        }
+        socket.connect(Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(port)));
+        Poco::Net::HTTPClientSession session(socket);
         session.setTimeout(Poco::Timespan(15, 0));
         Poco::Net::HTTPRequest request(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
+        request.setHost("127.0.0.1", static_cast<Poco::UInt16>(port));
         for (const auto& [name, value] : headers) {
             request.set(name, value);
         }
@@ -88,6 +101,57 @@ HttpResult http(const std::string& method, int port, const std::string& path,
         result.status = 0;
     }
     return result;
+}
+
+struct EventStream::Impl {
+    explicit Impl(int port) : session("127.0.0.1", static_cast<Poco::UInt16>(port)) {}
+    Poco::Net::HTTPClientSession session;
+    Poco::Net::HTTPResponse response;
+    std::istream* in = nullptr;
+};
+
+EventStream::EventStream(int adminPort, const std::string& topic)
+    : _impl(std::make_unique<Impl>(adminPort)) {
+    _impl->session.setTimeout(Poco::Timespan(10, 0));
+    Poco::Net::HTTPRequest request("GET", "/admin/api/events?topic=" + topic,
+                                   Poco::Net::HTTPMessage::HTTP_1_1);
+    request.set("Authorization", std::string("Bearer ") + kAdminToken);
+    _impl->session.sendRequest(request);
+    // The server subscribes before it sends the headers: from here on nothing is missed.
+    _impl->in = &_impl->session.receiveResponse(_impl->response);
+}
+
+EventStream::~EventStream() = default;
+
+int EventStream::status() const { return _impl->response.getStatus(); }
+
+std::string EventStream::contentType() const { return _impl->response.getContentType(); }
+
+std::optional<EventStream::Event> EventStream::next(const std::string& topic,
+                                                    const std::string& needle) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+    Event event;
+    std::string line;
+    auto readLine = [&] {
+        try {
+            return static_cast<bool>(std::getline(*_impl->in, line));
+        } catch (const Poco::Exception&) {
+            return false;  // read timeout: no event came
+        }
+    };
+    while (std::chrono::steady_clock::now() < deadline && readLine()) {
+        if (line.compare(0, 7, "event: ") == 0) {
+            event.topic = line.substr(7);
+        } else if (line.compare(0, 6, "data: ") == 0) {
+            event.data = line.substr(6);
+        } else if (line.empty()) {
+            if (event.topic == topic && event.data.find(needle) != std::string::npos) {
+                return event;
+            }
+            event = Event{};
+        }
+    }
+    return std::nullopt;
 }
 
 std::string configYaml(const TempDir& dir, const Ports& ports, const std::string& plugins,

@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -43,6 +45,35 @@ struct HttpResult {
 /// One request on a fresh connection to 127.0.0.1:port.
 HttpResult http(const std::string& method, int port, const std::string& path,
                 const std::string& body = "", const std::map<std::string, std::string>& headers = {});
+
+/// The same, over a TCP connection bound to `sourceHost` (another loopback address such as
+/// 127.0.0.2), for per-address limits and trusted-proxy tests.
+HttpResult httpFrom(const std::string& sourceHost, const std::string& method, int port,
+                    const std::string& path, const std::string& body = "",
+                    const std::map<std::string, std::string>& headers = {});
+
+/// A subscriber of GET /admin/api/events (Server-Sent Events) on the admin port, authorised
+/// with kAdminToken. Subscribed once the constructor returns.
+class EventStream {
+public:
+    struct Event {
+        std::string topic;
+        std::string data;
+    };
+    EventStream(int adminPort, const std::string& topic);
+    ~EventStream();
+    EventStream(const EventStream&) = delete;
+    EventStream& operator=(const EventStream&) = delete;
+    int status() const;
+    std::string contentType() const;
+    /// The next event of `topic` whose data contains `needle` (other events are skipped);
+    /// nullopt if none arrives within 15 s.
+    std::optional<Event> next(const std::string& topic, const std::string& needle = "");
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> _impl;
+};
 
 /// Ports for a test server's listeners.
 struct Ports {

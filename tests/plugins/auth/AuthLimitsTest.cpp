@@ -62,9 +62,9 @@ TEST(AuthRateLimitTest, FailuresPerAddressLockThatAddressOnly) {
     ASSERT_TRUE(server.ready);
     for (int i = 0; i < 3; ++i) {
         std::string body = "{\"username\":\"user" + std::to_string(i) + "\",\"password\":\"x\"}";
-        EXPECT_EQ(postFrom("127.0.0.2", server.pub(), "/login", body).status, 401);
+        EXPECT_EQ(httpFrom("127.0.0.2", "POST", server.pub(), "/login", body).status, 401);
     }
-    HttpResult limited = postFrom("127.0.0.2", server.pub(), "/login",
+    HttpResult limited = httpFrom("127.0.0.2", "POST", server.pub(), "/login",
                                   R"({"username":"alice","password":"password123"})");
     EXPECT_EQ(limited.status, 429);
     EXPECT_EQ(limited.body, kLimited);

@@ -400,7 +400,7 @@ TEST(DevicesRateLimitTest, PerAddressLimitCountsGuessesAcrossDevices) {
     EXPECT_EQ(limited.body, failJson("Too many failed attempts; retry later"));
     EXPECT_FALSE(limited.header("Retry-After").empty());
     // Another address registers fine, with the same device's token.
-    HttpResult other = requestFrom("127.0.0.2", server.pub(), "POST", "/api/devices/rl-c/register",
+    HttpResult other = httpFrom("127.0.0.2", "POST", server.pub(), "/api/devices/rl-c/register",
                                    "{\"token_code\":\"" + c + "\"}");
     EXPECT_EQ(other.status, 200);
     EXPECT_EQ(other.body, registeredJson("rl-c"));
@@ -428,7 +428,7 @@ TEST(DevicesProxyTest, ForwardedForIsHonouredOnlyFromTrustedProxies) {
             headers["X-Forwarded-For"] = xff;
         }
         HttpResult r =
-            requestFrom(source, server.pub(), "POST", "/api/devices/xff-1/online", "{}", headers);
+            httpFrom(source, "POST", server.pub(), "/api/devices/xff-1/online", "{}", headers);
         EXPECT_EQ(r.status, 200) << r.body;
     };
     beat("127.0.0.1", "203.0.113.7");

@@ -202,36 +202,6 @@ inline HttpResult putSshKey(int port, const std::string& key, const std::string&
     return http("PUT", port, "/api/devices/" + key + "/ssh-key", body);
 }
 
-/// One request whose TCP connection comes from `sourceHost` (another loopback address).
-inline HttpResult requestFrom(const std::string& sourceHost, int port, const std::string& method,
-                              const std::string& path, const std::string& body,
-                              const std::map<std::string, std::string>& headers = {}) {
-    HttpResult result;
-    try {
-        Poco::Net::StreamSocket socket;
-        socket.impl()->bind(Poco::Net::SocketAddress(sourceHost, 0));
-        socket.connect(Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(port)));
-        Poco::Net::HTTPClientSession session(socket);
-        session.setTimeout(Poco::Timespan(15, 0));
-        Poco::Net::HTTPRequest request(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
-        request.setHost("127.0.0.1", static_cast<Poco::UInt16>(port));
-        for (const auto& [name, value] : headers) {
-            request.set(name, value);
-        }
-        request.setContentType("application/json");
-        request.setContentLength(static_cast<std::streamsize>(body.size()));
-        session.sendRequest(request) << body;
-        Poco::Net::HTTPResponse response;
-        Poco::StreamCopier::copyToString(session.receiveResponse(response), result.body);
-        result.status = response.getStatus();
-        for (const auto& [name, value] : response) {
-            result.headers[Poco::toLower(name)] = value;
-        }
-    } catch (const Poco::Exception& e) {
-        ADD_FAILURE() << "request from " << sourceHost << " failed: " << e.displayText();
-    }
-    return result;
-}
 
 /// A device's stored row (devices joined with device_seen) read straight from the SQLite file (WAL:
 /// safe while the server runs). Columns as text; NULL reads as "NULL".
@@ -264,60 +234,6 @@ inline std::map<std::string, std::string> storedRow(const std::string& database,
     return row;
 }
 
-/// A subscriber of GET /admin/api/events (Server-Sent Events).
-class EventStream {
-public:
-    struct Event {
-        std::string topic;
-        std::string data;
-    };
-
-    EventStream(int adminPort, const std::string& topic)
-        : _session("127.0.0.1", static_cast<Poco::UInt16>(adminPort)) {
-        _session.setTimeout(Poco::Timespan(10, 0));
-        Poco::Net::HTTPRequest request("GET", "/admin/api/events?topic=" + topic,
-                                       Poco::Net::HTTPMessage::HTTP_1_1);
-        request.set("Authorization", std::string("Bearer ") + kAdminToken);
-        _session.sendRequest(request);
-        // The handler subscribes before it sends the headers: from here on nothing is missed.
-        _in = &_session.receiveResponse(_response);
-    }
-
-    int status() const { return _response.getStatus(); }
-
-    /// The next event of `topic` whose data mentions `needle`; other events are skipped.
-    std::optional<Event> next(const std::string& topic, const std::string& needle) {
-        auto deadline = std::chrono::steady_clock::now() + 15s;
-        Event event;
-        std::string line;
-        while (std::chrono::steady_clock::now() < deadline && readLine(line)) {
-            if (line.compare(0, 7, "event: ") == 0) {
-                event.topic = line.substr(7);
-            } else if (line.compare(0, 6, "data: ") == 0) {
-                event.data = line.substr(6);
-            } else if (line.empty()) {
-                if (event.topic == topic && event.data.find(needle) != std::string::npos) {
-                    return event;
-                }
-                event = Event{};
-            }
-        }
-        return std::nullopt;
-    }
-
-private:
-    bool readLine(std::string& line) {
-        try {
-            return static_cast<bool>(std::getline(*_in, line));
-        } catch (const Poco::Exception&) {
-            return false;  // read timeout: no event came
-        }
-    }
-
-    Poco::Net::HTTPClientSession _session;
-    Poco::Net::HTTPResponse _response;
-    std::istream* _in = nullptr;
-};
 
 /// Waits (without asserting anything about time) until `duration` has passed.
 inline void sleepFor(std::chrono::milliseconds duration) {

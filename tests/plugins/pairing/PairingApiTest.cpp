@@ -145,29 +145,6 @@ std::string withPairingListenerOptions(std::string yaml, const Ports& ports,
     return yaml;
 }
 
-/// One POST whose TCP connection comes from `sourceHost` (another loopback address).
-HttpResult postFrom(const std::string& sourceHost, int port, const std::string& path,
-                    const std::string& body) {
-    HttpResult result;
-    try {
-        Poco::Net::StreamSocket socket;
-        socket.impl()->bind(Poco::Net::SocketAddress(sourceHost, 0));
-        socket.connect(Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(port)));
-        Poco::Net::HTTPClientSession session(socket);
-        session.setTimeout(Poco::Timespan(15, 0));
-        Poco::Net::HTTPRequest request("POST", path, Poco::Net::HTTPMessage::HTTP_1_1);
-        request.setHost("127.0.0.1", static_cast<Poco::UInt16>(port));
-        request.setContentType("application/json");
-        request.setContentLength(static_cast<std::streamsize>(body.size()));
-        session.sendRequest(request) << body;
-        Poco::Net::HTTPResponse response;
-        Poco::StreamCopier::copyToString(session.receiveResponse(response), result.body);
-        result.status = response.getStatus();
-    } catch (const Poco::Exception& e) {
-        ADD_FAILURE() << "request from " << sourceHost << " failed: " << e.displayText();
-    }
-    return result;
-}
 
 /// A POST with a chunked body (no Content-Length).
 HttpResult postChunked(int port, const std::string& path, const std::string& body) {
@@ -188,61 +165,6 @@ HttpResult postChunked(int port, const std::string& path, const std::string& bod
     return result;
 }
 
-/// A subscriber of GET /admin/api/events (Server-Sent Events).
-class EventStream {
-public:
-    struct Event {
-        std::string topic;
-        std::string data;
-    };
-
-    EventStream(int adminPort, const std::string& topic)
-        : _session("127.0.0.1", static_cast<Poco::UInt16>(adminPort)) {
-        _session.setTimeout(Poco::Timespan(10, 0));  // longest wait for one read
-        Poco::Net::HTTPRequest request("GET", "/admin/api/events?topic=" + topic,
-                                       Poco::Net::HTTPMessage::HTTP_1_1);
-        request.set("Authorization", std::string("Bearer ") + kAdminToken);
-        _session.sendRequest(request);
-        // The handler subscribes before it sends the headers: from here on nothing is missed.
-        _in = &_session.receiveResponse(_response);
-    }
-
-    int status() const { return _response.getStatus(); }
-    std::string contentType() const { return _response.getContentType(); }
-
-    /// The next event of `topic` whose data mentions `needle`; other events are skipped.
-    std::optional<Event> next(const std::string& topic, const std::string& needle) {
-        auto deadline = std::chrono::steady_clock::now() + 15s;
-        Event event;
-        std::string line;
-        while (std::chrono::steady_clock::now() < deadline && readLine(line)) {
-            if (line.compare(0, 7, "event: ") == 0) {
-                event.topic = line.substr(7);
-            } else if (line.compare(0, 6, "data: ") == 0) {
-                event.data = line.substr(6);
-            } else if (line.empty()) {
-                if (event.topic == topic && event.data.find(needle) != std::string::npos) {
-                    return event;
-                }
-                event = Event{};
-            }
-        }
-        return std::nullopt;
-    }
-
-private:
-    bool readLine(std::string& line) {
-        try {
-            return static_cast<bool>(std::getline(*_in, line));
-        } catch (const Poco::Exception&) {
-            return false;  // read timeout: no event came
-        }
-    }
-
-    Poco::Net::HTTPClientSession _session;
-    Poco::Net::HTTPResponse _response;
-    std::istream* _in = nullptr;
-};
 
 /// A running server with its own directory and ports.
 struct Server {
@@ -878,7 +800,7 @@ TEST(PairingRateLimitTest, PerAddressLimitRefusesEvenValidCodes) {
     EXPECT_EQ(malformed.body, errorJson("too many failed pairing-code look-ups; retry later"));
 
     // Another client address is not limited, and registration and heartbeats still work.
-    HttpResult other = postFrom("127.0.0.2", server.pairing(), "/get_server_details",
+    HttpResult other = httpFrom("127.0.0.2", "POST", server.pairing(), "/get_server_details",
                                 "{\"pairing_code\":" + std::to_string(code) + "}");
     EXPECT_EQ(other.status, 200);
     EXPECT_EQ(other.body, serverJson("k-limited", "frank"));
@@ -897,16 +819,16 @@ TEST(PairingRateLimitTest, TotalLimitRefusesEveryAddress) {
     int code = registerServer(server.pairing(), "k-total");
     int unknown = code == 9999 ? 1000 : code + 1;
     EXPECT_EQ(lookup(server.pairing(), unknown).status, 404);
-    EXPECT_EQ(postFrom("127.0.0.2", server.pairing(), "/get_server_details",
+    EXPECT_EQ(httpFrom("127.0.0.2", "POST", server.pairing(), "/get_server_details",
                        "{\"pairing_code\":" + std::to_string(unknown) + "}")
                   .status,
               404);
-    EXPECT_EQ(postFrom("127.0.0.3", server.pairing(), "/get_server_details",
+    EXPECT_EQ(httpFrom("127.0.0.3", "POST", server.pairing(), "/get_server_details",
                        "{\"pairing_code\":" + std::to_string(unknown) + "}")
                   .status,
               404);
     for (const std::string source : {"127.0.0.1", "127.0.0.4"}) {
-        HttpResult r = postFrom(source, server.pairing(), "/get_server_details",
+        HttpResult r = httpFrom(source, "POST", server.pairing(), "/get_server_details",
                                 "{\"pairing_code\":" + std::to_string(code) + "}");
         EXPECT_EQ(r.status, 429) << source;
         EXPECT_EQ(r.body, errorJson("too many failed pairing-code look-ups; retry later"));
