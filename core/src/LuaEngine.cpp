@@ -76,6 +76,9 @@ struct ThreadSlot {
     std::uint64_t engine;
     std::weak_ptr<LuaStatePool> pool;
     std::weak_ptr<LuaState> state;
+    /// Hook names of generation `hooksGeneration`, so hasHook() needs no lock per request.
+    std::uint64_t hooksGeneration = 0;
+    std::shared_ptr<const std::unordered_set<std::string>> hooks;
 };
 
 /// The states this thread uses; on thread exit they are handed back to their pools.
@@ -102,7 +105,7 @@ public:
         _slots.erase(std::remove_if(_slots.begin(), _slots.end(),
                                     [](const ThreadSlot& slot) { return slot.pool.expired(); }),
                      _slots.end());
-        _slots.push_back({engine, pool, {}});
+        _slots.push_back({engine, pool, {}, 0, nullptr});
         return _slots.back();
     }
     /// True while this thread runs the scripts of a new state.
@@ -206,8 +209,20 @@ void LuaEngine::reload() {
 }
 
 bool LuaEngine::hasHook(const std::string& name) const {
-    std::shared_ptr<const Generation> generation = current();
-    return generation && generation->hooks.count(name) != 0;
+    std::uint64_t number = _generation.load(std::memory_order_acquire);
+    if (number == 0) {
+        return false;  // nothing loaded, or shut down
+    }
+    ThreadSlot& slot = threadCache.slot(_id, _pool);
+    if (slot.hooksGeneration != number) {
+        // Scripts changed since this thread last looked: take the lock once to refresh.
+        std::shared_ptr<const Generation> generation = current();
+        slot.hooksGeneration = generation ? generation->number : 0;
+        slot.hooks = generation ? std::shared_ptr<const std::unordered_set<std::string>>(
+                                      generation, &generation->hooks)
+                                : nullptr;
+    }
+    return slot.hooks && slot.hooks->count(name) != 0;
 }
 
 LuaResult LuaEngine::call(const std::string& name,

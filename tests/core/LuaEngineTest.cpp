@@ -530,14 +530,19 @@ TEST_F(LuaEngineTest, UndefinedHookFails) {
 }
 
 TEST_F(LuaEngineTest, ReloadPicksUpChangedFiles) {
-    loadScript("function version() return 1 end\n");
+    loadScript("function version() return 1 end\nfunction dropped() end\n");
     EXPECT_EQ(values("version"), "[1]");
+    EXPECT_FALSE(engine.hasHook("added"));  // also caches this thread's view of the hooks
+    EXPECT_TRUE(engine.hasHook("dropped"));
     EXPECT_EQ(engine.stats().generation, 1u);
     script("function version() return 2 end\nfunction added() end\n");
     engine.reload();
     EXPECT_EQ(values("version"), "[2]");
     EXPECT_TRUE(engine.hasHook("added"));
+    EXPECT_FALSE(engine.hasHook("dropped"));
     EXPECT_EQ(engine.stats().generation, 2u);
+    engine.shutdown();
+    EXPECT_FALSE(engine.hasHook("added"));
 }
 
 TEST_F(LuaEngineTest, BrokenReloadThrowsAndKeepsTheOldScripts) {
