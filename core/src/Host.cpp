@@ -62,6 +62,7 @@ struct Host::Loaded {
     std::unique_ptr<PluginPlan> plan;
     std::map<std::string, std::shared_ptr<RouteTable>> tables;  ///< http listeners
     std::map<std::string, std::shared_ptr<StreamHandler>> streams;
+    std::map<std::string, std::string> streamOwners;  ///< listener -> plugin
     std::vector<std::string> errors;
     std::vector<std::string> warnings;
 };
@@ -156,6 +157,10 @@ void Host::quiesce(Loaded& l, const std::vector<std::string>& plugins) {
             log().warning("plugin %s: stopping with %d request(s) still running", name,
                           counter->load());
         }
+        // Its WebSocket and stream connections end with it; other plugins' stay open.
+        if (std::size_t n = _reactor->closeOwner(name)) {
+            log().information("plugin %s: closing %z connection(s)", name, n);
+        }
     }
 }
 
@@ -164,6 +169,7 @@ void Host::buildRoutes(Loaded& l, const PluginPlan& plan, const std::set<std::st
     std::map<std::string, std::vector<RouteEntry>> entries;
     std::map<std::string, std::string> streamOwner;
     l.streams.clear();
+    l.streamOwners.clear();
     for (const auto& [name, options] : l.config.listeners) {
         for (auto& route : hostRoutes(name)) {
             entries[name].push_back(entry(route.method, route.path, "host", route.handler));
@@ -209,6 +215,7 @@ void Host::buildRoutes(Loaded& l, const PluginPlan& plan, const std::set<std::st
                                    slot.name);
             }
             l.streams[slot.listener] = slot.streamHandler;
+            l.streamOwners[slot.listener] = slot.name;
         }
     });
     l.tables.clear();
@@ -255,7 +262,8 @@ void Host::applyRoutes(Loaded& l) {
     }
     for (auto& [name, listener] : _streams) {
         auto it = l.streams.find(name);
-        listener->setHandler(it != l.streams.end() ? it->second : nullptr);
+        listener->setHandler(it != l.streams.end() ? it->second : nullptr,
+                             it != l.streams.end() ? l.streamOwners[name] : "");
     }
 }
 

@@ -258,7 +258,7 @@ void HttpListener::upgrade(const RouteEntry& route, Poco::Net::HTTPServerRequest
             .error("WebSocket open handler failed: %s", std::string(e.what()));
         session->close(1011, "internal error");
     }
-    _reactor.adopt(std::move(session));
+    _reactor.adopt(std::move(session), route.owner);
 }
 
 }  // namespace switchboard

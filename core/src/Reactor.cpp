@@ -31,6 +31,18 @@ void ReactorLoop::adopt(std::shared_ptr<ReactorConnection> conn) {
 
 void ReactorLoop::wakeForClose() { _pendingClose = true; }
 
+std::size_t ReactorLoop::closeOwner(const std::string& owner) {
+    std::lock_guard<std::mutex> lock(_mutex);
+    std::size_t n = 0;
+    for (const auto& [key, conn] : _conns) {
+        if (conn->owner() == owner) {
+            conn->requestClose();
+            ++n;
+        }
+    }
+    return n;
+}
+
 std::size_t ReactorLoop::size() const {
     std::lock_guard<std::mutex> lock(_mutex);
     return _conns.size();
@@ -148,7 +160,8 @@ Reactor::Reactor(std::size_t threads) {
 
 Reactor::~Reactor() { stop(); }
 
-void Reactor::adopt(std::shared_ptr<ReactorConnection> conn) {
+void Reactor::adopt(std::shared_ptr<ReactorConnection> conn, std::string owner) {
+    conn->_owner = std::move(owner);
     std::size_t i = _next.fetch_add(1) % _loops.size();
     _loops[i]->adopt(std::move(conn));
 }
@@ -157,6 +170,14 @@ void Reactor::stop() {
     for (auto& loop : _loops) {
         loop->stop();
     }
+}
+
+std::size_t Reactor::closeOwner(const std::string& owner) {
+    std::size_t n = 0;
+    for (auto& loop : _loops) {
+        n += loop->closeOwner(owner);
+    }
+    return n;
 }
 
 std::size_t Reactor::connections() const {

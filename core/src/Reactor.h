@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -30,9 +31,13 @@ public:
     /// Set by the loop: asks the loop to drop this connection (thread-safe).
     void requestClose();
     bool closeRequested() const { return _closeRequested.load(); }
+    /// The plugin whose handler serves this connection (set when adopted).
+    const std::string& owner() const { return _owner; }
 
 private:
     friend class ReactorLoop;
+    friend class Reactor;
+    std::string _owner;
     std::atomic<bool> _closeRequested{false};
     class ReactorLoop* _loop = nullptr;
 };
@@ -42,6 +47,8 @@ public:
     ReactorLoop();
     ~ReactorLoop();
     void adopt(std::shared_ptr<ReactorConnection> conn);
+    /// Asks every connection of `owner` to close; returns how many.
+    std::size_t closeOwner(const std::string& owner);
     void wakeForClose();
     void stop();
     std::size_t size() const;
@@ -63,8 +70,11 @@ class Reactor {
 public:
     explicit Reactor(std::size_t threads);
     ~Reactor();
-    /// Hands a connected socket to the least loaded loop; it is polled until it finishes.
-    void adopt(std::shared_ptr<ReactorConnection> conn);
+    /// Hands a connected socket to a loop; it is polled until it finishes. `owner` names the
+    /// plugin serving it, so closeOwner() can end its connections when the plugin stops.
+    void adopt(std::shared_ptr<ReactorConnection> conn, std::string owner = {});
+    /// Closes every connection served by plugin `owner`; returns how many.
+    std::size_t closeOwner(const std::string& owner);
     /// Closes every connection and joins the loops. Idempotent.
     void stop();
     std::size_t connections() const;

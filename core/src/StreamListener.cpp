@@ -44,7 +44,7 @@ public:
             }
             auto session = std::make_shared<StreamSession>(s, handler, o);
             handler->onOpen(session);
-            _listener.reactor().adopt(session);
+            _listener.reactor().adopt(session, _listener.owner());
         } catch (const Poco::Exception& e) {
             Poco::Logger::get("switchboard.stream")
                 .debug("listener %s: handshake failed: %s", o.name, e.displayText());
@@ -155,9 +155,13 @@ StreamListener::StreamListener(ListenerOptions options, Reactor& reactor)
 
 StreamListener::~StreamListener() { stop(); }
 
-void StreamListener::setHandler(std::shared_ptr<StreamHandler> handler) {
+void StreamListener::setHandler(std::shared_ptr<StreamHandler> handler,
+                                const std::string& owner) {
+    std::atomic_store(&_owner, std::make_shared<const std::string>(owner));
     std::atomic_store(&_handler, std::move(handler));
 }
+
+std::string StreamListener::owner() const { return *std::atomic_load(&_owner); }
 
 std::shared_ptr<StreamHandler> StreamListener::handler() const {
     return std::atomic_load(&_handler);

@@ -53,8 +53,9 @@ public:
     ~StreamListener();
     void start();
     void stop();
-    /// The plugin handler for new connections (nullptr: refuse them).
-    void setHandler(std::shared_ptr<StreamHandler> handler);
+    /// The plugin handler for new connections (nullptr: refuse them) and its plugin's name.
+    void setHandler(std::shared_ptr<StreamHandler> handler, const std::string& owner);
+    std::string owner() const;
     std::shared_ptr<StreamHandler> handler() const;
     const ListenerOptions& options() const { return _options; }
     Reactor& reactor() { return _reactor; }
@@ -63,6 +64,7 @@ private:
     ListenerOptions _options;
     Reactor& _reactor;
     std::shared_ptr<StreamHandler> _handler;
+    std::shared_ptr<const std::string> _owner = std::make_shared<const std::string>();
     std::unique_ptr<Poco::ThreadPool> _pool;
     std::unique_ptr<Poco::Net::TCPServer> _server;
 };

@@ -1,5 +1,9 @@
 // Configuration reload through SIGHUP and POST /admin/api/reload: changed plugins restart,
 // unchanged ones keep running untouched, Lua scripts reload, a bad config changes nothing.
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/WebSocket.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -37,6 +41,31 @@ protected:
                           "lua: { scripts: [" + script + "] }\n");
     }
     std::string greeting() { return http("GET", ports.pub, "/testkit/greeting").body; }
+    std::unique_ptr<Poco::Net::WebSocket> openSocket() {
+        Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(ports.pub));
+        Poco::Net::HTTPRequest request("GET", "/testkit/ws", Poco::Net::HTTPMessage::HTTP_1_1);
+        Poco::Net::HTTPResponse response;
+        auto ws = std::make_unique<Poco::Net::WebSocket>(session, request, response);
+        ws->setReceiveTimeout(Poco::Timespan(10, 0));
+        return ws;
+    }
+    /// Sends `text` and returns the reply, or "closed" if the server closed the socket.
+    static std::string roundTrip(Poco::Net::WebSocket& ws, const std::string& text) {
+        char buffer[256];
+        int flags = 0;
+        try {
+            ws.sendFrame(text.data(), static_cast<int>(text.size()),
+                         Poco::Net::WebSocket::FRAME_TEXT);
+            int n = ws.receiveFrame(buffer, sizeof buffer, flags);
+            if (n <= 0 || (flags & Poco::Net::WebSocket::FRAME_OP_BITMASK) ==
+                              Poco::Net::WebSocket::FRAME_OP_CLOSE) {
+                return "closed";
+            }
+            return std::string(buffer, static_cast<std::size_t>(n));
+        } catch (const Poco::Exception&) {
+            return "closed";
+        }
+    }
     void rewrite(const std::string& yaml) { dir.write("switchboard.yaml", yaml); }
 
     TempDir dir;
@@ -133,6 +162,25 @@ TEST_F(ReloadTest, RequestsInsideARestartedPluginFinishFirst) {
     EXPECT_EQ(r.body, "{\"slept\":700}");
     EXPECT_TRUE(server->running()) << server->log();
     EXPECT_EQ(greeting(), "{\"greeting\":\"two\"}");
+}
+
+TEST_F(ReloadTest, OnlyTheRestartedPluginsConnectionsClose) {
+    auto ws = openSocket();
+    ASSERT_EQ(roundTrip(*ws, "one"), "one");
+    // pairing changes (and restarts); testkit's WebSocket is untouched.
+    rewrite(configYaml(dir, ports,
+                       "  pairing: { listener: pairing, offline_after: 91s }\n"
+                       "  testkit: { listener: public, greeting: one, enabled: true }\n",
+                       "lua: { scripts: [" + script + "] }\n"));
+    ASSERT_EQ(http("POST", ports.admin, "/admin/api/reload", "", admin()).status, 200);
+    EXPECT_EQ(roundTrip(*ws, "two"), "two");
+    // testkit changes: its connections end with the old instance.
+    rewrite(config("three", true));
+    ASSERT_EQ(http("POST", ports.admin, "/admin/api/reload", "", admin()).status, 200);
+    EXPECT_EQ(roundTrip(*ws, "three"), "closed");
+    auto fresh = openSocket();
+    EXPECT_EQ(roundTrip(*fresh, "four"), "four");
+    EXPECT_TRUE(server->waitForLog("plugin testkit: closing 1 connection(s)")) << server->log();
 }
 
 TEST_F(ReloadTest, SigtermStopsGracefully) {
