@@ -255,6 +255,7 @@ void Host::buildRoutes(Loaded& l, const PluginPlan& plan, const std::set<std::st
 
 void Host::applyRoutes(Loaded& l) {
     for (auto& [name, listener] : _http) {
+        listener->setTrustedProxies(l.config.trustedProxies);
         auto it = l.tables.find(name);
         if (it != l.tables.end()) {
             listener->setRoutes(it->second);

@@ -16,6 +16,9 @@ ConfigSchema buildSchema() {
                                      "certificates (relative to the working directory)")
         .stringList("plugin_dirs", "Directories searched for switchboard-<name>.so, in order "
                                    "(default: <binary dir>/plugins, <binary dir>/../lib/switchboard)")
+        .stringList("trusted_proxies", "Proxy addresses or CIDR blocks (127.0.0.1, 10.0.0.0/8, "
+                                       "::1) whose X-Forwarded-For header names the client "
+                                       "address, for every plugin")
         .integer("event_threads", 2, 1, 64,
                  "Event-loop threads serving WebSocket and stream connections")
         .duration("shutdown_timeout", "10s", "How long a stop waits for in-flight requests");
@@ -96,6 +99,14 @@ HostConfig HostConfig::parse(const ConfigDocument& doc, const std::string& workD
         for (const auto& dir : root.getStringList("server.plugin_dirs")) {
             c.pluginDirs.push_back(absolute(dir, workDir));
         }
+        auto proxies = std::make_shared<TrustedProxies>();
+        for (const auto& entry : root.getStringList("server.trusted_proxies")) {
+            std::string problem;
+            if (!proxies->add(entry, problem)) {
+                errors.push_back(root.error("server.trusted_proxies", problem).what());
+            }
+        }
+        c.trustedProxies = std::move(proxies);
         c.eventThreads = static_cast<std::size_t>(root.getInt("server.event_threads"));
         c.shutdownTimeout = root.getDuration("server.shutdown_timeout");
         c.logLevel = root.getString("server.log.level");

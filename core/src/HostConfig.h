@@ -5,10 +5,12 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "ListenerOptions.h"
+#include "TrustedProxies.h"
 #include "switchboard/Config.h"
 
 namespace switchboard {
@@ -19,6 +21,8 @@ struct HostConfig {
     std::string file;  ///< the YAML file, as given
     std::string dataDir;
     std::vector<std::string> pluginDirs;
+    /// Peers whose X-Forwarded-For names the client address (server.trusted_proxies).
+    std::shared_ptr<const TrustedProxies> trustedProxies;
     std::size_t eventThreads = 2;
     std::chrono::milliseconds shutdownTimeout{10000};
     std::string logLevel = "information";

@@ -50,6 +50,13 @@ std::string PocoHttpRequest::param(const std::string& name) const {
 
 std::string PocoHttpRequest::peerHost() const { return _request.clientAddress().host().toString(); }
 
+std::string PocoHttpRequest::clientAddress() const {
+    if (_proxies == nullptr || _proxies->empty()) {
+        return TrustedProxies::unmapped(peerHost());
+    }
+    return _proxies->clientAddress(peerHost(), _request.get("X-Forwarded-For", ""));
+}
+
 void PocoHttpResponse::setHeader(const std::string& name, const std::string& value) {
     for (auto& header : _headers) {
         if (Poco::icompare(header.first, name) == 0) {

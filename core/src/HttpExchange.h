@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "Router.h"
+#include "TrustedProxies.h"
 #include "switchboard/Http.h"
 
 namespace switchboard {
@@ -17,8 +18,12 @@ namespace switchboard {
 class PocoHttpRequest : public HttpRequest {
 public:
     PocoHttpRequest(Poco::Net::HTTPServerRequest& request, std::string path, std::string query,
-                    bool secure)
-        : _request(request), _path(std::move(path)), _query(std::move(query)), _secure(secure) {}
+                    bool secure, const TrustedProxies* proxies = nullptr)
+        : _request(request),
+          _path(std::move(path)),
+          _query(std::move(query)),
+          _secure(secure),
+          _proxies(proxies) {}
 
     const std::string& method() const override { return _request.getMethod(); }
     const std::string& path() const override { return _path; }
@@ -28,6 +33,7 @@ public:
     std::string param(const std::string& name) const override;
     const std::string& body() const override { return _body; }
     std::string peerHost() const override;
+    std::string clientAddress() const override;
     bool secure() const override { return _secure; }
 
     std::string& mutableBody() { return _body; }
@@ -38,6 +44,7 @@ private:
     std::string _path;
     std::string _query;
     bool _secure;
+    const TrustedProxies* _proxies;
     std::string _body;
     RouteParams _params;
 };

@@ -111,6 +111,10 @@ void HttpListener::stop(std::chrono::milliseconds grace) {
     }
 }
 
+void HttpListener::setTrustedProxies(std::shared_ptr<const TrustedProxies> proxies) {
+    std::atomic_store(&_proxies, std::move(proxies));
+}
+
 void HttpListener::setRoutes(std::shared_ptr<const RouteTable> routes) {
     std::atomic_store(&_routes, std::move(routes));
 }
@@ -160,6 +164,7 @@ void HttpListener::handle(Poco::Net::HTTPServerRequest& request,
                           Poco::Net::HTTPServerResponse& response) {
     auto started = std::chrono::steady_clock::now();
     std::shared_ptr<const RouteTable> routes = std::atomic_load(&_routes);
+    std::shared_ptr<const TrustedProxies> proxies = std::atomic_load(&_proxies);
 
     const std::string& uri = request.getURI();
     std::size_t q = uri.find('?');
@@ -170,7 +175,7 @@ void HttpListener::handle(Poco::Net::HTTPServerRequest& request,
         path.swap(decoded);
     }
     PocoHttpRequest req(request, std::move(path), q == std::string::npos ? "" : uri.substr(q + 1),
-                        _options.tls.enabled);
+                        _options.tls.enabled, proxies.get());
     PocoHttpResponse resp(response);
 
     RouteTable::Match match = routes->match(request.getMethod(), req.path(), req.params());

@@ -14,6 +14,7 @@
 #include "MetricsRegistry.h"
 #include "Reactor.h"
 #include "Router.h"
+#include "TrustedProxies.h"
 
 namespace switchboard {
 
@@ -29,6 +30,8 @@ public:
     void stop(std::chrono::milliseconds grace = std::chrono::milliseconds(0));
     /// Replaces the route table; requests already matched finish on the old one.
     void setRoutes(std::shared_ptr<const RouteTable> routes);
+    /// The proxies whose X-Forwarded-For names the client (HttpRequest::clientAddress).
+    void setTrustedProxies(std::shared_ptr<const TrustedProxies> proxies);
     const ListenerOptions& options() const { return _options; }
 
     /// Serves one request (called on a POCO connection thread).
@@ -44,6 +47,7 @@ private:
     MetricsRegistry& _metrics;
     Reactor& _reactor;
     std::shared_ptr<const RouteTable> _routes;
+    std::shared_ptr<const TrustedProxies> _proxies;
     std::unique_ptr<Poco::ThreadPool> _pool;
     std::unique_ptr<Poco::Net::HTTPServer> _server;
     Counter& _notFound;

@@ -70,7 +70,7 @@ void AccountRoutes::me(const HttpRequest& req, HttpResponse& resp, const Runtime
 
 bool AccountRoutes::confirm(const Caller& caller, const std::string& password,
                             const HttpRequest& req, HttpResponse& resp, const Runtime& rt) {
-    AuthResult check = rt.accounts->checkPassword(caller.userId, password, req.peerHost());
+    AuthResult check = rt.accounts->checkPassword(caller.userId, password, req.clientAddress());
     if (check.status == AuthResult::Status::RateLimited) {
         resp.setHeader("Retry-After", std::to_string(check.retryAfter));
         resp.error(429, "Too many failed password attempts. Try again later.");

@@ -44,7 +44,7 @@ void SessionRoutes::login(const HttpRequest& req, HttpResponse& resp, const Runt
         return;
     }
     try {
-        AuthResult result = rt.accounts->authenticate(login, password, req.peerHost());
+        AuthResult result = rt.accounts->authenticate(login, password, req.clientAddress());
         if (result.status == AuthResult::Status::RateLimited) {
             resp.setHeader("Retry-After", std::to_string(result.retryAfter));
             resp.error(429, "Too many failed login attempts. Try again later.");
@@ -55,7 +55,7 @@ void SessionRoutes::login(const HttpRequest& req, HttpResponse& resp, const Runt
             return;
         }
         const Identity& user = result.identity;
-        SessionManager::Login session = rt.sessions->create(user.id, user.login(), req.peerHost());
+        SessionManager::Login session = rt.sessions->create(user.id, user.login(), req.clientAddress());
         resp.addHeader("Set-Cookie", sessionCookie(*_config, req, session.cookie));
         resp.json(200, "{\"access_token\":" + json::quote(session.jwt.token) +
                            ",\"token_type\":\"bearer\",\"message\":\"Login successful.\"}");

@@ -13,9 +13,6 @@ void DevicesConfig::declare(ConfigSchema& schema) {
         .duration("offline_after", "180s", "A device without a heartbeat this long is offline")
         .duration("check_interval", "5s", "How often devices are checked for going offline")
         .duration("token_ttl", "24h", "How long a registration token stays valid")
-        .stringList("trusted_proxies",
-                    "Proxy addresses or CIDRs (10.0.0.0/8, ::1) whose "
-                    "X-Forwarded-For header names the client address")
         .string("ssh_host_key", "",
                 "OpenSSH public host key file served on GET /api/ssh-hostkey "
                 "(empty: an ed25519 key generated under the data directory)")
@@ -66,12 +63,6 @@ DevicesConfig DevicesConfig::parse(const ConfigSection& section) {
     }
     if (c.maxFieldLength == 0) {
         throw section.error("max_field_length", "must be at least 1 byte");
-    }
-    for (const std::string& entry : section.getStringList("trusted_proxies")) {
-        std::string problem;
-        if (!c.trustedProxies.add(entry, problem)) {
-            throw section.error("trusted_proxies", problem);
-        }
     }
     c.sshHostKeyFile = section.getString("ssh_host_key");
     if (!c.sshHostKeyFile.empty()) {

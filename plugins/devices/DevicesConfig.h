@@ -5,7 +5,6 @@
 #include <cstdint>
 #include <string>
 
-#include "TrustedProxies.h"
 #include "switchboard/Config.h"
 
 namespace switchboard::devices {
@@ -15,7 +14,6 @@ struct DevicesConfig {
     std::chrono::milliseconds offlineAfter{180000};
     std::chrono::milliseconds checkInterval{5000};
     std::chrono::milliseconds tokenTtl{86400000};
-    TrustedProxies trustedProxies;
     /// ssh_host_key as configured ("" = generate one under the data directory).
     std::string sshHostKeyFile;
     /// The configured host key's public line, read and validated by parse().

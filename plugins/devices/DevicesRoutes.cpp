@@ -96,13 +96,6 @@ void DevicesRoutes::reply(HttpResponse& resp, int status, bool ok, std::string_v
                           ",\"message\":" + json::quote(message) + "}");
 }
 
-std::string DevicesRoutes::clientAddress(const HttpRequest& req) const {
-    if (_config->trustedProxies.empty()) {
-        return TrustedProxies::unmapped(req.peerHost());
-    }
-    return _config->trustedProxies.clientAddress(req.peerHost(), req.header("X-Forwarded-For"));
-}
-
 bool DevicesRoutes::limited(std::int64_t wait, HttpResponse& resp) {
     if (wait <= 0) {
         return false;
@@ -126,7 +119,7 @@ bool DevicesRoutes::checkRegistered(const Device& device, HttpResponse& resp) {
 }
 
 void DevicesRoutes::registerDevice(const HttpRequest& req, HttpResponse& resp) {
-    const std::string address = clientAddress(req);
+    const std::string address = req.clientAddress();
     if (limited(_addressLimiter.retryAfter(address), resp)) {
         return;
     }
@@ -236,7 +229,7 @@ void DevicesRoutes::heartbeat(const HttpRequest& req, HttpResponse& resp) {
     if (auto it = body.FindMember("ip_address"); it != body.MemberEnd() && it->value.IsString()) {
         address.assign(it->value.GetString(), it->value.GetStringLength());
     } else {
-        address = clientAddress(req);
+        address = req.clientAddress();
         info.setString("ip_address", address);
     }
     HostContext* context = _context.load();

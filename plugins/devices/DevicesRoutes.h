@@ -44,8 +44,6 @@ private:
                  HttpResponse& resp);
     /// 403 for revoked or unregistered devices (device mutex held); true if it may proceed.
     static bool checkRegistered(const Device& device, HttpResponse& resp);
-    /// The client address: the TCP peer, or X-Forwarded-For from a trusted proxy.
-    std::string clientAddress(const HttpRequest& req) const;
     /// 429 with Retry-After if `wait` > 0.
     bool limited(std::int64_t wait, HttpResponse& resp);
 

@@ -186,7 +186,7 @@ void PairingRoutes::registerServer(const HttpRequest& req, HttpResponse& resp) {
             return;
         }
     }
-    if (!allowedByHook(s, req.peerHost(), resp)) {
+    if (!allowedByHook(s, req.clientAddress(), resp)) {
         return;
     }
     std::lock_guard<std::mutex> lock(_registerMutex);
@@ -255,7 +255,7 @@ void PairingRoutes::serverStatus(const HttpRequest& req, HttpResponse& resp) {
 }
 
 void PairingRoutes::serverDetails(const HttpRequest& req, HttpResponse& resp) {
-    std::string peer = req.peerHost();
+    std::string peer = req.clientAddress();
     if (std::int64_t wait = _lookupLimiter.retryAfter(peer); wait > 0) {
         _rateLimited->inc();
         resp.setHeader("Retry-After", std::to_string(wait));

@@ -115,6 +115,25 @@ TEST(CheckConfigTest, BadConfigOpensNoPort) {
         << server.log();
 }
 
+TEST(CheckConfigTest, TrustedProxies) {
+    TempDir dir;
+    Ports ports;
+    std::string base = configYaml(dir, ports, "  pairing: { listener: pairing }\n");
+    dir.write("ok.yaml", withServerKeys(base, "  trusted_proxies: [\"::1\", \"fd00::/8\", 192.0.2.1, "
+                                              "10.0.0.0/8]\n"));
+    RunResult ok = runSwitchboard({"--check-config", "--config=ok.yaml"}, dir.path());
+    EXPECT_EQ(ok.exitCode, 0) << ok.output;
+    dir.write("bad.yaml", withServerKeys(base, "  trusted_proxies: [10.0.0.0/33, proxy.local]\n"));
+    RunResult bad = runSwitchboard({"--check-config", "--config=bad.yaml"}, dir.path());
+    EXPECT_NE(bad.exitCode, 0);
+    EXPECT_TRUE(contains(bad.output, "bad.yaml:2: server.trusted_proxies: '10.0.0.0/33': prefix "
+                                     "longer than the address"))
+        << bad.output;
+    EXPECT_TRUE(contains(bad.output, "bad.yaml:2: server.trusted_proxies: 'proxy.local' is not an "
+                                     "IP address or CIDR block"))
+        << bad.output;
+}
+
 TEST(CheckConfigTest, HelpListsOptions) {
     TempDir dir;
     RunResult r = runSwitchboard({"--help"}, dir.path());

@@ -59,6 +59,38 @@ TEST_F(HttpHostTest, EchoesBodyAndPeer) {
     EXPECT_EQ(r.status, 200);
     EXPECT_EQ(r.body, "{\"x\":[1,2,3]}");
     EXPECT_EQ(r.header("X-Peer"), "127.0.0.1");
+    EXPECT_EQ(r.header("X-Client"), "127.0.0.1");
+    // No trusted proxies configured: a client cannot choose its address with a header.
+    HttpResult spoofed = http("POST", ports->pub, "/testkit/echo", "{}",
+                              {{"X-Forwarded-For", "203.0.113.9"}});
+    EXPECT_EQ(spoofed.header("X-Client"), "127.0.0.1");
+}
+
+TEST(TrustedProxyTest, ClientAddressComesFromTrustedProxiesOnly) {
+    TempDir dir;
+    Ports ports;
+    ServerProcess server(dir, configYaml(dir, ports, "  testkit: { listener: public }\n") );
+    ASSERT_TRUE(server.waitReady(ports.pub)) << server.log();
+    // 127.0.0.1 is not trusted yet: the header is ignored.
+    auto client = [&](const std::string& source, const std::string& xff) {
+        return httpFrom(source, "POST", ports.pub, "/testkit/echo", "{}",
+                        {{"X-Forwarded-For", xff}})
+            .header("X-Client");
+    };
+    EXPECT_EQ(client("127.0.0.1", "203.0.113.9"), "127.0.0.1");
+    // Trust 127.0.0.1 by reloading with server.trusted_proxies.
+    dir.write("switchboard.yaml",
+              withServerKeys(configYaml(dir, ports, "  testkit: { listener: public }\n"),
+                             "  trusted_proxies: [127.0.0.1, 10.0.0.0/8]\n"));
+    ASSERT_EQ(http("POST", ports.admin, "/admin/api/reload", "",
+                   {{"Authorization", std::string("Bearer ") + kAdminToken}})
+                  .status,
+              200);
+    EXPECT_EQ(client("127.0.0.1", "203.0.113.9"), "203.0.113.9");
+    // Walked from the right, skipping trusted hops.
+    EXPECT_EQ(client("127.0.0.1", "198.51.100.7, 203.0.113.9, 10.1.2.3"), "203.0.113.9");
+    // Another (untrusted) peer cannot choose its address.
+    EXPECT_EQ(client("127.0.0.2", "203.0.113.9"), "127.0.0.2");
 }
 
 TEST_F(HttpHostTest, RouteParamsAndPercentDecoding) {

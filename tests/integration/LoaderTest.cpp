@@ -26,7 +26,7 @@ TEST(LoaderTest, NotAPlugin) {
 
 TEST(LoaderTest, WrongAbi) {
     EXPECT_TRUE(contains(checkOutput("  badabi: {}\n"),
-                         "switchboard-badabi.so was built for plugin ABI 999, this host needs ABI 1"));
+                         "switchboard-badabi.so was built for plugin ABI 999, this host needs ABI 2"));
 }
 
 TEST(LoaderTest, NoManifest) {

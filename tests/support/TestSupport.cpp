@@ -12,11 +12,14 @@
 #include <Poco/String.h>
 #include <Poco/TemporaryFile.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
+#include <stdexcept>
 #include <sstream>
 #include <thread>
 
@@ -52,8 +55,40 @@ std::string readFile(const std::string& path) {
 }
 
 int freePort() {
-    Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", 0));
-    return socket.address().port();
+    // Ports come from 20000-29999, below the kernel's ephemeral range (so no client socket
+    // takes one between here and the server's bind), handed out in turn under a file lock
+    // shared by all test processes (so two tests running in parallel never get the same one).
+    constexpr int kFirst = 20000;
+    constexpr int kCount = 10000;
+    int fd = ::open("/tmp/switchboard-test-ports", O_RDWR | O_CREAT, 0666);
+    if (fd < 0 || ::flock(fd, LOCK_EX) != 0) {
+        throw std::runtime_error("freePort: cannot lock /tmp/switchboard-test-ports");
+    }
+    char text[16] = {0};
+    ssize_t n = ::pread(fd, text, sizeof text - 1, 0);
+    long next = n > 0 ? std::strtol(text, nullptr, 10) : 0;
+    int port = 0;
+    for (int attempt = 0; attempt < kCount && port == 0; ++attempt) {
+        int candidate = kFirst + static_cast<int>(next++ % kCount);
+        try {
+            Poco::Net::ServerSocket probe;
+            probe.bind(Poco::Net::SocketAddress("0.0.0.0", static_cast<Poco::UInt16>(candidate)),
+                       false);
+            port = candidate;
+        } catch (const Poco::Exception&) {
+            // in use: try the next one
+        }
+    }
+    std::string value = std::to_string(next % kCount);
+    if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, value.data(), value.size(), 0) < 0) {
+        port = 0;
+    }
+    ::flock(fd, LOCK_UN);
+    ::close(fd);
+    if (port == 0) {
+        throw std::runtime_error("freePort: no free port in 20000-29999");
+    }
+    return port;
 }
 
 std::string HttpResult::header(const std::string& name) const {
@@ -173,6 +208,14 @@ std::string configYaml(const TempDir& dir, const Ports& ports, const std::string
       << "plugins:\n"
       << plugins;
     return y.str();
+}
+
+std::string withServerKeys(std::string yaml, const std::string& lines) {
+    std::size_t at = yaml.find("server:\n");
+    if (at != std::string::npos) {
+        yaml.insert(at + 8, lines);
+    }
+    return yaml;
 }
 
 namespace {

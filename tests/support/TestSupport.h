@@ -91,6 +91,9 @@ constexpr const char* kAdminToken = "test-admin-token";
 std::string configYaml(const TempDir& dir, const Ports& ports, const std::string& plugins,
                        const std::string& extra = "");
 
+/// `yaml` (from configYaml) with `lines` (indented by two spaces) added to its server: section.
+std::string withServerKeys(std::string yaml, const std::string& lines);
+
 /// The result of running the binary to completion.
 struct RunResult {
     int exitCode = -1;

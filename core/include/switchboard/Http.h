@@ -27,6 +27,10 @@ public:
     virtual const std::string& body() const = 0;
     /// IP address of the TCP peer (no port).
     virtual std::string peerHost() const = 0;
+    /// The client's IP address: the TCP peer, or, when the peer is one of the trusted proxies
+    /// (`server.trusted_proxies`), the client it names in X-Forwarded-For. Use this for rate
+    /// limits and for recording where a client is.
+    virtual std::string clientAddress() const = 0;
     /// True when the request arrived over TLS.
     virtual bool secure() const = 0;
 };

@@ -19,7 +19,7 @@
 namespace switchboard {
 
 /// Bumped whenever this header or anything it includes changes incompatibly.
-constexpr int kPluginAbiVersion = 1;
+constexpr int kPluginAbiVersion = 2;
 
 class Plugin {
 public:

@@ -414,7 +414,8 @@ TEST(DevicesRateLimitTest, PerAddressLimitCountsGuessesAcrossDevices) {
 // Client address and X-Forwarded-For
 
 TEST(DevicesProxyTest, ForwardedForIsHonouredOnlyFromTrustedProxies) {
-    Server server(devicesConfig(", offline_after: 60s, trusted_proxies: [127.0.0.1, 10.0.0.0/8]"));
+    Server server(devicesConfig(", offline_after: 60s"), "",
+                  "  trusted_proxies: [127.0.0.1, 10.0.0.0/8]\n");
     ASSERT_TRUE(server.ready);
     ASSERT_TRUE(enrolAndRegister(server, "xff-1"));
     auto ipOf = [&] {
@@ -680,10 +681,6 @@ TEST(DevicesConfigTest, BadValuesAreReportedWithTheirPath) {
         {"  devices: { max_field_length: 0 }\n",
          "plugins.devices.max_field_length: must be at least 1 byte"},
         {"  devices: { token_ttl: tomorrow }\n", "plugins.devices.token_ttl: expected a duration"},
-        {"  devices: { trusted_proxies: [10.0.0.0/33] }\n",
-         "plugins.devices.trusted_proxies: '10.0.0.0/33': prefix longer than the address"},
-        {"  devices: { trusted_proxies: [proxy.local] }\n",
-         "plugins.devices.trusted_proxies: 'proxy.local' is not an IP address or CIDR block"},
         {"  devices: { ssh_host_key: " + dir.file("missing.pub") + " }\n",
          "plugins.devices.ssh_host_key: cannot read " + dir.file("missing.pub")},
         {"  devices: { ssh_host_key: " + garbage + " }\n",
@@ -698,13 +695,6 @@ TEST(DevicesConfigTest, BadValuesAreReportedWithTheirPath) {
         EXPECT_NE(r.exitCode, 0) << c.plugins;
         EXPECT_NE(r.output.find(c.message), std::string::npos) << c.plugins << r.output;
     }
-    // IPv6 blocks and plain addresses are fine.
-    dir.write("switchboard.yaml",
-              configYaml(dir, ports,
-                         "  devices: { trusted_proxies: [\"::1\", \"fd00::/8\", 192.0.2.1] }\n"));
-    RunResult ok =
-        runSwitchboard({"--config=" + dir.file("switchboard.yaml"), "--check-config"}, dir.path());
-    EXPECT_EQ(ok.exitCode, 0) << ok.output;
 }
 
 }  // namespace

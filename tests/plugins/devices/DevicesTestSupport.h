@@ -57,8 +57,10 @@ inline std::string devicesConfig(const std::string& options = "") {
 
 /// A running server with its own directory and ports.
 struct Server {
-    explicit Server(const std::string& plugins, const std::string& extra = "") {
-        yaml = configYaml(dir, ports, plugins, extra);
+    /// `serverKeys`: lines for the server: section (e.g. trusted_proxies).
+    explicit Server(const std::string& plugins, const std::string& extra = "",
+                    const std::string& serverKeys = "") {
+        yaml = withServerKeys(configYaml(dir, ports, plugins, extra), serverKeys);
         start();
     }
     void start() {

@@ -5,7 +5,7 @@
 
 #include <cstring>
 
-namespace switchboard::devices {
+namespace switchboard {
 
 namespace {
 
@@ -139,4 +139,4 @@ std::string TrustedProxies::clientAddress(const std::string& peer,
     return client;
 }
 
-}  // namespace switchboard::devices
+}  // namespace switchboard

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-namespace switchboard::devices {
+namespace switchboard {
 
 class TrustedProxies {
 public:
@@ -37,4 +37,4 @@ private:
     std::vector<Block> _blocks;
 };
 
-}  // namespace switchboard::devices
+}  // namespace switchboard
