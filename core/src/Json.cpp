@@ -77,6 +77,29 @@ bool optionalString(const rapidjson::Value& object, const char* name, std::strin
     return true;
 }
 
+void writeString(Writer& writer, const char* key, std::string_view value) {
+    writer.Key(key);
+    writer.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+}
+
+void writeStringOrNull(Writer& writer, const char* key, std::string_view value) {
+    if (value.empty()) {
+        writer.Key(key);
+        writer.Null();
+    } else {
+        writeString(writer, key, value);
+    }
+}
+
+void writeTimeOrNull(Writer& writer, const char* key, double seconds) {
+    writer.Key(key);
+    if (seconds > 0) {
+        writer.Double(seconds);
+    } else {
+        writer.Null();
+    }
+}
+
 std::string errorBody(std::string_view message) { return "{\"error\":" + quote(message) + "}"; }
 
 }  // namespace switchboard::json

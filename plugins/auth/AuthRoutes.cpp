@@ -9,21 +9,9 @@ namespace switchboard::auth {
 
 namespace {
 
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
-
-void writeString(Writer& w, const char* key, const std::string& value) {
-    w.Key(key);
-    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
-}
-
-void writeOptional(Writer& w, const char* key, const std::string& value) {
-    if (value.empty()) {
-        w.Key(key);
-        w.Null();
-    } else {
-        writeString(w, key, value);
-    }
-}
+using json::Writer;
+using json::writeString;
+using json::writeStringOrNull;
 
 /// A non-negative integer query parameter within [0, max], or `def` when absent. False (and
 /// 400 answered) if malformed.
@@ -139,8 +127,8 @@ void AuthRoutes::listUsers(const HttpRequest& req, HttpResponse& resp, const Run
         w.StartObject();
         w.Key("id");
         w.Int64(u.id);
-        writeOptional(w, "username", u.username);
-        writeOptional(w, "email", u.email);
+        writeStringOrNull(w, "username", u.username);
+        writeStringOrNull(w, "email", u.email);
         writeString(w, "source", u.source);
         w.Key("created_at");
         w.Double(static_cast<double>(u.createdAt) / 1000.0);

@@ -14,39 +14,27 @@ namespace switchboard::devices {
 
 namespace {
 
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
-
-void writeTime(Writer& w, const char* name, double t) {
-    w.Key(name);
-    if (t > 0) {
-        w.Double(t);
-    } else {
-        w.Null();
-    }
-}
-
-void writeText(Writer& w, const char* name, const std::string& value) {
-    w.Key(name);
-    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
-}
+using json::Writer;
+using json::writeString;
+using json::writeTimeOrNull;
 
 void writeEntry(Writer& w, const DeviceRecord& d, double now) {
     w.StartObject();
-    writeText(w, "device_key", d.key);
-    writeText(w, "note", d.note);
-    writeTime(w, "created_at", d.createdAt);
+    writeString(w, "device_key", d.key);
+    writeString(w, "note", d.note);
+    writeTimeOrNull(w, "created_at", d.createdAt);
     w.Key("registered");
     w.Bool(d.registered);
-    writeTime(w, "registered_at", d.registeredAt);
+    writeTimeOrNull(w, "registered_at", d.registeredAt);
     w.Key("revoked");
     w.Bool(d.revoked);
     w.Key("online");
     w.Bool(d.online);
-    writeTime(w, "last_seen", d.lastSeen);
+    writeTimeOrNull(w, "last_seen", d.lastSeen);
     bool pending = !d.tokenHash.empty() && now < d.tokenExpiresAt;
     w.Key("token_pending");
     w.Bool(pending);
-    writeTime(w, "token_expires_at", pending ? d.tokenExpiresAt : 0);
+    writeTimeOrNull(w, "token_expires_at", pending ? d.tokenExpiresAt : 0);
     w.Key("device_info");
     w.RawValue(d.deviceInfo.data(), d.deviceInfo.size(), rapidjson::kObjectType);
     w.Key("ssh_pubkey");
@@ -125,9 +113,9 @@ std::string DevicesAdminRoutes::tokenBody(const Device& device, const std::strin
     rapidjson::StringBuffer buffer;
     Writer w(buffer);
     w.StartObject();
-    writeText(w, "device_key", device.key);
-    writeText(w, "token_code", code);
-    writeTime(w, "token_expires_at", device.tokenExpiresAt);
+    writeString(w, "device_key", device.key);
+    writeString(w, "token_code", code);
+    writeTimeOrNull(w, "token_expires_at", device.tokenExpiresAt);
     w.EndObject();
     return text(buffer);
 }

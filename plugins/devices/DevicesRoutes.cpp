@@ -15,7 +15,9 @@ namespace switchboard::devices {
 
 namespace {
 
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+using json::Writer;
+using json::writeString;
+using json::writeTimeOrNull;
 
 /// Longer than any OpenSSH public key line (a 16384-bit RSA key is ~2.8 KB).
 constexpr std::size_t kMaxPubkeyLength = 16384;
@@ -31,20 +33,6 @@ bool parseBody(const HttpRequest& req, rapidjson::Document& doc, std::string& er
         return true;
     }
     return json::parseObject(body, doc, error);
-}
-
-void writeTime(Writer& w, const char* name, double t) {
-    w.Key(name);
-    if (t > 0) {
-        w.Double(t);
-    } else {
-        w.Null();
-    }
-}
-
-void writeText(Writer& w, const char* name, const std::string& value) {
-    w.Key(name);
-    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
 }
 
 }  // namespace
@@ -369,12 +357,12 @@ void DevicesRoutes::deviceDetails(const HttpRequest& req, HttpResponse& resp) {
     w.StartObject();
     w.Key("ok");
     w.Bool(true);
-    writeText(w, "message", "Device found");
-    writeText(w, "device_key", d.key);
+    writeString(w, "message", "Device found");
+    writeString(w, "device_key", d.key);
     w.Key("registered");
     w.Bool(d.registered);
-    writeTime(w, "registered_at", d.registeredAt);
-    writeTime(w, "last_seen", d.lastSeen);
+    writeTimeOrNull(w, "registered_at", d.registeredAt);
+    writeTimeOrNull(w, "last_seen", d.lastSeen);
     w.Key("online");
     w.Bool(d.online);
     w.Key("device_info");

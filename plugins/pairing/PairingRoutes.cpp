@@ -12,12 +12,8 @@ namespace switchboard::pairing {
 
 namespace {
 
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
-
-void writeString(Writer& w, const char* key, const std::string& value) {
-    w.Key(key);
-    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
-}
+using json::Writer;
+using json::writeString;
 
 std::string statusBody(bool online, double lastHeartbeat) {
     rapidjson::StringBuffer buffer;

@@ -24,6 +24,16 @@ std::string errorBody(std::string_view message);
 /// Escapes `text` as a JSON string literal including the quotes.
 std::string quote(std::string_view text);
 
+/// The writer plugins use to build responses.
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+/// Writes the member "key": "value" (all of the value, whatever bytes it holds).
+void writeString(Writer& writer, const char* key, std::string_view value);
+/// Writes "key": "value", or "key": null when the value is empty.
+void writeStringOrNull(Writer& writer, const char* key, std::string_view value);
+/// Writes "key": seconds, or "key": null for a time that is not set (<= 0).
+void writeTimeOrNull(Writer& writer, const char* key, double seconds);
+
 /// Reads the required string member `name` of `object`. On failure returns false and sets
 /// `error` to "missing key: <name>" or "<name> must be a string".
 bool requireString(const rapidjson::Value& object, const char* name, std::string& out,
