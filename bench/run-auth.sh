@@ -15,22 +15,8 @@ LOGIN_CONNECTIONS="${LOGIN_CONNECTIONS:-16}"
 USERS="${USERS:-64}"
 ROUNDS="${ROUNDS:-3}"
 PASSWORD="bench-password-1"
-WORK="$(mktemp -d /tmp/sb-bench-auth.XXXXXX)"
-PIDS=()
-cleanup() { for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() { for _ in $(seq 1 200); do curl -s -o /dev/null "$1" && return 0; sleep 0.05; done; return 1; }
-run_wrk() { # name connections url script [env...]
-  local name="$1" conns="$2" url="$3" script="$4"; shift 4
-  echo "# $name: wrk -t2 -c$conns -d$DURATION $url" >&2
-  env "$@" wrk -t2 -c"$conns" -d"$DURATION" --latency -s "bench/wrk/$script" "$url" \
-    | grep '^{"wrk"' | sed "s/^{/{\"bench\":\"$name\",/"
-}
-
-echo "# machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r); load: $(cut -d' ' -f1-3 /proc/loadavg); date: $(date -u +%F)" >&2
+source bench/lib.sh
+bench_init auth
 
 # The reference: a bare POCO HTTPServer answering fixed JSON (if built).
 if [ -x "$BUILD/sb-bare-server" ]; then
@@ -38,7 +24,7 @@ if [ -x "$BUILD/sb-bare-server" ]; then
   "$BUILD/sb-bare-server" --port "$BARE_PORT" --threads 128 > "$WORK/bare.log" 2>&1 &
   PIDS+=($!)
   wait_http "http://127.0.0.1:$BARE_PORT/"
-  run_wrk bare-poco 64 "http://127.0.0.1:$BARE_PORT/communicate" post.lua \
+  run_wrk bare-poco "http://127.0.0.1:$BARE_PORT/communicate" post.lua \
     WRK_BODY='{"action":"echo","message":"hello"}'
   kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
 fi
@@ -77,7 +63,7 @@ xargs -P 4 -I{} curl -s -o /dev/null -XPOST "http://127.0.0.1:$PUB_PORT/register
   -d "{\"email\":\"{}@bench.test\",\"username\":\"{}\",\"password\":\"$PASSWORD\"}" < "$WORK/users.txt"
 
 echo "# argon2id: memory $HASH_MEMORY, passes $HASH_PASSES, parallel = $(nproc) (cores)" >&2
-run_wrk login "$LOGIN_CONNECTIONS" "http://127.0.0.1:$PUB_PORT/login" login.lua \
+CONNECTIONS="$LOGIN_CONNECTIONS" run_wrk login "http://127.0.0.1:$PUB_PORT/login" login.lua \
   WRK_USERS_FILE="$WORK/users.txt" WRK_PASSWORD="$PASSWORD"
 
 COOKIE=$(curl -s -D - -o /dev/null -XPOST "http://127.0.0.1:$PUB_PORT/login" \
@@ -94,7 +80,7 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$SB_PID/stat"; }
 run_communicate() { # name path
   local before after line
   before=$(cpu_ticks)
-  line=$(run_wrk "$1" 64 "http://127.0.0.1:$PUB_PORT$2" communicate.lua WRK_BODY="$BODY" \
+  line=$(run_wrk "$1" "http://127.0.0.1:$PUB_PORT$2" communicate.lua WRK_BODY="$BODY" \
     WRK_COOKIE="$COOKIE")
   after=$(cpu_ticks)
   python3 -c 'import json,sys; r=json.loads(sys.argv[1]); r["server_cpu_us_per_req"]=round((int(sys.argv[2])-int(sys.argv[3]))*int(sys.argv[4])/max(r["requests"],1),2); print(json.dumps(r,separators=(",",":")))' \
@@ -103,7 +89,7 @@ run_communicate() { # name path
 # Warm-up (not counted): a fresh server's first run is faster than all later ones, whatever
 # the route, which would favour whichever route runs first.
 for path in /_bench/communicate /communicate; do
-  DURATION=3s run_wrk warm-up 64 "http://127.0.0.1:$PUB_PORT$path" communicate.lua \
+  DURATION=3s run_wrk warm-up "http://127.0.0.1:$PUB_PORT$path" communicate.lua \
     WRK_BODY="$BODY" WRK_COOKIE="$COOKIE" > /dev/null
 done
 RESULTS=()
@@ -129,5 +115,5 @@ print(json.dumps({"bench": "communicate-lua-cost", "rounds": len(cpp),
                   "cpp_rps_best": round(max(cpp), 1), "lua_rps_best": round(max(lua), 1),
                   "lua_cost_pct_best": round(100 * (1 - max(lua) / max(cpp)), 1)}))
 PY
-echo "{\"bench\":\"switchboard-rss\",\"rss_kb\":$(awk '/VmRSS/ {print $2}' /proc/$SB_PID/status)}"
+echo "{\"bench\":\"switchboard-rss\",\"rss_kb\":$(rss_kb "$SB_PID")}"
 kill "$SB_PID"; wait "$SB_PID" 2>/dev/null || true

@@ -10,23 +10,8 @@ cd "$(dirname "$0")/.."
 BUILD="${1:-build/release}"
 DURATION="${DURATION:-10s}"
 DEVICES="${DEVICES:-100000}"
-WORK="$(mktemp -d /tmp/sb-bench-devices.XXXXXX)"
-PIDS=()
-cleanup() { for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() { for _ in $(seq 1 200); do curl -s -o /dev/null "$1" && return 0; sleep 0.05; done; return 1; }
-rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
-run_wrk() { # name url script [env...]
-  local name="$1" url="$2" script="$3"; shift 3
-  echo "# $name: wrk -t2 -c64 -d$DURATION $url" >&2
-  env "$@" wrk -t2 -c64 -d"$DURATION" --latency -s "bench/wrk/$script" "$url" \
-    | grep '^{"wrk"' | sed "s/^{/{\"bench\":\"$name\",/"
-}
-
-echo "# machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r); load: $(cut -d' ' -f1-3 /proc/loadavg); date: $(date -u +%F)" >&2
+source bench/lib.sh
+bench_init devices
 
 # 1. The reference: a bare POCO HTTPServer answering fixed JSON, same wrk settings.
 BARE_PORT=$(free_port)

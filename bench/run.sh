@@ -7,22 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD="${1:-build/release}"
 DURATION="${DURATION:-10s}"
-WORK="$(mktemp -d /tmp/sb-bench.XXXXXX)"
-PIDS=()
-cleanup() { for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() { for _ in $(seq 1 200); do curl -s -o /dev/null "$1" && return 0; sleep 0.05; done; return 1; }
-run_wrk() { # name url script [env...]
-  local name="$1" url="$2" script="$3"; shift 3
-  echo "# $name: wrk -t2 -c64 -d$DURATION $url" >&2
-  env "$@" wrk -t2 -c64 -d"$DURATION" --latency -s "bench/wrk/$script" "$url" \
-    | grep '^{"wrk"' | sed "s/^{/{\"bench\":\"$name\",/"
-}
-
-echo "# machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r); date: $(date -u +%F)" >&2
+source bench/lib.sh
+bench_init pairing
 
 # 1. The reference: a bare POCO HTTPServer answering fixed JSON.
 BARE_PORT=$(free_port)
@@ -52,7 +38,7 @@ wait_http "http://127.0.0.1:$PAIR_PORT/readyz"
 CODE=$(python3 bench/register.py "$PAIR_PORT" 1000 "$WORK/keys.txt")
 run_wrk pairing-details "http://127.0.0.1:$PAIR_PORT/get_server_details" post.lua WRK_BODY="{\"pairing_code\":$CODE}"
 run_wrk pairing-heartbeat "http://127.0.0.1:$PAIR_PORT/server_status" heartbeat.lua WRK_KEYS_FILE="$WORK/keys.txt"
-echo "{\"bench\":\"switchboard-rss\",\"rss_kb\":$(awk '/VmRSS/ {print $2}' /proc/$SB_PID/status)}"
+echo "{\"bench\":\"switchboard-rss\",\"rss_kb\":$(rss_kb "$SB_PID")}"
 kill "$SB_PID"; wait "$SB_PID" 2>/dev/null || true
 
 # 3. 5,000 idle WebSockets against the test plugin (if the fixtures are built).

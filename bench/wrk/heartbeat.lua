@@ -5,49 +5,16 @@
 local dir = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 local summary = dofile(dir .. "summary.lua")
 
-local keys_file = os.getenv("WRK_KEYS_FILE")
-if keys_file == nil or keys_file == "" then
-    summary.fail("heartbeat.lua: set WRK_KEYS_FILE")
-end
-
 -- Read and checked while the script loads, so a bad file stops wrk before it starts.
-local keys = {}
-for line in summary.read_file(keys_file):gmatch("[^\r\n]+") do
-    local key = line:match("^%s*(.-)%s*$")
-    if key ~= "" then
-        keys[#keys + 1] = key
-    end
-end
-if #keys == 0 then
-    summary.fail("heartbeat.lua: no keys in " .. keys_file)
-end
+local keys = summary.read_lines("WRK_KEYS_FILE", "heartbeat.lua")
 
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 
-local thread_count = 0
-local requests = {}
-local next_index = 1
-
-function setup(thread)
-    thread:set("thread_index", thread_count)
-    thread_count = thread_count + 1
-end
-
--- Whole requests are built once per thread so request() is a table lookup.
-function init(_)
-    for i, key in ipairs(keys) do
-        local body = '{"ssh_pubkey": ' .. summary.json_string(key) .. ', "action": "heartbeat"}'
-        requests[i] = wrk.format(nil, nil, nil, body)
-    end
-    next_index = ((thread_index or 0) * 7919) % #requests + 1
-end
-
-function request()
-    local r = requests[next_index]
-    next_index = next_index % #requests + 1
-    return r
-end
+summary.round_robin(keys, 7919, function(_, key)
+    local body = '{"ssh_pubkey": ' .. summary.json_string(key) .. ', "action": "heartbeat"}'
+    return wrk.format(nil, nil, nil, body)
+end)
 
 function done(s, latency, _)
     summary.done("heartbeat", s, latency)

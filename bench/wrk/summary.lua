@@ -21,6 +21,50 @@ function M.read_file(path)
     return data
 end
 
+-- The non-blank lines (trimmed) of the file named by environment variable `var`; stops wrk
+-- with a message naming `script` if the variable is unset or the file has no lines.
+function M.read_lines(var, script)
+    local path = os.getenv(var)
+    if path == nil or path == "" then
+        M.fail(script .. ": set " .. var)
+    end
+    local lines = {}
+    for line in M.read_file(path):gmatch("[^\r\n]+") do
+        local item = line:match("^%s*(.-)%s*$")
+        if item ~= "" then
+            lines[#lines + 1] = item
+        end
+    end
+    if #lines == 0 then
+        M.fail(script .. ": no lines in " .. path)
+    end
+    return lines
+end
+
+-- Serves one request per item, round-robin: defines wrk's setup/init/request so each thread
+-- builds every request once (`build(i, item)` returns wrk.format(...)) and then only looks them
+-- up; thread n starts at offset n * stride so the threads spread over all items.
+function M.round_robin(items, stride, build)
+    local thread_count = 0
+    local requests = {}
+    local next_index = 1
+    function setup(thread)
+        thread:set("thread_index", thread_count)
+        thread_count = thread_count + 1
+    end
+    function init(_)
+        for i, item in ipairs(items) do
+            requests[i] = build(i, item)
+        end
+        next_index = ((thread_index or 0) * stride) % #requests + 1
+    end
+    function request()
+        local r = requests[next_index]
+        next_index = next_index % #requests + 1
+        return r
+    end
+end
+
 function M.json_string(s)
     return '"' .. s:gsub('[%c"\\]', function(c)
         if c == '"' or c == "\\" then
