@@ -95,8 +95,13 @@ void DevicesStore::insert(const DeviceRecord& d) {
              timeOrNull(d.tokenExpiresAt), std::int64_t{d.registered ? 1 : 0},
              timeOrNull(d.registeredAt), std::int64_t{d.revoked ? 1 : 0}, d.deviceInfo,
              textOrNull(d.sshPubkey)});
+        // Built by push_back: GCC 12 at -O3 reports a false -Wmaybe-uninitialized for a
+        // braced list of SqlValues returned by timeOrNull().
+        SqlParams seen{d.id};
+        seen.push_back(timeOrNull(d.registeredAt));
+        seen.push_back(timeOrNull(d.lastSeen));
         tx.execute("INSERT INTO device_seen (id, registered_at, last_seen) VALUES ($1, $2, $3)",
-                   {d.id, timeOrNull(d.registeredAt), timeOrNull(d.lastSeen)});
+                   seen);
     });
 }
 
@@ -129,8 +134,11 @@ void DevicesStore::revoke(const Device& device, double lastSeen, const std::stri
             " registered_at = NULL, revoked = 1, ssh_pubkey = NULL, device_info = $1"
             " WHERE device_key = $2",
             {deviceInfo, device.key});
+        SqlParams seen;
+        seen.push_back(timeOrNull(lastSeen));
+        seen.emplace_back(device.id);
         tx.execute("UPDATE device_seen SET registered_at = NULL, last_seen = $1 WHERE id = $2",
-                   {timeOrNull(lastSeen), device.id});
+                   seen);
     });
     discardHeartbeat(device.key);
 }
