@@ -89,7 +89,7 @@ private:
 /// ("tls.cert"). Getters throw ConfigError if the key was not declared with that type.
 class ConfigSection {
 public:
-    struct Node;  ///< implementation detail (core/src/ConfigSection.cpp)
+    struct Node;  ///< implementation detail (core/src/config/ConfigSection.cpp)
 
     ConfigSection();
     explicit ConfigSection(std::shared_ptr<const Node> node);

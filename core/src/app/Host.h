@@ -1,0 +1,106 @@
+// The running server: owns store, bus, Lua, metrics, listeners and plugins, and implements
+// check (validate only), start, reload (diff against what runs) and graceful stop.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "admin/AdminApi.h"
+#include "config/HostConfig.h"
+#include "services/MetricsRegistry.h"
+#include "loader/PluginManager.h"
+#include "net/Reactor.h"
+#include "services/ServiceRegistry.h"
+#include "services/TimerService.h"
+
+namespace switchboard {
+
+class DataStore;
+class LocalBus;
+class LuaEngine;
+class KeyValueStore;
+class HttpListener;
+class StreamListener;
+class ConfigDocument;
+
+/// Start-up failed; what() is the one line to print.
+class StartError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+class Host {
+public:
+    /// `workDir` is where relative config paths resolve; `exeDir` locates the default plugin
+    /// directories.
+    Host(std::string configFile, std::string workDir, std::string exeDir);
+    ~Host();
+
+    /// Validates the config file and every plugin section without opening anything. Returns
+    /// the problems (empty = valid); non-fatal warnings go to `warnings`.
+    std::vector<std::string> check(std::vector<std::string>& warnings);
+    /// The configuration reference (Markdown): the host schema, then the schema of every
+    /// plugin the config names. Throws StartError if the config cannot be read.
+    std::string schemaReference();
+    /// Opens store and bus, starts plugins and listeners. Throws StartError.
+    void start();
+    /// Re-reads the config and applies it; returns the problems (empty = applied). A rejected
+    /// config leaves everything running as it was.
+    std::vector<std::string> reload();
+    /// Graceful stop (idempotent).
+    void stop();
+
+    const HostConfig& config() const { return _config; }
+
+private:
+    struct Loaded;
+    /// Reads and validates the config file and prepares the plugin plan (nothing starts).
+    std::unique_ptr<Loaded> load();
+    /// Builds the route tables of `plan`'s plugins, leaving out those named in `exclude`.
+    void buildRoutes(Loaded& loaded, const PluginPlan& plan,
+                     const std::set<std::string>& exclude = {});
+    /// Counts the requests inside a plugin's handlers, so a reload can let them finish.
+    std::shared_ptr<std::atomic<int>> inflight(const std::string& plugin);
+    /// Unmounts `plugins` and waits (at most shutdown_timeout) for their requests to finish.
+    void quiesce(Loaded& loaded, const std::vector<std::string>& plugins);
+    /// buildRoutes() over the plan the manager has applied (failed plugins left out).
+    void rebuildRoutes(Loaded& loaded);
+    void applyRoutes(Loaded& loaded);
+    std::vector<Route> hostRoutes(const std::string& listener);
+    void registerHostMetrics();
+    /// Starts one listener; a bind failure becomes a StartError naming it.
+    template <class Listener>
+    void startListener(Listener& listener, const std::string& kind);
+    void configureLogging(const HostConfig& config);
+
+    std::string _configFile;
+    std::string _workDir;
+    std::string _exeDir;
+    HostConfig _config;
+    std::mutex _lifecycle;
+    std::atomic<bool> _ready{false};
+    bool _started = false;
+
+    MetricsRegistry _metrics;
+    ServiceRegistry _services;
+    TimerService _timers;
+    std::unique_ptr<DataStore> _store;
+    std::unique_ptr<LocalBus> _bus;
+    std::unique_ptr<KeyValueStore> _kv;
+    std::unique_ptr<LuaEngine> _lua;
+    std::unique_ptr<Reactor> _reactor;
+    std::unique_ptr<PluginManager> _plugins;
+    std::unique_ptr<AdminApi> _admin;
+    HostServices _hostServices;
+    std::map<std::string, std::unique_ptr<HttpListener>> _http;
+    std::map<std::string, std::unique_ptr<StreamListener>> _streams;
+    std::mutex _inflightMutex;
+    std::map<std::string, std::shared_ptr<std::atomic<int>>> _inflight;
+};
+
+}  // namespace switchboard

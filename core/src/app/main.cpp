@@ -1,0 +1,7 @@
+// Entry point of the switchboard executable.
+#include "app/SwitchboardApp.h"
+
+int main(int argc, char** argv) {
+    switchboard::SwitchboardApp app;
+    return app.run(argc, argv);
+}

@@ -1,0 +1,124 @@
+// In-process event bus (see LocalBus.h) and the topic pattern rule shared by all buses.
+#include "bus/LocalBus.h"
+
+#include <Poco/Logger.h>
+
+#include <chrono>
+#include <vector>
+
+namespace switchboard {
+
+bool topicMatches(const std::string& pattern, const std::string& topic) {
+    if (pattern == "*") {
+        return true;
+    }
+    if (pattern.size() >= 2 && pattern.compare(pattern.size() - 2, 2, ".*") == 0) {
+        // "server.*" matches "server.online" and deeper topics, not "server" or "serverx.y".
+        std::size_t prefix = pattern.size() - 1;  // keeps the dot
+        return topic.size() > prefix && topic.compare(0, prefix, pattern, 0, prefix) == 0;
+    }
+    return pattern == topic;
+}
+
+LocalBus::LocalBus(std::size_t capacity) : _capacity(capacity), _thread([this] { run(); }) {}
+
+LocalBus::~LocalBus() { stop(); }
+
+void LocalBus::publish(const std::string& topic, std::string payloadJson) {
+    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
+    {
+        std::lock_guard<std::mutex> lock(_mutex);
+        if (_stopping || _queue.size() >= _capacity) {
+            _dropped.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+        _queue.push_back(Event{topic, std::move(payloadJson), now});
+    }
+    _published.fetch_add(1, std::memory_order_relaxed);
+    _wake.notify_one();
+}
+
+std::uint64_t LocalBus::subscribe(const std::string& pattern, Handler handler) {
+    std::lock_guard<std::mutex> lock(_mutex);
+    std::uint64_t id = _nextId++;
+    _subscriptions[id] = Subscription{pattern, std::make_shared<Handler>(std::move(handler))};
+    return id;
+}
+
+void LocalBus::unsubscribe(std::uint64_t id) {
+    std::lock_guard<std::mutex> lock(_mutex);
+    _subscriptions.erase(id);
+}
+
+BusStats LocalBus::stats() const {
+    BusStats s;
+    s.published = _published.load();
+    s.delivered = _delivered.load();
+    s.dropped = _dropped.load();
+    s.handlerErrors = _handlerErrors.load();
+    std::lock_guard<std::mutex> lock(_mutex);
+    s.queued = _queue.size();
+    return s;
+}
+
+void LocalBus::run() {
+    std::unique_lock<std::mutex> lock(_mutex);
+    for (;;) {
+        _wake.wait(lock, [this] { return _stopping || !_queue.empty(); });
+        if (_queue.empty()) {
+            break;  // stopping and drained
+        }
+        Event event = std::move(_queue.front());
+        _queue.pop_front();
+        // Snapshot matching handlers, then call them without the lock so they may publish.
+        std::vector<std::shared_ptr<Handler>> targets;
+        for (const auto& [id, sub] : _subscriptions) {
+            if (topicMatches(sub.pattern, event.topic)) {
+                targets.push_back(sub.handler);
+            }
+        }
+        _busy = true;
+        lock.unlock();
+        for (const auto& handler : targets) {
+            try {
+                (*handler)(event);
+                _delivered.fetch_add(1, std::memory_order_relaxed);
+            } catch (const std::exception& e) {
+                _handlerErrors.fetch_add(1, std::memory_order_relaxed);
+                Poco::Logger::get("switchboard.bus")
+                    .warning("subscriber of '%s' failed: %s", event.topic, std::string(e.what()));
+            } catch (...) {
+                _handlerErrors.fetch_add(1, std::memory_order_relaxed);
+            }
+        }
+        lock.lock();
+        _busy = false;
+        if (_queue.empty()) {
+            _idle.notify_all();
+        }
+    }
+    _idle.notify_all();
+}
+
+void LocalBus::drain() {
+    std::unique_lock<std::mutex> lock(_mutex);
+    _idle.wait(lock, [this] { return _queue.empty() && !_busy; });
+}
+
+void LocalBus::stop() {
+    {
+        std::lock_guard<std::mutex> lock(_mutex);
+        if (_stopping) {
+            return;
+        }
+        _stopping = true;
+    }
+    _wake.notify_all();
+    if (_thread.joinable()) {
+        _thread.join();
+    }
+}
+
+}  // namespace switchboard

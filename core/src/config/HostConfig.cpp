@@ -1,0 +1,164 @@
+// Host configuration schema and parsing (see HostConfig.h).
+#include "config/HostConfig.h"
+
+#include <Poco/Path.h>
+
+#include "config/ConfigDocument.h"
+#include "net/TrustedProxies.h"
+
+namespace switchboard {
+
+namespace {
+
+ConfigSchema buildSchema() {
+    ConfigSchema root;
+    ConfigSchema& server = root.section("server", "Process-wide settings");
+    server.string("data_dir", "var", "Directory for the database, keys, tokens and generated "
+                                     "certificates (relative to the working directory)")
+        .stringList("plugin_dirs", "Directories searched for switchboard-<name>.so, in order "
+                                   "(default: <binary dir>/plugins, <binary dir>/../lib/switchboard)")
+        .stringList("trusted_proxies", "Proxy addresses or CIDR blocks (127.0.0.1, 10.0.0.0/8, "
+                                       "::1) whose X-Forwarded-For header names the client "
+                                       "address, for every plugin")
+        .integer("event_threads", 2, 1, 64,
+                 "Event-loop threads serving WebSocket and stream connections")
+        .duration("shutdown_timeout", "10s", "How long a stop waits for in-flight requests");
+    server.section("log", "Logging")
+        .choice("level", "information",
+                {"fatal", "critical", "error", "warning", "notice", "information", "debug",
+                 "trace"},
+                "Lowest level written")
+        .choice("format", "text", {"text", "json"}, "text lines or JSON lines")
+        .string("file", "", "Log file (empty: standard error)");
+
+    root.section("store", "Storage")
+        .string("url", "sqlite:var/switchboard.db", "sqlite:<path> or postgresql://...")
+        .duration("flush_interval", "1s", "Longest delay of write-behind updates");
+    root.section("bus", "Event bus")
+        .string("url", "local", "local (in-process) or redis://host:port")
+        .integer("queue_size", 10000, 16, 10000000, "Events queued before new ones are dropped");
+
+    ConfigSchema& listener = root.sectionMap("listeners", "Ports, one protocol each");
+    listener.string("bind", "0.0.0.0", "Address to bind")
+        .integer("port", 1, 1, 65535, "TCP port")
+        .required()
+        .choice("protocol", "auto", {"auto", "http", "stream"},
+                "http (HTTP/1.1 + WebSocket), stream (TLS TCP frames) or auto (what is mounted)")
+        .integer("threads", 128, 2, 4096, "Most concurrent HTTP connections served (each "
+                                          "keep-alive connection holds a thread)")
+        .size("max_body", "4MiB", "Largest request body accepted (413 beyond)")
+        .duration("request_timeout", "15s", "Time allowed to receive a request")
+        .duration("keepalive_timeout", "5s", "Idle time before a keep-alive connection closes");
+    listener.section("tls", "TLS; enabled when cert is set")
+        .string("cert", "", "PEM certificate (chain); generated self-signed if it and key are "
+                            "both missing")
+        .string("key", "", "PEM private key")
+        .string("ca", "", "CA file: when set, clients must present a certificate it signed");
+    listener.section("websocket", "WebSocket connections on this listener")
+        .size("max_message", "64KiB", "Largest message accepted (close 1009 beyond)")
+        .duration("idle_timeout", "300s", "Close after this long without a frame (0: never)")
+        .duration("io_timeout", "5s", "Longest a partial frame read or a send may block");
+
+    listener.section("stream", "Stream (TLS TCP) connections on this listener")
+        .duration("idle_timeout", "300s", "Close after this long without data (0: never)")
+        .duration("io_timeout", "5s", "Longest a TLS handshake, read or send may block");
+
+    root.section("admin", "Admin API and console")
+        .string("token", "", "Bearer token; generated into <data_dir>/admin-token when empty")
+        .string("listener", "admin", "Listener serving /admin/api, /metrics and the console");
+    root.section("lua", "Lua hooks")
+        .stringList("scripts", "Lua files loaded in order")
+        .integer("instruction_budget", 1000000, 1000, 1000000000,
+                 "Instructions one hook call may run")
+        .size("memory_limit", "32MiB", "Memory one Lua state may use");
+    root.any("plugins", "Plugins by name: each key loads switchboard-<name>.so");
+    return root;
+}
+
+std::string absolute(const std::string& path, const std::string& workDir) {
+    if (path.empty()) {
+        return path;
+    }
+    Poco::Path p(path);
+    return p.isAbsolute() ? path : Poco::Path(workDir).resolve(p).toString();
+}
+
+}  // namespace
+
+const ConfigSchema& HostConfig::schema() {
+    static const ConfigSchema schema = buildSchema();
+    return schema;
+}
+
+HostConfig HostConfig::parse(const ConfigDocument& doc, const std::string& workDir,
+                             std::vector<std::string>& errors) {
+    ConfigSection root = doc.validate("", schema(), errors);
+    HostConfig c;
+    c.file = doc.fileName();
+    try {
+        c.dataDir = absolute(root.getString("server.data_dir"), workDir);
+        for (const auto& dir : root.getStringList("server.plugin_dirs")) {
+            c.pluginDirs.push_back(absolute(dir, workDir));
+        }
+        auto proxies = std::make_shared<TrustedProxies>();
+        for (const auto& entry : root.getStringList("server.trusted_proxies")) {
+            std::string problem;
+            if (!proxies->add(entry, problem)) {
+                errors.push_back(root.error("server.trusted_proxies", problem).what());
+            }
+        }
+        c.trustedProxies = std::move(proxies);
+        c.eventThreads = static_cast<std::size_t>(root.getInt("server.event_threads"));
+        c.shutdownTimeout = root.getDuration("server.shutdown_timeout");
+        c.logLevel = root.getString("server.log.level");
+        c.logFormat = root.getString("server.log.format");
+        c.logFile = absolute(root.getString("server.log.file"), workDir);
+        c.storeUrl = root.getString("store.url");
+        c.flushInterval = root.getDuration("store.flush_interval");
+        c.busUrl = root.getString("bus.url");
+        c.busQueue = static_cast<std::size_t>(root.getInt("bus.queue_size"));
+        c.adminToken = root.getString("admin.token");
+        c.adminListener = root.getString("admin.listener");
+        for (const auto& script : root.getStringList("lua.scripts")) {
+            c.luaScripts.push_back(absolute(script, workDir));
+        }
+        c.luaInstructionBudget = static_cast<std::uint64_t>(root.getInt("lua.instruction_budget"));
+        c.luaMemoryLimit = root.getSize("lua.memory_limit");
+        c.luaFingerprint = root.section("lua").fingerprint();
+        for (const auto& name : root.sectionNames("listeners")) {
+            ConfigSection l = root.section("listeners." + name);
+            ListenerOptions o;
+            o.name = name;
+            o.bind = l.getString("bind");
+            o.port = static_cast<std::uint16_t>(l.getInt("port"));
+            o.protocol = l.getString("protocol");
+            o.threads = static_cast<int>(l.getInt("threads"));
+            o.maxBody = l.getSize("max_body");
+            o.requestTimeout = l.getDuration("request_timeout");
+            o.keepAliveTimeout = l.getDuration("keepalive_timeout");
+            o.tls.cert = absolute(l.getString("tls.cert"), workDir);
+            o.tls.key = absolute(l.getString("tls.key"), workDir);
+            o.tls.ca = absolute(l.getString("tls.ca"), workDir);
+            o.tls.enabled = !o.tls.cert.empty();
+            if (o.tls.enabled && o.tls.key.empty()) {
+                errors.push_back(l.error("tls.key", "required when tls.cert is set").what());
+            }
+            o.webSocket.maxMessage = l.getSize("websocket.max_message");
+            o.webSocket.idleTimeout = l.getDuration("websocket.idle_timeout");
+            o.webSocket.ioTimeout = l.getDuration("websocket.io_timeout");
+            o.streamIdleTimeout = l.getDuration("stream.idle_timeout");
+            o.streamIoTimeout = l.getDuration("stream.io_timeout");
+            c.listeners[name] = o;
+        }
+    } catch (const ConfigError& e) {
+        errors.push_back(e.what());  // only reachable when validation already failed
+    }
+    if (!c.listeners.count(c.adminListener)) {
+        errors.push_back(doc.location("admin.listener") + ": admin.listener: no listener named '" +
+                         c.adminListener + "'");
+    }
+    c.pluginNames = doc.keys("plugins");
+    return c;
+}
+
+}  // namespace switchboard

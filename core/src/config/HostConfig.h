@@ -1,0 +1,53 @@
+// The host's own configuration: its schema (server, store, bus, listeners, admin, lua) and the
+// typed settings parsed from a validated document. Plugin sections are validated separately by
+// the PluginManager against each plugin's schema.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/ListenerOptions.h"
+#include "switchboard/Config.h"
+
+namespace switchboard {
+
+class ConfigDocument;
+class TrustedProxies;
+
+struct HostConfig {
+    std::string file;  ///< the YAML file, as given
+    std::string dataDir;
+    std::vector<std::string> pluginDirs;
+    /// Peers whose X-Forwarded-For names the client address (server.trusted_proxies).
+    std::shared_ptr<const TrustedProxies> trustedProxies;
+    std::size_t eventThreads = 2;
+    std::chrono::milliseconds shutdownTimeout{10000};
+    std::string logLevel = "information";
+    std::string logFormat = "text";
+    std::string logFile;
+    std::string storeUrl;
+    std::chrono::milliseconds flushInterval{1000};
+    std::string busUrl = "local";
+    std::size_t busQueue = 10000;
+    std::map<std::string, ListenerOptions> listeners;
+    std::string adminToken;
+    std::string adminListener = "admin";
+    std::vector<std::string> luaScripts;
+    std::uint64_t luaInstructionBudget = 1000000;
+    std::size_t luaMemoryLimit = 32 * 1024 * 1024;
+    std::string luaFingerprint;
+    /// The `plugins:` keys in file order.
+    std::vector<std::string> pluginNames;
+
+    /// The host's schema (everything but the contents of `plugins`).
+    static const ConfigSchema& schema();
+    /// Validates the host part of `doc`, appending problems to `errors`. Relative paths are
+    /// resolved against `workDir`.
+    static HostConfig parse(const ConfigDocument& doc, const std::string& workDir,
+                            std::vector<std::string>& errors);
+};
+
+}  // namespace switchboard

@@ -1,0 +1,413 @@
+// Plugin loading and lifecycle (see PluginManager.h).
+#include "loader/PluginManager.h"
+
+#include <Poco/File.h>
+#include <Poco/Logger.h>
+#include <Poco/SharedLibrary.h>
+
+#include <algorithm>
+#include <set>
+
+#include "config/ConfigDocument.h"
+
+namespace switchboard {
+
+namespace {
+
+/// The fields the host adds to every plugin's schema.
+void addHostFields(ConfigSchema& schema) {
+    schema.boolean("enabled", true, "Load and start this plugin")
+        .boolean("required", true, "A failure to load or start this plugin stops the server");
+}
+
+/// Schema for a plugin that cannot be loaded: host fields, every other key accepted as is.
+ConfigSchema fallbackSchema(const ConfigDocument& doc, const std::string& path) {
+    ConfigSchema schema;
+    addHostFields(schema);
+    for (const auto& key : doc.keys(path)) {
+        if (key != "enabled" && key != "required") {
+            schema.any(key, "");
+        }
+    }
+    return schema;
+}
+
+template <class Fn>
+bool contained(PluginSlot& slot, const char* what, Fn fn) {
+    try {
+        fn();
+        return true;
+    } catch (const std::exception& e) {
+        slot.error = std::string(what) + " failed: " + e.what();
+    } catch (...) {
+        slot.error = std::string(what) + " failed: unknown exception";
+    }
+    return false;
+}
+
+}  // namespace
+
+const PluginSlot* PluginPlan::find(const std::string& name) const {
+    for (const auto& slot : slots) {
+        if (slot->name == name) {
+            return slot.get();
+        }
+    }
+    return nullptr;
+}
+
+PluginSlot* PluginPlan::find(const std::string& name) {
+    return const_cast<PluginSlot*>(static_cast<const PluginPlan*>(this)->find(name));
+}
+
+PluginManager::PluginManager(std::vector<std::string> pluginDirs) : _dirs(std::move(pluginDirs)) {}
+
+PluginManager::~PluginManager() { stopAll(); }
+
+std::string PluginManager::findLibrary(const std::string& name) const {
+    std::string file = "switchboard-" + name + Poco::SharedLibrary::suffix();
+    for (const auto& dir : _dirs) {
+        std::string path = dir + "/" + file;
+        if (Poco::File(path).exists()) {
+            return path;
+        }
+    }
+    std::string searched;
+    for (const auto& dir : _dirs) {
+        searched += (searched.empty() ? "" : ", ") + dir;
+    }
+    throw PluginError(file + " not found (searched: " + searched + ")");
+}
+
+const PluginManager::Library& PluginManager::library(const std::string& name) {
+    auto cached = _libraries.find(name);
+    if (cached != _libraries.end()) {
+        return cached->second;
+    }
+    Library lib;
+    lib.path = findLibrary(name);
+    {
+        // Check the ABI before POCO touches the manifest or creates anything.
+        Poco::SharedLibrary probe;
+        try {
+            probe.load(lib.path);
+        } catch (const Poco::Exception& e) {
+            throw PluginError("cannot load " + lib.path + ": " + e.displayText());
+        }
+        if (!probe.hasSymbol("switchboard_plugin_abi") ||
+            !probe.hasSymbol("switchboard_plugin_class")) {
+            throw PluginError(lib.path + " is not a Switchboard plugin (no ABI symbols; build it "
+                                         "with SWITCHBOARD_PLUGIN)");
+        }
+        auto abi = reinterpret_cast<int (*)()>(probe.getSymbol("switchboard_plugin_abi"))();
+        if (abi != kPluginAbiVersion) {
+            throw PluginError(lib.path + " was built for plugin ABI " + std::to_string(abi) +
+                              ", this host needs ABI " + std::to_string(kPluginAbiVersion));
+        }
+        lib.className =
+            reinterpret_cast<const char* (*)()>(probe.getSymbol("switchboard_plugin_class"))();
+    }
+    try {
+        _loader.loadLibrary(lib.path);
+        if (!_loader.canCreate(lib.className)) {
+            throw PluginError(lib.path + ": manifest does not export " + lib.className);
+        }
+        lib.prototype.reset(_loader.create(lib.className));
+    } catch (const PluginError&) {
+        throw;
+    } catch (const Poco::Exception& e) {
+        throw PluginError(lib.path + ": " + e.displayText());
+    }
+    return _libraries.emplace(name, std::move(lib)).first->second;
+}
+
+bool PluginManager::instantiate(PluginSlot& slot, std::vector<std::string>& errors,
+                                std::vector<std::string>& warnings) {
+    slot.fresh = true;
+    slot.plugin.reset(_loader.create(library(slot.name).className));
+    try {
+        slot.plugin->configure(slot.section);
+    } catch (const ConfigError& e) {
+        // A config problem is fatal whatever `required` says: the file must be fixed.
+        slot.error = e.what();
+        errors.push_back(e.what());
+        slot.state = "failed";
+        slot.plugin.reset();
+        return false;
+    } catch (const std::exception& e) {
+        slot.error = std::string("configure failed: ") + e.what();
+    } catch (...) {
+        slot.error = "configure failed: unknown exception";
+    }
+    if (!slot.error.empty()) {
+        (slot.required ? errors : warnings).push_back("plugins." + slot.name + ": " + slot.error);
+        slot.state = "failed";
+        slot.plugin.reset();
+        return false;
+    }
+    return true;
+}
+
+std::unique_ptr<PluginPlan> PluginManager::prepare(
+    const ConfigDocument& doc, const std::map<std::string, ListenerOptions>& listeners,
+    std::vector<std::string>& errors, std::vector<std::string>& warnings) {
+    std::lock_guard<std::mutex> lock(_mutex);
+    auto plan = std::make_unique<PluginPlan>();
+    for (const auto& name : doc.keys("plugins")) {
+        auto slot = std::make_unique<PluginSlot>();
+        slot->name = name;
+        std::string path = "plugins." + name;
+        const Library* lib = nullptr;
+        std::string loadError;
+        try {
+            lib = &library(name);
+        } catch (const std::exception& e) {
+            loadError = e.what();
+        }
+        ConfigSchema schema;
+        if (lib != nullptr) {
+            addHostFields(schema);
+            lib->prototype->declareConfig(schema);
+        } else {
+            schema = fallbackSchema(doc, path);
+        }
+        slot->section = doc.validate(path, schema, errors);
+        slot->enabled = slot->section.getBool("enabled");
+        slot->required = slot->section.getBool("required");
+        slot->fingerprint = slot->section.fingerprint();
+        if (!slot->enabled) {
+            slot->state = "disabled";
+        } else if (lib == nullptr) {
+            slot->state = "failed";
+            slot->error = loadError;
+            (slot->required ? errors : warnings).push_back(path + ": " + loadError);
+        } else {
+            slot->library = lib->path;
+            const PluginSlot* running = _current ? _current->find(name) : nullptr;
+            if (running && running->plugin && running->state == "running" &&
+                running->fingerprint == slot->fingerprint) {
+                slot->plugin = running->plugin;  // unchanged: keep the running instance
+            } else {
+                instantiate(*slot, errors, warnings);
+            }
+        }
+        if (slot->plugin && contained(*slot, "declaring routes", [&] {
+                slot->dependencies = slot->plugin->dependencies();
+                slot->listener = slot->plugin->listener();
+                slot->routes = slot->plugin->routes();
+                slot->adminRoutes = slot->plugin->adminRoutes();
+                slot->webSocketRoutes = slot->plugin->webSocketRoutes();
+                slot->streamHandler = slot->plugin->streamHandler();
+            }) == false) {
+            errors.push_back(path + ": " + slot->error);
+        }
+        if (slot->plugin && !slot->listener.empty() && !listeners.count(slot->listener)) {
+            errors.push_back(doc.location(path + ".listener") + ": " + path +
+                             ".listener: no listener named '" + slot->listener + "'");
+        }
+        plan->slots.push_back(std::move(slot));
+    }
+    orderByDependencies(*plan, errors, doc);
+    // A kept instance whose dependency gets a new instance restarts with it (new instance).
+    for (auto& slot : plan->slots) {
+        if (!slot->plugin || slot->fresh) {
+            continue;
+        }
+        for (const auto& dep : slot->dependencies) {
+            const PluginSlot* d = plan->find(dep);
+            if (d && d->fresh) {
+                instantiate(*slot, errors, warnings);
+                break;
+            }
+        }
+    }
+    return plan;
+}
+
+void PluginManager::orderByDependencies(PluginPlan& plan, std::vector<std::string>& errors,
+                                        const ConfigDocument& doc) {
+    for (const auto& slot : plan.slots) {
+        for (const auto& dep : slot->dependencies) {
+            const PluginSlot* d = plan.find(dep);
+            if (slot->enabled && (d == nullptr || !d->enabled)) {
+                errors.push_back(doc.location("plugins." + slot->name) + ": plugins." +
+                                 slot->name + ": requires plugin '" + dep +
+                                 "', which is not enabled");
+            }
+        }
+    }
+    // Repeatedly take the first slot whose dependencies are all placed (stable for ties).
+    std::vector<std::unique_ptr<PluginSlot>> pending = std::move(plan.slots);
+    plan.slots.clear();
+    std::set<std::string> placed;
+    while (!pending.empty()) {
+        auto next = std::find_if(pending.begin(), pending.end(), [&](const auto& slot) {
+            for (const auto& dep : slot->dependencies) {
+                bool inPlan = std::any_of(pending.begin(), pending.end(),
+                                          [&](const auto& p) { return p->name == dep; });
+                if (inPlan && !placed.count(dep)) {
+                    return false;
+                }
+            }
+            return true;
+        });
+        if (next == pending.end()) {
+            std::string cycle;
+            for (const auto& slot : pending) {
+                cycle += (cycle.empty() ? "" : ", ") + slot->name;
+            }
+            errors.push_back(doc.fileName() + ": plugins: dependency cycle among " + cycle);
+            for (auto& slot : pending) {
+                plan.slots.push_back(std::move(slot));
+            }
+            return;
+        }
+        placed.insert((*next)->name);
+        plan.slots.push_back(std::move(*next));
+        pending.erase(next);
+    }
+}
+
+void PluginManager::stopSlot(PluginSlot& slot) {
+    if (slot.state != "running") {
+        return;
+    }
+    Poco::Logger& logger = Poco::Logger::get("switchboard." + slot.name);
+    try {
+        slot.plugin->stop();
+    } catch (const std::exception& e) {
+        logger.error("stop failed: %s", std::string(e.what()));
+    } catch (...) {
+        logger.error("stop failed");
+    }
+    if (slot.context) {
+        slot.context->release();
+    }
+    slot.state = "stopped";
+    logger.information("stopped");
+}
+
+void PluginManager::apply(std::unique_ptr<PluginPlan> plan, HostServices& host) {
+    std::lock_guard<std::mutex> lock(_mutex);
+    if (_current) {
+        // Stop (reverse order) every running plugin the new plan does not keep as it is.
+        for (auto it = _current->slots.rbegin(); it != _current->slots.rend(); ++it) {
+            PluginSlot& old = **it;
+            PluginSlot* next = plan->find(old.name);
+            bool kept = next && next->plugin == old.plugin && !next->fresh;
+            if (kept) {
+                next->context = std::move(old.context);
+                next->state = old.state;
+            } else {
+                stopSlot(old);
+            }
+        }
+    }
+    std::string fatal;
+    for (auto& slot : plan->slots) {
+        if (!slot->fresh || !slot->plugin || slot->state == "failed") {
+            continue;
+        }
+        for (const auto& dep : slot->dependencies) {
+            const PluginSlot* d = plan->find(dep);
+            if (d == nullptr || d->state != "running") {
+                slot->state = "failed";
+                slot->error = "dependency '" + dep + "' is not running";
+            }
+        }
+        if (slot->state != "failed") {
+            slot->context = std::make_unique<PluginContext>(slot->name, host);
+            if (contained(*slot, "start", [&] { slot->plugin->start(*slot->context); })) {
+                slot->state = "running";
+                Poco::Logger::get("switchboard." + slot->name).information("started");
+                continue;
+            }
+            slot->context->release();
+            slot->state = "failed";
+        }
+        Poco::Logger::get("switchboard." + slot->name).error("%s", slot->error);
+        if (slot->required && fatal.empty()) {
+            fatal = "plugin " + slot->name + ": " + slot->error;
+        }
+    }
+    _current = std::move(plan);
+    if (!fatal.empty()) {
+        throw PluginError(fatal);
+    }
+}
+
+std::vector<std::string> PluginManager::stoppedBy(const PluginPlan& next) const {
+    std::lock_guard<std::mutex> lock(_mutex);
+    std::vector<std::string> names;
+    if (!_current) {
+        return names;
+    }
+    for (const auto& old : _current->slots) {
+        const PluginSlot* kept = next.find(old->name);
+        if (old->state == "running" && !(kept && kept->plugin == old->plugin && !kept->fresh)) {
+            names.push_back(old->name);
+        }
+    }
+    return names;
+}
+
+void PluginManager::stopAll() {
+    std::lock_guard<std::mutex> lock(_mutex);
+    if (!_current) {
+        return;
+    }
+    for (auto it = _current->slots.rbegin(); it != _current->slots.rend(); ++it) {
+        stopSlot(**it);
+    }
+}
+
+std::string PluginManager::schemaMarkdown(const std::string& name) {
+    std::lock_guard<std::mutex> lock(_mutex);
+    ConfigSchema schema;
+    addHostFields(schema);
+    library(name).prototype->declareConfig(schema);
+    return schema.markdown("plugins." + name);
+}
+
+std::vector<PluginInfo> PluginManager::list() const {
+    std::lock_guard<std::mutex> lock(_mutex);
+    std::vector<PluginInfo> out;
+    if (!_current) {
+        return out;
+    }
+    for (const auto& slot : _current->slots) {
+        out.push_back(PluginInfo{slot->name, slot->state, slot->required, slot->listener,
+                                 slot->error, slot->dependencies, slot->library});
+    }
+    return out;
+}
+
+void PluginManager::withCurrentPlan(const std::function<void(const PluginPlan&)>& fn) const {
+    std::lock_guard<std::mutex> lock(_mutex);
+    if (_current) {
+        fn(*_current);
+    }
+}
+
+void PluginManager::forEachRunning(const std::function<void(const PluginSlot&)>& fn) const {
+    std::lock_guard<std::mutex> lock(_mutex);
+    if (!_current) {
+        return;
+    }
+    for (const auto& slot : _current->slots) {
+        if (slot->state == "running") {
+            fn(*slot);
+        }
+    }
+}
+
+void PluginManager::forEachEnabled(const PluginPlan& plan,
+                                   const std::function<void(const PluginSlot&)>& fn) {
+    for (const auto& slot : plan.slots) {
+        if (slot->enabled && slot->plugin && slot->state != "failed") {
+            fn(*slot);
+        }
+    }
+}
+
+}  // namespace switchboard

@@ -1,7 +1,0 @@
-// Entry point of the switchboard executable.
-#include "SwitchboardApp.h"
-
-int main(int argc, char** argv) {
-    switchboard::SwitchboardApp app;
-    return app.run(argc, argv);
-}

@@ -1,0 +1,522 @@
+// DataStore (see DataStore.h): URL -> backend, pooled sessions behind a waiting gate, SqlValue
+// binding and RecordSet conversion, migrations, and the write-behind flusher thread.
+#include "store/DataStore.h"
+
+#include "store/WriteBehindBatcher.h"
+
+#include <Poco/Data/RecordSet.h>
+#include <Poco/Data/SQLite/Connector.h>
+#include <Poco/Data/Session.h>
+#include <Poco/Data/SessionPool.h>
+#include <Poco/Data/Statement.h>
+#include <Poco/Data/Transaction.h>
+#include <Poco/Exception.h>
+#include <Poco/File.h>
+#include <Poco/Logger.h>
+#include <Poco/Nullable.h>
+#include <Poco/Path.h>
+
+#include <algorithm>
+#include <cctype>
+#include <optional>
+
+namespace switchboard {
+
+using Poco::Data::Session;
+
+/// Everything backend-specific lives here, so adding PostgreSQL means one more factory below.
+struct DataStore::Backend {
+    std::string name;              ///< "sqlite" / "postgresql", what backend() reports
+    std::string connector;         ///< Poco::Data connector key
+    std::string connectionString;  ///< what the connector opens
+    std::string location;          ///< for error messages (file path, host)
+    std::size_t openTimeout;       ///< seconds the connector may retry a failing first open
+    std::function<void(Session&)> setupSession;  ///< runs on every new pooled session
+};
+
+namespace {
+
+constexpr std::size_t kPoolSize = 8;
+constexpr std::size_t kBusyTimeoutSeconds = 5;
+constexpr const char* kUpsertVersion =
+    "INSERT INTO schema_migrations (owner, version) VALUES ($1, $2) "
+    "ON CONFLICT (owner) DO UPDATE SET version = excluded.version";
+
+/// The thread's store whose write mutex it holds, to turn self-deadlock into an error.
+thread_local const DataStore* tlsWriter = nullptr;
+
+Poco::Logger& logger() {
+    return Poco::Logger::get("switchboard.store");
+}
+
+void setupSqliteSession(Session& session) {
+    // The SQLite busy timeout; Poco insists on std::size_t seconds here.
+    session.setProperty("connectionTimeout", kBusyTimeoutSeconds);
+    std::string mode;
+    session << "PRAGMA journal_mode=WAL", Poco::Data::Keywords::into(mode),
+        Poco::Data::Keywords::now;
+    if (mode != "wal") {
+        logger().warning("store: journal_mode is '%s', not 'wal'; writers block readers", mode);
+    }
+    session << "PRAGMA synchronous=NORMAL", Poco::Data::Keywords::now;
+    session << "PRAGMA foreign_keys=ON", Poco::Data::Keywords::now;
+}
+
+std::unique_ptr<DataStore::Backend> sqliteBackend(const std::string& file,
+                                                  const std::string& baseDir) {
+    if (file.empty()) {
+        throw StoreError("store.url: 'sqlite:' needs a path, e.g. sqlite:var/switchboard.db");
+    }
+    Poco::Path base = baseDir.empty() ? Poco::Path::current() : Poco::Path::forDirectory(baseDir);
+    const std::string path = base.resolve(Poco::Path(file)).toString();
+    std::string dir = Poco::Path(path).parent().toString();
+    if (dir.size() > 1 && dir.back() == Poco::Path::separator()) {
+        dir.pop_back();
+    }
+    try {
+        Poco::File(dir).createDirectories();
+    } catch (const Poco::Exception& e) {
+        throw StoreError("store: cannot create directory '" + dir + "' for the sqlite database '" +
+                         path + "': " + e.displayText());
+    }
+    static std::once_flag registered;
+    std::call_once(registered, [] { Poco::Data::SQLite::Connector::registerConnector(); });
+    auto backend = std::make_unique<DataStore::Backend>();
+    // A failing sqlite open is never transient (bad path, permissions): no retry window.
+    *backend = {"sqlite", Poco::Data::SQLite::Connector::KEY, path, path, 0, setupSqliteSession};
+    return backend;
+}
+
+std::unique_ptr<DataStore::Backend> backendFor(const std::string& url, const std::string& baseDir) {
+    if (url.rfind("sqlite:", 0) == 0) {
+        return sqliteBackend(url.substr(7), baseDir);
+    }
+    if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) {
+        throw StoreError("store.url: postgresql is not supported yet");
+    }
+    throw StoreError("store.url: unsupported scheme in '" + url +
+                     "' (expected sqlite:<path> or postgresql://...)");
+}
+
+Poco::Data::AbstractBinding::Ptr toBinding(const SqlValue& value) {
+    using Poco::Data::Keywords::bind;
+    if (auto p = std::get_if<std::int64_t>(&value)) {
+        return bind(static_cast<Poco::Int64>(*p));
+    }
+    if (auto p = std::get_if<double>(&value)) {
+        return bind(*p);
+    }
+    if (auto p = std::get_if<std::string>(&value)) {
+        return bind(*p);
+    }
+    // A null Nullable binds SQL NULL on every connector.
+    return bind(Poco::Nullable<std::string>());
+}
+
+/// Runs `sql` with `params`; Poco exceptions become StoreError with Poco's message.
+Poco::Data::Statement run(Session& session, const std::string& sql, const SqlParams& params,
+                          std::size_t* affected) {
+    checkSqlParams(params);
+    try {
+        Poco::Data::Statement statement(session);
+        statement << sql;
+        for (const SqlValue& value : params) {
+            statement.addBind(toBinding(value));
+        }
+        std::size_t n = statement.execute();
+        if (affected != nullptr) {
+            *affected = n;
+        }
+        return statement;
+    } catch (const Poco::Exception& e) {
+        throw StoreError(e.displayText());
+    }
+}
+
+std::int64_t runExecute(Session& session, const std::string& sql, const SqlParams& params) {
+    std::size_t affected = 0;
+    run(session, sql, params, &affected);
+    return static_cast<std::int64_t>(affected);
+}
+
+SqlValue toSqlValue(const Poco::Data::RecordSet& rs, std::size_t col, std::size_t row) {
+    using Poco::Data::MetaColumn;
+    if (rs.isNull(col, row)) {
+        return nullptr;
+    }
+    const Poco::Dynamic::Var value = rs.value(col, row);
+    const MetaColumn::ColumnDataType type = rs.columnType(col);
+    // FDT_BOOL .. FDT_UINT64 are the integer types, declared contiguously in MetaColumn.
+    if (type >= MetaColumn::FDT_BOOL && type <= MetaColumn::FDT_UINT64) {
+        return static_cast<std::int64_t>(value.convert<Poco::Int64>());
+    }
+    if (type == MetaColumn::FDT_FLOAT || type == MetaColumn::FDT_DOUBLE) {
+        return value.convert<double>();
+    }
+    return value.convert<std::string>();
+}
+
+std::vector<SqlRow> runQuery(Session& session, const std::string& sql, const SqlParams& params) {
+    Poco::Data::Statement statement = run(session, sql, params, nullptr);
+    try {
+        Poco::Data::RecordSet rs(statement);
+        const std::size_t columns = rs.columnCount();
+        std::vector<SqlRow> rows;
+        rows.reserve(rs.rowCount());
+        for (std::size_t r = 0; r < rs.rowCount(); ++r) {
+            std::vector<SqlValue> values;
+            values.reserve(columns);
+            for (std::size_t c = 0; c < columns; ++c) {
+                values.push_back(toSqlValue(rs, c, r));
+            }
+            rows.emplace_back(std::move(values));
+        }
+        return rows;
+    } catch (const Poco::Exception& e) {
+        throw StoreError(e.displayText());
+    }
+}
+
+/// Only a plain SELECT may skip the write mutex; anything else (INSERT ... RETURNING, WITH ...)
+/// is treated as a write.
+bool isPlainSelect(const std::string& sql) {
+    auto it = std::find_if(sql.begin(), sql.end(),
+                           [](unsigned char c) { return !std::isspace(c) && c != '('; });
+    static const std::string select = "select";
+    for (char want : select) {
+        if (it == sql.end() || std::tolower(static_cast<unsigned char>(*it)) != want) {
+            return false;
+        }
+        ++it;
+    }
+    return it == sql.end() || !std::isalnum(static_cast<unsigned char>(*it));
+}
+
+class SessionTx : public StoreTx {
+public:
+    explicit SessionTx(Session& session) : _session(session) {}
+    std::int64_t execute(const std::string& sql, const SqlParams& params) override {
+        return runExecute(_session, sql, params);
+    }
+    std::vector<SqlRow> query(const std::string& sql, const SqlParams& params) override {
+        return runQuery(_session, sql, params);
+    }
+
+private:
+    Session& _session;
+};
+
+}  // namespace
+
+/// A SessionPool that prepares every new session for its backend (pragmas, busy timeout).
+class DataStore::Pool : public Poco::Data::SessionPool {
+public:
+    Pool(const Backend& backend, std::size_t size)
+        : SessionPool(backend.connector, backend.connectionString, 1, static_cast<int>(size)),
+          _setup(backend.setupSession) {}
+
+protected:
+    void customizeSession(Session& session) override {
+        if (_setup) {
+            _setup(session);
+        }
+    }
+
+private:
+    std::function<void(Session&)> _setup;
+};
+
+/// One borrowed session. Waits at the gate for a free slot, so pool.get() never finds the pool
+/// exhausted; the session goes back before the slot is released.
+class DataStore::Lease {
+public:
+    explicit Lease(DataStore& store) : _store(store) {
+        std::unique_lock<std::mutex> lock(store._gateMutex);
+        store._gateCond.wait(lock, [&] { return store._gateClosed || store._freeSessions > 0; });
+        if (store._gateClosed) {
+            throw StoreError("store: the store is closed");
+        }
+        --store._freeSessions;
+        lock.unlock();
+        try {
+            _session.emplace(store._pool->get());
+        } catch (const Poco::Exception& e) {
+            release();
+            throw StoreError("store: no session for " + store._backend->location + ": " +
+                             e.displayText());
+        }
+    }
+    ~Lease() {
+        _session.reset();
+        release();
+    }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    Session& session() { return *_session; }
+
+private:
+    void release() {
+        {
+            std::lock_guard<std::mutex> lock(_store._gateMutex);
+            ++_store._freeSessions;
+        }
+        _store._gateCond.notify_one();
+    }
+
+    DataStore& _store;
+    std::optional<Session> _session;
+};
+
+/// The in-process write mutex. Take it before a Lease so waiting writers hold no session.
+class DataStore::WriterLock {
+public:
+    explicit WriterLock(DataStore& store) {
+        if (tlsWriter == &store) {
+            throw StoreError("store: write from inside transaction(); use its StoreTx instead");
+        }
+        _lock = std::unique_lock<std::mutex>(store._writeMutex);
+        _previous = tlsWriter;
+        tlsWriter = &store;
+    }
+    ~WriterLock() { tlsWriter = _previous; }
+    WriterLock(const WriterLock&) = delete;
+    WriterLock& operator=(const WriterLock&) = delete;
+
+private:
+    std::unique_lock<std::mutex> _lock;
+    const DataStore* _previous = nullptr;  ///< another store's writer on this thread, if any
+};
+
+std::unique_ptr<DataStore> DataStore::open(const std::string& url, const std::string& baseDir,
+                                           std::chrono::milliseconds flushInterval) {
+    std::unique_ptr<DataStore> store(new DataStore(backendFor(url, baseDir), flushInterval));
+    store->initialise();
+    return store;
+}
+
+DataStore::DataStore(std::unique_ptr<Backend> backend, std::chrono::milliseconds flushInterval)
+    : _backend(std::move(backend)),
+      _poolSize(kPoolSize),
+      _freeSessions(kPoolSize),
+      _flushInterval(flushInterval) {}
+
+DataStore::~DataStore() {
+    try {
+        close();
+    } catch (const std::exception& e) {
+        logger().error("store: close failed: %s", std::string(e.what()));
+    }
+}
+
+void DataStore::initialise() {
+    try {
+        // Open one session directly first: the pool would retry a failing open for 60 s.
+        Session(_backend->connector, _backend->connectionString, _backend->openTimeout).close();
+        _pool = std::make_unique<Pool>(*_backend, _poolSize);
+        Lease lease(*this);
+        runExecute(lease.session(),
+                   "CREATE TABLE IF NOT EXISTS schema_migrations "
+                   "(owner TEXT PRIMARY KEY, version BIGINT NOT NULL)",
+                   {});
+    } catch (const Poco::Exception& e) {
+        throw StoreError("store: cannot open " + _backend->location + ": " + e.displayText());
+    } catch (const StoreError& e) {
+        throw StoreError("store: cannot open " + _backend->location + ": " + e.what());
+    }
+    _flusher = std::thread([this] { runFlusher(); });
+}
+
+void DataStore::close() {
+    std::lock_guard<std::mutex> closeLock(_closeMutex);
+    if (_closed) {
+        return;
+    }
+    _closed = true;
+    {
+        // No new batchers from here on, so every one gets its final flush and detach.
+        std::lock_guard<std::mutex> lock(_batchersMutex);
+        _closing = true;
+    }
+    {
+        std::lock_guard<std::mutex> lock(_flusherMutex);
+        _stopFlusher = true;
+    }
+    _flusherCond.notify_all();
+    if (_flusher.joinable()) {
+        _flusher.join();
+    }
+    flushAll();
+    for (const auto& batcher : batchers()) {
+        batcher->detach();
+    }
+    std::unique_lock<std::mutex> gate(_gateMutex);
+    _gateClosed = true;
+    _gateCond.notify_all();
+    // In-flight calls finish on their sessions before the pool goes away.
+    _gateCond.wait(gate, [this] { return _freeSessions == _poolSize; });
+    gate.unlock();
+    _pool.reset();
+}
+
+DataStore::Stats DataStore::stats() const {
+    std::uint64_t pending = 0;
+    std::vector<std::shared_ptr<WriteBehindBatcher>> all = batchers();
+    for (const auto& batcher : all) {
+        pending += batcher->pending();
+    }
+    return {_flushes.load(), _flushedRows.load(), _flushErrors.load(), pending, all.size()};
+}
+
+std::string DataStore::backend() const {
+    return _backend->name;
+}
+
+void DataStore::migrate(const std::string& owner, const std::vector<Migration>& migrations) {
+    std::vector<const Migration*> steps;
+    for (const Migration& m : migrations) {
+        steps.push_back(&m);
+    }
+    std::sort(steps.begin(), steps.end(),
+              [](const Migration* a, const Migration* b) { return a->version < b->version; });
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+        if (steps[i]->version < 1 || (i > 0 && steps[i]->version == steps[i - 1]->version)) {
+            throw StoreError("migration " + owner + " v" + std::to_string(steps[i]->version) +
+                             " failed: versions must be unique and start at 1");
+        }
+    }
+    WriterLock writer(*this);
+    Lease lease(*this);
+    const int current = readVersion(lease.session(), owner);
+    for (const Migration* step : steps) {
+        if (step->version > current) {
+            applyStep(lease.session(), owner, *step);
+        }
+    }
+}
+
+void DataStore::applyStep(Session& session, const std::string& owner, const Migration& step) {
+    const std::string what = "migration " + owner + " v" + std::to_string(step.version);
+    try {
+        Poco::Data::Transaction tx(session);
+        for (const std::string& sql : step.statements) {
+            runExecute(session, sql, {});
+        }
+        runExecute(session, kUpsertVersion, {owner, std::int64_t{step.version}});
+        tx.commit();
+    } catch (const Poco::Exception& e) {
+        throw StoreError(what + " failed: " + e.displayText());
+    } catch (const StoreError& e) {
+        throw StoreError(what + " failed: " + e.what());
+    }
+    logger().information("store: %s applied", what);
+}
+
+int DataStore::schemaVersion(const std::string& owner) {
+    Lease lease(*this);
+    return readVersion(lease.session(), owner);
+}
+
+int DataStore::readVersion(Session& session, const std::string& owner) {
+    auto rows =
+        runQuery(session, "SELECT version FROM schema_migrations WHERE owner = $1", {owner});
+    return rows.empty() ? 0 : static_cast<int>(rows.front().getInt(0));
+}
+
+std::int64_t DataStore::execute(const std::string& sql, const SqlParams& params) {
+    // Autocommit: the statement is its own transaction, committed (WAL) before we return.
+    WriterLock writer(*this);
+    Lease lease(*this);
+    return runExecute(lease.session(), sql, params);
+}
+
+std::vector<SqlRow> DataStore::query(const std::string& sql, const SqlParams& params) {
+    if (isPlainSelect(sql)) {
+        Lease lease(*this);
+        return runQuery(lease.session(), sql, params);
+    }
+    WriterLock writer(*this);
+    Lease lease(*this);
+    return runQuery(lease.session(), sql, params);
+}
+
+void DataStore::transaction(const std::function<void(StoreTx&)>& fn) {
+    WriterLock writer(*this);
+    Lease lease(*this);
+    SessionTx access(lease.session());
+    try {
+        Poco::Data::Transaction tx(lease.session());
+        fn(access);  // a throw skips commit(): tx's destructor rolls back
+        tx.commit();
+    } catch (const Poco::Exception& e) {
+        throw StoreError(e.displayText());
+    }
+}
+
+std::shared_ptr<WriteBehind> DataStore::writeBehind(const std::string& name,
+                                                    const std::string& sql) {
+    std::lock_guard<std::mutex> lock(_batchersMutex);
+    if (_closing) {
+        throw StoreError("write-behind '" + name + "': the store is closed");
+    }
+    auto batcher = std::make_shared<WriteBehindBatcher>(*this, name, sql);
+    _batchers.push_back(batcher);
+    return batcher;
+}
+
+void DataStore::flushBatch(std::size_t rows, const std::function<void(Session&)>& write) {
+    try {
+        WriterLock writer(*this);
+        Lease lease(*this);
+        Poco::Data::Transaction tx(lease.session());
+        write(lease.session());
+        tx.commit();
+    } catch (const Poco::Exception& e) {
+        ++_flushErrors;
+        throw StoreError(e.displayText());
+    } catch (const StoreError&) {
+        ++_flushErrors;
+        throw;
+    }
+    ++_flushes;
+    _flushedRows += rows;
+}
+
+void DataStore::runFlusher() {
+    std::unique_lock<std::mutex> lock(_flusherMutex);
+    while (!_flusherCond.wait_for(lock, _flushInterval, [this] { return _stopFlusher; })) {
+        lock.unlock();
+        flushAll();
+        pruneBatchers();
+        lock.lock();
+    }
+}
+
+void DataStore::pruneBatchers() {
+    // A batcher only the store still holds belongs to a stopped plugin instance (e.g. replaced
+    // by a reload): once it has nothing pending, drop it instead of keeping it forever.
+    std::lock_guard<std::mutex> lock(_batchersMutex);
+    _batchers.erase(std::remove_if(_batchers.begin(), _batchers.end(),
+                                   [](const std::shared_ptr<WriteBehindBatcher>& b) {
+                                       return b.use_count() == 1 && b->pending() == 0;
+                                   }),
+                    _batchers.end());
+}
+
+void DataStore::flushAll() {
+    for (const auto& batcher : batchers()) {
+        try {
+            batcher->flush();
+        } catch (const StoreError&) {
+            // Already logged and counted; the entries stay pending for the next round.
+        } catch (const std::exception& e) {
+            logger().error("write-behind '%s': %s", batcher->name(), std::string(e.what()));
+        }
+    }
+}
+
+std::vector<std::shared_ptr<WriteBehindBatcher>> DataStore::batchers() const {
+    std::lock_guard<std::mutex> lock(_batchersMutex);
+    return _batchers;
+}
+
+}  // namespace switchboard

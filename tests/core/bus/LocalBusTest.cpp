@@ -1,0 +1,84 @@
+// Unit tests of the in-process bus: wildcards, ordering, drop counting, failing handlers.
+#include <gtest/gtest.h>
+
+#include <mutex>
+#include <vector>
+
+#include "bus/LocalBus.h"
+
+using namespace switchboard;
+
+TEST(LocalBusTest, TopicPatterns) {
+    EXPECT_TRUE(topicMatches("server.online", "server.online"));
+    EXPECT_FALSE(topicMatches("server.online", "server.offline"));
+    EXPECT_TRUE(topicMatches("server.*", "server.online"));
+    EXPECT_TRUE(topicMatches("server.*", "server.a.b"));
+    EXPECT_FALSE(topicMatches("server.*", "server"));
+    EXPECT_FALSE(topicMatches("server.*", "servers.online"));
+    EXPECT_TRUE(topicMatches("*", "anything.at.all"));
+}
+
+TEST(LocalBusTest, DeliversInOrderToMatchingSubscribers) {
+    LocalBus bus(100);
+    std::mutex m;
+    std::vector<std::string> servers, all;
+    bus.subscribe("server.*", [&](const Event& e) {
+        std::lock_guard<std::mutex> lock(m);
+        servers.push_back(e.topic + " " + e.payload);
+    });
+    bus.subscribe("*", [&](const Event& e) {
+        std::lock_guard<std::mutex> lock(m);
+        all.push_back(e.topic);
+    });
+    bus.publish("server.online", "{\"a\":1}");
+    bus.publish("device.online", "{}");
+    bus.publish("server.offline", "{\"a\":2}");
+    bus.drain();
+    std::lock_guard<std::mutex> lock(m);
+    EXPECT_EQ(servers, (std::vector<std::string>{"server.online {\"a\":1}",
+                                                 "server.offline {\"a\":2}"}));
+    EXPECT_EQ(all, (std::vector<std::string>{"server.online", "device.online", "server.offline"}));
+    EXPECT_EQ(bus.stats().published, 3u);
+    EXPECT_EQ(bus.stats().delivered, 5u);
+}
+
+TEST(LocalBusTest, FullQueueDropsAndCounts) {
+    LocalBus bus(4);
+    std::mutex gate;
+    gate.lock();  // the first delivery blocks the dispatcher until we release it
+    bus.subscribe("*", [&](const Event&) {
+        std::lock_guard<std::mutex> lock(gate);
+    });
+    for (int i = 0; i < 50; ++i) {
+        bus.publish("t", "{}");
+    }
+    gate.unlock();
+    bus.drain();
+    BusStats s = bus.stats();
+    EXPECT_GT(s.dropped, 0u);
+    EXPECT_EQ(s.published + s.dropped, 50u);
+    EXPECT_EQ(s.delivered, s.published);
+}
+
+TEST(LocalBusTest, ThrowingHandlerDoesNotStopOthers) {
+    LocalBus bus(10);
+    int calls = 0;
+    bus.subscribe("t", [](const Event&) { throw std::runtime_error("bad subscriber"); });
+    bus.subscribe("t", [&](const Event&) { ++calls; });
+    bus.publish("t", "{}");
+    bus.drain();
+    EXPECT_EQ(calls, 1);
+    EXPECT_EQ(bus.stats().handlerErrors, 1u);
+}
+
+TEST(LocalBusTest, UnsubscribeStopsDelivery) {
+    LocalBus bus(10);
+    int calls = 0;
+    auto id = bus.subscribe("t", [&](const Event&) { ++calls; });
+    bus.publish("t", "{}");
+    bus.drain();
+    bus.unsubscribe(id);
+    bus.publish("t", "{}");
+    bus.drain();
+    EXPECT_EQ(calls, 1);
+}

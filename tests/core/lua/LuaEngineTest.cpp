@@ -1,0 +1,724 @@
+// Tests for the Lua engine: conversion, sandbox, budgets, script API, reload and threading, with
+// an in-memory key-value store and a synchronous fake event bus.
+#include "lua/LuaEngine.h"
+
+#include <Poco/AutoPtr.h>
+#include <Poco/Channel.h>
+#include <Poco/Logger.h>
+#include <Poco/Message.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "TestSupport.h"
+#include "switchboard/Json.h"
+
+namespace switchboard {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::EndsWith;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+class MemoryStore : public KeyValueStore {
+public:
+    std::optional<std::string> get(const std::string& key) override {
+        std::lock_guard<std::mutex> lock(_mutex);
+        auto it = _values.find(key);
+        return it == _values.end() ? std::nullopt : std::optional<std::string>(it->second);
+    }
+    void put(const std::string& key, const std::string& jsonValue) override {
+        std::lock_guard<std::mutex> lock(_mutex);
+        _values[key] = jsonValue;
+    }
+    void remove(const std::string& key) override {
+        std::lock_guard<std::mutex> lock(_mutex);
+        _values.erase(key);
+    }
+    std::map<std::string, std::string> values() {
+        std::lock_guard<std::mutex> lock(_mutex);
+        return _values;
+    }
+
+private:
+    std::mutex _mutex;
+    std::map<std::string, std::string> _values;
+};
+
+/// Delivers each event to the matching handlers on the publishing thread.
+class FakeBus : public EventBus {
+public:
+    void publish(const std::string& topic, std::string payloadJson) override {
+        std::vector<Handler> handlers;
+        {
+            std::lock_guard<std::mutex> lock(_mutex);
+            _published.emplace_back(topic, payloadJson);
+            for (const auto& [id, subscription] : _subscriptions) {
+                if (matches(subscription.first, topic)) {
+                    handlers.push_back(subscription.second);
+                }
+            }
+        }
+        Event event{topic, payloadJson, 0};
+        for (const Handler& handler : handlers) {
+            handler(event);
+        }
+    }
+    std::uint64_t subscribe(const std::string& pattern, Handler handler) override {
+        std::lock_guard<std::mutex> lock(_mutex);
+        _subscriptions[++_lastId] = {pattern, std::move(handler)};
+        return _lastId;
+    }
+    void unsubscribe(std::uint64_t id) override {
+        std::lock_guard<std::mutex> lock(_mutex);
+        _subscriptions.erase(id);
+    }
+    BusStats stats() const override { return {}; }
+
+    std::vector<std::string> patterns() {
+        std::lock_guard<std::mutex> lock(_mutex);
+        std::vector<std::string> patterns;
+        for (const auto& [id, subscription] : _subscriptions) {
+            patterns.push_back(subscription.first);
+        }
+        return patterns;
+    }
+    std::vector<std::pair<std::string, std::string>> published() {
+        std::lock_guard<std::mutex> lock(_mutex);
+        return _published;
+    }
+
+private:
+    static bool matches(const std::string& pattern, const std::string& topic) {
+        if (pattern == "*") {
+            return true;
+        }
+        if (pattern.size() >= 2 && pattern.compare(pattern.size() - 2, 2, ".*") == 0) {
+            return topic.compare(0, pattern.size() - 1, pattern, 0, pattern.size() - 1) == 0;
+        }
+        return pattern == topic;
+    }
+
+    std::mutex _mutex;
+    std::uint64_t _lastId = 0;
+    std::map<std::uint64_t, std::pair<std::string, Handler>> _subscriptions;
+    std::vector<std::pair<std::string, std::string>> _published;
+};
+
+/// Collects what is logged to one logger while alive.
+class LogCapture : public Poco::Channel {
+public:
+    void log(const Poco::Message& message) override {
+        std::lock_guard<std::mutex> lock(_mutex);
+        _messages.push_back(message.getText());
+    }
+    std::vector<std::string> messages() {
+        std::lock_guard<std::mutex> lock(_mutex);
+        return _messages;
+    }
+
+private:
+    std::mutex _mutex;
+    std::vector<std::string> _messages;
+};
+
+class LuaEngineTest : public ::testing::Test {
+protected:
+    /// Writes hooks.lua and loads it alone.
+    void loadScript(const std::string& text, LuaOptions options = {}) {
+        options.scripts = {script(text)};
+        engine.load(options);
+    }
+    std::string script(const std::string& text, const std::string& name = "hooks.lua") {
+        return dir.write(name, text);
+    }
+    /// Calls `name` with arguments given as JSON texts.
+    LuaResult call(const std::string& name, const std::vector<std::string>& jsonArgs = {}) {
+        std::vector<rapidjson::Document> documents(jsonArgs.size());
+        std::vector<const rapidjson::Value*> args;
+        for (std::size_t i = 0; i < jsonArgs.size(); ++i) {
+            documents[i].Parse(jsonArgs[i].c_str());
+            EXPECT_FALSE(documents[i].HasParseError()) << jsonArgs[i];
+            args.push_back(&documents[i]);
+        }
+        return engine.call(name, args);
+    }
+    /// The JSON of a successful call's values, or "error: <reason>".
+    std::string values(const std::string& name, const std::vector<std::string>& jsonArgs = {}) {
+        LuaResult result = call(name, jsonArgs);
+        return result.ok ? json::stringify(result.values) : "error: " + result.error;
+    }
+    std::string path() const { return dir.file("hooks.lua"); }
+
+    test::TempDir dir;
+    MemoryStore kv;
+    FakeBus bus;
+    LuaEngine engine{&kv, &bus};
+};
+
+TEST_F(LuaEngineTest, CallConvertsTableArgumentsAndReturnsEveryValue) {
+    loadScript(R"(
+        function shape(t, n, list)
+            return t.a + n, { name = t.name }, nil, "s", { list[1], list[2] * 2 }, {}, 1.5,
+                   t.z == nil, t.nested.deep[2]
+        end
+    )");
+    LuaResult result = call(
+        "shape", {R"({"a":2,"name":"x","z":null,"nested":{"deep":[true,"two"]}})", "3", "[10,20]"});
+    ASSERT_TRUE(result.ok) << result.error;
+    EXPECT_EQ(json::stringify(result.values),
+              R"([5,{"name":"x"},null,"s",[10,40],{},1.5,true,"two"])");
+    EXPECT_EQ(values("shape", {R"({"a":1.5,"nested":{"deep":[]}})", "1", "[1,2]"}),
+              R"([2.5,{},null,"s",[1,4],{},1.5,true,null])");
+}
+
+TEST_F(LuaEngineTest, TablesBecomeArraysOnlyForKeysOneToN) {
+    loadScript(R"(
+        function tables()
+            return { 1, 2, 3 }, { [1] = "a", [3] = "c" }, { 1, x = 2 }, { [true] = 1 },
+                   { [2.5] = "f" }, { {} }
+        end
+    )");
+    LuaResult result = call("tables");
+    ASSERT_TRUE(result.ok) << result.error;
+    rapidjson::Document expected;
+    expected.Parse(R"([[1,2,3],{"1":"a","3":"c"},{"1":1,"x":2},{"true":1},{"2.5":"f"},[{}]])");
+    EXPECT_TRUE(result.values == expected) << json::stringify(result.values);
+}
+
+TEST_F(LuaEngineTest, RuntimeErrorKeepsFileAndLine) {
+    loadScript(
+        "function fail()\n    local x = nil\n    return x.field\nend\n"
+        "function boom()\n    error('boom')\nend\n"
+        "function object()\n    error({})\nend\n");
+    EXPECT_EQ(values("fail"), "error: " + path() + ":3: attempt to index a nil value (local 'x')");
+    EXPECT_EQ(values("boom"), "error: " + path() + ":6: boom");
+    EXPECT_EQ(values("object"), "error: (error object is a table value)");
+    EXPECT_EQ(engine.stats().errors, 3u);
+}
+
+TEST_F(LuaEngineTest, InfiniteLoopExceedsBudgetAndTheNextCallWorks) {
+    loadScript(R"(
+        function spin() while true do end end
+        function stubborn()
+            while true do pcall(function() while true do end end) end
+        end
+        function spinInCoroutine() coroutine.wrap(function() while true do end end)() end
+        function ok() local n = 0 for i = 1, 10000 do n = n + i end return n end
+    )");
+    EXPECT_EQ(values("spin"), "error: instruction budget exceeded");
+    EXPECT_EQ(values("ok"), "[50005000]");
+    EXPECT_EQ(values("stubborn"), "error: instruction budget exceeded");
+    EXPECT_EQ(values("ok"), "[50005000]");
+    EXPECT_EQ(values("spinInCoroutine"), "error: instruction budget exceeded");
+    EXPECT_EQ(values("ok"), "[50005000]");
+    LuaEngine::Stats stats = engine.stats();
+    EXPECT_EQ(stats.budgetExceeded, 3u);
+    EXPECT_EQ(stats.errors, 3u);
+    EXPECT_EQ(stats.calls, 6u);
+}
+
+TEST_F(LuaEngineTest, SmallBudgetCountsInstructions) {
+    LuaOptions options;
+    options.instructionBudget = 5000;
+    loadScript("function count(n) local s = 0 for i = 1, n do s = s + i end return s end", options);
+    EXPECT_EQ(values("count", {"100"}), "[5050]");
+    EXPECT_EQ(values("count", {"100000"}), "error: instruction budget exceeded");
+    EXPECT_EQ(values("count", {"100"}), "[5050]");
+}
+
+TEST_F(LuaEngineTest, MemoryBombFailsAndTheNextCallWorks) {
+    LuaOptions options;
+    options.memoryLimit = 4 * 1024 * 1024;
+    loadScript(R"(
+        function hoard()
+            hog = {}
+            while true do hog[#hog + 1] = string.rep("x", 4096) .. #hog end
+        end
+        function huge() return #string.rep("x", 1 << 30) end
+        function hogSize() return hog and #hog or 0 end
+        function ok(t) return { n = t.n + 1 } end
+    )",
+               options);
+    EXPECT_EQ(values("hoard"), "error: memory limit exceeded");
+    EXPECT_EQ(values("ok", {R"({"n":1})"}), R"([{"n":2}])");
+    EXPECT_EQ(values("hogSize"), "[0]");
+    EXPECT_EQ(values("huge"), "error: memory limit exceeded");
+    EXPECT_EQ(values("ok", {R"({"n":2})"}), R"([{"n":3}])");
+    EXPECT_EQ(engine.stats().memoryExceeded, 2u);
+}
+
+TEST_F(LuaEngineTest, SandboxHidesUnsafeFunctions) {
+    loadScript(R"(
+        function probe()
+            return type(io), type(os.execute), type(os.getenv), type(os.exit), type(os.remove),
+                   type(require), type(dofile), type(loadfile), type(string.dump),
+                   type(("").dump), type(debug), type(package)
+        end
+        function gc()
+            local ok, err = pcall(collectgarbage, "stop")
+            return ok, err, type(collectgarbage("count"))
+        end
+        function finalizer()
+            return pcall(setmetatable, {}, { __gc = function() end })
+        end
+    )");
+    EXPECT_EQ(values("probe"),
+              R"(["nil","nil","nil","nil","nil","nil","nil","nil","nil","nil","nil","nil"])");
+    EXPECT_EQ(values("gc"), R"([false,"collectgarbage('stop') is not allowed","number"])");
+    EXPECT_EQ(values("finalizer"), R"([false,"setmetatable: __gc metamethods are not allowed"])");
+}
+
+TEST_F(LuaEngineTest, LoadAcceptsTextButNotBytecode) {
+    loadScript(R"(
+        function bytecode()
+            local f, err = load("\27Lua\84\0\25\147\13\10\26\10")
+            return f, err
+        end
+        function text() return load("return 1 + 1")() end
+        function withEnv() return load("return x", "chunk", "t", { x = 7 })() end
+    )");
+    LuaResult result = call("bytecode");
+    ASSERT_TRUE(result.ok) << result.error;
+    EXPECT_TRUE(result.values[0].IsNull());
+    EXPECT_THAT(result.values[1].GetString(), HasSubstr("attempt to load a binary chunk"));
+    EXPECT_EQ(values("text"), "[2]");
+    EXPECT_EQ(values("withEnv"), "[7]");
+}
+
+TEST_F(LuaEngineTest, BytecodeScriptIsRefused) {
+    std::string file = script(std::string("\x1bLua\x54") + std::string(20, '\0'), "bin.lua");
+    LuaOptions options;
+    options.scripts = {file};
+    try {
+        engine.load(options);
+        FAIL() << "expected LuaLoadError";
+    } catch (const LuaLoadError& e) {
+        EXPECT_EQ(std::string(e.what()), file + ": precompiled (binary) chunks are not allowed");
+    }
+}
+
+TEST_F(LuaEngineTest, OsTimeDateClockAndTimeNowWork) {
+    loadScript(R"(
+        function clocks()
+            return type(os.time()), os.date("!%Y-%m-%d", 86400), type(os.clock()),
+                   os.time({ year = 2020, month = 1, day = 1, hour = 12 }) > 0, time.now()
+        end
+    )");
+    LuaResult result = call("clocks");
+    ASSERT_TRUE(result.ok) << result.error;
+    ASSERT_EQ(result.values.Size(), 5u);
+    EXPECT_STREQ(result.values[0].GetString(), "number");
+    EXPECT_STREQ(result.values[1].GetString(), "1970-01-02");
+    EXPECT_STREQ(result.values[2].GetString(), "number");
+    EXPECT_TRUE(result.values[3].GetBool());
+    EXPECT_NEAR(result.values[4].GetDouble(), static_cast<double>(std::time(nullptr)), 5.0);
+}
+
+TEST_F(LuaEngineTest, JsonEncodeDecodeRoundTrip) {
+    loadScript(R"(
+        function roundtrip()
+            local text = json.encode({ a = { 1, 2.5, { b = true } } })
+            local back = json.decode(text)
+            return text, back.a[2], back.a[3].b, json.encode({}), json.encode('x"y'),
+                   json.decode("[1,null,3]")[3], json.decode("null"), json.encode(nil)
+        end
+        function bad(which)
+            if which == "decode" then return json.decode("{oops") end
+            if which == "function" then return json.encode({ f = print }) end
+            if which == "cycle" then local t = {} t.self = t return json.encode(t) end
+            if which == "nan" then return json.encode(0/0) end
+        end
+        function returnsFunction() return print end
+        function echo(v) return v end
+    )");
+    EXPECT_EQ(values("roundtrip"),
+              R"(["{\"a\":[1,2.5,{\"b\":true}]}",2.5,true,"{}","\"x\\\"y\"",3,null,"null"])");
+    EXPECT_THAT(values("bad", {R"("decode")"}),
+                StartsWith("error: " + path() + ":9: json.decode: "));
+    EXPECT_EQ(values("bad", {R"("function")"}),
+              "error: " + path() + ":10: cannot convert function to JSON");
+    EXPECT_EQ(values("bad", {R"("cycle")"}), "error: " + path() + ":11: value nested too deeply");
+    EXPECT_EQ(values("bad", {R"("nan")"}),
+              "error: " + path() + ":12: cannot convert non-finite number to JSON");
+    EXPECT_EQ(values("returnsFunction"), "error: cannot convert function to JSON");
+
+    std::string deep = std::string(40, '[') + std::string(40, ']');
+    EXPECT_EQ(values("echo", {deep}), "error: value nested too deeply");
+    std::string fine = std::string(30, '[') + "1" + std::string(30, ']');
+    EXPECT_EQ(values("echo", {fine}), "[" + fine + "]");
+    // Lua cannot tell an empty array from an empty object; both come back as {}.
+    EXPECT_EQ(values("echo", {"[[],{}]"}), "[[{},{}]]");
+}
+
+TEST_F(LuaEngineTest, StoreGetPutDelete) {
+    loadScript(R"(
+        function save(v) store.put("k", v) end
+        function fetch() return store.get("k") end
+        function drop() store.delete("k") end
+        function badValue() store.put("k", { f = print }) end
+    )");
+    EXPECT_EQ(values("save", {R"({"n":1,"list":[1,"two"]})"}), "[]");
+    ASSERT_EQ(kv.values().count("k"), 1u);
+    rapidjson::Document stored;
+    stored.Parse(kv.values()["k"].c_str());
+    rapidjson::Document expected;
+    expected.Parse(R"({"n":1,"list":[1,"two"]})");
+    EXPECT_TRUE(stored == expected) << kv.values()["k"];
+
+    kv.put("k", R"({"n":2})");
+    EXPECT_EQ(values("fetch"), R"([{"n":2}])");
+    EXPECT_EQ(values("drop"), "[]");
+    EXPECT_TRUE(kv.values().empty());
+    EXPECT_EQ(values("fetch"), "[null]");
+    EXPECT_EQ(values("save", {"\"text\""}), "[]");
+    EXPECT_EQ(kv.values()["k"], "\"text\"");
+    EXPECT_EQ(values("save", {"null"}), "[]");
+    EXPECT_TRUE(kv.values().empty());
+    EXPECT_EQ(values("badValue"), "error: " + path() +
+                                      ":5: store.put: cannot convert function "
+                                      "to JSON");
+}
+
+TEST_F(LuaEngineTest, StoreAndBusMayBeMissing) {
+    LuaEngine bare(nullptr, nullptr);
+    LuaOptions options;
+    options.scripts = {
+        script("function save() store.put('k', 1) end\n"
+               "function send() bus.publish('a.b', {}) end\n")};
+    bare.load(options);
+    LuaResult result = bare.call("save", {});
+    EXPECT_EQ(result.error, path() + ":1: store not available");
+    result = bare.call("send", {});
+    EXPECT_EQ(result.error, path() + ":2: bus not available");
+}
+
+TEST_F(LuaEngineTest, BusPublishSendsJsonObjects) {
+    loadScript(R"(
+        function announce(id) bus.publish("device.online", { id = id }) end
+        function empty() bus.publish("ping") end
+        function notObject() bus.publish("device.online", { 1, 2 }) end
+    )");
+    EXPECT_EQ(values("announce", {R"("d1")"}), "[]");
+    EXPECT_EQ(values("empty"), "[]");
+    EXPECT_THAT(
+        bus.published(),
+        ElementsAre(std::make_pair(std::string("device.online"), std::string(R"({"id":"d1"})")),
+                    std::make_pair(std::string("ping"), std::string("{}"))));
+    EXPECT_THAT(values("notObject"),
+                EndsWith("bus.publish: the payload must be a table with string keys"));
+}
+
+TEST_F(LuaEngineTest, BusSubscribeFeedsOnEvent) {
+    loadScript(R"(
+        bus.subscribe("device.*")
+        bus.subscribe("device.*")
+        function on_event(topic, payload)
+            store.put("last", { topic = topic, id = payload.id })
+        end
+    )");
+    EXPECT_THAT(bus.patterns(), ElementsAre("device.*"));
+    // Events arrive on a bus thread, which gets its own state.
+    std::thread publisher([&] { bus.publish("device.online", R"({"id":"d7"})"); });
+    publisher.join();
+    bus.publish("server.online", R"({"id":"s1"})");
+    rapidjson::Document last;
+    last.Parse(kv.values()["last"].c_str());
+    rapidjson::Document expected;
+    expected.Parse(R"({"topic":"device.online","id":"d7"})");
+    EXPECT_TRUE(last == expected) << kv.values()["last"];
+
+    // A reload replaces the subscriptions with the new scripts' ones.
+    script("bus.subscribe('server.*')\nfunction on_event(topic) store.put('seen', topic) end\n");
+    engine.reload();
+    EXPECT_THAT(bus.patterns(), ElementsAre("server.*"));
+    bus.publish("device.online", R"({"id":"d8"})");
+    bus.publish("server.online", "{}");
+    EXPECT_EQ(kv.values()["seen"], "\"server.online\"");
+    EXPECT_EQ(kv.values()["last"].find("d8"), std::string::npos);
+
+    script("function on_event() end\n");
+    engine.reload();
+    EXPECT_TRUE(bus.patterns().empty());
+}
+
+TEST_F(LuaEngineTest, BusSubscribeNeedsOnEventAndTopLevelCode) {
+    std::string file = script("bus.subscribe('a.*')\n");
+    LuaOptions options;
+    options.scripts = {file};
+    try {
+        engine.load(options);
+        FAIL() << "expected LuaLoadError";
+    } catch (const LuaLoadError& e) {
+        EXPECT_EQ(std::string(e.what()),
+                  file +
+                      ":1: bus.subscribe(\"a.*\") needs a global function on_event(topic, "
+                      "payload)");
+    }
+    EXPECT_TRUE(bus.patterns().empty());
+    loadScript("function later() bus.subscribe('a.*') end\n");
+    EXPECT_EQ(values("later"),
+              "error: " + path() + ":1: bus.subscribe must be called by a script's top-level code");
+}
+
+TEST_F(LuaEngineTest, HookTriggeringItselfThroughASynchronousBusFailsCleanly) {
+    loadScript(R"(
+        bus.subscribe("loop")
+        function on_event() store.put("reentered", true) end
+        function trigger() bus.publish("loop", {}) return "done" end
+    )");
+    EXPECT_EQ(values("trigger"), R"(["done"])");
+    EXPECT_TRUE(kv.values().empty());
+    EXPECT_EQ(engine.stats().errors, 1u);
+}
+
+TEST_F(LuaEngineTest, TopLevelPublishDeliveredBackDoesNotRecurse) {
+    loadScript(R"(
+        bus.subscribe("boot")
+        bus.publish("boot", {})
+        function on_event() end
+        function ok() return true end
+    )");
+    // Building this thread's state publishes "boot", which the synchronous bus hands straight
+    // back while the state is still being built: that delivery fails, the call does not.
+    EXPECT_EQ(values("ok"), "[true]");
+    EXPECT_EQ(engine.stats().errors, 1u);
+}
+
+TEST_F(LuaEngineTest, DeepRecursionFailsCleanly) {
+    loadScript(R"(
+        function recurse(n) return recurse(n + 1) + 1 end
+        function viaPcall(n) return select(2, pcall(viaPcall, n + 1)) end
+        function ok() return 1 end
+    )");
+    LuaResult deep = call("recurse", {"0"});
+    EXPECT_FALSE(deep.ok);
+    EXPECT_EQ(values("ok"), "[1]");
+    LuaResult nested = call("viaPcall", {"0"});
+    EXPECT_TRUE(nested.ok) << nested.error;  // the innermost pcall reports the C stack overflow
+    EXPECT_EQ(values("ok"), "[1]");
+}
+
+TEST_F(LuaEngineTest, HasHookListsScriptFunctionsOnly) {
+    EXPECT_FALSE(engine.hasHook("on_x"));
+    loadScript(R"(
+        function on_x() end
+        local function helper() end
+        setting = 5
+        print = function() end
+    )");
+    EXPECT_TRUE(engine.hasHook("on_x"));
+    EXPECT_FALSE(engine.hasHook("helper"));
+    EXPECT_FALSE(engine.hasHook("setting"));
+    EXPECT_FALSE(engine.hasHook("pcall"));
+    EXPECT_FALSE(engine.hasHook("nope"));
+}
+
+TEST_F(LuaEngineTest, UndefinedHookFails) {
+    EXPECT_EQ(values("anything"), "error: hook not defined");
+    loadScript("setting = 5\n");
+    EXPECT_EQ(values("missing"), "error: hook not defined");
+    EXPECT_EQ(values("setting"), "error: hook not defined");
+}
+
+TEST_F(LuaEngineTest, ReloadPicksUpChangedFiles) {
+    loadScript("function version() return 1 end\nfunction dropped() end\n");
+    EXPECT_EQ(values("version"), "[1]");
+    EXPECT_FALSE(engine.hasHook("added"));  // also caches this thread's view of the hooks
+    EXPECT_TRUE(engine.hasHook("dropped"));
+    EXPECT_EQ(engine.stats().generation, 1u);
+    script("function version() return 2 end\nfunction added() end\n");
+    engine.reload();
+    EXPECT_EQ(values("version"), "[2]");
+    EXPECT_TRUE(engine.hasHook("added"));
+    EXPECT_FALSE(engine.hasHook("dropped"));
+    EXPECT_EQ(engine.stats().generation, 2u);
+    engine.shutdown();
+    EXPECT_FALSE(engine.hasHook("added"));
+}
+
+TEST_F(LuaEngineTest, BrokenReloadThrowsAndKeepsTheOldScripts) {
+    loadScript("function version() return 1 end\n");
+    EXPECT_EQ(values("version"), "[1]");
+    script("function version()\n    return 2 +\nend\n");
+    try {
+        engine.reload();
+        FAIL() << "expected LuaLoadError";
+    } catch (const LuaLoadError& e) {
+        EXPECT_THAT(e.what(), StartsWith(path() + ":3: unexpected symbol near 'end'"));
+    }
+    script("function version() return 3 end\nerror('nope')\n");
+    try {
+        engine.reload();
+        FAIL() << "expected LuaLoadError";
+    } catch (const LuaLoadError& e) {
+        EXPECT_EQ(std::string(e.what()), path() + ":2: nope");
+    }
+    EXPECT_EQ(values("version"), "[1]");
+    EXPECT_EQ(engine.stats().generation, 1u);
+}
+
+TEST_F(LuaEngineTest, LoadErrorsNameTheFile) {
+    LuaOptions options;
+    options.scripts = {dir.file("missing.lua")};
+    try {
+        engine.load(options);
+        FAIL() << "expected LuaLoadError";
+    } catch (const LuaLoadError& e) {
+        EXPECT_EQ(std::string(e.what()),
+                  dir.file("missing.lua") + ": cannot read the script (No such file or directory)");
+    }
+    try {
+        loadScript("local n = 0\nwhile true do n = n + 1 end\n");
+        FAIL() << "expected LuaLoadError";
+    } catch (const LuaLoadError& e) {
+        EXPECT_EQ(std::string(e.what()), path() + ":2: instruction budget exceeded");
+    }
+    EXPECT_EQ(engine.stats().generation, 0u);
+}
+
+TEST_F(LuaEngineTest, TopLevelFailureOnAThreadFailsItsCalls) {
+    loadScript("if store.get('fail') then error('not today') end\nfunction f() return 1 end\n");
+    kv.put("fail", "true");
+    EXPECT_EQ(values("f"),
+              "error: Lua scripts failed to load on this thread: " + path() + ":1: not today");
+    kv.remove("fail");
+    EXPECT_EQ(values("f"), "[1]");
+}
+
+TEST_F(LuaEngineTest, ScriptsShareOneEnvironmentInOrder) {
+    LuaOptions options;
+    options.scripts = {script("base = 40\n", "a.lua"),
+                       script("function answer() return base + 2 end\n", "b.lua")};
+    engine.load(options);
+    EXPECT_EQ(values("answer"), "[42]");
+}
+
+TEST_F(LuaEngineTest, LogWritesToTheSwitchboardLuaLogger) {
+    Poco::Logger& logger = Poco::Logger::get("switchboard.lua");
+    Poco::AutoPtr<Poco::Channel> previous(logger.getChannel(), true);
+    int previousLevel = logger.getLevel();
+    Poco::AutoPtr<LogCapture> capture(new LogCapture);
+    logger.setChannel(capture);
+    logger.setLevel(Poco::Message::PRIO_INFORMATION);
+    loadScript(
+        "function say()\n    log.warn('hello', 42)\n    print('printed')\nend\n"
+        "function fail() error('broken') end\n");
+    EXPECT_EQ(values("say"), "[]");
+    EXPECT_FALSE(call("fail").ok);
+    EXPECT_FALSE(call("undefined").ok);
+    logger.setChannel(previous);
+    logger.setLevel(previousLevel);
+    std::vector<std::string> messages = capture->messages();
+    ASSERT_GE(messages.size(), 3u);
+    EXPECT_EQ(messages[messages.size() - 3], path() + ":2: hello\t42");
+    EXPECT_EQ(messages[messages.size() - 2], path() + ":3: printed");
+    // Failures are logged once by the engine; an undefined hook is not.
+    EXPECT_EQ(messages.back(), "Lua hook fail failed: " + path() + ":5: broken");
+}
+
+TEST_F(LuaEngineTest, ConcurrentCallsFromEightThreads) {
+    loadScript("function add(a, b) return a + b, { sum = a + b, thread = a } end\n");
+    std::atomic<int> wrong{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 2000; ++i) {
+                std::string expected = std::to_string(t + i) + R"(,{"sum":)" +
+                                       std::to_string(t + i) + R"(,"thread":)" + std::to_string(t) +
+                                       "}";
+                // Object member order follows Lua's table order, so compare parsed values.
+                rapidjson::Document want;
+                want.Parse(("[" + expected + "]").c_str());
+                LuaResult result = call("add", {std::to_string(t), std::to_string(i)});
+                if (!result.ok || !(result.values == want)) {
+                    ++wrong;
+                }
+            }
+        });
+    }
+    for (std::thread& thread : threads) {
+        thread.join();
+    }
+    EXPECT_EQ(wrong.load(), 0);
+    LuaEngine::Stats stats = engine.stats();
+    EXPECT_EQ(stats.calls, 16000u);
+    EXPECT_EQ(stats.errors, 0u);
+    // Each thread handed its state back when it ended.
+    EXPECT_EQ(stats.states, 0u);
+}
+
+TEST_F(LuaEngineTest, ReloadWhileThreadsCall) {
+    loadScript("function version() return 1 end\n");
+    std::atomic<bool> stop{false};
+    std::atomic<int> wrong{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&] {
+            while (!stop) {
+                std::string got = values("version");
+                if (got != "[1]" && got != "[2]") {
+                    ++wrong;
+                }
+            }
+        });
+    }
+    for (int i = 0; i < 20; ++i) {
+        script("function version() return " + std::to_string(1 + i % 2) + " end\n");
+        engine.reload();
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    stop = true;
+    for (std::thread& thread : threads) {
+        thread.join();
+    }
+    EXPECT_EQ(wrong.load(), 0);
+    EXPECT_EQ(engine.stats().generation, 21u);
+}
+
+TEST_F(LuaEngineTest, ShutdownIsIdempotentAndLoadWorksAgain) {
+    loadScript("bus.subscribe('a.*')\nfunction on_event() end\nfunction f() return 1 end\n");
+    EXPECT_EQ(values("f"), "[1]");
+    EXPECT_EQ(engine.stats().states, 1u);
+    engine.shutdown();
+    engine.shutdown();
+    EXPECT_TRUE(bus.patterns().empty());
+    EXPECT_FALSE(engine.hasHook("f"));
+    EXPECT_EQ(values("f"), "error: hook not defined");
+    LuaEngine::Stats stats = engine.stats();
+    EXPECT_EQ(stats.generation, 0u);
+    EXPECT_EQ(stats.states, 0u);
+    engine.reload();
+    EXPECT_EQ(values("f"), "[1]");
+}
+
+// Many calls on one state: results stay exact and the state is reused (no per-call state).
+// Timing belongs in bench/, not here.
+TEST_F(LuaEngineTest, ManySmallCallsReuseOneState) {
+    loadScript("function small(t) return { ok = true, n = t.n + 1 } end\n");
+    rapidjson::Document arg;
+    arg.Parse(R"({"n":1,"name":"device-1"})");
+    std::vector<const rapidjson::Value*> args{&arg};
+    for (int i = 0; i < 20000; ++i) {
+        LuaResult result = engine.call("small", args);
+        ASSERT_TRUE(result.ok) << result.error;
+        // Key order of a Lua table is not defined: compare values, not text.
+        ASSERT_EQ(result.values.Size(), 1u);
+        ASSERT_TRUE(result.values[0].IsObject());
+        ASSERT_EQ(result.values[0].MemberCount(), 2u);
+        ASSERT_TRUE(result.values[0]["ok"].IsBool() && result.values[0]["ok"].GetBool());
+        ASSERT_EQ(result.values[0]["n"].GetInt(), 2);
+    }
+    EXPECT_EQ(engine.stats().states, 1u);
+}
+
+}  // namespace
+}  // namespace switchboard
