@@ -44,7 +44,7 @@ std::string pluginsJson(const std::vector<PluginInfo>& plugins) {
         w.Key("name");
         w.String(p.name.c_str());
         w.Key("state");
-        w.String(p.state.c_str());
+        w.String(stateName(p.state));
         w.Key("required");
         w.Bool(p.required);
         w.Key("listener");

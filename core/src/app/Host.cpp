@@ -468,8 +468,8 @@ void Host::registerHostMetrics() {
         out += "# HELP switchboard_plugin_up Plugin state: 1 running, 0 otherwise\n"
                "# TYPE switchboard_plugin_up gauge\n";
         for (const auto& p : _plugins->list()) {
-            out += "switchboard_plugin_up{plugin=\"" + p.name + "\",state=\"" + p.state + "\"} " +
-                   (p.state == "running" ? "1" : "0") + "\n";
+            out += "switchboard_plugin_up{plugin=\"" + p.name + "\",state=\"" + stateName(p.state) + "\"} " +
+                   (p.state == PluginState::Running ? "1" : "0") + "\n";
         }
         BusStats bus = _bus->stats();
         out += "# HELP switchboard_bus_events_total Event bus counters\n"

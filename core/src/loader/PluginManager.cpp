@@ -47,6 +47,22 @@ bool contained(PluginSlot& slot, const char* what, Fn fn) {
 
 }  // namespace
 
+const char* stateName(PluginState state) {
+    switch (state) {
+        case PluginState::Disabled:
+            return "disabled";
+        case PluginState::Configured:
+            return "configured";
+        case PluginState::Running:
+            return "running";
+        case PluginState::Failed:
+            return "failed";
+        case PluginState::Stopped:
+            return "stopped";
+    }
+    return "unknown";
+}
+
 const PluginSlot* PluginPlan::find(const std::string& name) const {
     for (const auto& slot : slots) {
         if (slot->name == name) {
@@ -62,7 +78,9 @@ PluginSlot* PluginPlan::find(const std::string& name) {
 
 PluginManager::PluginManager(std::vector<std::string> pluginDirs) : _dirs(std::move(pluginDirs)) {}
 
-PluginManager::~PluginManager() { stopAll(); }
+PluginManager::~PluginManager() {
+    stopAll();
+}
 
 std::string PluginManager::findLibrary(const std::string& name) const {
     std::string file = "switchboard-" + name + Poco::SharedLibrary::suffix();
@@ -96,8 +114,9 @@ const PluginManager::Library& PluginManager::library(const std::string& name) {
         }
         if (!probe.hasSymbol("switchboard_plugin_abi") ||
             !probe.hasSymbol("switchboard_plugin_class")) {
-            throw PluginError(lib.path + " is not a Switchboard plugin (no ABI symbols; build it "
-                                         "with SWITCHBOARD_PLUGIN)");
+            throw PluginError(lib.path +
+                              " is not a Switchboard plugin (no ABI symbols; build it "
+                              "with SWITCHBOARD_PLUGIN)");
         }
         auto abi = reinterpret_cast<int (*)()>(probe.getSymbol("switchboard_plugin_abi"))();
         if (abi != kPluginAbiVersion) {
@@ -131,7 +150,7 @@ bool PluginManager::instantiate(PluginSlot& slot, std::vector<std::string>& erro
         // A config problem is fatal whatever `required` says: the file must be fixed.
         slot.error = e.what();
         errors.push_back(e.what());
-        slot.state = "failed";
+        slot.state = PluginState::Failed;
         slot.plugin.reset();
         return false;
     } catch (const std::exception& e) {
@@ -141,7 +160,7 @@ bool PluginManager::instantiate(PluginSlot& slot, std::vector<std::string>& erro
     }
     if (!slot.error.empty()) {
         (slot.required ? errors : warnings).push_back("plugins." + slot.name + ": " + slot.error);
-        slot.state = "failed";
+        slot.state = PluginState::Failed;
         slot.plugin.reset();
         return false;
     }
@@ -176,15 +195,15 @@ std::unique_ptr<PluginPlan> PluginManager::prepare(
         slot->required = slot->section.getBool("required");
         slot->fingerprint = slot->section.fingerprint();
         if (!slot->enabled) {
-            slot->state = "disabled";
+            slot->state = PluginState::Disabled;
         } else if (lib == nullptr) {
-            slot->state = "failed";
+            slot->state = PluginState::Failed;
             slot->error = loadError;
             (slot->required ? errors : warnings).push_back(path + ": " + loadError);
         } else {
             slot->library = lib->path;
             const PluginSlot* running = _current ? _current->find(name) : nullptr;
-            if (running && running->plugin && running->state == "running" &&
+            if (running && running->plugin && running->state == PluginState::Running &&
                 running->fingerprint == slot->fingerprint) {
                 slot->plugin = running->plugin;  // unchanged: keep the running instance
             } else {
@@ -192,13 +211,13 @@ std::unique_ptr<PluginPlan> PluginManager::prepare(
             }
         }
         if (slot->plugin && contained(*slot, "declaring routes", [&] {
-                slot->dependencies = slot->plugin->dependencies();
-                slot->listener = slot->plugin->listener();
-                slot->routes = slot->plugin->routes();
-                slot->adminRoutes = slot->plugin->adminRoutes();
-                slot->webSocketRoutes = slot->plugin->webSocketRoutes();
-                slot->streamHandler = slot->plugin->streamHandler();
-            }) == false) {
+                                slot->dependencies = slot->plugin->dependencies();
+                                slot->listener = slot->plugin->listener();
+                                slot->routes = slot->plugin->routes();
+                                slot->adminRoutes = slot->plugin->adminRoutes();
+                                slot->webSocketRoutes = slot->plugin->webSocketRoutes();
+                                slot->streamHandler = slot->plugin->streamHandler();
+                            }) == false) {
             errors.push_back(path + ": " + slot->error);
         }
         if (slot->plugin && !slot->listener.empty() && !listeners.count(slot->listener)) {
@@ -230,9 +249,8 @@ void PluginManager::orderByDependencies(PluginPlan& plan, std::vector<std::strin
         for (const auto& dep : slot->dependencies) {
             const PluginSlot* d = plan.find(dep);
             if (slot->enabled && (d == nullptr || !d->enabled)) {
-                errors.push_back(doc.location("plugins." + slot->name) + ": plugins." +
-                                 slot->name + ": requires plugin '" + dep +
-                                 "', which is not enabled");
+                errors.push_back(doc.location("plugins." + slot->name) + ": plugins." + slot->name +
+                                 ": requires plugin '" + dep + "', which is not enabled");
             }
         }
     }
@@ -269,7 +287,7 @@ void PluginManager::orderByDependencies(PluginPlan& plan, std::vector<std::strin
 }
 
 void PluginManager::stopSlot(PluginSlot& slot) {
-    if (slot.state != "running") {
+    if (slot.state != PluginState::Running) {
         return;
     }
     Poco::Logger& logger = Poco::Logger::get("switchboard." + slot.name);
@@ -283,7 +301,7 @@ void PluginManager::stopSlot(PluginSlot& slot) {
     if (slot.context) {
         slot.context->release();
     }
-    slot.state = "stopped";
+    slot.state = PluginState::Stopped;
     logger.information("stopped");
 }
 
@@ -305,25 +323,25 @@ void PluginManager::apply(std::unique_ptr<PluginPlan> plan, HostServices& host) 
     }
     std::string fatal;
     for (auto& slot : plan->slots) {
-        if (!slot->fresh || !slot->plugin || slot->state == "failed") {
+        if (!slot->fresh || !slot->plugin || slot->state == PluginState::Failed) {
             continue;
         }
         for (const auto& dep : slot->dependencies) {
             const PluginSlot* d = plan->find(dep);
-            if (d == nullptr || d->state != "running") {
-                slot->state = "failed";
+            if (d == nullptr || d->state != PluginState::Running) {
+                slot->state = PluginState::Failed;
                 slot->error = "dependency '" + dep + "' is not running";
             }
         }
-        if (slot->state != "failed") {
+        if (slot->state != PluginState::Failed) {
             slot->context = std::make_unique<PluginContext>(slot->name, host);
             if (contained(*slot, "start", [&] { slot->plugin->start(*slot->context); })) {
-                slot->state = "running";
+                slot->state = PluginState::Running;
                 Poco::Logger::get("switchboard." + slot->name).information("started");
                 continue;
             }
             slot->context->release();
-            slot->state = "failed";
+            slot->state = PluginState::Failed;
         }
         Poco::Logger::get("switchboard." + slot->name).error("%s", slot->error);
         if (slot->required && fatal.empty()) {
@@ -344,7 +362,8 @@ std::vector<std::string> PluginManager::stoppedBy(const PluginPlan& next) const 
     }
     for (const auto& old : _current->slots) {
         const PluginSlot* kept = next.find(old->name);
-        if (old->state == "running" && !(kept && kept->plugin == old->plugin && !kept->fresh)) {
+        if (old->state == PluginState::Running &&
+            !(kept && kept->plugin == old->plugin && !kept->fresh)) {
             names.push_back(old->name);
         }
     }
@@ -395,7 +414,7 @@ void PluginManager::forEachRunning(const std::function<void(const PluginSlot&)>&
         return;
     }
     for (const auto& slot : _current->slots) {
-        if (slot->state == "running") {
+        if (slot->state == PluginState::Running) {
             fn(*slot);
         }
     }
@@ -404,7 +423,7 @@ void PluginManager::forEachRunning(const std::function<void(const PluginSlot&)>&
 void PluginManager::forEachEnabled(const PluginPlan& plan,
                                    const std::function<void(const PluginSlot&)>& fn) {
     for (const auto& slot : plan.slots) {
-        if (slot->enabled && slot->plugin && slot->state != "failed") {
+        if (slot->enabled && slot->plugin && slot->state != PluginState::Failed) {
             fn(*slot);
         }
     }

@@ -26,10 +26,23 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+/// Where a plugin is in its lifecycle.
+enum class PluginState {
+    Disabled,    ///< `enabled: false`
+    Configured,  ///< configured, not started yet
+    Running,     ///< started and serving
+    Failed,      ///< could not be loaded, configured or started (PluginSlot::error says why)
+    Stopped,     ///< stopped (by a reload or the shutdown)
+};
+
+/// "disabled", "configured", "running", "failed" or "stopped": the name the admin API and the
+/// metrics show.
+const char* stateName(PluginState state);
+
 /// What the admin API shows of one plugin.
 struct PluginInfo {
     std::string name;
-    std::string state;  ///< disabled | configured | running | failed | stopped
+    PluginState state = PluginState::Configured;
     bool required = true;
     std::string listener;
     std::string error;
@@ -42,7 +55,7 @@ struct PluginSlot {
     std::string name;
     bool enabled = true;
     bool required = true;
-    std::string state = "configured";
+    PluginState state = PluginState::Configured;
     std::string error;
     std::string library;
     std::string fingerprint;
