@@ -1,43 +1,26 @@
-// DataStore (see DataStore.h): URL -> backend, pooled sessions behind a waiting gate, SqlValue
-// binding and RecordSet conversion, migrations, and the write-behind flusher thread.
+// DataStore (see DataStore.h): pooled sessions behind a waiting gate, the backend's write lock,
+// migrations, and the write-behind flusher thread.
 #include "store/DataStore.h"
 
-#include "store/WriteBehindBatcher.h"
-
-#include <Poco/Data/RecordSet.h>
-#include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Data/Session.h>
 #include <Poco/Data/SessionPool.h>
-#include <Poco/Data/Statement.h>
 #include <Poco/Data/Transaction.h>
 #include <Poco/Exception.h>
-#include <Poco/File.h>
 #include <Poco/Logger.h>
-#include <Poco/Nullable.h>
-#include <Poco/Path.h>
 
 #include <algorithm>
-#include <cctype>
 #include <optional>
+
+#include "services/MetricsRegistry.h"
+#include "store/BatchWriter.h"
+#include "store/SqlStatement.h"
 
 namespace switchboard {
 
 using Poco::Data::Session;
 
-/// Everything backend-specific lives here, so adding PostgreSQL means one more factory below.
-struct DataStore::Backend {
-    std::string name;              ///< "sqlite" / "postgresql", what backend() reports
-    std::string connector;         ///< Poco::Data connector key
-    std::string connectionString;  ///< what the connector opens
-    std::string location;          ///< for error messages (file path, host)
-    std::size_t openTimeout;       ///< seconds the connector may retry a failing first open
-    std::function<void(Session&)> setupSession;  ///< runs on every new pooled session
-};
-
 namespace {
 
-constexpr std::size_t kPoolSize = 8;
-constexpr std::size_t kBusyTimeoutSeconds = 5;
 constexpr const char* kUpsertVersion =
     "INSERT INTO schema_migrations (owner, version) VALUES ($1, $2) "
     "ON CONFLICT (owner) DO UPDATE SET version = excluded.version";
@@ -47,149 +30,6 @@ thread_local const DataStore* tlsWriter = nullptr;
 
 Poco::Logger& logger() {
     return Poco::Logger::get("switchboard.store");
-}
-
-void setupSqliteSession(Session& session) {
-    // The SQLite busy timeout; Poco insists on std::size_t seconds here.
-    session.setProperty("connectionTimeout", kBusyTimeoutSeconds);
-    std::string mode;
-    session << "PRAGMA journal_mode=WAL", Poco::Data::Keywords::into(mode),
-        Poco::Data::Keywords::now;
-    if (mode != "wal") {
-        logger().warning("store: journal_mode is '%s', not 'wal'; writers block readers", mode);
-    }
-    session << "PRAGMA synchronous=NORMAL", Poco::Data::Keywords::now;
-    session << "PRAGMA foreign_keys=ON", Poco::Data::Keywords::now;
-}
-
-std::unique_ptr<DataStore::Backend> sqliteBackend(const std::string& file,
-                                                  const std::string& baseDir) {
-    if (file.empty()) {
-        throw StoreError("store.url: 'sqlite:' needs a path, e.g. sqlite:var/switchboard.db");
-    }
-    Poco::Path base = baseDir.empty() ? Poco::Path::current() : Poco::Path::forDirectory(baseDir);
-    const std::string path = base.resolve(Poco::Path(file)).toString();
-    std::string dir = Poco::Path(path).parent().toString();
-    if (dir.size() > 1 && dir.back() == Poco::Path::separator()) {
-        dir.pop_back();
-    }
-    try {
-        Poco::File(dir).createDirectories();
-    } catch (const Poco::Exception& e) {
-        throw StoreError("store: cannot create directory '" + dir + "' for the sqlite database '" +
-                         path + "': " + e.displayText());
-    }
-    static std::once_flag registered;
-    std::call_once(registered, [] { Poco::Data::SQLite::Connector::registerConnector(); });
-    auto backend = std::make_unique<DataStore::Backend>();
-    // A failing sqlite open is never transient (bad path, permissions): no retry window.
-    *backend = {"sqlite", Poco::Data::SQLite::Connector::KEY, path, path, 0, setupSqliteSession};
-    return backend;
-}
-
-std::unique_ptr<DataStore::Backend> backendFor(const std::string& url, const std::string& baseDir) {
-    if (url.rfind("sqlite:", 0) == 0) {
-        return sqliteBackend(url.substr(7), baseDir);
-    }
-    if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) {
-        throw StoreError("store.url: postgresql is not supported yet");
-    }
-    throw StoreError("store.url: unsupported scheme in '" + url +
-                     "' (expected sqlite:<path> or postgresql://...)");
-}
-
-Poco::Data::AbstractBinding::Ptr toBinding(const SqlValue& value) {
-    using Poco::Data::Keywords::bind;
-    if (auto p = std::get_if<std::int64_t>(&value)) {
-        return bind(static_cast<Poco::Int64>(*p));
-    }
-    if (auto p = std::get_if<double>(&value)) {
-        return bind(*p);
-    }
-    if (auto p = std::get_if<std::string>(&value)) {
-        return bind(*p);
-    }
-    // A null Nullable binds SQL NULL on every connector.
-    return bind(Poco::Nullable<std::string>());
-}
-
-/// Runs `sql` with `params`; Poco exceptions become StoreError with Poco's message.
-Poco::Data::Statement run(Session& session, const std::string& sql, const SqlParams& params,
-                          std::size_t* affected) {
-    checkSqlParams(params);
-    try {
-        Poco::Data::Statement statement(session);
-        statement << sql;
-        for (const SqlValue& value : params) {
-            statement.addBind(toBinding(value));
-        }
-        std::size_t n = statement.execute();
-        if (affected != nullptr) {
-            *affected = n;
-        }
-        return statement;
-    } catch (const Poco::Exception& e) {
-        throw StoreError(e.displayText());
-    }
-}
-
-std::int64_t runExecute(Session& session, const std::string& sql, const SqlParams& params) {
-    std::size_t affected = 0;
-    run(session, sql, params, &affected);
-    return static_cast<std::int64_t>(affected);
-}
-
-SqlValue toSqlValue(const Poco::Data::RecordSet& rs, std::size_t col, std::size_t row) {
-    using Poco::Data::MetaColumn;
-    if (rs.isNull(col, row)) {
-        return nullptr;
-    }
-    const Poco::Dynamic::Var value = rs.value(col, row);
-    const MetaColumn::ColumnDataType type = rs.columnType(col);
-    // FDT_BOOL .. FDT_UINT64 are the integer types, declared contiguously in MetaColumn.
-    if (type >= MetaColumn::FDT_BOOL && type <= MetaColumn::FDT_UINT64) {
-        return static_cast<std::int64_t>(value.convert<Poco::Int64>());
-    }
-    if (type == MetaColumn::FDT_FLOAT || type == MetaColumn::FDT_DOUBLE) {
-        return value.convert<double>();
-    }
-    return value.convert<std::string>();
-}
-
-std::vector<SqlRow> runQuery(Session& session, const std::string& sql, const SqlParams& params) {
-    Poco::Data::Statement statement = run(session, sql, params, nullptr);
-    try {
-        Poco::Data::RecordSet rs(statement);
-        const std::size_t columns = rs.columnCount();
-        std::vector<SqlRow> rows;
-        rows.reserve(rs.rowCount());
-        for (std::size_t r = 0; r < rs.rowCount(); ++r) {
-            std::vector<SqlValue> values;
-            values.reserve(columns);
-            for (std::size_t c = 0; c < columns; ++c) {
-                values.push_back(toSqlValue(rs, c, r));
-            }
-            rows.emplace_back(std::move(values));
-        }
-        return rows;
-    } catch (const Poco::Exception& e) {
-        throw StoreError(e.displayText());
-    }
-}
-
-/// Only a plain SELECT may skip the write mutex; anything else (INSERT ... RETURNING, WITH ...)
-/// is treated as a write.
-bool isPlainSelect(const std::string& sql) {
-    auto it = std::find_if(sql.begin(), sql.end(),
-                           [](unsigned char c) { return !std::isspace(c) && c != '('; });
-    static const std::string select = "select";
-    for (char want : select) {
-        if (it == sql.end() || std::tolower(static_cast<unsigned char>(*it)) != want) {
-            return false;
-        }
-        ++it;
-    }
-    return it == sql.end() || !std::isalnum(static_cast<unsigned char>(*it));
 }
 
 class SessionTx : public StoreTx {
@@ -211,19 +51,16 @@ private:
 /// A SessionPool that prepares every new session for its backend (pragmas, busy timeout).
 class DataStore::Pool : public Poco::Data::SessionPool {
 public:
-    Pool(const Backend& backend, std::size_t size)
-        : SessionPool(backend.connector, backend.connectionString, 1, static_cast<int>(size)),
-          _setup(backend.setupSession) {}
+    explicit Pool(StoreBackend& backend)
+        : SessionPool(backend.connector(), backend.connectionString(), 1,
+                      static_cast<int>(backend.poolSize())),
+          _backend(backend) {}
 
 protected:
-    void customizeSession(Session& session) override {
-        if (_setup) {
-            _setup(session);
-        }
-    }
+    void customizeSession(Session& session) override { _backend.setupSession(session); }
 
 private:
-    std::function<void(Session&)> _setup;
+    StoreBackend& _backend;
 };
 
 /// One borrowed session. Waits at the gate for a free slot, so pool.get() never finds the pool
@@ -242,7 +79,7 @@ public:
             _session.emplace(store._pool->get());
         } catch (const Poco::Exception& e) {
             release();
-            throw StoreError("store: no session for " + store._backend->location + ": " +
+            throw StoreError("store: no session for " + store._backend->location() + ": " +
                              e.displayText());
         }
     }
@@ -267,14 +104,17 @@ private:
     std::optional<Session> _session;
 };
 
-/// The in-process write mutex. Take it before a Lease so waiting writers hold no session.
+/// The backend's write lock, if it has one. Take it before a Lease so waiting writers hold no
+/// session.
 class DataStore::WriterLock {
 public:
     explicit WriterLock(DataStore& store) {
         if (tlsWriter == &store) {
             throw StoreError("store: write from inside transaction(); use its StoreTx instead");
         }
-        _lock = std::unique_lock<std::mutex>(store._writeMutex);
+        if (std::mutex* lock = store._backend->writeLock()) {
+            _lock = std::unique_lock<std::mutex>(*lock);
+        }
         _previous = tlsWriter;
         tlsWriter = &store;
     }
@@ -289,15 +129,15 @@ private:
 
 std::unique_ptr<DataStore> DataStore::open(const std::string& url, const std::string& baseDir,
                                            std::chrono::milliseconds flushInterval) {
-    std::unique_ptr<DataStore> store(new DataStore(backendFor(url, baseDir), flushInterval));
+    std::unique_ptr<DataStore> store(new DataStore(openBackend(url, baseDir), flushInterval));
     store->initialise();
     return store;
 }
 
-DataStore::DataStore(std::unique_ptr<Backend> backend, std::chrono::milliseconds flushInterval)
+DataStore::DataStore(std::unique_ptr<StoreBackend> backend, std::chrono::milliseconds flushInterval)
     : _backend(std::move(backend)),
-      _poolSize(kPoolSize),
-      _freeSessions(kPoolSize),
+      _poolSize(_backend->poolSize()),
+      _freeSessions(_poolSize),
       _flushInterval(flushInterval) {}
 
 DataStore::~DataStore() {
@@ -311,17 +151,18 @@ DataStore::~DataStore() {
 void DataStore::initialise() {
     try {
         // Open one session directly first: the pool would retry a failing open for 60 s.
-        Session(_backend->connector, _backend->connectionString, _backend->openTimeout).close();
-        _pool = std::make_unique<Pool>(*_backend, _poolSize);
+        Session(_backend->connector(), _backend->connectionString(), _backend->openTimeout())
+            .close();
+        _pool = std::make_unique<Pool>(*_backend);
         Lease lease(*this);
         runExecute(lease.session(),
                    "CREATE TABLE IF NOT EXISTS schema_migrations "
                    "(owner TEXT PRIMARY KEY, version BIGINT NOT NULL)",
                    {});
     } catch (const Poco::Exception& e) {
-        throw StoreError("store: cannot open " + _backend->location + ": " + e.displayText());
+        throw StoreError("store: cannot open " + _backend->location() + ": " + e.displayText());
     } catch (const StoreError& e) {
-        throw StoreError("store: cannot open " + _backend->location + ": " + e.what());
+        throw StoreError("store: cannot open " + _backend->location() + ": " + e.what());
     }
     _flusher = std::thread([this] { runFlusher(); });
 }
@@ -367,8 +208,27 @@ DataStore::Stats DataStore::stats() const {
     return {_flushes.load(), _flushedRows.load(), _flushErrors.load(), pending, all.size()};
 }
 
+void DataStore::registerMetrics(MetricsRegistry& metrics) const {
+    metrics.addCollector([this](std::string& out) {
+        Stats s = stats();
+        out +=
+            "# HELP switchboard_store_flushes_total Write-behind flushes\n"
+            "# TYPE switchboard_store_flushes_total counter\nswitchboard_store_flushes_total " +
+            std::to_string(s.flushes) + "\n";
+        out +=
+            "# HELP switchboard_store_flush_errors_total Write-behind flushes that failed\n"
+            "# TYPE switchboard_store_flush_errors_total counter\n"
+            "switchboard_store_flush_errors_total " +
+            std::to_string(s.flushErrors) + "\n";
+        out +=
+            "# HELP switchboard_store_pending Write-behind updates not yet written\n"
+            "# TYPE switchboard_store_pending gauge\nswitchboard_store_pending " +
+            std::to_string(s.pending) + "\n";
+    });
+}
+
 std::string DataStore::backend() const {
-    return _backend->name;
+    return _backend->name();
 }
 
 void DataStore::migrate(const std::string& owner, const std::vector<Migration>& migrations) {
@@ -458,17 +318,17 @@ std::shared_ptr<WriteBehind> DataStore::writeBehind(const std::string& name,
     if (_closing) {
         throw StoreError("write-behind '" + name + "': the store is closed");
     }
-    auto batcher = std::make_shared<WriteBehindBatcher>(*this, name, sql);
+    auto batcher = std::make_shared<WriteBehindBatcher>(static_cast<Sink&>(*this), name, sql);
     _batchers.push_back(batcher);
     return batcher;
 }
 
-void DataStore::flushBatch(std::size_t rows, const std::function<void(Session&)>& write) {
+void DataStore::writeBatch(const std::string& sql, const WriteBehindBatcher::Pending& rows) {
     try {
         WriterLock writer(*this);
         Lease lease(*this);
         Poco::Data::Transaction tx(lease.session());
-        write(lease.session());
+        switchboard::writeBatch(lease.session(), sql, rows);
         tx.commit();
     } catch (const Poco::Exception& e) {
         ++_flushErrors;
@@ -478,7 +338,7 @@ void DataStore::flushBatch(std::size_t rows, const std::function<void(Session&)>
         throw;
     }
     ++_flushes;
-    _flushedRows += rows;
+    _flushedRows += rows.size();
 }
 
 void DataStore::runFlusher() {

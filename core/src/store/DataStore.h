@@ -1,8 +1,7 @@
-// DataStore: the Store service over Poco::Data with a waiting session pool, one in-process
-// writer at a time, per-owner migrations and a flusher thread for write-behind batchers.
+// DataStore: the Store service over Poco::Data for any StoreBackend: a waiting session pool, the
+// backend's write-serialisation policy, per-owner migrations and a flusher thread for
+// write-behind batchers.
 #pragma once
-
-#include "switchboard/Store.h"
 
 #include <atomic>
 #include <chrono>
@@ -15,20 +14,25 @@
 #include <thread>
 #include <vector>
 
+#include "store/StoreBackend.h"
+#include "store/WriteBehindBatcher.h"
+#include "switchboard/Store.h"
+
 namespace Poco::Data {
 class Session;
 }
 
 namespace switchboard {
 
-class WriteBehindBatcher;
+class MetricsRegistry;
 
 /// The host's one Store. Created by the host at start, closed at stop; plugins see it as
 /// `Store&`. Thread-safe: reads run concurrently on pooled sessions (callers wait for a free
 /// session, never fail); writes (execute, transaction, migrate, flushes, and query() of
-/// anything but a SELECT) are serialised by one write mutex. Inside transaction(), use only
-/// the StoreTx: calling back into the Store for a write from the same thread throws.
-class DataStore : public Store {
+/// anything but a SELECT) hold the backend's write lock, if it has one (StoreBackend::
+/// writeLock). Inside transaction(), use only the StoreTx: calling back into the Store for a
+/// write from the same thread throws.
+class DataStore : public Store, private WriteBehindBatcher::Sink {
 public:
     struct Stats {
         std::uint64_t flushes;      ///< write-behind transactions committed
@@ -38,10 +42,8 @@ public:
         std::uint64_t batchers;     ///< write-behind batchers alive
     };
 
-    /// Opens "sqlite:<path>" (relative paths resolved against baseDir; parent directories
-    /// created). Throws StoreError: "store.url: unsupported scheme in '<url>' (expected
-    /// sqlite:<path> or postgresql://...)" for unknown schemes, "store.url: postgresql is not
-    /// supported yet" for postgresql:// URLs, and a message naming the path and reason when the
+    /// Opens the store at `url` (see openBackend(); relative paths resolve against baseDir).
+    /// Throws StoreError naming the problem: a bad URL, or the location and reason when the
     /// database cannot be opened.
     static std::unique_ptr<DataStore> open(const std::string& url, const std::string& baseDir,
                                            std::chrono::milliseconds flushInterval);
@@ -54,6 +56,9 @@ public:
     /// and closes the pool. Idempotent. Afterwards every call throws StoreError.
     void close();
     Stats stats() const;
+    /// Registers the switchboard_store_* metrics (read from stats() at scrape time). The store
+    /// must outlive the registry's scrapes.
+    void registerMetrics(MetricsRegistry& metrics) const;
     /// How many sessions the pool holds; more concurrent callers wait for one.
     std::size_t poolSize() const { return _poolSize; }
 
@@ -66,19 +71,15 @@ public:
     std::shared_ptr<WriteBehind> writeBehind(const std::string& name,
                                              const std::string& sql) override;
 
-    /// Runs `write` on one session in one transaction under the write mutex and counts it in
-    /// stats() as a flush of `rows` rows (or as a flush error when it throws). Poco exceptions
-    /// become StoreError. Called by WriteBehindBatcher::flush().
-    void flushBatch(std::size_t rows, const std::function<void(Poco::Data::Session&)>& write);
-
-    struct Backend;  ///< connector, connection string and session setup of one backend
-
 private:
     class Pool;
     class Lease;
     class WriterLock;
 
-    DataStore(std::unique_ptr<Backend> backend, std::chrono::milliseconds flushInterval);
+    DataStore(std::unique_ptr<StoreBackend> backend, std::chrono::milliseconds flushInterval);
+    /// WriteBehindBatcher::Sink: one transaction under the write lock, counted in stats() as a
+    /// flush (or a flush error when it throws).
+    void writeBatch(const std::string& sql, const WriteBehindBatcher::Pending& rows) override;
     void initialise();
     int readVersion(Poco::Data::Session& session, const std::string& owner);
     void applyStep(Poco::Data::Session& session, const std::string& owner, const Migration& step);
@@ -86,7 +87,7 @@ private:
     void flushAll();
     std::vector<std::shared_ptr<WriteBehindBatcher>> batchers() const;
 
-    std::unique_ptr<Backend> _backend;
+    std::unique_ptr<StoreBackend> _backend;
     const std::size_t _poolSize;
     std::unique_ptr<Pool> _pool;
 
@@ -95,8 +96,6 @@ private:
     std::condition_variable _gateCond;
     std::size_t _freeSessions;
     bool _gateClosed = false;
-
-    std::mutex _writeMutex;  ///< one writer at a time (SQLite allows only one)
 
     /// Drops batchers nobody but the store holds any more, once flushed.
     void pruneBatchers();

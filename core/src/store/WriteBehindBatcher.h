@@ -1,27 +1,35 @@
 // The WriteBehind implementation: the latest parameters per key wait in memory until a flush
-// writes them through DataStore in one transaction.
+// hands them to the batcher's sink (the store), which writes them in one transaction.
 #pragma once
-
-#include "switchboard/Store.h"
 
 #include <mutex>
 #include <string>
-#include <unordered_map>
 #include <unordered_set>
+
+#include "store/BatchWriter.h"
+#include "switchboard/Store.h"
 
 namespace switchboard {
 
-class DataStore;
-
-/// One batcher per writeBehind() call. DataStore owns it (and its flusher thread flushes it);
-/// callers hold a shared_ptr for put()/discard(). put() is the hot path: one mutex and one map
-/// assignment, never I/O. After DataStore::close() the batcher is detached: put() still
-/// records, flush() throws StoreError.
+/// One batcher per writeBehind() call, holding memory only. Its owner (DataStore, whose
+/// flusher thread flushes it) gives it a Sink that writes batches; callers hold a shared_ptr
+/// for put()/discard(). put() is the hot path: one mutex and one map assignment, never I/O.
+/// Once detached (the store closed) put() still records and flush() throws StoreError.
 class WriteBehindBatcher : public WriteBehind {
 public:
-    using Pending = std::unordered_map<std::string, SqlParams>;
+    using Pending = PendingRows;
 
-    WriteBehindBatcher(DataStore& store, std::string name, std::string sql);
+    /// Where a flush goes.
+    class Sink {
+    public:
+        virtual ~Sink() = default;
+        /// Runs `sql` for every entry of `rows`, durably and all-or-nothing, or throws
+        /// StoreError.
+        virtual void writeBatch(const std::string& sql, const Pending& rows) = 0;
+    };
+
+    /// `sink` must stay valid until detach().
+    WriteBehindBatcher(Sink& sink, std::string name, std::string sql);
 
     void put(const std::string& key, SqlParams params) override;
     void discard(const std::string& key) override;
@@ -31,7 +39,7 @@ public:
     std::size_t pending() const override;
 
     const std::string& name() const { return _name; }
-    /// Called by DataStore::close(): later flushes throw instead of touching a closed store.
+    /// Called by the sink's owner when it closes: later flushes throw instead of touching it.
     void detach();
 
 private:
@@ -46,7 +54,7 @@ private:
     bool _flushing = false;
     /// Serialises whole flushes so an older batch can never be written after a newer one.
     std::mutex _flushMutex;
-    DataStore* _store;  ///< guarded by _flushMutex; null once detached
+    Sink* _sink;  ///< guarded by _flushMutex; null once detached
 };
 
 }  // namespace switchboard

@@ -1,0 +1,32 @@
+// The embedded SQLite backend of the Store: one database file in WAL mode, one writer at a time.
+#pragma once
+
+#include "store/StoreBackend.h"
+
+namespace switchboard {
+
+class SqliteBackend : public StoreBackend {
+public:
+    /// `file` as written after "sqlite:"; a relative path resolves against `baseDir`. Creates
+    /// the parent directories. Throws StoreError if `file` is empty or a directory cannot be
+    /// created.
+    SqliteBackend(const std::string& file, const std::string& baseDir);
+
+    std::string name() const override { return "sqlite"; }
+    std::string connector() const override;
+    std::string connectionString() const override { return _path; }
+    std::string location() const override { return _path; }
+    /// A failing SQLite open is never transient (bad path, permissions): no retry window.
+    std::size_t openTimeout() const override { return 0; }
+    std::size_t poolSize() const override { return 8; }
+    /// Busy timeout, journal_mode=WAL (a warning if the file system refuses it),
+    /// synchronous=NORMAL, foreign_keys=ON.
+    void setupSession(Poco::Data::Session& session) override;
+    std::mutex* writeLock() override { return &_writeMutex; }
+
+private:
+    std::string _path;
+    std::mutex _writeMutex;  ///< SQLite allows one writer per database
+};
+
+}  // namespace switchboard

@@ -1,0 +1,50 @@
+// What differs between the databases behind the Store: connector, session set-up, pool size and
+// how writers are serialised. DataStore does everything else the same way for every backend; a
+// PostgreSQL backend is a sibling of SqliteBackend.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace Poco::Data {
+class Session;
+}
+
+namespace switchboard {
+
+/// One database, as DataStore opens it. Created by openBackend() from store.url and owned by
+/// the DataStore for its whole life.
+class StoreBackend {
+public:
+    virtual ~StoreBackend() = default;
+
+    /// "sqlite" or "postgresql": what Store::backend() reports.
+    virtual std::string name() const = 0;
+    /// The Poco::Data connector key (registered by the backend) and what it opens.
+    virtual std::string connector() const = 0;
+    virtual std::string connectionString() const = 0;
+    /// Where the database is, for messages: a file path, or host and database (never a password).
+    virtual std::string location() const = 0;
+    /// Seconds the connector may retry a failing first open (0: fail at once).
+    virtual std::size_t openTimeout() const = 0;
+    /// Sessions in the pool; more concurrent callers wait for one.
+    virtual std::size_t poolSize() const = 0;
+    /// Runs on every new pooled session (pragmas, timeouts). Throws Poco::Exception on failure.
+    virtual void setupSession(Poco::Data::Session& session) = 0;
+    /// The write-serialisation policy: the lock every write holds (execute, transaction,
+    /// migrate, write-behind flushes, and query() of anything but a plain SELECT), or nullptr
+    /// when the database orders concurrent writers itself. SQLite allows one writer per
+    /// database file, so its backend returns a process-wide mutex; PostgreSQL needs none.
+    virtual std::mutex* writeLock() = 0;
+};
+
+/// The backend for a store.url: "sqlite:<path>" (a relative path resolves against `baseDir`,
+/// parent directories are created). Throws StoreError: "store.url: unsupported scheme in
+/// '<url>' (expected sqlite:<path> or postgresql://...)" for unknown schemes, "store.url:
+/// postgresql is not supported yet" for postgresql:// URLs, and a message naming the path and
+/// reason when a directory cannot be created.
+std::unique_ptr<StoreBackend> openBackend(const std::string& url, const std::string& baseDir);
+
+}  // namespace switchboard
