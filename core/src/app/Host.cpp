@@ -351,11 +351,7 @@ void Host::start() {
             _admin->setToken(_config.adminToken);
         }
         _store = DataStore::open(_config.storeUrl, _workDir, _config.flushInterval);
-        if (_config.busUrl != "local") {
-            throw StartError("bus.url: only 'local' is supported by this build, got '" +
-                             _config.busUrl + "'");
-        }
-        _bus = std::make_unique<LocalBus>(_config.busQueue);
+        _bus = Bus::open(_config.busUrl, _config.busQueue);
         _admin->setBus(_bus.get());
         _kv = std::make_unique<SqlKeyValueStore>(*_store);
         _lua = std::make_unique<LuaEngine>(_kv.get(), _bus.get());
@@ -391,7 +387,10 @@ void Host::start() {
     }
     rebuildRoutes(*l);  // again, now without plugins that failed to start
     applyRoutes(*l);
-    registerHostMetrics();
+    _plugins->registerMetrics(_metrics);
+    _bus->registerMetrics(_metrics);
+    _reactor->registerMetrics(_metrics);
+    _store->registerMetrics(_metrics);
     for (auto& [name, listener] : _http) {
         startListener(*listener, listener->options().tls.enabled ? "https" : "http");
     }
@@ -461,45 +460,6 @@ std::vector<std::string> Host::reload() {
     _config.listeners = listeners;
     log().notice("configuration reloaded from %s", _configFile);
     return problems;
-}
-
-void Host::registerHostMetrics() {
-    _metrics.addCollector([this](std::string& out) {
-        out += "# HELP switchboard_plugin_up Plugin state: 1 running, 0 otherwise\n"
-               "# TYPE switchboard_plugin_up gauge\n";
-        for (const auto& p : _plugins->list()) {
-            out += "switchboard_plugin_up{plugin=\"" + p.name + "\",state=\"" + stateName(p.state) + "\"} " +
-                   (p.state == PluginState::Running ? "1" : "0") + "\n";
-        }
-        BusStats bus = _bus->stats();
-        out += "# HELP switchboard_bus_events_total Event bus counters\n"
-               "# TYPE switchboard_bus_events_total counter\n";
-        out += "switchboard_bus_events_total{kind=\"published\"} " +
-               std::to_string(bus.published) + "\n";
-        out += "switchboard_bus_events_total{kind=\"delivered\"} " +
-               std::to_string(bus.delivered) + "\n";
-        out += "switchboard_bus_events_total{kind=\"dropped\"} " + std::to_string(bus.dropped) +
-               "\n";
-        out += "switchboard_bus_events_total{kind=\"handler_errors\"} " +
-               std::to_string(bus.handlerErrors) + "\n";
-        out += "# HELP switchboard_bus_queued Events waiting for delivery\n"
-               "# TYPE switchboard_bus_queued gauge\nswitchboard_bus_queued " +
-               std::to_string(bus.queued) + "\n";
-        out += "# HELP switchboard_reactor_connections Connections served by the event loops\n"
-               "# TYPE switchboard_reactor_connections gauge\nswitchboard_reactor_connections " +
-               std::to_string(_reactor->connections()) + "\n";
-        DataStore::Stats store = _store->stats();
-        out += "# HELP switchboard_store_flushes_total Write-behind flushes\n"
-               "# TYPE switchboard_store_flushes_total counter\nswitchboard_store_flushes_total " +
-               std::to_string(store.flushes) + "\n";
-        out += "# HELP switchboard_store_flush_errors_total Write-behind flushes that failed\n"
-               "# TYPE switchboard_store_flush_errors_total counter\n"
-               "switchboard_store_flush_errors_total " +
-               std::to_string(store.flushErrors) + "\n";
-        out += "# HELP switchboard_store_pending Write-behind updates not yet written\n"
-               "# TYPE switchboard_store_pending gauge\nswitchboard_store_pending " +
-               std::to_string(store.pending) + "\n";
-    });
 }
 
 void Host::stop() {

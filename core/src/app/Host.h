@@ -21,7 +21,7 @@
 namespace switchboard {
 
 class DataStore;
-class LocalBus;
+class Bus;
 class LuaEngine;
 class KeyValueStore;
 class HttpListener;
@@ -72,7 +72,6 @@ private:
     void rebuildRoutes(Loaded& loaded);
     void applyRoutes(Loaded& loaded);
     std::vector<Route> hostRoutes(const std::string& listener);
-    void registerHostMetrics();
     /// Starts one listener; a bind failure becomes a StartError naming it.
     template <class Listener>
     void startListener(Listener& listener, const std::string& kind);
@@ -90,7 +89,7 @@ private:
     ServiceRegistry _services;
     TimerService _timers;
     std::unique_ptr<DataStore> _store;
-    std::unique_ptr<LocalBus> _bus;
+    std::unique_ptr<Bus> _bus;
     std::unique_ptr<KeyValueStore> _kv;
     std::unique_ptr<LuaEngine> _lua;
     std::unique_ptr<Reactor> _reactor;

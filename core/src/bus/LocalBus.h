@@ -9,11 +9,11 @@
 #include <mutex>
 #include <thread>
 
-#include "switchboard/EventBus.h"
+#include "bus/Bus.h"
 
 namespace switchboard {
 
-class LocalBus : public EventBus {
+class LocalBus : public Bus {
 public:
     explicit LocalBus(std::size_t capacity = 10000);
     ~LocalBus() override;
@@ -24,7 +24,7 @@ public:
     BusStats stats() const override;
 
     /// Delivers what is queued, then stops the dispatcher. Idempotent.
-    void stop();
+    void stop() override;
     /// Blocks until the queue is empty and no handler runs (tests, shutdown).
     void drain();
 

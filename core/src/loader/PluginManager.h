@@ -19,6 +19,7 @@
 namespace switchboard {
 
 class ConfigDocument;
+class MetricsRegistry;
 
 /// A required plugin failed; the message names it and the reason.
 class PluginError : public std::runtime_error {
@@ -99,6 +100,9 @@ public:
     void stopAll();
 
     std::vector<PluginInfo> list() const;
+    /// Registers switchboard_plugin_up{plugin,state} (read at scrape time). The manager must
+    /// outlive the registry's scrapes.
+    void registerMetrics(MetricsRegistry& metrics) const;
     /// The config reference rows of plugin `name` (host fields included), keys prefixed
     /// "plugins.<name>". Throws PluginError if the plugin cannot be loaded.
     std::string schemaMarkdown(const std::string& name);

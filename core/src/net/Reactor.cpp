@@ -2,6 +2,8 @@
 // does not support non-blocking sockets); readiness comes from epoll through Poco's PollSet.
 #include "net/Reactor.h"
 
+#include "services/MetricsRegistry.h"
+
 #include <Poco/Logger.h>
 
 namespace switchboard {
@@ -186,6 +188,14 @@ std::size_t Reactor::connections() const {
         n += loop->size();
     }
     return n;
+}
+
+void Reactor::registerMetrics(MetricsRegistry& metrics) const {
+    metrics.addCollector([this](std::string& out) {
+        out += "# HELP switchboard_reactor_connections Connections served by the event loops\n"
+               "# TYPE switchboard_reactor_connections gauge\nswitchboard_reactor_connections " +
+               std::to_string(connections()) + "\n";
+    });
 }
 
 }  // namespace switchboard

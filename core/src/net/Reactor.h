@@ -17,6 +17,8 @@
 
 namespace switchboard {
 
+class MetricsRegistry;
+
 /// A socket served by the reactor. onReadable() runs on the connection's loop thread only.
 class ReactorConnection {
 public:
@@ -78,6 +80,9 @@ public:
     /// Closes every connection and joins the loops. Idempotent.
     void stop();
     std::size_t connections() const;
+    /// Registers switchboard_reactor_connections (read at scrape time). The reactor must
+    /// outlive the registry's scrapes.
+    void registerMetrics(MetricsRegistry& metrics) const;
 
 private:
     std::vector<std::unique_ptr<ReactorLoop>> _loops;

@@ -1,0 +1,37 @@
+// The host's side of the event bus: what only the host calls (open by URL, stop, metrics) on top
+// of the EventBus plugins see. LocalBus is the in-process bus; a Redis bus is its sibling.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "switchboard/EventBus.h"
+
+namespace switchboard {
+
+class MetricsRegistry;
+
+/// The bus cannot be opened; what() names bus.url and the reason.
+class BusError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+class Bus : public EventBus {
+public:
+    /// The bus for `url`: "local" is the in-process bus with room for `queueSize` events.
+    /// Throws BusError for anything else ("bus.url: only 'local' is supported by this build,
+    /// got '<url>'").
+    static std::unique_ptr<Bus> open(const std::string& url, std::size_t queueSize);
+
+    /// Delivers what is queued, then stops delivering. Idempotent.
+    virtual void stop() = 0;
+
+    /// Registers the switchboard_bus_* metrics (read from stats() at scrape time). The bus must
+    /// outlive the registry's scrapes.
+    void registerMetrics(MetricsRegistry& metrics) const;
+};
+
+}  // namespace switchboard
