@@ -1,22 +1,16 @@
 // The running server (see Host.h).
 #include "app/Host.h"
 
-#include <Poco/AsyncChannel.h>
-#include <Poco/ConsoleChannel.h>
 #include <Poco/File.h>
-#include <Poco/FileChannel.h>
-#include <Poco/FormattingChannel.h>
 #include <Poco/Logger.h>
 #include <Poco/Path.h>
-#include <Poco/PatternFormatter.h>
 
-#include <iostream>
 #include <thread>
 
+#include "app/Logging.h"
 #include "config/ConfigDocument.h"
 #include "store/DataStore.h"
 #include "net/HttpListener.h"
-#include "app/JsonLogFormatter.h"
 #include "bus/LocalBus.h"
 #include "lua/LuaEngine.h"
 #include "store/SqlKeyValueStore.h"
@@ -36,17 +30,6 @@ std::string join(const std::vector<std::string>& lines) {
     return out;
 }
 
-RouteEntry entry(const std::string& method, const std::string& path, const std::string& owner,
-                 HttpHandler handler, std::shared_ptr<WebSocketHandler> webSocket = nullptr) {
-    RouteEntry e;
-    e.method = method;
-    e.pattern = path;
-    e.owner = owner;
-    e.handler = std::move(handler);
-    e.webSocket = std::move(webSocket);
-    return e;
-}
-
 LuaOptions luaOptions(const HostConfig& c) {
     LuaOptions o;
     o.scripts = c.luaScripts;
@@ -60,9 +43,7 @@ struct Host::Loaded {
     std::unique_ptr<ConfigDocument> doc;
     HostConfig config;
     std::unique_ptr<PluginPlan> plan;
-    std::map<std::string, std::shared_ptr<RouteTable>> tables;  ///< http listeners
-    std::map<std::string, std::shared_ptr<StreamHandler>> streams;
-    std::map<std::string, std::string> streamOwners;  ///< listener -> plugin
+    Mounts mounts;
     std::vector<std::string> errors;
     std::vector<std::string> warnings;
 };
@@ -91,13 +72,14 @@ std::unique_ptr<Host::Loaded> Host::load() {
     if (!_plugins) {
         _plugins = std::make_unique<PluginManager>(l->config.pluginDirs);
         _admin = std::make_unique<AdminApi>(*_plugins, _metrics, [this] { return reload(); });
+        _routes = std::make_unique<RouteAssembler>(_metrics, *_admin, hostRoutes());
     }
     l->plan = _plugins->prepare(*l->doc, l->config.listeners, l->errors, l->warnings);
     buildRoutes(*l, *l->plan);
     return l;
 }
 
-std::vector<Route> Host::hostRoutes(const std::string&) {
+std::vector<Route> Host::hostRoutes() {
     std::vector<Route> routes;
     routes.push_back({"GET", "/healthz", [](const HttpRequest&, HttpResponse& resp) {
                           resp.json(200, "{\"status\":\"ok\"}");
@@ -112,33 +94,14 @@ std::vector<Route> Host::hostRoutes(const std::string&) {
     return routes;
 }
 
+void Host::buildRoutes(Loaded& l, const PluginPlan& plan, const std::set<std::string>& exclude) {
+    l.mounts = _routes->build(l.config.file, l.config.adminListener, l.config.listeners, plan,
+                              l.errors, exclude);
+}
+
 void Host::rebuildRoutes(Loaded& l) {
     _plugins->withCurrentPlan([&](const PluginPlan& plan) { buildRoutes(l, plan); });
 }
-
-std::shared_ptr<std::atomic<int>> Host::inflight(const std::string& plugin) {
-    std::lock_guard<std::mutex> lock(_inflightMutex);
-    auto& counter = _inflight[plugin];
-    if (!counter) {
-        counter = std::make_shared<std::atomic<int>>(0);
-    }
-    return counter;
-}
-
-namespace {
-/// Wraps a plugin handler so the host knows when no request is inside it.
-HttpHandler counted(std::shared_ptr<std::atomic<int>> counter, HttpHandler handler) {
-    return [counter = std::move(counter), handler = std::move(handler)](const HttpRequest& req,
-                                                                        HttpResponse& resp) {
-        struct Guard {
-            std::atomic<int>& n;
-            explicit Guard(std::atomic<int>& c) : n(c) { n.fetch_add(1); }
-            ~Guard() { n.fetch_sub(1); }
-        } guard(*counter);
-        handler(req, resp);
-    };
-}
-}  // namespace
 
 void Host::quiesce(Loaded& l, const std::vector<std::string>& plugins) {
     if (plugins.empty()) {
@@ -149,13 +112,8 @@ void Host::quiesce(Loaded& l, const std::vector<std::string>& plugins) {
     applyRoutes(l);
     auto deadline = std::chrono::steady_clock::now() + _config.shutdownTimeout;
     for (const auto& name : plugins) {
-        auto counter = inflight(name);
-        while (counter->load() > 0 && std::chrono::steady_clock::now() < deadline) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(5));
-        }
-        if (counter->load() > 0) {
-            log().warning("plugin %s: stopping with %d request(s) still running", name,
-                          counter->load());
+        if (int running = _routes->waitForRequests(name, deadline)) {
+            log().warning("plugin %s: stopping with %d request(s) still running", name, running);
         }
         // Its WebSocket and stream connections end with it; other plugins' stay open.
         if (std::size_t n = _reactor->closeOwner(name)) {
@@ -164,107 +122,19 @@ void Host::quiesce(Loaded& l, const std::vector<std::string>& plugins) {
     }
 }
 
-void Host::buildRoutes(Loaded& l, const PluginPlan& plan, const std::set<std::string>& exclude) {
-    const std::string& file = l.config.file;
-    std::map<std::string, std::vector<RouteEntry>> entries;
-    std::map<std::string, std::string> streamOwner;
-    l.streams.clear();
-    l.streamOwners.clear();
-    for (const auto& [name, options] : l.config.listeners) {
-        for (auto& route : hostRoutes(name)) {
-            entries[name].push_back(entry(route.method, route.path, "host", route.handler));
-        }
-    }
-    if (l.config.listeners.count(l.config.adminListener)) {
-        for (auto& route : _admin->routes()) {
-            entries[l.config.adminListener].push_back(
-                entry(route.method, route.path, "host", route.handler));
-        }
-    }
-    PluginManager::forEachEnabled(plan, [&](const PluginSlot& slot) {
-        if (exclude.count(slot.name)) {
-            return;
-        }
-        auto counter = inflight(slot.name);
-        std::string where = file + ": plugins." + slot.name + ": ";
-        bool mounts = !slot.routes.empty() || !slot.webSocketRoutes.empty() || slot.streamHandler;
-        if (mounts && !l.config.listeners.count(slot.listener)) {
-            if (slot.listener.empty()) {
-                l.errors.push_back(where + "has routes but names no listener");
-            }
-            return;  // an unknown listener name was reported by the plugin manager
-        }
-        for (const auto& route : slot.routes) {
-            entries[slot.listener].push_back(
-                entry(route.method, route.path, slot.name, counted(counter, route.handler)));
-        }
-        for (const auto& ws : slot.webSocketRoutes) {
-            entries[slot.listener].push_back(
-                entry("GET", ws.path, slot.name, nullptr, ws.handler));
-        }
-        for (const auto& route : slot.adminRoutes) {
-            entries[l.config.adminListener].push_back(
-                entry(route.method, "/admin/api/" + slot.name + route.path, slot.name,
-                      _admin->guard(counted(counter, route.handler))));
-        }
-        if (slot.streamHandler) {
-            auto [it, added] = streamOwner.emplace(slot.listener, slot.name);
-            if (!added) {
-                l.errors.push_back(file + ": listeners." + slot.listener +
-                                   ": stream handlers of both " + it->second + " and " +
-                                   slot.name);
-            }
-            l.streams[slot.listener] = slot.streamHandler;
-            l.streamOwners[slot.listener] = slot.name;
-        }
-    });
-    l.tables.clear();
-    for (auto& [name, options] : l.config.listeners) {
-        bool hasStream = l.streams.count(name) > 0;
-        if (options.protocol == "auto") {
-            options.protocol = hasStream ? "stream" : "http";
-        }
-        if (options.protocol == "http" && hasStream) {
-            l.errors.push_back(file + ": listeners." + name + ": protocol http cannot serve the "
-                                                              "stream handler of plugin " +
-                               streamOwner[name]);
-        }
-        if (options.protocol == "stream") {
-            for (const auto& e : entries[name]) {
-                if (e.owner != "host") {
-                    l.errors.push_back(file + ": listeners." + name + ": protocol stream cannot "
-                                                                      "serve HTTP routes of " +
-                                       e.owner);
-                    break;
-                }
-            }
-            continue;
-        }
-        auto table = std::make_shared<RouteTable>(name);
-        for (auto& e : entries[name]) {
-            e.metrics = _metrics.route(name, e.method, e.pattern);
-            try {
-                table->add(std::move(e));
-            } catch (const std::exception& e) {
-                l.errors.push_back(file + ": " + e.what());
-            }
-        }
-        l.tables[name] = std::move(table);
-    }
-}
-
 void Host::applyRoutes(Loaded& l) {
     for (auto& [name, listener] : _http) {
         listener->setTrustedProxies(l.config.trustedProxies);
-        auto it = l.tables.find(name);
-        if (it != l.tables.end()) {
+        auto it = l.mounts.tables.find(name);
+        if (it != l.mounts.tables.end()) {
             listener->setRoutes(it->second);
         }
     }
     for (auto& [name, listener] : _streams) {
-        auto it = l.streams.find(name);
-        listener->setHandler(it != l.streams.end() ? it->second : nullptr,
-                             it != l.streams.end() ? l.streamOwners[name] : "");
+        auto it = l.mounts.streams.find(name);
+        bool mounted = it != l.mounts.streams.end();
+        listener->setHandler(mounted ? it->second : nullptr,
+                             mounted ? l.mounts.streamOwners[name] : "");
     }
 }
 
@@ -289,43 +159,11 @@ std::vector<std::string> Host::check(std::vector<std::string>& warnings) {
 std::string Host::schemaReference() {
     std::lock_guard<std::mutex> lock(_lifecycle);
     auto l = load();
-    std::string out = "## Host\n\n| key | type | default | description |\n|---|---|---|---|\n" +
-                      HostConfig::schema().markdown("");
-    for (const auto& name : l->config.pluginNames) {
-        out += "\n## Plugin `" + name + "`\n\n| key | type | default | description |\n"
-               "|---|---|---|---|\n";
-        try {
-            out += _plugins->schemaMarkdown(name);
-        } catch (const std::exception& e) {
-            throw StartError(e.what());
-        }
+    try {
+        return _plugins->configReference(HostConfig::schema(), l->config.pluginNames);
+    } catch (const PluginError& e) {
+        throw StartError(e.what());
     }
-    return out;
-}
-
-void Host::configureLogging(const HostConfig& c) {
-    Poco::AutoPtr<Poco::Channel> sink;
-    if (c.logFile.empty()) {
-        sink = new Poco::ConsoleChannel(std::cerr);
-    } else {
-        Poco::File(Poco::Path(c.logFile).parent()).createDirectories();
-        auto* file = new Poco::FileChannel(c.logFile);
-        file->setProperty("rotation", "100 M");
-        file->setProperty("archive", "timestamp");
-        file->setProperty("purgeCount", "5");
-        sink = file;
-    }
-    Poco::AutoPtr<Poco::Formatter> formatter;
-    if (c.logFormat == "json") {
-        formatter = new JsonLogFormatter;
-    } else {
-        formatter = new Poco::PatternFormatter("%Y-%m-%d %H:%M:%S.%i %q %s: %t");
-        formatter->setProperty("times", "local");
-    }
-    Poco::AutoPtr<Poco::Channel> channel = new Poco::FormattingChannel(formatter, sink);
-    Poco::Logger::root().setChannel(channel);
-    Poco::Logger::setChannel("", channel);
-    Poco::Logger::setLevel("", Poco::Logger::parseLevel(c.logLevel));
 }
 
 void Host::start() {
@@ -365,7 +203,7 @@ void Host::start() {
     _hostServices = HostServices{_store.get(), _bus.get(), _lua.get(), &_metrics, &_services,
                                  &_timers, _config.dataDir};
     for (const auto& [name, options] : l->config.listeners) {
-        bool opens = options.protocol == "http" || l->streams.count(name);
+        bool opens = options.protocol == "http" || l->mounts.streams.count(name);
         if (opens && options.tls.enabled &&
             ensureDevCertificate(options.tls.cert, options.tls.key)) {
             log().warning("listener %s: generated a self-signed development certificate %s",
@@ -373,7 +211,7 @@ void Host::start() {
         }
         if (options.protocol == "http") {
             _http[name] = std::make_unique<HttpListener>(options, _metrics, *_reactor);
-        } else if (l->streams.count(name)) {
+        } else if (l->mounts.streams.count(name)) {
             _streams[name] = std::make_unique<StreamListener>(options, *_reactor);
         } else {
             log().information("listener %s: nothing mounted, not opened", name);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "admin/AdminApi.h"
+#include "app/RouteAssembler.h"
 #include "config/HostConfig.h"
 #include "services/MetricsRegistry.h"
 #include "loader/PluginManager.h"
@@ -64,18 +65,16 @@ private:
     /// Builds the route tables of `plan`'s plugins, leaving out those named in `exclude`.
     void buildRoutes(Loaded& loaded, const PluginPlan& plan,
                      const std::set<std::string>& exclude = {});
-    /// Counts the requests inside a plugin's handlers, so a reload can let them finish.
-    std::shared_ptr<std::atomic<int>> inflight(const std::string& plugin);
     /// Unmounts `plugins` and waits (at most shutdown_timeout) for their requests to finish.
     void quiesce(Loaded& loaded, const std::vector<std::string>& plugins);
     /// buildRoutes() over the plan the manager has applied (failed plugins left out).
     void rebuildRoutes(Loaded& loaded);
     void applyRoutes(Loaded& loaded);
-    std::vector<Route> hostRoutes(const std::string& listener);
+    /// /healthz and /readyz, on every HTTP listener.
+    std::vector<Route> hostRoutes();
     /// Starts one listener; a bind failure becomes a StartError naming it.
     template <class Listener>
     void startListener(Listener& listener, const std::string& kind);
-    void configureLogging(const HostConfig& config);
 
     std::string _configFile;
     std::string _workDir;
@@ -95,11 +94,10 @@ private:
     std::unique_ptr<Reactor> _reactor;
     std::unique_ptr<PluginManager> _plugins;
     std::unique_ptr<AdminApi> _admin;
+    std::unique_ptr<RouteAssembler> _routes;
     HostServices _hostServices;
     std::map<std::string, std::unique_ptr<HttpListener>> _http;
     std::map<std::string, std::unique_ptr<StreamListener>> _streams;
-    std::mutex _inflightMutex;
-    std::map<std::string, std::shared_ptr<std::atomic<int>>> _inflight;
 };
 
 }  // namespace switchboard

@@ -381,12 +381,18 @@ void PluginManager::stopAll() {
     }
 }
 
-std::string PluginManager::schemaMarkdown(const std::string& name) {
+std::string PluginManager::configReference(const ConfigSchema& host,
+                                           const std::vector<std::string>& plugins) {
+    const std::string header = "| key | type | default | description |\n|---|---|---|---|\n";
+    std::string out = "## Host\n\n" + header + host.markdown("");
     std::lock_guard<std::mutex> lock(_mutex);
-    ConfigSchema schema;
-    addHostFields(schema);
-    library(name).prototype->declareConfig(schema);
-    return schema.markdown("plugins." + name);
+    for (const auto& name : plugins) {
+        ConfigSchema schema;
+        addHostFields(schema);
+        library(name).prototype->declareConfig(schema);
+        out += "\n## Plugin `" + name + "`\n\n" + header + schema.markdown("plugins." + name);
+    }
+    return out;
 }
 
 std::vector<PluginInfo> PluginManager::list() const {

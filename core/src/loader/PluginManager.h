@@ -103,9 +103,10 @@ public:
     /// Registers switchboard_plugin_up{plugin,state} (read at scrape time). The manager must
     /// outlive the registry's scrapes.
     void registerMetrics(MetricsRegistry& metrics) const;
-    /// The config reference rows of plugin `name` (host fields included), keys prefixed
-    /// "plugins.<name>". Throws PluginError if the plugin cannot be loaded.
-    std::string schemaMarkdown(const std::string& name);
+    /// The configuration reference (Markdown): a table of `host`'s keys, then one of each
+    /// plugin in `plugins` (host-added fields included, keys prefixed "plugins.<name>").
+    /// Throws PluginError if a plugin cannot be loaded.
+    std::string configReference(const ConfigSchema& host, const std::vector<std::string>& plugins);
     /// Calls `fn` with the applied plan (under the manager's lock; do not call back).
     void withCurrentPlan(const std::function<void(const PluginPlan&)>& fn) const;
     /// Calls `fn` for each running plugin (under the manager's lock; do not call back).

@@ -1,0 +1,156 @@
+// Route assembly (see RouteAssembler.h).
+#include "app/RouteAssembler.h"
+
+#include <thread>
+
+#include "admin/AdminApi.h"
+#include "loader/PluginManager.h"
+#include "services/MetricsRegistry.h"
+
+namespace switchboard {
+
+namespace {
+
+RouteEntry entry(const std::string& method, const std::string& path, const std::string& owner,
+                 HttpHandler handler, std::shared_ptr<WebSocketHandler> webSocket = nullptr) {
+    RouteEntry e;
+    e.method = method;
+    e.pattern = path;
+    e.owner = owner;
+    e.handler = std::move(handler);
+    e.webSocket = std::move(webSocket);
+    return e;
+}
+
+/// Wraps a plugin handler so the host knows when no request is inside it. The wrapper also
+/// holds the plugin instance: a request that outlives a reload's wait still runs on a live
+/// object.
+HttpHandler counted(std::shared_ptr<std::atomic<int>> counter, std::shared_ptr<Plugin> plugin,
+                    HttpHandler handler) {
+    return [counter = std::move(counter), plugin = std::move(plugin), handler = std::move(handler)](
+               const HttpRequest& req, HttpResponse& resp) {
+        struct Guard {
+            std::atomic<int>& n;
+            explicit Guard(std::atomic<int>& c) : n(c) { n.fetch_add(1); }
+            ~Guard() { n.fetch_sub(1); }
+        } guard(*counter);
+        handler(req, resp);
+    };
+}
+
+}  // namespace
+
+RouteAssembler::RouteAssembler(MetricsRegistry& metrics, AdminApi& admin,
+                               std::vector<Route> hostRoutes)
+    : _metrics(metrics), _admin(admin), _hostRoutes(std::move(hostRoutes)) {}
+
+std::shared_ptr<std::atomic<int>> RouteAssembler::inflight(const std::string& plugin) {
+    std::lock_guard<std::mutex> lock(_inflightMutex);
+    auto& counter = _inflight[plugin];
+    if (!counter) {
+        counter = std::make_shared<std::atomic<int>>(0);
+    }
+    return counter;
+}
+
+int RouteAssembler::waitForRequests(const std::string& plugin,
+                                    std::chrono::steady_clock::time_point deadline) {
+    auto counter = inflight(plugin);
+    while (counter->load() > 0 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return counter->load();
+}
+
+Mounts RouteAssembler::build(const std::string& file, const std::string& adminListener,
+                             std::map<std::string, ListenerOptions>& listeners,
+                             const PluginPlan& plan, std::vector<std::string>& errors,
+                             const std::set<std::string>& exclude) {
+    Mounts m;
+    std::map<std::string, std::vector<RouteEntry>> entries;
+    std::map<std::string, std::string> streamOwner;
+    for (const auto& [name, options] : listeners) {
+        for (const auto& route : _hostRoutes) {
+            entries[name].push_back(entry(route.method, route.path, "host", route.handler));
+        }
+    }
+    if (listeners.count(adminListener)) {
+        for (auto& route : _admin.routes()) {
+            entries[adminListener].push_back(
+                entry(route.method, route.path, "host", route.handler));
+        }
+    }
+    PluginManager::forEachEnabled(plan, [&](const PluginSlot& slot) {
+        if (exclude.count(slot.name)) {
+            return;
+        }
+        auto counter = inflight(slot.name);
+        std::string where = file + ": plugins." + slot.name + ": ";
+        bool mounts = !slot.routes.empty() || !slot.webSocketRoutes.empty() || slot.streamHandler;
+        if (mounts && !listeners.count(slot.listener)) {
+            if (slot.listener.empty()) {
+                errors.push_back(where + "has routes but names no listener");
+            }
+            return;  // an unknown listener name was reported by the plugin manager
+        }
+        for (const auto& route : slot.routes) {
+            entries[slot.listener].push_back(entry(route.method, route.path, slot.name,
+                                                   counted(counter, slot.plugin, route.handler)));
+        }
+        for (const auto& ws : slot.webSocketRoutes) {
+            entries[slot.listener].push_back(entry("GET", ws.path, slot.name, nullptr, ws.handler));
+        }
+        for (const auto& route : slot.adminRoutes) {
+            entries[adminListener].push_back(
+                entry(route.method, "/admin/api/" + slot.name + route.path, slot.name,
+                      _admin.guard(counted(counter, slot.plugin, route.handler))));
+        }
+        if (slot.streamHandler) {
+            auto [it, added] = streamOwner.emplace(slot.listener, slot.name);
+            if (!added) {
+                errors.push_back(file + ": listeners." + slot.listener +
+                                 ": stream handlers of both " + it->second + " and " + slot.name);
+            }
+            m.streams[slot.listener] = slot.streamHandler;
+            m.streamOwners[slot.listener] = slot.name;
+        }
+    });
+    m.tables.clear();
+    for (auto& [name, options] : listeners) {
+        bool hasStream = m.streams.count(name) > 0;
+        if (options.protocol == "auto") {
+            options.protocol = hasStream ? "stream" : "http";
+        }
+        if (options.protocol == "http" && hasStream) {
+            errors.push_back(file + ": listeners." + name +
+                             ": protocol http cannot serve the "
+                             "stream handler of plugin " +
+                             streamOwner[name]);
+        }
+        if (options.protocol == "stream") {
+            for (const auto& e : entries[name]) {
+                if (e.owner != "host") {
+                    errors.push_back(file + ": listeners." + name +
+                                     ": protocol stream cannot "
+                                     "serve HTTP routes of " +
+                                     e.owner);
+                    break;
+                }
+            }
+            continue;
+        }
+        auto table = std::make_shared<RouteTable>(name);
+        for (auto& e : entries[name]) {
+            e.metrics = _metrics.route(name, e.method, e.pattern);
+            try {
+                table->add(std::move(e));
+            } catch (const std::exception& e) {
+                errors.push_back(file + ": " + e.what());
+            }
+        }
+        m.tables[name] = std::move(table);
+    }
+    return m;
+}
+
+}  // namespace switchboard
