@@ -183,6 +183,32 @@ TEST_F(ReloadTest, OnlyTheRestartedPluginsConnectionsClose) {
     EXPECT_TRUE(server->waitForLog("plugin testkit: closing 1 connection(s)")) << server->log();
 }
 
+TEST_F(ReloadTest, NoCallbackRunsAfterAPluginStops) {
+    // The probe's timer, bus subscriber and WebSocket close handler log "callback after stop"
+    // if the host calls them once stop() has begun (Plugin.h's lifecycle guarantee).
+    auto probe = [&](const std::string& greeting) {
+        return configYaml(dir, ports,
+                          "  testkit: { listener: public, lifecycle_probe: true, greeting: " +
+                              greeting + " }\n");
+    };
+    rewrite(probe("one"));
+    ASSERT_EQ(http("POST", ports.admin, "/admin/api/reload", "", admin()).status, 200);
+    for (const char* greeting : {"two", "three"}) {
+        auto ws = openSocket();
+        ASSERT_EQ(roundTrip(*ws, "hi"), "hi");
+        rewrite(probe(greeting));  // a new instance: the old one stops with a socket open
+        ASSERT_EQ(http("POST", ports.admin, "/admin/api/reload", "", admin()).status, 200);
+        EXPECT_EQ(roundTrip(*ws, "again"), "closed");
+    }
+    auto ws = openSocket();
+    ASSERT_EQ(roundTrip(*ws, "hi"), "hi");
+    server->signal(SIGTERM);
+    EXPECT_EQ(server->wait(std::chrono::seconds(20)), 0);
+    std::string log = server->log();
+    EXPECT_TRUE(contains(log, "switchboard.testkit: stopped")) << log;
+    EXPECT_FALSE(contains(log, "callback after stop")) << log;
+}
+
 TEST_F(ReloadTest, SigtermStopsGracefully) {
     server->signal(SIGTERM);
     EXPECT_EQ(server->wait(std::chrono::seconds(20)), 0);

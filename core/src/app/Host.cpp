@@ -115,8 +115,9 @@ void Host::quiesce(Loaded& l, const std::vector<std::string>& plugins) {
         if (int running = _routes->waitForRequests(name, deadline)) {
             log().warning("plugin %s: stopping with %d request(s) still running", name, running);
         }
-        // Its WebSocket and stream connections end with it; other plugins' stay open.
-        if (std::size_t n = _reactor->closeOwner(name)) {
+        // Its WebSocket and stream connections end with it (their close handlers run before
+        // its stop()); other plugins' stay open.
+        if (std::size_t n = _reactor->closeOwner(name, deadline)) {
             log().information("plugin %s: closing %z connection(s)", name, n);
         }
     }
@@ -311,6 +312,8 @@ void Host::stop() {
     if (_admin) {
         _admin->stop();
     }
+    // Listeners join their threads and the reactor its loops: once they return no handler or
+    // connection callback of any plugin runs, so plugins stop as Plugin.h promises.
     for (auto& [name, listener] : _http) {
         listener->stop(_config.shutdownTimeout);
     }

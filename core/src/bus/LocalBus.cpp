@@ -48,8 +48,11 @@ std::uint64_t LocalBus::subscribe(const std::string& pattern, Handler handler) {
 }
 
 void LocalBus::unsubscribe(std::uint64_t id) {
-    std::lock_guard<std::mutex> lock(_mutex);
+    std::unique_lock<std::mutex> lock(_mutex);
     _subscriptions.erase(id);
+    if (std::this_thread::get_id() != _dispatcher) {
+        _idle.wait(lock, [&] { return _running != id; });
+    }
 }
 
 BusStats LocalBus::stats() const {
@@ -65,6 +68,7 @@ BusStats LocalBus::stats() const {
 
 void LocalBus::run() {
     std::unique_lock<std::mutex> lock(_mutex);
+    _dispatcher = std::this_thread::get_id();
     for (;;) {
         _wake.wait(lock, [this] { return _stopping || !_queue.empty(); });
         if (_queue.empty()) {
@@ -73,15 +77,20 @@ void LocalBus::run() {
         Event event = std::move(_queue.front());
         _queue.pop_front();
         // Snapshot matching handlers, then call them without the lock so they may publish.
-        std::vector<std::shared_ptr<Handler>> targets;
+        std::vector<std::pair<std::uint64_t, std::shared_ptr<Handler>>> targets;
         for (const auto& [id, sub] : _subscriptions) {
             if (topicMatches(sub.pattern, event.topic)) {
-                targets.push_back(sub.handler);
+                targets.emplace_back(id, sub.handler);
             }
         }
         _busy = true;
-        lock.unlock();
-        for (const auto& handler : targets) {
+        for (const auto& [id, handler] : targets) {
+            // Skipped if unsubscribed since the snapshot; unsubscribe() waits while it runs.
+            if (_subscriptions.count(id) == 0) {
+                continue;
+            }
+            _running = id;
+            lock.unlock();
             try {
                 (*handler)(event);
                 _delivered.fetch_add(1, std::memory_order_relaxed);
@@ -92,8 +101,10 @@ void LocalBus::run() {
             } catch (...) {
                 _handlerErrors.fetch_add(1, std::memory_order_relaxed);
             }
+            lock.lock();
+            _running = 0;
+            _idle.notify_all();
         }
-        lock.lock();
         _busy = false;
         if (_queue.empty()) {
             _idle.notify_all();

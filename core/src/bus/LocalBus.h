@@ -20,6 +20,8 @@ public:
 
     void publish(const std::string& topic, std::string payloadJson) override;
     std::uint64_t subscribe(const std::string& pattern, Handler handler) override;
+    /// Once it returns, the handler is not running and is never called again (called from a
+    /// handler itself, it returns at once and the running call finishes).
     void unsubscribe(std::uint64_t id) override;
     BusStats stats() const override;
 
@@ -45,6 +47,8 @@ private:
     std::uint64_t _nextId = 1;
     bool _stopping = false;
     bool _busy = false;
+    std::uint64_t _running = 0;  ///< subscription whose handler runs now (0: none)
+    std::thread::id _dispatcher;
     std::atomic<std::uint64_t> _published{0};
     std::atomic<std::uint64_t> _delivered{0};
     std::atomic<std::uint64_t> _dropped{0};

@@ -52,7 +52,8 @@ public:
     std::string dataDir() const override { return _host.dataDir; }
     std::uint64_t every(std::chrono::milliseconds interval, std::function<void()> task) override;
     void cancelTimer(std::uint64_t id) override;
-    /// Ends the plugin's timers, subscriptions and gauges (after Plugin::stop()).
+    /// Ends the plugin's timers, bus subscriptions and gauges, waiting for a timer task or bus
+    /// handler that is running (before Plugin::stop()).
     void release();
 
 private:

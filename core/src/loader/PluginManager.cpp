@@ -292,15 +292,17 @@ void PluginManager::stopSlot(PluginSlot& slot) {
         return;
     }
     Poco::Logger& logger = Poco::Logger::get("switchboard." + slot.name);
+    // Timers and bus handlers end first (release() waits for one that is running), so stop()
+    // never races them: the guarantee Plugin.h documents.
+    if (slot.context) {
+        slot.context->release();
+    }
     try {
         slot.plugin->stop();
     } catch (const std::exception& e) {
         logger.error("stop failed: %s", std::string(e.what()));
     } catch (...) {
         logger.error("stop failed");
-    }
-    if (slot.context) {
-        slot.context->release();
     }
     slot.state = PluginState::Stopped;
     logger.information("stopped");

@@ -45,6 +45,19 @@ std::size_t ReactorLoop::closeOwner(const std::string& owner) {
     return n;
 }
 
+bool ReactorLoop::busyWith(const std::string& owner) const {
+    if (_removing.load() > 0) {
+        return true;
+    }
+    std::lock_guard<std::mutex> lock(_mutex);
+    for (const auto& [key, conn] : _conns) {
+        if (conn->owner() == owner) {
+            return true;
+        }
+    }
+    return false;
+}
+
 std::size_t ReactorLoop::size() const {
     std::lock_guard<std::mutex> lock(_mutex);
     return _conns.size();
@@ -56,7 +69,12 @@ void ReactorLoop::remove(const std::shared_ptr<ReactorConnection>& conn) {
         if (_conns.erase(conn->socket().impl()) == 0) {
             return;
         }
+        ++_removing;  // under the lock, so busyWith() never sees neither the entry nor this
     }
+    struct Done {
+        std::atomic<int>& n;
+        ~Done() { --n; }
+    } done{_removing};
     try {
         _poll.remove(conn->socket());  // before close: epoll_ctl on a closed fd throws
     } catch (...) {
@@ -174,10 +192,16 @@ void Reactor::stop() {
     }
 }
 
-std::size_t Reactor::closeOwner(const std::string& owner) {
+std::size_t Reactor::closeOwner(const std::string& owner,
+                               std::chrono::steady_clock::time_point deadline) {
     std::size_t n = 0;
     for (auto& loop : _loops) {
         n += loop->closeOwner(owner);
+    }
+    for (auto& loop : _loops) {
+        while (loop->busyWith(owner) && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        }
     }
     return n;
 }

@@ -51,6 +51,8 @@ public:
     void adopt(std::shared_ptr<ReactorConnection> conn);
     /// Asks every connection of `owner` to close; returns how many.
     std::size_t closeOwner(const std::string& owner);
+    /// True while a connection of `owner` is served or any connection's close handler runs.
+    bool busyWith(const std::string& owner) const;
     void wakeForClose();
     void stop();
     std::size_t size() const;
@@ -64,6 +66,7 @@ private:
     std::condition_variable _hasWork;
     std::unordered_map<const void*, std::shared_ptr<ReactorConnection>> _conns;
     std::atomic<bool> _pendingClose{false};
+    std::atomic<int> _removing{0};  ///< close handlers running now
     std::atomic<bool> _stopping{false};
     std::thread _thread;
 };
@@ -75,8 +78,10 @@ public:
     /// Hands a connected socket to a loop; it is polled until it finishes. `owner` names the
     /// plugin serving it, so closeOwner() can end its connections when the plugin stops.
     void adopt(std::shared_ptr<ReactorConnection> conn, std::string owner = {});
-    /// Closes every connection served by plugin `owner`; returns how many.
-    std::size_t closeOwner(const std::string& owner);
+    /// Closes every connection served by plugin `owner` and waits (until `deadline` at most)
+    /// for their close handlers to finish. Returns how many connections it closed.
+    std::size_t closeOwner(const std::string& owner,
+                           std::chrono::steady_clock::time_point deadline);
     /// Closes every connection and joins the loops. Idempotent.
     void stop();
     std::size_t connections() const;

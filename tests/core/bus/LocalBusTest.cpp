@@ -1,7 +1,9 @@
 // Unit tests of the in-process bus: wildcards, ordering, drop counting, failing handlers.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "bus/LocalBus.h"
@@ -81,4 +83,34 @@ TEST(LocalBusTest, UnsubscribeStopsDelivery) {
     bus.publish("t", "{}");
     bus.drain();
     EXPECT_EQ(calls, 1);
+}
+
+TEST(LocalBusTest, UnsubscribeWaitsForARunningHandler) {
+    LocalBus bus(10);
+    std::atomic<bool> inside{false};
+    std::atomic<bool> finished{false};
+    auto id = bus.subscribe("t", [&](const Event&) {
+        inside = true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        finished = true;
+    });
+    bus.publish("t", "{}");
+    while (!inside) {
+        std::this_thread::yield();
+    }
+    bus.unsubscribe(id);
+    EXPECT_TRUE(finished.load());  // returned only once the handler was done
+    bus.publish("t", "{}");
+    bus.drain();
+}
+
+TEST(LocalBusTest, HandlerMayUnsubscribeItselfAndLaterSnapshotsSkipIt) {
+    LocalBus bus(10);
+    int calls = 0;
+    std::uint64_t second = 0;
+    bus.subscribe("t", [&](const Event&) { bus.unsubscribe(second); });
+    second = bus.subscribe("t", [&](const Event&) { ++calls; });
+    bus.publish("t", "{}");
+    bus.drain();
+    EXPECT_EQ(calls, 0);  // unsubscribed by the first handler of the same event
 }
