@@ -71,6 +71,19 @@ TEST_F(WebSocketTest, EchoesMessages) {
     }
 }
 
+TEST_F(WebSocketTest, HandlerFailureIsLoggedAsThePluginsAndTheConnectionStays) {
+    auto ws = connect();
+    std::string text = "throw";
+    ws->sendFrame(text.data(), static_cast<int>(text.size()), WebSocket::FRAME_TEXT);
+    EXPECT_TRUE(server->waitForLog("switchboard.testkit: websocket ")) << server->log();
+    EXPECT_TRUE(server->waitForLog("message handler failed: testkit handler refuses"))
+        << server->log();
+    text = "still here";
+    ws->sendFrame(text.data(), static_cast<int>(text.size()), WebSocket::FRAME_TEXT);
+    int flags = 0;
+    EXPECT_EQ(receive(*ws, flags), text);
+}
+
 TEST_F(WebSocketTest, OpenHandlerSeesTheUpgradeRequest) {
     auto ws = connect("/testkit/ws?greet=1");
     int flags = 0;

@@ -9,28 +9,41 @@
 
 namespace switchboard {
 
+/// One accepted connection (TLS already negotiated on a TLS listener). Owned by the host; a
+/// plugin may keep the shared_ptr (e.g. in a registry of logged-in users) after onClose.
 class StreamConnection {
 public:
     virtual ~StreamConnection() = default;
+    /// Unique for the life of the process.
     virtual std::uint64_t id() const = 0;
+    /// IP address of the TCP peer (no port).
     virtual std::string peerHost() const = 0;
     /// Queues bytes for sending. Thread-safe. Returns false if the connection is closed.
     virtual bool send(std::string_view bytes) = 0;
     /// Closes after the queued bytes are sent. Thread-safe, idempotent.
     virtual void close() = 0;
+    /// False once either side closed the connection.
     virtual bool isOpen() const = 0;
+    /// Per-connection plugin state (e.g. the logged-in user). Thread-safe.
     virtual void setData(std::shared_ptr<void> data) = 0;
+    /// The state set last, or nullptr.
     virtual std::shared_ptr<void> data() const = 0;
 };
 
 using StreamPtr = std::shared_ptr<StreamConnection>;
 
+/// A plugin's protocol on a stream listener. The callbacks of one connection never overlap;
+/// they run on host threads that serve other connections too: keep them short and hand slow
+/// work (password hashing, store writes) to a thread of your own. Exceptions are logged on the
+/// plugin's logger; one from onData closes the connection.
 class StreamHandler {
 public:
     virtual ~StreamHandler() = default;
+    /// A new connection, before any data.
     virtual void onOpen(const StreamPtr& conn) = 0;
     /// Bytes as they arrive (any split); the handler buffers partial frames.
     virtual void onData(const StreamPtr& conn, std::string_view bytes) = 0;
+    /// The connection is gone (either side closed it, it idled out, or the plugin stops).
     virtual void onClose(const StreamPtr& conn) = 0;
 };
 

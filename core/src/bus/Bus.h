@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -28,6 +29,14 @@ public:
 
     /// Delivers what is queued, then stops delivering. Idempotent.
     virtual void stop() = 0;
+
+    /// subscribe() on behalf of `owner` (a plugin's name): a handler that throws is logged on
+    /// that plugin's logger, "switchboard.<owner>" ("switchboard.bus" for owner "").
+    virtual std::uint64_t subscribeAs(const std::string& owner, const std::string& pattern,
+                                      Handler handler) = 0;
+    std::uint64_t subscribe(const std::string& pattern, Handler handler) override {
+        return subscribeAs("", pattern, std::move(handler));
+    }
 
     /// Registers the switchboard_bus_* metrics (read from stats() at scrape time). The bus must
     /// outlive the registry's scrapes.

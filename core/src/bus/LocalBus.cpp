@@ -40,10 +40,12 @@ void LocalBus::publish(const std::string& topic, std::string payloadJson) {
     _wake.notify_one();
 }
 
-std::uint64_t LocalBus::subscribe(const std::string& pattern, Handler handler) {
+std::uint64_t LocalBus::subscribeAs(const std::string& owner, const std::string& pattern,
+                                    Handler handler) {
     std::lock_guard<std::mutex> lock(_mutex);
     std::uint64_t id = _nextId++;
-    _subscriptions[id] = Subscription{pattern, std::make_shared<Handler>(std::move(handler))};
+    _subscriptions[id] =
+        Subscription{pattern, std::make_shared<Handler>(std::move(handler)), owner};
     return id;
 }
 
@@ -66,6 +68,12 @@ BusStats LocalBus::stats() const {
     return s;
 }
 
+void LocalBus::handlerFailed(const Subscription& sub, const Event& event, const char* what) {
+    Poco::Logger::get(sub.owner.empty() ? "switchboard.bus" : "switchboard." + sub.owner)
+        .warning("bus handler for '%s' (subscribed to '%s') failed: %s", event.topic,
+                 sub.pattern, std::string(what));
+}
+
 void LocalBus::run() {
     std::unique_lock<std::mutex> lock(_mutex);
     _dispatcher = std::this_thread::get_id();
@@ -77,14 +85,14 @@ void LocalBus::run() {
         Event event = std::move(_queue.front());
         _queue.pop_front();
         // Snapshot matching handlers, then call them without the lock so they may publish.
-        std::vector<std::pair<std::uint64_t, std::shared_ptr<Handler>>> targets;
+        std::vector<std::pair<std::uint64_t, Subscription>> targets;
         for (const auto& [id, sub] : _subscriptions) {
             if (topicMatches(sub.pattern, event.topic)) {
-                targets.emplace_back(id, sub.handler);
+                targets.emplace_back(id, sub);
             }
         }
         _busy = true;
-        for (const auto& [id, handler] : targets) {
+        for (const auto& [id, sub] : targets) {
             // Skipped if unsubscribed since the snapshot; unsubscribe() waits while it runs.
             if (_subscriptions.count(id) == 0) {
                 continue;
@@ -92,14 +100,14 @@ void LocalBus::run() {
             _running = id;
             lock.unlock();
             try {
-                (*handler)(event);
+                (*sub.handler)(event);
                 _delivered.fetch_add(1, std::memory_order_relaxed);
             } catch (const std::exception& e) {
                 _handlerErrors.fetch_add(1, std::memory_order_relaxed);
-                Poco::Logger::get("switchboard.bus")
-                    .warning("subscriber of '%s' failed: %s", event.topic, std::string(e.what()));
+                handlerFailed(sub, event, e.what());
             } catch (...) {
                 _handlerErrors.fetch_add(1, std::memory_order_relaxed);
+                handlerFailed(sub, event, "unknown exception");
             }
             lock.lock();
             _running = 0;

@@ -19,7 +19,8 @@ public:
     ~LocalBus() override;
 
     void publish(const std::string& topic, std::string payloadJson) override;
-    std::uint64_t subscribe(const std::string& pattern, Handler handler) override;
+    std::uint64_t subscribeAs(const std::string& owner, const std::string& pattern,
+                              Handler handler) override;
     /// Once it returns, the handler is not running and is never called again (called from a
     /// handler itself, it returns at once and the running call finishes).
     void unsubscribe(std::uint64_t id) override;
@@ -31,11 +32,15 @@ public:
     void drain();
 
 private:
+    struct Subscription;
     void run();
+    /// Logs a handler's exception on its owner's logger.
+    static void handlerFailed(const Subscription& sub, const Event& event, const char* what);
 
     struct Subscription {
         std::string pattern;
         std::shared_ptr<Handler> handler;
+        std::string owner;  ///< plugin name, "" for the host
     };
 
     const std::size_t _capacity;

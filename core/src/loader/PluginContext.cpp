@@ -10,7 +10,7 @@ void PluginBus::publish(const std::string& topic, std::string payloadJson) {
 }
 
 std::uint64_t PluginBus::subscribe(const std::string& pattern, Handler handler) {
-    std::uint64_t id = _bus.subscribe(pattern, std::move(handler));
+    std::uint64_t id = _bus.subscribeAs(_owner, pattern, std::move(handler));
     std::lock_guard<std::mutex> lock(_mutex);
     _ids.insert(id);
     return id;
@@ -34,7 +34,8 @@ PluginContext::PluginContext(std::string name, HostServices& host)
     : _name(std::move(name)),
       _host(host),
       _logger(Poco::Logger::get("switchboard." + _name)),
-      _bus(*host.bus),
+      _bus(*host.bus, _name),
+      _lua(*host.lua, _name),
       _metrics(*host.metrics, _name) {}
 
 Store& PluginContext::store() { return *_host.store; }

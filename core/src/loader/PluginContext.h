@@ -5,6 +5,8 @@
 #include <mutex>
 #include <set>
 
+#include "bus/Bus.h"
+#include "lua/LuaEngine.h"
 #include "services/MetricsRegistry.h"
 #include "services/ServiceRegistry.h"
 #include "services/TimerService.h"
@@ -15,18 +17,19 @@ namespace switchboard {
 /// The host services every plugin context points at.
 struct HostServices {
     Store* store = nullptr;
-    EventBus* bus = nullptr;
-    Lua* lua = nullptr;
+    Bus* bus = nullptr;
+    LuaEngine* lua = nullptr;
     MetricsRegistry* metrics = nullptr;
     ServiceRegistry* services = nullptr;
     TimerService* timers = nullptr;
     std::string dataDir;
 };
 
-/// The bus as a plugin sees it: remembers subscriptions so they end with the plugin.
+/// The bus as a plugin sees it: subscribes in the plugin's name (its handlers' failures are
+/// logged as the plugin's) and remembers subscriptions so they end with the plugin.
 class PluginBus : public EventBus {
 public:
-    explicit PluginBus(EventBus& bus) : _bus(bus) {}
+    PluginBus(Bus& bus, std::string owner) : _bus(bus), _owner(std::move(owner)) {}
     void publish(const std::string& topic, std::string payloadJson) override;
     std::uint64_t subscribe(const std::string& pattern, Handler handler) override;
     void unsubscribe(std::uint64_t id) override;
@@ -34,9 +37,26 @@ public:
     void unsubscribeAll();
 
 private:
-    EventBus& _bus;
+    Bus& _bus;
+    std::string _owner;
     std::mutex _mutex;
     std::set<std::uint64_t> _ids;
+};
+
+/// Lua as a plugin sees it: hook failures are logged as the plugin's.
+class PluginLua : public Lua {
+public:
+    PluginLua(LuaEngine& engine, std::string caller)
+        : _engine(engine), _caller(std::move(caller)) {}
+    bool hasHook(const std::string& name) const override { return _engine.hasHook(name); }
+    LuaResult call(const std::string& name,
+                   const std::vector<const rapidjson::Value*>& args) override {
+        return _engine.call(name, args, _caller);
+    }
+
+private:
+    LuaEngine& _engine;
+    std::string _caller;
 };
 
 class PluginContext : public HostContext {
@@ -46,7 +66,7 @@ public:
     Poco::Logger& logger() override { return _logger; }
     Store& store() override;
     EventBus& bus() override { return _bus; }
-    Lua& lua() override { return *_host.lua; }
+    Lua& lua() override { return _lua; }
     Metrics& metrics() override { return _metrics; }
     Services& services() override { return *_host.services; }
     std::string dataDir() const override { return _host.dataDir; }
@@ -61,6 +81,7 @@ private:
     HostServices& _host;
     Poco::Logger& _logger;
     PluginBus _bus;
+    PluginLua _lua;
     PluginMetrics _metrics;
 };
 

@@ -146,10 +146,16 @@ std::string readScript(const std::string& path) {
     return text.str();
 }
 
+/// The logger of the plugin calling a hook ("switchboard.lua" when the host calls).
+Poco::Logger& callerLogger(const std::string& caller) {
+    return caller.empty() ? logger() : Poco::Logger::get("switchboard." + caller);
+}
+
 /// For failures outside Lua (no memory for a state, ...); must not throw from call().
-void logFailure(const std::string& hook, const std::string& error) noexcept {
+void logFailure(const std::string& caller, const std::string& hook,
+                const std::string& error) noexcept {
     try {
-        logger().warning("Lua hook %s failed: %s", hook, error);
+        callerLogger(caller).warning("Lua hook %s failed: %s", hook, error);
     } catch (...) {
     }
 }
@@ -226,7 +232,8 @@ bool LuaEngine::hasHook(const std::string& name) const {
 }
 
 LuaResult LuaEngine::call(const std::string& name,
-                          const std::vector<const rapidjson::Value*>& args) {
+                          const std::vector<const rapidjson::Value*>& args,
+                          const std::string& caller) {
     LuaResult result;
     _calls.fetch_add(1, std::memory_order_relaxed);
     try {
@@ -241,26 +248,26 @@ LuaResult LuaEngine::call(const std::string& name,
                     break;
                 case LuaState::Outcome::BudgetExceeded:
                     _budgetExceeded.fetch_add(1, std::memory_order_relaxed);
-                    logger().warning("Lua hook %s: instruction budget exceeded at %s", name,
-                                     std::string(state->budgetWhere()));
+                    callerLogger(caller).warning("Lua hook %s: instruction budget exceeded at %s",
+                                                 name, std::string(state->budgetWhere()));
                     break;
                 case LuaState::Outcome::MemoryExceeded:
                     _memoryExceeded.fetch_add(1, std::memory_order_relaxed);
-                    logger().warning("Lua hook %s: memory limit exceeded", name);
+                    callerLogger(caller).warning("Lua hook %s: memory limit exceeded", name);
                     break;
                 case LuaState::Outcome::Failed:
-                    logger().warning("Lua hook %s failed: %s", name, result.error);
+                    callerLogger(caller).warning("Lua hook %s failed: %s", name, result.error);
                     break;
             }
         }
     } catch (const std::exception& e) {
         result.ok = false;
         result.error = e.what();
-        logFailure(name, result.error);
+        logFailure(caller, name, result.error);
     } catch (...) {
         result.ok = false;
         result.error = "unknown error";
-        logFailure(name, result.error);
+        logFailure(caller, name, result.error);
     }
     if (!result.ok) {
         _errors.fetch_add(1, std::memory_order_relaxed);

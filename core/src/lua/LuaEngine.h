@@ -68,7 +68,13 @@ public:
     /// Calls a hook in this thread's state. Never throws. On failure ok is false, values is
     /// empty, error says why, and the failure is logged (except "hook not defined").
     LuaResult call(const std::string& name,
-                   const std::vector<const rapidjson::Value*>& args) override;
+                   const std::vector<const rapidjson::Value*>& args) override {
+        return call(name, args, "");
+    }
+    /// call() on behalf of plugin `caller`: failures are logged on "switchboard.<caller>"
+    /// ("switchboard.lua" for "").
+    LuaResult call(const std::string& name, const std::vector<const rapidjson::Value*>& args,
+                   const std::string& caller);
     /// Unsubscribes from the bus and drops the scripts and states (a state in use by a call is
     /// dropped when that call returns). Idempotent; load() may be called again afterwards.
     void shutdown();

@@ -8,6 +8,10 @@
 
 namespace switchboard {
 
+Poco::Logger& ReactorConnection::ownerLogger(const char* fallback) const {
+    return Poco::Logger::get(_owner.empty() ? std::string(fallback) : "switchboard." + _owner);
+}
+
 void ReactorConnection::requestClose() {
     if (!_closeRequested.exchange(true) && _loop != nullptr) {
         _loop->wakeForClose();
@@ -82,8 +86,8 @@ void ReactorLoop::remove(const std::shared_ptr<ReactorConnection>& conn) {
     try {
         conn->onClosed();
     } catch (const std::exception& e) {
-        Poco::Logger::get("switchboard.reactor").warning("close handler failed: %s",
-                                                          std::string(e.what()));
+        conn->ownerLogger("switchboard.reactor")
+            .warning("connection close failed: %s", std::string(e.what()));
     }
 }
 
@@ -120,8 +124,8 @@ void ReactorLoop::run() {
             try {
                 keep = !conn->closeRequested() && conn->onReadable();
             } catch (const std::exception& e) {
-                Poco::Logger::get("switchboard.reactor").debug("connection dropped: %s",
-                                                                std::string(e.what()));
+                conn->ownerLogger("switchboard.reactor")
+                    .debug("connection dropped: %s", std::string(e.what()));
             }
             if (!keep) {
                 remove(conn);

@@ -15,6 +15,10 @@
 #include <unordered_map>
 #include <vector>
 
+namespace Poco {
+class Logger;
+}
+
 namespace switchboard {
 
 class MetricsRegistry;
@@ -35,6 +39,9 @@ public:
     bool closeRequested() const { return _closeRequested.load(); }
     /// The plugin whose handler serves this connection (set when adopted).
     const std::string& owner() const { return _owner; }
+    /// The owner's logger, "switchboard.<plugin>" (`fallback` while there is no owner): every
+    /// line about a connection's handler names the plugin that serves it.
+    Poco::Logger& ownerLogger(const char* fallback) const;
 
 private:
     friend class ReactorLoop;

@@ -46,15 +46,20 @@ public:
             handler->onOpen(session);
             _listener.reactor().adopt(session, _listener.owner());
         } catch (const Poco::Exception& e) {
-            Poco::Logger::get("switchboard.stream")
-                .debug("listener %s: handshake failed: %s", o.name, e.displayText());
+            logger().debug("listener %s: handshake failed: %s", o.name, e.displayText());
         } catch (const std::exception& e) {
-            Poco::Logger::get("switchboard.stream")
-                .error("listener %s: open handler failed: %s", o.name, std::string(e.what()));
+            logger().error("listener %s: stream open handler failed: %s", o.name,
+                           std::string(e.what()));
         }
     }
 
 private:
+    /// The serving plugin's logger: lines about its connections name it.
+    Poco::Logger& logger() const {
+        std::string owner = _listener.owner();
+        return Poco::Logger::get(owner.empty() ? "switchboard.stream" : "switchboard." + owner);
+    }
+
     StreamListener& _listener;
 };
 
@@ -125,10 +130,12 @@ bool StreamSession::onReadable() {
         }
         _core.touch();
         try {
-            _handler->onData(shared_from_this(), std::string_view(buffer, static_cast<std::size_t>(n)));
+            _handler->onData(shared_from_this(),
+                             std::string_view(buffer, static_cast<std::size_t>(n)));
         } catch (const std::exception& e) {
-            Poco::Logger::get("switchboard.stream").error("data handler failed: %s",
-                                                           std::string(e.what()));
+            ownerLogger("switchboard.stream")
+                .error("stream %Lu (%s): data handler failed: %s",
+                       static_cast<Poco::UInt64>(_id), _peerHost, std::string(e.what()));
             return false;
         }
     } while (_core.open && _socket.available() > 0);  // TLS may hold decrypted bytes epoll can't see
@@ -144,8 +151,9 @@ void StreamSession::onClosed() {
         try {
             _handler->onClose(shared_from_this());
         } catch (const std::exception& e) {
-            Poco::Logger::get("switchboard.stream").error("close handler failed: %s",
-                                                           std::string(e.what()));
+            ownerLogger("switchboard.stream")
+                .error("stream %Lu (%s): close handler failed: %s",
+                       static_cast<Poco::UInt64>(_id), _peerHost, std::string(e.what()));
         }
     }
 }

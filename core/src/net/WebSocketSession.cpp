@@ -137,8 +137,9 @@ bool WebSocketSession::readFrame() {
     try {
         _handler->onMessage(self, message);
     } catch (const std::exception& e) {
-        Poco::Logger::get("switchboard.websocket")
-            .error("message handler failed: %s", std::string(e.what()));
+        ownerLogger("switchboard.websocket")
+            .error("websocket %Lu (%s): message handler failed: %s",
+                   static_cast<Poco::UInt64>(_id), _peerHost, std::string(e.what()));
     }
     return true;
 }
@@ -156,8 +157,9 @@ void WebSocketSession::onClosed() {
         try {
             _handler->onClose(shared_from_this());
         } catch (const std::exception& e) {
-            Poco::Logger::get("switchboard.websocket")
-                .error("close handler failed: %s", std::string(e.what()));
+            ownerLogger("switchboard.websocket")
+                .error("websocket %Lu (%s): close handler failed: %s",
+                       static_cast<Poco::UInt64>(_id), _peerHost, std::string(e.what()));
         }
     }
 }

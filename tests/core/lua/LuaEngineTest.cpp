@@ -625,6 +625,22 @@ TEST_F(LuaEngineTest, LogWritesToTheSwitchboardLuaLogger) {
     EXPECT_EQ(messages.back(), "Lua hook fail failed: " + path() + ":5: broken");
 }
 
+TEST_F(LuaEngineTest, FailuresOfAPluginsCallAreLoggedAsThatPlugins) {
+    Poco::Logger& logger = Poco::Logger::get("switchboard.pairing");
+    Poco::AutoPtr<Poco::Channel> previous(logger.getChannel(), true);
+    int previousLevel = logger.getLevel();
+    Poco::AutoPtr<LogCapture> capture(new LogCapture);
+    logger.setChannel(capture);
+    logger.setLevel(Poco::Message::PRIO_INFORMATION);
+    loadScript("function fail() error('broken') end\n");
+    EXPECT_FALSE(engine.call("fail", {}, "pairing").ok);
+    logger.setChannel(previous);
+    logger.setLevel(previousLevel);
+    std::vector<std::string> messages = capture->messages();
+    ASSERT_EQ(messages.size(), 1u);
+    EXPECT_EQ(messages.back(), "Lua hook fail failed: " + path() + ":1: broken");
+}
+
 TEST_F(LuaEngineTest, ConcurrentCallsFromEightThreads) {
     loadScript("function add(a, b) return a + b, { sum = a + b, thread = a } end\n");
     std::atomic<int> wrong{0};
