@@ -7,6 +7,7 @@
 
 #include "AccountRules.h"
 #include "Secrets.h"
+#include "switchboard/Clock.h"
 #include "switchboard/Json.h"
 
 namespace switchboard::auth {
@@ -163,7 +164,8 @@ Identity AccountService::create(const std::string& username, const std::string& 
     std::string hash = _hasher.hash(password);
     std::string conflict;
     std::optional<UserRow> row = guarded("register", [&] {
-        return _store.insertUser(username, email, hash, AuthStore::kRegistered, nowMs(), conflict);
+        return _store.insertUser(username, email, hash, AuthStore::kRegistered, epochMillis(),
+                                 conflict);
     });
     if (!row) {
         throw AccountError(AccountError::Code::Duplicate, conflict == "username"
@@ -192,7 +194,7 @@ UserRow AccountService::requireWritable(std::int64_t id) {
 void AccountService::setPassword(const UserRow& user, const std::string& newPassword,
                                  const std::string& keepSessionId, const std::string& reason) {
     std::string hash = _hasher.hash(newPassword);
-    guarded("password change", [&] { _store.setPassword(user.id, hash, nowS()); });
+    guarded("password change", [&] { _store.setPassword(user.id, hash, epochMillis() / 1000); });
     _sessions.revokeUser(user.id, reason, keepSessionId);
     _context.logger().information("password of account %?d changed (%s)", user.id, reason);
 }
@@ -279,7 +281,8 @@ void AccountService::requestPasswordReset(const std::string& login) {
     std::string token = randomHex(32);
     std::int64_t ttlS = _config->resetTtl.count() / 1000;
     guarded("password reset", [&] {
-        _store.saveResetToken(digestHex(token), user->id, nowS() + std::max<std::int64_t>(1, ttlS));
+        _store.saveResetToken(digestHex(token), user->id,
+                              epochMillis() / 1000 + std::max<std::int64_t>(1, ttlS));
     });
     std::string body = "A password reset was requested for your account " + user->login() +
                        ".\n\nReset token:\n" + token + "\n\n";
@@ -306,8 +309,9 @@ void AccountService::resetPassword(const std::string& token, const std::string& 
     if (token.empty() || token.size() > 256) {
         throw AccountError(AccountError::Code::InvalidInput, kBadResetToken);
     }
-    std::optional<std::int64_t> id =
-        guarded("password reset", [&] { return _store.takeResetToken(digestHex(token), nowS()); });
+    std::optional<std::int64_t> id = guarded("password reset", [&] {
+        return _store.takeResetToken(digestHex(token), epochMillis() / 1000);
+    });
     if (!id) {
         throw AccountError(AccountError::Code::InvalidInput, kBadResetToken);
     }
@@ -337,7 +341,8 @@ void AccountService::syncCredentials() {
             bool same =
                 plain ? _hasher.verify(row.passwordHash, secret) : row.passwordHash == secret;
             if (!same) {
-                _store.setPassword(row.id, plain ? _hasher.hash(secret) : secret, nowS());
+                _store.setPassword(row.id, plain ? _hasher.hash(secret) : secret,
+                                   epochMillis() / 1000);
                 _sessions.revokeUser(row.id, "password_changed");
             }
             existing.erase(it);
@@ -346,7 +351,7 @@ void AccountService::syncCredentials() {
         std::string conflict;
         std::optional<UserRow> row =
             _store.insertUser(username, "", plain ? _hasher.hash(secret) : secret,
-                              AuthStore::kConfig, nowMs(), conflict);
+                              AuthStore::kConfig, epochMillis(), conflict);
         if (!row) {
             throw std::runtime_error("plugins.auth.credentials." + username +
                                      ": the username belongs to a registered account");

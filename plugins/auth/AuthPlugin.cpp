@@ -4,7 +4,7 @@
 #include <Poco/Logger.h>
 
 #include "AccountRules.h"
-#include "Secrets.h"
+#include "switchboard/Clock.h"
 
 namespace switchboard::auth {
 
@@ -97,7 +97,7 @@ void AuthPlugin::stop() {
 
 void AuthPlugin::sweep() {
     _sessions->sweep();
-    std::int64_t now = nowS();
+    std::int64_t now = epochMillis() / 1000;
     if (now - _lastPurge >= kPurgeEveryS) {
         _lastPurge = now;
         _tokens->purge(now);

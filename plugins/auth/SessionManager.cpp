@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "Secrets.h"
+#include "switchboard/Clock.h"
 #include "switchboard/Json.h"
 
 namespace switchboard::auth {
@@ -55,7 +56,7 @@ SessionManager::SessionManager(std::shared_ptr<const AuthConfig> config, AuthSto
 }
 
 void SessionManager::load() {
-    std::int64_t now = nowMs();
+    std::int64_t now = epochMillis();
     std::size_t dropped = 0;
     for (auto& row : _store.sessions()) {
         auto s = std::make_shared<Session>();
@@ -97,7 +98,7 @@ SessionManager::Login SessionManager::create(std::int64_t userId, const std::str
     s->tokenHash = digestHex(result.cookie);
     s->userId = userId;
     s->login = login;
-    s->createdAt = nowMs();
+    s->createdAt = epochMillis();
     s->peer = peer;
     s->lastUsed = s->createdAt;
     s->lastStored = s->createdAt;
@@ -150,7 +151,7 @@ std::optional<SessionInfo> SessionManager::use(const std::string& cookie) {
         }
         s = it->second;
     }
-    std::int64_t now = nowMs();
+    std::int64_t now = epochMillis();
     if (std::string reason = expiryReason(*s, now); !reason.empty()) {
         revoke(s->id, reason);
         return std::nullopt;
@@ -319,7 +320,7 @@ void SessionManager::sweep() {
             all.push_back(s);
         }
     }
-    std::int64_t now = nowMs();
+    std::int64_t now = epochMillis();
     std::vector<SessionPtr> live;
     for (const auto& s : all) {
         if (std::string reason = expiryReason(*s, now); !reason.empty()) {

@@ -55,7 +55,8 @@ void SessionRoutes::login(const HttpRequest& req, HttpResponse& resp, const Runt
             return;
         }
         const Identity& user = result.identity;
-        SessionManager::Login session = rt.sessions->create(user.id, user.login(), req.clientAddress());
+        SessionManager::Login session =
+            rt.sessions->create(user.id, user.login(), req.clientAddress());
         resp.addHeader("Set-Cookie", sessionCookie(*_config, req, session.cookie));
         resp.json(200, "{\"access_token\":" + json::quote(session.jwt.token) +
                            ",\"token_type\":\"bearer\",\"message\":\"Login successful.\"}");

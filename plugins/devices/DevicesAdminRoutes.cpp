@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "DeviceEvents.h"
+#include "switchboard/Clock.h"
 #include "switchboard/Json.h"
 
 namespace switchboard::devices {
@@ -160,7 +161,7 @@ void DevicesAdminRoutes::create(const HttpRequest& req, HttpResponse& resp) {
         return;
     }
     auto device = std::make_shared<Device>(_registry.maxId() + 1, key);
-    double now = epochNow();
+    double now = epochSeconds();
     device->note = note;
     device->createdAt = now;
     std::string code = issueToken(*device, now, false);
@@ -187,7 +188,7 @@ void DevicesAdminRoutes::newToken(const HttpRequest& req, HttpResponse& resp) {
     std::lock_guard<std::mutex> lock(device->mutex);
     std::string code;
     try {
-        code = issueToken(*device, epochNow(), true);
+        code = issueToken(*device, epochSeconds(), true);
     } catch (const std::exception& e) {
         _context.load()->logger().error("cannot store a token for %s: %s", device->key,
                                         std::string(e.what()));
@@ -205,7 +206,7 @@ void DevicesAdminRoutes::list(const HttpRequest&, HttpResponse& resp) {
     }
     std::sort(records.begin(), records.end(),
               [](const DeviceRecord& a, const DeviceRecord& b) { return a.key < b.key; });
-    double now = epochNow();
+    double now = epochSeconds();
     rapidjson::StringBuffer buffer;
     Writer w(buffer);
     w.StartObject();
@@ -227,7 +228,7 @@ void DevicesAdminRoutes::show(const HttpRequest& req, HttpResponse& resp) {
     }
     rapidjson::StringBuffer buffer;
     Writer w(buffer);
-    writeEntry(w, device->snapshot(), epochNow());
+    writeEntry(w, device->snapshot(), epochSeconds());
     resp.json(200, text(buffer));
 }
 

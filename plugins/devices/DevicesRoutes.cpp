@@ -9,6 +9,7 @@
 
 #include "DeviceEvents.h"
 #include "SshPublicKey.h"
+#include "switchboard/Clock.h"
 #include "switchboard/Json.h"
 
 namespace switchboard::devices {
@@ -151,7 +152,7 @@ void DevicesRoutes::registerDevice(const HttpRequest& req, HttpResponse& resp) {
     bool wellFormed = DeviceTokens::normalize(token, code);
     DeviceTokens::Hash presented = DeviceTokens::hash(key, code);
     HostContext* context = _context.load();
-    double now = epochNow();
+    double now = epochSeconds();
     bool cameOnline = false;
     {
         std::lock_guard<std::mutex> lock(device->mutex);
@@ -252,7 +253,7 @@ void DevicesRoutes::heartbeat(const HttpRequest& req, HttpResponse& resp) {
 
 void DevicesRoutes::applyHeartbeat(Device& device, DeviceInfo&& info, const std::string& address) {
     bool changed = device.info.merge(std::move(info));
-    double now = epochNow();
+    double now = epochSeconds();
     bool cameOnline = _registry.markSeen(device, now);
     DevicesStore* store = _store.load();
     store->heartbeat(device, now, device.registeredAt);

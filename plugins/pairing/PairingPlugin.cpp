@@ -3,11 +3,14 @@
 
 #include <Poco/Logger.h>
 
+#include "switchboard/Clock.h"
 #include "switchboard/Json.h"
 
 namespace switchboard::pairing {
 
-void PairingPlugin::declareConfig(ConfigSchema& schema) const { PairingConfig::declare(schema); }
+void PairingPlugin::declareConfig(ConfigSchema& schema) const {
+    PairingConfig::declare(schema);
+}
 
 void PairingPlugin::configure(const ConfigSection& config) {
     _config = std::make_shared<const PairingConfig>(PairingConfig::parse(config));
@@ -41,7 +44,7 @@ void PairingPlugin::stop() {
 }
 
 void PairingPlugin::expire() {
-    double cutoff = epochNow() - static_cast<double>(_config->offlineAfter.count()) / 1000.0;
+    double cutoff = epochSeconds() - static_cast<double>(_config->offlineAfter.count()) / 1000.0;
     std::vector<ServerInfo> expired = _registry.expire(cutoff);
     if (expired.empty()) {
         return;

@@ -4,8 +4,7 @@
 
 #include <Poco/Logger.h>
 
-#include <chrono>
-
+#include "switchboard/Clock.h"
 #include "switchboard/Json.h"
 
 namespace switchboard::pairing {
@@ -61,13 +60,6 @@ bool readCode(const rapidjson::Value& body, std::int64_t& code, std::string& err
 
 }  // namespace
 
-double epochNow() {
-    auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                  std::chrono::system_clock::now().time_since_epoch())
-                  .count();
-    return static_cast<double>(us) / 1e6;
-}
-
 PairingRoutes::PairingRoutes(std::shared_ptr<const PairingConfig> config, ServerRegistry& registry)
     : _config(std::move(config)),
       _registry(registry),
@@ -80,8 +72,8 @@ void PairingRoutes::bind(HostContext* context, PairingStore* store) {
         _registrations = &m.counter("registrations_total", "Successful server registrations");
         _heartbeats = &m.counter("heartbeats_total", "Heartbeats recorded");
         _lookupsOk = &m.counter("lookups_total", "Pairing-code look-ups", "result=\"found\"");
-        _lookupsFailed = &m.counter("lookups_total", "Pairing-code look-ups",
-                                    "result=\"not_found\"");
+        _lookupsFailed =
+            &m.counter("lookups_total", "Pairing-code look-ups", "result=\"not_found\"");
         _rateLimited = &m.counter("rate_limited_total", "Look-ups refused with 429");
     }
     _store = store;
@@ -104,9 +96,8 @@ std::vector<Route> PairingRoutes::routes() {
 }
 
 std::vector<Route> PairingRoutes::adminRoutes() {
-    return {{"GET", "/servers", [this](const HttpRequest& req, HttpResponse& resp) {
-                 listServers(req, resp);
-             }}};
+    return {{"GET", "/servers",
+             [this](const HttpRequest& req, HttpResponse& resp) { listServers(req, resp); }}};
 }
 
 bool PairingRoutes::checkField(const std::string& name, const std::string& value,
@@ -193,7 +184,7 @@ void PairingRoutes::registerServer(const HttpRequest& req, HttpResponse& resp) {
     }
     s.code = *code;
     s.online = true;
-    s.lastHeartbeat = epochNow();
+    s.lastHeartbeat = epochSeconds();
     s.registeredAt = s.lastHeartbeat;
     try {
         _store.load()->save(s);  // durable before the client hears of its code
@@ -223,7 +214,7 @@ void PairingRoutes::serverStatus(const HttpRequest& req, HttpResponse& resp) {
         return;
     }
     if (action == "heartbeat") {
-        double now = epochNow();
+        double now = epochSeconds();
         switch (_registry.heartbeat(key, now)) {
             case ServerRegistry::Heartbeat::Unknown:
                 resp.error(404, "Server not registered");

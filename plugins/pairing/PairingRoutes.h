@@ -47,7 +47,4 @@ private:
     Counter* _rateLimited = nullptr;
 };
 
-/// Seconds since the epoch with microseconds, like Python's time.time().
-double epochNow();
-
 }  // namespace switchboard::pairing
