@@ -76,12 +76,6 @@ void DevicesPlugin::stop() {
         _context->cancelTimer(_expireTimer);
         _expireTimer = 0;
     }
-    if (_routes) {
-        _routes->bind(nullptr, nullptr, "");
-    }
-    if (_adminRoutes) {
-        _adminRoutes->bind(nullptr, nullptr);
-    }
     if (_store) {
         try {
             _store->flush();  // a plugin restarted by a reload loads what was just answered
