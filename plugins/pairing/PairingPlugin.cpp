@@ -3,8 +3,8 @@
 
 #include <Poco/Logger.h>
 
+#include "PairingEvents.h"
 #include "switchboard/Clock.h"
-#include "switchboard/Json.h"
 
 namespace switchboard::pairing {
 
@@ -37,9 +37,6 @@ void PairingPlugin::stop() {
         _context->cancelTimer(_expireTimer);
         _expireTimer = 0;
     }
-    if (_routes) {
-        _routes->bind(nullptr, nullptr);
-    }
     _context = nullptr;
 }
 
@@ -51,10 +48,7 @@ void PairingPlugin::expire() {
     }
     _store->markOffline(expired);
     for (const auto& s : expired) {
-        std::string payload = "{\"ssh_pubkey\":" + json::quote(s.sshPubkey) +
-                              ",\"ssh_user\":" + json::quote(s.sshUser) +
-                              ",\"pairing_code\":" + std::to_string(s.code) + "}";
-        _context->bus().publish("server.offline", std::move(payload));
+        _context->bus().publish("server.offline", PairingEvents::offline(s));
     }
     _context->logger().information("%z server(s) went offline", expired.size());
 }

@@ -4,6 +4,7 @@
 
 #include <Poco/Logger.h>
 
+#include "PairingEvents.h"
 #include "switchboard/Clock.h"
 #include "switchboard/Json.h"
 
@@ -24,22 +25,6 @@ std::string statusBody(bool online, double lastHeartbeat) {
     w.Double(lastHeartbeat);
     w.EndObject();
     return std::string(buffer.GetString(), buffer.GetSize());
-}
-
-std::string eventPayload(const ServerInfo& s) {
-    rapidjson::StringBuffer buffer;
-    Writer w(buffer);
-    w.StartObject();
-    writeString(w, "ssh_pubkey", s.sshPubkey);
-    writeString(w, "ssh_user", s.sshUser);
-    if (s.code != 0) {
-        w.Key("pairing_code");
-        w.Int(s.code);
-    }
-    w.Key("last_heartbeat");
-    w.Double(s.lastHeartbeat);
-    w.EndObject();
-    return buffer.GetString();
 }
 
 /// pairing_code as the seed sends it (an integer); a string of digits is accepted too.
@@ -83,10 +68,6 @@ void PairingRoutes::bind(HostContext* context, PairingStore* store) {
 std::vector<Route> PairingRoutes::routes() {
     auto handler = [this](void (PairingRoutes::*method)(const HttpRequest&, HttpResponse&)) {
         return [this, method](const HttpRequest& req, HttpResponse& resp) {
-            if (_context.load() == nullptr) {
-                resp.error(503, "pairing is not running");
-                return;
-            }
             (this->*method)(req, resp);
         };
     };
@@ -122,7 +103,7 @@ bool PairingRoutes::checkField(const std::string& name, const std::string& value
 
 bool PairingRoutes::allowedByHook(const ServerInfo& s, const std::string& peer,
                                   HttpResponse& resp) {
-    Lua& lua = _context.load()->lua();
+    Lua& lua = _context->lua();
     if (!lua.hasHook("on_server_register")) {
         return true;
     }
@@ -135,7 +116,7 @@ bool PairingRoutes::allowedByHook(const ServerInfo& s, const std::string& peer,
     server.AddMember("peer", rapidjson::Value(peer.c_str(), a), a);
     LuaResult result = lua.call("on_server_register", {&server});
     if (!result.ok) {
-        _context.load()->logger().error("on_server_register failed: %s", result.error);
+        _context->logger().error("on_server_register failed: %s", result.error);
         resp.error(500, "registration hook failed");
         return false;
     }
@@ -155,7 +136,7 @@ void PairingRoutes::registerServer(const HttpRequest& req, HttpResponse& resp) {
     rapidjson::Document body;
     std::string error;
     ServerInfo s;
-    if (!json::parseObject(req.body(), body, error) ||
+    if (!json::parseBody(req, body, error) ||
         !json::requireString(body, "ssh_pubkey", s.sshPubkey, error) ||
         !json::requireString(body, "ssh_user", s.sshUser, error) ||
         !json::requireInt(body, "ssh_tunnel", s.sshTunnel, error) ||
@@ -187,18 +168,17 @@ void PairingRoutes::registerServer(const HttpRequest& req, HttpResponse& resp) {
     s.lastHeartbeat = epochSeconds();
     s.registeredAt = s.lastHeartbeat;
     try {
-        _store.load()->save(s);  // durable before the client hears of its code
+        _store->save(s);  // durable before the client hears of its code
     } catch (const std::exception& e) {
         _registry.releaseReservation(*code);
-        _context.load()->logger().error("cannot store registration: %s", std::string(e.what()));
-        resp.error(500, "cannot store the registration");
+        _context->logger().error("cannot store registration: %s", std::string(e.what()));
+        resp.storeUnavailable("cannot store the registration");
         return;
     }
     _registry.commit(s);
     _registrations->inc();
-    _context.load()->bus().publish("server.online", eventPayload(s));
-    _context.load()->logger().information("server registered (user %s, code %d)", s.sshUser,
-                                          s.code);
+    _context->bus().publish("server.online", PairingEvents::online(s));
+    _context->logger().information("server registered (user %s, code %d)", s.sshUser, s.code);
     resp.json(200, "{\"pairing_code\":" + std::to_string(s.code) + "}");
 }
 
@@ -207,7 +187,7 @@ void PairingRoutes::serverStatus(const HttpRequest& req, HttpResponse& resp) {
     std::string error;
     std::string key;
     std::string action;
-    if (!json::parseObject(req.body(), body, error) ||
+    if (!json::parseBody(req, body, error) ||
         !json::requireString(body, "ssh_pubkey", key, error) ||
         !json::requireString(body, "action", action, error)) {
         resp.error(400, error);
@@ -223,7 +203,7 @@ void PairingRoutes::serverStatus(const HttpRequest& req, HttpResponse& resp) {
                 resp.error(409, "Server is offline. Heartbeat not updated.");
                 return;
             case ServerRegistry::Heartbeat::Updated:
-                _store.load()->heartbeat(key, now);
+                _store->heartbeat(key, now);
                 _heartbeats->inc();
                 resp.json(200, statusBody(true, now));
                 return;
@@ -252,7 +232,7 @@ void PairingRoutes::serverDetails(const HttpRequest& req, HttpResponse& resp) {
     rapidjson::Document body;
     std::string error;
     std::int64_t code = 0;
-    if (!json::parseObject(req.body(), body, error) || !readCode(body, code, error)) {
+    if (!json::parseBody(req, body, error) || !readCode(body, code, error)) {
         resp.error(400, error);
         return;
     }
