@@ -6,9 +6,9 @@
 #include <map>
 
 #include "AccountRules.h"
+#include "AuthEvents.h"
 #include "Secrets.h"
 #include "switchboard/Clock.h"
-#include "switchboard/Json.h"
 
 namespace switchboard::auth {
 
@@ -172,9 +172,8 @@ Identity AccountService::create(const std::string& username, const std::string& 
                                                               ? "Username already taken"
                                                               : "Email already registered");
     }
-    _context.bus().publish("user.created", "{\"user_id\":" + std::to_string(row->id) +
-                                               ",\"username\":" + json::quote(row->username) +
-                                               ",\"email\":" + json::quote(row->email) + "}");
+    _context.bus().publish("user.created",
+                           AuthEvents::userCreated(row->id, row->username, row->email));
     _context.logger().information("account %?d registered (%s)", row->id,
                                   row->username.empty() ? row->email : row->username);
     return identityOf(*row);
@@ -230,9 +229,8 @@ void AccountService::remove(std::int64_t id) {
     if (!guarded("account deletion", [&] { return _store.deleteUser(id); })) {
         throw AccountError(AccountError::Code::NotFound, kNotFound);
     }
-    _context.bus().publish("user.deleted", "{\"user_id\":" + std::to_string(user.id) +
-                                               ",\"username\":" + json::quote(user.username) +
-                                               ",\"email\":" + json::quote(user.email) + "}");
+    _context.bus().publish("user.deleted",
+                           AuthEvents::userDeleted(user.id, user.username, user.email));
     _context.logger().information("account %?d deleted", id);
 }
 
@@ -360,9 +358,7 @@ void AccountService::syncCredentials() {
     for (const auto& [key, row] : existing) {  // no longer in the config
         _sessions.revokeUser(row.id, "account_deleted");
         _store.deleteUser(row.id);
-        _context.bus().publish("user.deleted", "{\"user_id\":" + std::to_string(row.id) +
-                                                   ",\"username\":" + json::quote(row.username) +
-                                                   ",\"email\":\"\"}");
+        _context.bus().publish("user.deleted", AuthEvents::userDeleted(row.id, row.username, ""));
         _context.logger().information("static account %s removed from the config: deleted",
                                       row.username);
     }

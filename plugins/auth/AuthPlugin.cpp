@@ -83,9 +83,6 @@ void AuthPlugin::stop() {
         _sweepTimer = 0;
     }
     _context->services().withdraw("accounts");
-    if (_routes) {
-        _routes->bind(nullptr);
-    }
     if (_accounts) {
         _accounts->shutdown();
     }

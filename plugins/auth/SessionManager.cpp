@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "AuthEvents.h"
 #include "Secrets.h"
 #include "switchboard/Clock.h"
 #include "switchboard/Json.h"
@@ -228,10 +229,8 @@ void SessionManager::finish(const SessionPtr& s, const std::string& reason) {
                                 std::string(e.what()));
     }
     _revoked->inc();
-    _context.bus().publish("session.revoked", "{\"session_id\":" + json::quote(info.id) +
-                                                  ",\"user_id\":" + std::to_string(info.userId) +
-                                                  ",\"username\":" + json::quote(info.login) +
-                                                  ",\"reason\":" + json::quote(reason) + "}");
+    _context.bus().publish("session.revoked",
+                           AuthEvents::sessionRevoked(info.id, info.userId, info.login, reason));
     _context.logger().information("session %s of %s ended (%s)", info.id, info.login, reason);
 }
 
