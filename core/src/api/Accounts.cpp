@@ -7,24 +7,25 @@
 namespace switchboard {
 
 void AccountError::answer(HttpResponse& resp) const {
+    int status = 500;
     switch (_code) {
         case Code::InvalidInput:
-            resp.error(400, what());
-            return;
+            status = 400;
+            break;
         case Code::Duplicate:
-            resp.error(409, what());
-            return;
+            status = 409;
+            break;
         case Code::NotFound:
-            resp.error(404, what());
-            return;
+            status = 404;
+            break;
         case Code::ReadOnly:
-            resp.error(403, what());
-            return;
+            status = 403;
+            break;
         case Code::Unavailable:
             resp.storeUnavailable(what());
             return;
     }
-    resp.error(500, what());
+    resp.error(status, what());
 }
 
 }  // namespace switchboard

@@ -26,6 +26,13 @@ mode_t modeOf(const std::string& path) {
     return info.st_mode & 07777;
 }
 
+/// The names in `dir`, to see that no temporary file was left behind.
+std::vector<std::string> namesIn(const TempDir& dir) {
+    std::vector<std::string> names;
+    Poco::File(dir.path()).list(names);
+    return names;
+}
+
 /// Sets the process umask for one scope.
 class Umask {
 public:
@@ -101,10 +108,7 @@ TEST(SecretFileTest, ContentRoundTrips) {
                   path, [] { return std::string("other"); }, created),
               content);
     EXPECT_FALSE(created);
-    // Only the file itself is left behind, no temporary file.
-    std::vector<std::string> names;
-    Poco::File(dir.path()).list(names);
-    EXPECT_EQ(names, std::vector<std::string>{"key"});
+    EXPECT_EQ(namesIn(dir), std::vector<std::string>{"key"});
 }
 
 TEST(SecretFileTest, RacingCreatorsAllGetTheWinnersContent) {
@@ -129,9 +133,7 @@ TEST(SecretFileTest, RacingCreatorsAllGetTheWinnersContent) {
     EXPECT_EQ(creators.load(), 1);
     EXPECT_EQ(std::set<std::string>(results.begin(), results.end()).size(), 1u);
     EXPECT_EQ(results[0], readFile(path));
-    std::vector<std::string> names;
-    Poco::File(dir.path()).list(names);
-    EXPECT_EQ(names, std::vector<std::string>{"token"});
+    EXPECT_EQ(namesIn(dir), std::vector<std::string>{"token"});
 }
 
 TEST(SecretFileTest, FailuresNameTheFile) {
