@@ -9,16 +9,17 @@ namespace switchboard::auth {
 
 namespace {
 
-/// Runs a handler body, answering AccountError with its status and anything else with 503.
+/// Runs a handler body, answering AccountError with its status and anything else as a failing
+/// store.
 template <class Fn>
 void guard(HttpResponse& resp, const Runtime& rt, Fn fn) {
     try {
         fn();
     } catch (const AccountError& e) {
-        answer(resp, e);
+        e.answer(resp);
     } catch (const std::exception& e) {
         rt.context->logger().error("account operation failed: %s", std::string(e.what()));
-        resp.error(503, "account store unavailable");
+        resp.storeUnavailable("account store unavailable");
     }
 }
 
@@ -36,7 +37,7 @@ std::string identityJson(const Identity& user) {
 void AccountRoutes::registerAccount(const HttpRequest& req, HttpResponse& resp, const Runtime& rt) {
     rapidjson::Document body;
     std::string error, email, password, username;
-    if (!readBody(req, body, resp)) {
+    if (!json::readBody(req, body, resp)) {
         return;
     }
     if (!json::requireString(body, "email", email, error) ||
@@ -87,7 +88,7 @@ void AccountRoutes::changePassword(const HttpRequest& req, HttpResponse& resp, c
     std::optional<Caller> caller = authenticateRequest(req, resp, rt);
     rapidjson::Document body;
     std::string error, current, next;
-    if (!caller || !readBody(req, body, resp)) {
+    if (!caller || !json::readBody(req, body, resp)) {
         return;
     }
     if (!json::requireString(body, "current_password", current, error) ||
@@ -116,7 +117,7 @@ void AccountRoutes::changeEmail(const HttpRequest& req, HttpResponse& resp, cons
     std::optional<Caller> caller = authenticateRequest(req, resp, rt);
     rapidjson::Document body;
     std::string error, email, current;
-    if (!caller || !readBody(req, body, resp)) {
+    if (!caller || !json::readBody(req, body, resp)) {
         return;
     }
     if (!json::requireString(body, "email", email, error) ||
@@ -137,7 +138,7 @@ void AccountRoutes::deleteAccount(const HttpRequest& req, HttpResponse& resp, co
     std::optional<Caller> caller = authenticateRequest(req, resp, rt);
     rapidjson::Document body;
     std::string error, current;
-    if (!caller || !readBody(req, body, resp)) {
+    if (!caller || !json::readBody(req, body, resp)) {
         return;
     }
     if (!json::requireString(body, "current_password", current, error)) {
@@ -159,7 +160,7 @@ void AccountRoutes::deleteAccount(const HttpRequest& req, HttpResponse& resp, co
 void AccountRoutes::forgotPassword(const HttpRequest& req, HttpResponse& resp, const Runtime& rt) {
     rapidjson::Document body;
     std::string error, login;
-    if (!readBody(req, body, resp)) {
+    if (!json::readBody(req, body, resp)) {
         return;
     }
     if (!json::requireString(body, "login", login, error)) {
@@ -180,7 +181,7 @@ void AccountRoutes::forgotPassword(const HttpRequest& req, HttpResponse& resp, c
 void AccountRoutes::resetPassword(const HttpRequest& req, HttpResponse& resp, const Runtime& rt) {
     rapidjson::Document body;
     std::string error, token, password;
-    if (!readBody(req, body, resp)) {
+    if (!json::readBody(req, body, resp)) {
         return;
     }
     if (!json::requireString(body, "token", token, error) ||

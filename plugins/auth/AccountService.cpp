@@ -6,8 +6,9 @@
 #include <map>
 
 #include "AccountRules.h"
+#include "AuthEvents.h"
 #include "Secrets.h"
-#include "switchboard/Json.h"
+#include "switchboard/Clock.h"
 
 namespace switchboard::auth {
 
@@ -163,16 +164,16 @@ Identity AccountService::create(const std::string& username, const std::string& 
     std::string hash = _hasher.hash(password);
     std::string conflict;
     std::optional<UserRow> row = guarded("register", [&] {
-        return _store.insertUser(username, email, hash, AuthStore::kRegistered, nowMs(), conflict);
+        return _store.insertUser(username, email, hash, AuthStore::kRegistered, epochMillis(),
+                                 conflict);
     });
     if (!row) {
         throw AccountError(AccountError::Code::Duplicate, conflict == "username"
                                                               ? "Username already taken"
                                                               : "Email already registered");
     }
-    _context.bus().publish("user.created", "{\"user_id\":" + std::to_string(row->id) +
-                                               ",\"username\":" + json::quote(row->username) +
-                                               ",\"email\":" + json::quote(row->email) + "}");
+    _context.bus().publish("user.created",
+                           AuthEvents::userCreated(row->id, row->username, row->email));
     _context.logger().information("account %?d registered (%s)", row->id,
                                   row->username.empty() ? row->email : row->username);
     return identityOf(*row);
@@ -192,7 +193,7 @@ UserRow AccountService::requireWritable(std::int64_t id) {
 void AccountService::setPassword(const UserRow& user, const std::string& newPassword,
                                  const std::string& keepSessionId, const std::string& reason) {
     std::string hash = _hasher.hash(newPassword);
-    guarded("password change", [&] { _store.setPassword(user.id, hash, nowS()); });
+    guarded("password change", [&] { _store.setPassword(user.id, hash, epochMillis() / 1000); });
     _sessions.revokeUser(user.id, reason, keepSessionId);
     _context.logger().information("password of account %?d changed (%s)", user.id, reason);
 }
@@ -228,9 +229,8 @@ void AccountService::remove(std::int64_t id) {
     if (!guarded("account deletion", [&] { return _store.deleteUser(id); })) {
         throw AccountError(AccountError::Code::NotFound, kNotFound);
     }
-    _context.bus().publish("user.deleted", "{\"user_id\":" + std::to_string(user.id) +
-                                               ",\"username\":" + json::quote(user.username) +
-                                               ",\"email\":" + json::quote(user.email) + "}");
+    _context.bus().publish("user.deleted",
+                           AuthEvents::userDeleted(user.id, user.username, user.email));
     _context.logger().information("account %?d deleted", id);
 }
 
@@ -279,7 +279,8 @@ void AccountService::requestPasswordReset(const std::string& login) {
     std::string token = randomHex(32);
     std::int64_t ttlS = _config->resetTtl.count() / 1000;
     guarded("password reset", [&] {
-        _store.saveResetToken(digestHex(token), user->id, nowS() + std::max<std::int64_t>(1, ttlS));
+        _store.saveResetToken(digestHex(token), user->id,
+                              epochMillis() / 1000 + std::max<std::int64_t>(1, ttlS));
     });
     std::string body = "A password reset was requested for your account " + user->login() +
                        ".\n\nReset token:\n" + token + "\n\n";
@@ -306,8 +307,9 @@ void AccountService::resetPassword(const std::string& token, const std::string& 
     if (token.empty() || token.size() > 256) {
         throw AccountError(AccountError::Code::InvalidInput, kBadResetToken);
     }
-    std::optional<std::int64_t> id =
-        guarded("password reset", [&] { return _store.takeResetToken(digestHex(token), nowS()); });
+    std::optional<std::int64_t> id = guarded("password reset", [&] {
+        return _store.takeResetToken(digestHex(token), epochMillis() / 1000);
+    });
     if (!id) {
         throw AccountError(AccountError::Code::InvalidInput, kBadResetToken);
     }
@@ -337,7 +339,8 @@ void AccountService::syncCredentials() {
             bool same =
                 plain ? _hasher.verify(row.passwordHash, secret) : row.passwordHash == secret;
             if (!same) {
-                _store.setPassword(row.id, plain ? _hasher.hash(secret) : secret, nowS());
+                _store.setPassword(row.id, plain ? _hasher.hash(secret) : secret,
+                                   epochMillis() / 1000);
                 _sessions.revokeUser(row.id, "password_changed");
             }
             existing.erase(it);
@@ -346,7 +349,7 @@ void AccountService::syncCredentials() {
         std::string conflict;
         std::optional<UserRow> row =
             _store.insertUser(username, "", plain ? _hasher.hash(secret) : secret,
-                              AuthStore::kConfig, nowMs(), conflict);
+                              AuthStore::kConfig, epochMillis(), conflict);
         if (!row) {
             throw std::runtime_error("plugins.auth.credentials." + username +
                                      ": the username belongs to a registered account");
@@ -355,9 +358,7 @@ void AccountService::syncCredentials() {
     for (const auto& [key, row] : existing) {  // no longer in the config
         _sessions.revokeUser(row.id, "account_deleted");
         _store.deleteUser(row.id);
-        _context.bus().publish("user.deleted", "{\"user_id\":" + std::to_string(row.id) +
-                                                   ",\"username\":" + json::quote(row.username) +
-                                                   ",\"email\":\"\"}");
+        _context.bus().publish("user.deleted", AuthEvents::userDeleted(row.id, row.username, ""));
         _context.logger().information("static account %s removed from the config: deleted",
                                       row.username);
     }

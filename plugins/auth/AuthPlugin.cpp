@@ -4,7 +4,7 @@
 #include <Poco/Logger.h>
 
 #include "AccountRules.h"
-#include "Secrets.h"
+#include "switchboard/Clock.h"
 
 namespace switchboard::auth {
 
@@ -83,9 +83,6 @@ void AuthPlugin::stop() {
         _sweepTimer = 0;
     }
     _context->services().withdraw("accounts");
-    if (_routes) {
-        _routes->bind(nullptr);
-    }
     if (_accounts) {
         _accounts->shutdown();
     }
@@ -97,7 +94,7 @@ void AuthPlugin::stop() {
 
 void AuthPlugin::sweep() {
     _sessions->sweep();
-    std::int64_t now = nowS();
+    std::int64_t now = epochMillis() / 1000;
     if (now - _lastPurge >= kPurgeEveryS) {
         _lastPurge = now;
         _tokens->purge(now);

@@ -34,7 +34,8 @@ private:
     std::shared_ptr<const AuthConfig> _config;
     std::unique_ptr<AuthRoutes> _routes;
     HostContext* _context = nullptr;
-    // Built in start(); kept until destruction because late requests may still use them.
+    // Built in start(); kept until destruction because other plugins may still hold the
+    // Accounts service (it refuses calls after stop).
     std::unique_ptr<AuthStore> _store;
     std::unique_ptr<PasswordHasher> _hasher;
     std::unique_ptr<TokenService> _tokens;

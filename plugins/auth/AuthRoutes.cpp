@@ -37,12 +37,7 @@ AuthRoutes::AuthRoutes(std::shared_ptr<const AuthConfig> config)
 
 HttpHandler AuthRoutes::wrap(Handler handler) {
     return [this, handler](const HttpRequest& req, HttpResponse& resp) {
-        const Runtime* rt = _runtime.load();
-        if (rt == nullptr) {
-            resp.error(503, "auth is not running");
-            return;
-        }
-        (this->*handler)(req, resp, *rt);
+        (this->*handler)(req, resp, *_runtime);
     };
 }
 
@@ -115,7 +110,7 @@ void AuthRoutes::listUsers(const HttpRequest& req, HttpResponse& resp, const Run
     try {
         rows = rt.accounts->rows(limit, offset);
     } catch (const AccountError& e) {
-        answer(resp, e);
+        e.answer(resp);
         return;
     }
     rapidjson::StringBuffer buffer;

@@ -1,8 +1,7 @@
 // The auth plugin's route table (public and admin) and the admin handlers: list accounts, list
-// and end sessions. Requests before start or after stop get 503.
+// and end sessions.
 #pragma once
 
-#include <atomic>
 #include <memory>
 #include <vector>
 
@@ -18,15 +17,15 @@ class AuthRoutes {
 public:
     explicit AuthRoutes(std::shared_ptr<const AuthConfig> config);
 
-    /// Points the handlers at the running plugin's objects (nullptr at stop). `runtime` must
-    /// stay alive until the plugin is destroyed (late requests may still read it).
-    void bind(const Runtime* runtime) { _runtime.store(runtime); }
+    /// Points the handlers at the running plugin's objects (at start; the host calls handlers
+    /// only between start and stop, see Plugin.h).
+    void bind(const Runtime* runtime) { _runtime = runtime; }
     std::vector<Route> routes();
     std::vector<Route> adminRoutes();
 
 private:
     using Handler = void (AuthRoutes::*)(const HttpRequest&, HttpResponse&, const Runtime&);
-    /// Wraps a handler: 503 while not running.
+    /// A route handler calling `handler` with the running plugin's objects.
     HttpHandler wrap(Handler handler);
 
     void login(const HttpRequest& req, HttpResponse& resp, const Runtime& rt);
@@ -47,7 +46,7 @@ private:
     std::shared_ptr<const AuthConfig> _config;
     SessionRoutes _sessionRoutes;
     AccountRoutes _accountRoutes;
-    std::atomic<const Runtime*> _runtime{nullptr};
+    const Runtime* _runtime = nullptr;
 };
 
 }  // namespace switchboard::auth

@@ -2,19 +2,8 @@
 #include "RouteSupport.h"
 
 #include <Poco/Logger.h>
-#include <Poco/String.h>
-
-#include "switchboard/Json.h"
 
 namespace switchboard::auth {
-
-std::string bearerToken(const HttpRequest& req) {
-    std::string header = req.header("Authorization");
-    if (header.size() > 7 && Poco::icompare(header.substr(0, 7), "bearer ") == 0) {
-        return Poco::trim(header.substr(7));
-    }
-    return {};
-}
 
 std::optional<Caller> authenticateRequest(const HttpRequest& req, HttpResponse& resp,
                                           const Runtime& rt) {
@@ -24,7 +13,7 @@ std::optional<Caller> authenticateRequest(const HttpRequest& req, HttpResponse& 
             return Caller{s->userId, s->login, s->id, "", 0};
         }
     }
-    std::string token = bearerToken(req);
+    std::string token = req.bearerToken();
     if (!token.empty()) {
         std::string reason;
         if (auto b = rt.accounts->bearer(token, reason)) {
@@ -65,36 +54,6 @@ std::string sessionCookie(const AuthConfig& config, const HttpRequest& req,
 
 std::string expiredCookie(const AuthConfig& config, const HttpRequest& req) {
     return sessionCookie(config, req, "") + "; Max-Age=0";
-}
-
-void answer(HttpResponse& resp, const AccountError& e) {
-    switch (e.code()) {
-        case AccountError::Code::InvalidInput:
-            resp.error(400, e.what());
-            return;
-        case AccountError::Code::Duplicate:
-            resp.error(409, e.what());
-            return;
-        case AccountError::Code::NotFound:
-            resp.error(404, e.what());
-            return;
-        case AccountError::Code::ReadOnly:
-            resp.error(403, e.what());
-            return;
-        case AccountError::Code::Unavailable:
-            resp.error(503, e.what());
-            return;
-    }
-    resp.error(500, e.what());
-}
-
-bool readBody(const HttpRequest& req, rapidjson::Document& body, HttpResponse& resp) {
-    std::string error;
-    if (!json::parseObject(req.body(), body, error)) {
-        resp.error(400, error);
-        return false;
-    }
-    return true;
 }
 
 }  // namespace switchboard::auth

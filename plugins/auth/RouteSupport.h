@@ -1,5 +1,5 @@
 // What the auth route handlers share: the objects of the running plugin, finding out who is
-// calling (cookie session or bearer token), the session cookie, and error mapping.
+// calling (cookie session or bearer token) and the session cookie.
 #pragma once
 
 #include <memory>
@@ -41,8 +41,6 @@ struct Caller {
 /// for a bad bearer token, "Authentication required." for neither) and returns nullopt.
 std::optional<Caller> authenticateRequest(const HttpRequest& req, HttpResponse& resp,
                                           const Runtime& rt);
-/// The token of an "Authorization: Bearer <token>" header, or "".
-std::string bearerToken(const HttpRequest& req);
 
 /// Set-Cookie value for a new session: "sessionToken=<v>; HttpOnly; SameSite=Strict; Path=/"
 /// (+ "; Secure" under TLS or cookie_secure: always; no SameSite for cookie_samesite: None).
@@ -50,10 +48,5 @@ std::string sessionCookie(const AuthConfig& config, const HttpRequest& req,
                           const std::string& value);
 /// Set-Cookie value that deletes the session cookie.
 std::string expiredCookie(const AuthConfig& config, const HttpRequest& req);
-
-/// Answers an AccountError with its status (400, 409, 404, 403, 503) and message.
-void answer(HttpResponse& resp, const AccountError& e);
-/// Reads a JSON object body; answers 400 and returns false if it is not one.
-bool readBody(const HttpRequest& req, rapidjson::Document& body, HttpResponse& resp);
 
 }  // namespace switchboard::auth

@@ -3,8 +3,6 @@
 
 #include <sodium.h>
 
-#include <chrono>
-#include <cstdint>
 #include <vector>
 
 namespace switchboard::auth {
@@ -31,16 +29,6 @@ std::string digestHex(const std::string& secret) {
     crypto_generichash(out, sizeof out, reinterpret_cast<const unsigned char*>(secret.data()),
                        secret.size(), nullptr, 0);
     return toHex(out, sizeof out);
-}
-
-std::int64_t nowMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
-std::int64_t nowS() {
-    return nowMs() / 1000;
 }
 
 }  // namespace switchboard::auth

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <cstddef>
-#include <cstdint>
 #include <string>
 
 namespace switchboard::auth {
@@ -12,8 +11,5 @@ namespace switchboard::auth {
 std::string randomHex(std::size_t bytes);
 /// BLAKE2b-256 of `secret` as lower-case hex.
 std::string digestHex(const std::string& secret);
-/// Milliseconds / seconds since the epoch.
-std::int64_t nowMs();
-std::int64_t nowS();
 
 }  // namespace switchboard::auth

@@ -5,7 +5,9 @@
 
 #include <algorithm>
 
+#include "AuthEvents.h"
 #include "Secrets.h"
+#include "switchboard/Clock.h"
 #include "switchboard/Json.h"
 
 namespace switchboard::auth {
@@ -55,7 +57,7 @@ SessionManager::SessionManager(std::shared_ptr<const AuthConfig> config, AuthSto
 }
 
 void SessionManager::load() {
-    std::int64_t now = nowMs();
+    std::int64_t now = epochMillis();
     std::size_t dropped = 0;
     for (auto& row : _store.sessions()) {
         auto s = std::make_shared<Session>();
@@ -97,7 +99,7 @@ SessionManager::Login SessionManager::create(std::int64_t userId, const std::str
     s->tokenHash = digestHex(result.cookie);
     s->userId = userId;
     s->login = login;
-    s->createdAt = nowMs();
+    s->createdAt = epochMillis();
     s->peer = peer;
     s->lastUsed = s->createdAt;
     s->lastStored = s->createdAt;
@@ -150,7 +152,7 @@ std::optional<SessionInfo> SessionManager::use(const std::string& cookie) {
         }
         s = it->second;
     }
-    std::int64_t now = nowMs();
+    std::int64_t now = epochMillis();
     if (std::string reason = expiryReason(*s, now); !reason.empty()) {
         revoke(s->id, reason);
         return std::nullopt;
@@ -227,10 +229,8 @@ void SessionManager::finish(const SessionPtr& s, const std::string& reason) {
                                 std::string(e.what()));
     }
     _revoked->inc();
-    _context.bus().publish("session.revoked", "{\"session_id\":" + json::quote(info.id) +
-                                                  ",\"user_id\":" + std::to_string(info.userId) +
-                                                  ",\"username\":" + json::quote(info.login) +
-                                                  ",\"reason\":" + json::quote(reason) + "}");
+    _context.bus().publish("session.revoked",
+                           AuthEvents::sessionRevoked(info.id, info.userId, info.login, reason));
     _context.logger().information("session %s of %s ended (%s)", info.id, info.login, reason);
 }
 
@@ -319,7 +319,7 @@ void SessionManager::sweep() {
             all.push_back(s);
         }
     }
-    std::int64_t now = nowMs();
+    std::int64_t now = epochMillis();
     std::vector<SessionPtr> live;
     for (const auto& s : all) {
         if (std::string reason = expiryReason(*s, now); !reason.empty()) {

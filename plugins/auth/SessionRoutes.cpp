@@ -25,7 +25,7 @@ bool truthy(const rapidjson::Value& v) {
 void SessionRoutes::login(const HttpRequest& req, HttpResponse& resp, const Runtime& rt) {
     rapidjson::Document body;
     std::string error;
-    if (!json::parseObject(req.body(), body, error)) {
+    if (!json::parseBody(req, body, error)) {
         badLogin(resp, error);
         return;
     }
@@ -55,15 +55,16 @@ void SessionRoutes::login(const HttpRequest& req, HttpResponse& resp, const Runt
             return;
         }
         const Identity& user = result.identity;
-        SessionManager::Login session = rt.sessions->create(user.id, user.login(), req.clientAddress());
+        SessionManager::Login session =
+            rt.sessions->create(user.id, user.login(), req.clientAddress());
         resp.addHeader("Set-Cookie", sessionCookie(*_config, req, session.cookie));
         resp.json(200, "{\"access_token\":" + json::quote(session.jwt.token) +
                            ",\"token_type\":\"bearer\",\"message\":\"Login successful.\"}");
     } catch (const AccountError& e) {
-        answer(resp, e);
+        e.answer(resp);
     } catch (const std::exception& e) {
         rt.context->logger().error("login failed: %s", std::string(e.what()));
-        resp.error(503, "account store unavailable");
+        resp.storeUnavailable("account store unavailable");
     }
 }
 
@@ -75,7 +76,7 @@ void SessionRoutes::logout(const HttpRequest& req, HttpResponse& resp, const Run
             done = rt.sessions->revoke(s->id, "logout");
         }
     }
-    std::string token = bearerToken(req);
+    std::string token = req.bearerToken();
     if (!token.empty()) {
         std::string reason;
         if (auto b = rt.accounts->bearer(token, reason)) {
@@ -107,7 +108,7 @@ void SessionRoutes::communicate(const HttpRequest& req, HttpResponse& resp, cons
     rapidjson::Document data;
     if (req.body().empty()) {
         data.SetObject();
-    } else if (!readBody(req, data, resp)) {
+    } else if (!json::readBody(req, data, resp)) {
         return;
     }
     if (native) {

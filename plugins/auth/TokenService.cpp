@@ -1,21 +1,17 @@
 // JWT issue/verify and revocation (see TokenService.h).
 #include "TokenService.h"
 
-#include <Poco/File.h>
 #include <Poco/JWT/Token.h>
 #include <Poco/Logger.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
-#include <fstream>
 #include <mutex>
-#include <sstream>
 #include <stdexcept>
 
 #include "Secrets.h"
+#include "switchboard/Clock.h"
+#include "switchboard/SecretFile.h"
 
 namespace switchboard::auth {
 
@@ -61,7 +57,7 @@ TokenService::TokenService(const std::string& secret, const std::string& algorit
 
 TokenService::Issued TokenService::issue(std::int64_t userId, const std::string& sessionId) const {
     Issued issued;
-    std::int64_t now = nowS();
+    std::int64_t now = epochMillis() / 1000;
     issued.jti = randomHex(16);
     issued.expires = now + _ttl;
     Poco::JWT::Token token;
@@ -112,7 +108,7 @@ std::optional<TokenService::Claims> TokenService::verify(const std::string& text
         reason = "missing or malformed claims";
         return std::nullopt;
     }
-    std::int64_t now = nowS();
+    std::int64_t now = epochMillis() / 1000;
     if (*exp + _leeway < now) {
         reason = "token expired";
         return std::nullopt;
@@ -164,7 +160,7 @@ bool TokenService::isRevoked(const std::string& jti) const {
 }
 
 void TokenService::load() {
-    auto rows = _store.revokedTokens(nowS());
+    auto rows = _store.revokedTokens(epochMillis() / 1000);
     std::unique_lock<std::shared_mutex> lock(_mutex);
     for (const auto& [jti, expires] : rows) {
         _revoked[jti] = expires;
@@ -195,31 +191,17 @@ std::string TokenService::resolveSecret(const std::string& configured, const std
         return configured;
     }
     std::string path = dataDir + "/jwt-secret";
-    if (Poco::File(path).exists()) {
-        std::ifstream in(path);
-        std::string secret;
-        std::getline(in, secret);
-        if (!in && !in.eof()) {
-            throw std::runtime_error("cannot read " + path);
-        }
-        if (secret.size() >= 32) {
-            return secret;
-        }
+    bool created = false;
+    std::string text = SecretFile::readOrCreate(
+        path, [] { return randomHex(32) + "\n"; }, created);
+    std::string secret = text.substr(0, text.find('\n'));
+    if (secret.size() < 32) {
         throw std::runtime_error(path +
                                  " holds no usable secret (expected 64 hex digits); "
                                  "delete it to generate a new one");
     }
-    Poco::File(dataDir).createDirectories();
-    std::string secret = randomHex(32);
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
-    if (fd < 0) {
-        throw std::runtime_error("cannot create " + path);
-    }
-    std::string line = secret + "\n";
-    bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
-    ok = ::close(fd) == 0 && ok;
-    if (!ok) {
-        throw std::runtime_error("cannot write " + path);
+    if (!created) {
+        return secret;
     }
     logger.information(
         "generated a JWT signing secret in %s (set plugins.auth.jwt.secret or "

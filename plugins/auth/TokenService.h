@@ -53,8 +53,8 @@ public:
     std::size_t revokedCount() const;
 
     /// The configured secret, or the one in <dataDir>/jwt-secret, generated (32 random bytes,
-    /// mode 0600) when missing. Logs where a generated secret went. Throws std::runtime_error
-    /// if the file cannot be read or written.
+    /// hex) as a SecretFile when missing. Logs where a generated secret went. Throws
+    /// std::runtime_error if the file cannot be read or written or holds no usable secret.
     static std::string resolveSecret(const std::string& configured, const std::string& dataDir,
                                      Poco::Logger& logger);
 

@@ -4,8 +4,6 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include <chrono>
-
 namespace switchboard::devices {
 
 namespace {
@@ -22,13 +20,6 @@ std::string text(const rapidjson::StringBuffer& buffer) {
 }
 
 }  // namespace
-
-double epochNow() {
-    auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                  std::chrono::system_clock::now().time_since_epoch())
-                  .count();
-    return static_cast<double>(us) / 1e6;
-}
 
 std::string DeviceEvents::online(const std::string& deviceKey, const std::string& ipAddress,
                                  double lastSeen) {

@@ -1,13 +1,10 @@
 // Event payloads the devices plugin publishes (device.online, device.offline, device.registered,
-// device.revoked), and the clock they carry.
+// device.revoked).
 #pragma once
 
 #include <string>
 
 namespace switchboard::devices {
-
-/// Seconds since the epoch with microseconds, like Python's time.time().
-double epochNow();
 
 class DeviceEvents {
 public:

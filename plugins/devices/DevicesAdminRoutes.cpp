@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "DeviceEvents.h"
+#include "switchboard/Clock.h"
 #include "switchboard/Json.h"
 
 namespace switchboard::devices {
@@ -61,21 +62,13 @@ void DevicesAdminRoutes::bind(HostContext* context, DevicesStore* store) {
         _enrolled = &context->metrics().counter("enrolled_total", "Devices enrolled");
         _revoked = &context->metrics().counter("revoked_total", "Devices revoked");
     }
-    // Stopping only clears the context (the "not running" signal); the store object outlives
-    // the plugin's stop, so a request that passed the check can still finish with it.
-    if (store != nullptr) {
-        _store = store;
-    }
+    _store = store;
     _context = context;
 }
 
 std::vector<Route> DevicesAdminRoutes::routes() {
     auto handler = [this](void (DevicesAdminRoutes::*method)(const HttpRequest&, HttpResponse&)) {
         return [this, method](const HttpRequest& req, HttpResponse& resp) {
-            if (_context.load() == nullptr) {
-                resp.error(503, "devices is not running");
-                return;
-            }
             (this->*method)(req, resp);
         };
     };
@@ -101,7 +94,7 @@ std::string DevicesAdminRoutes::issueToken(Device& device, double now, bool pers
     DeviceTokens::Hash hash = DeviceTokens::hash(device.key, code);
     double expires = now + static_cast<double>(_config->tokenTtl.count()) / 1000.0;
     if (persist) {
-        _store.load()->setToken(device.key, DeviceTokens::toHex(hash), expires);
+        _store->setToken(device.key, DeviceTokens::toHex(hash), expires);
     }
     device.tokenHash = hash;
     device.hasToken = true;
@@ -125,10 +118,7 @@ void DevicesAdminRoutes::create(const HttpRequest& req, HttpResponse& resp) {
     std::string error;
     std::string key;
     std::string note;
-    if (req.body().find_first_not_of(" \t\r\n") == std::string::npos) {
-        body.SetObject();
-    } else if (!json::parseObject(req.body(), body, error)) {
-        resp.error(400, error);
+    if (!json::readBody(req, body, resp, json::BlankBody::EmptyObject)) {
         return;
     }
     if (!json::optionalString(body, "device_key", key, error) ||
@@ -160,21 +150,21 @@ void DevicesAdminRoutes::create(const HttpRequest& req, HttpResponse& resp) {
         return;
     }
     auto device = std::make_shared<Device>(_registry.maxId() + 1, key);
-    double now = epochNow();
+    double now = epochSeconds();
     device->note = note;
     device->createdAt = now;
     std::string code = issueToken(*device, now, false);
     DeviceRecord record = device->snapshot();
     try {
-        _store.load()->insert(record);  // durable before anyone sees the token
+        _store->insert(record);  // durable before anyone sees the token
     } catch (const std::exception& e) {
-        _context.load()->logger().error("cannot store device %s: %s", key, std::string(e.what()));
-        resp.error(500, "cannot store the device");
+        _context->logger().error("cannot store device %s: %s", key, std::string(e.what()));
+        resp.storeUnavailable("cannot store the device");
         return;
     }
     _registry.insert(device);
     _enrolled->inc();
-    _context.load()->logger().information("device %s enrolled", key);
+    _context->logger().information("device %s enrolled", key);
     resp.json(201, tokenBody(*device, code));
 }
 
@@ -187,14 +177,14 @@ void DevicesAdminRoutes::newToken(const HttpRequest& req, HttpResponse& resp) {
     std::lock_guard<std::mutex> lock(device->mutex);
     std::string code;
     try {
-        code = issueToken(*device, epochNow(), true);
+        code = issueToken(*device, epochSeconds(), true);
     } catch (const std::exception& e) {
-        _context.load()->logger().error("cannot store a token for %s: %s", device->key,
-                                        std::string(e.what()));
-        resp.error(500, "cannot store the token");
+        _context->logger().error("cannot store a token for %s: %s", device->key,
+                                 std::string(e.what()));
+        resp.storeUnavailable("cannot store the token");
         return;
     }
-    _context.load()->logger().information("new registration token for device %s", device->key);
+    _context->logger().information("new registration token for device %s", device->key);
     resp.json(200, tokenBody(*device, code));
 }
 
@@ -205,7 +195,7 @@ void DevicesAdminRoutes::list(const HttpRequest&, HttpResponse& resp) {
     }
     std::sort(records.begin(), records.end(),
               [](const DeviceRecord& a, const DeviceRecord& b) { return a.key < b.key; });
-    double now = epochNow();
+    double now = epochSeconds();
     rapidjson::StringBuffer buffer;
     Writer w(buffer);
     w.StartObject();
@@ -227,7 +217,7 @@ void DevicesAdminRoutes::show(const HttpRequest& req, HttpResponse& resp) {
     }
     rapidjson::StringBuffer buffer;
     Writer w(buffer);
-    writeEntry(w, device->snapshot(), epochNow());
+    writeEntry(w, device->snapshot(), epochSeconds());
     resp.json(200, text(buffer));
 }
 
@@ -237,18 +227,18 @@ void DevicesAdminRoutes::revoke(const HttpRequest& req, HttpResponse& resp) {
         resp.error(404, "device not found");
         return;
     }
-    HostContext* context = _context.load();
+    HostContext* context = _context;
     bool wasOnline = false;
     double lastSeen = 0;
     {
         std::lock_guard<std::mutex> lock(device->mutex);
         lastSeen = device->lastSeen.load();
         try {
-            _store.load()->revoke(*device, lastSeen, device->info.json());
+            _store->revoke(*device, lastSeen, device->info.json());
         } catch (const std::exception& e) {
             context->logger().error("cannot revoke device %s: %s", device->key,
                                     std::string(e.what()));
-            resp.error(500, "cannot store the revocation");
+            resp.storeUnavailable("cannot store the revocation");
             return;
         }
         bool wasRevoked = device->revoked;

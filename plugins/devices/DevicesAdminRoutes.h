@@ -3,7 +3,6 @@
 // {"error": "<what is wrong>"} like every admin route.
 #pragma once
 
-#include <atomic>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -20,7 +19,8 @@ class DevicesAdminRoutes {
 public:
     DevicesAdminRoutes(std::shared_ptr<const DevicesConfig> config, DeviceRegistry& registry);
 
-    /// Connects the handlers to the running plugin (at start; nullptrs at stop).
+    /// Connects the handlers to the running plugin (at start; the host calls handlers only
+    /// between start and stop, see Plugin.h).
     void bind(HostContext* context, DevicesStore* store);
     /// Paths relative to /admin/api/devices.
     std::vector<Route> routes();
@@ -42,8 +42,8 @@ private:
 
     std::shared_ptr<const DevicesConfig> _config;
     DeviceRegistry& _registry;
-    std::atomic<HostContext*> _context{nullptr};
-    std::atomic<DevicesStore*> _store{nullptr};
+    HostContext* _context = nullptr;
+    DevicesStore* _store = nullptr;
     std::mutex _createMutex;  ///< one enrolment at a time: the key check and insert stay atomic
     Counter* _enrolled = nullptr;
     Counter* _revoked = nullptr;

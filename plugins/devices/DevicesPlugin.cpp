@@ -9,6 +9,7 @@
 
 #include "DeviceEvents.h"
 #include "SshHostKey.h"
+#include "switchboard/Clock.h"
 
 namespace switchboard::devices {
 
@@ -45,7 +46,7 @@ void DevicesPlugin::start(HostContext& context) {
     _context = &context;
     std::string key = hostKey(context);
     _store = std::make_unique<DevicesStore>(context.store());
-    double now = epochNow();
+    double now = epochSeconds();
     double offlineAfter = static_cast<double>(_config->offlineAfter.count()) / 1000.0;
     _store->forEach([&](DeviceRecord&& record) { _registry.load(record, now, offlineAfter); });
 #ifdef __GLIBC__
@@ -75,12 +76,6 @@ void DevicesPlugin::stop() {
         _context->cancelTimer(_expireTimer);
         _expireTimer = 0;
     }
-    if (_routes) {
-        _routes->bind(nullptr, nullptr, "");
-    }
-    if (_adminRoutes) {
-        _adminRoutes->bind(nullptr, nullptr);
-    }
     if (_store) {
         try {
             _store->flush();  // a plugin restarted by a reload loads what was just answered
@@ -93,7 +88,7 @@ void DevicesPlugin::stop() {
 }
 
 void DevicesPlugin::expire() {
-    double cutoff = epochNow() - static_cast<double>(_config->offlineAfter.count()) / 1000.0;
+    double cutoff = epochSeconds() - static_cast<double>(_config->offlineAfter.count()) / 1000.0;
     std::size_t count = 0;
     _registry.expire(cutoff, [&](Device& device) {
         _context->bus().publish("device.offline",

@@ -9,6 +9,7 @@
 
 #include "DeviceEvents.h"
 #include "SshPublicKey.h"
+#include "switchboard/Clock.h"
 #include "switchboard/Json.h"
 
 namespace switchboard::devices {
@@ -23,17 +24,6 @@ using json::writeTimeOrNull;
 constexpr std::size_t kMaxPubkeyLength = 16384;
 
 constexpr const char* kHeartbeatOk = "{\"ok\":true,\"message\":\"Heartbeat received\"}";
-
-/// Parses the body as a JSON object; an empty body counts as {} (every heartbeat field is
-/// optional, and some clients send none).
-bool parseBody(const HttpRequest& req, rapidjson::Document& doc, std::string& error) {
-    const std::string& body = req.body();
-    if (body.find_first_not_of(" \t\r\n") == std::string::npos) {
-        doc.SetObject();
-        return true;
-    }
-    return json::parseObject(body, doc, error);
-}
 
 }  // namespace
 
@@ -54,21 +44,13 @@ void DevicesRoutes::bind(HostContext* context, DevicesStore* store, const std::s
         _sshKeys = &m.counter("ssh_keys_total", "Device SSH keys stored");
         _hostKey = hostKey;
     }
-    // Stopping only clears the context (the "not running" signal); the store object outlives
-    // the plugin's stop, so a request that passed the check can still finish with it.
-    if (store != nullptr) {
-        _store = store;
-    }
+    _store = store;
     _context = context;
 }
 
 std::vector<Route> DevicesRoutes::routes() {
     auto handler = [this](void (DevicesRoutes::*method)(const HttpRequest&, HttpResponse&)) {
         return [this, method](const HttpRequest& req, HttpResponse& resp) {
-            if (_context.load() == nullptr) {
-                reply(resp, 503, false, "devices is not running");
-                return;
-            }
             (this->*method)(req, resp);
         };
     };
@@ -79,9 +61,17 @@ std::vector<Route> DevicesRoutes::routes() {
             {"GET", "/api/devices/{key}", handler(&DevicesRoutes::deviceDetails)}};
 }
 
+std::string DevicesRoutes::replyBody(bool ok, std::string_view message) {
+    return std::string("{\"ok\":") + (ok ? "true" : "false") +
+           ",\"message\":" + json::quote(message) + "}";
+}
+
 void DevicesRoutes::reply(HttpResponse& resp, int status, bool ok, std::string_view message) {
-    resp.json(status, std::string("{\"ok\":") + (ok ? "true" : "false") +
-                          ",\"message\":" + json::quote(message) + "}");
+    resp.json(status, replyBody(ok, message));
+}
+
+void DevicesRoutes::storeUnavailable(HttpResponse& resp, std::string_view what) {
+    resp.storeUnavailableBody(replyBody(false, what));
 }
 
 bool DevicesRoutes::limited(std::int64_t wait, HttpResponse& resp) {
@@ -115,7 +105,8 @@ void DevicesRoutes::registerDevice(const HttpRequest& req, HttpResponse& resp) {
     std::string error;
     std::string token;
     DeviceInfo info;
-    if (!parseBody(req, body, error) || !json::requireString(body, "token_code", token, error) ||
+    if (!json::parseBody(req, body, error, json::BlankBody::EmptyObject) ||
+        !json::requireString(body, "token_code", token, error) ||
         !info.readRequest(body, _config->maxFieldLength, error)) {
         reply(resp, 400, false, error);
         return;
@@ -150,8 +141,8 @@ void DevicesRoutes::registerDevice(const HttpRequest& req, HttpResponse& resp) {
     std::string code;
     bool wellFormed = DeviceTokens::normalize(token, code);
     DeviceTokens::Hash presented = DeviceTokens::hash(key, code);
-    HostContext* context = _context.load();
-    double now = epochNow();
+    HostContext* context = _context;
+    double now = epochSeconds();
     bool cameOnline = false;
     {
         std::lock_guard<std::mutex> lock(device->mutex);
@@ -170,11 +161,11 @@ void DevicesRoutes::registerDevice(const HttpRequest& req, HttpResponse& resp) {
             return;
         }
         try {
-            _store.load()->registerDevice(*device, now, info.json());
+            _store->registerDevice(*device, now, info.json());
         } catch (const std::exception& e) {
             context->logger().error("cannot store the registration of %s: %s", key,
                                     std::string(e.what()));
-            reply(resp, 500, false, "cannot store the registration");
+            storeUnavailable(resp, "cannot store the registration");
             return;
         }
         device->hasToken = false;
@@ -209,7 +200,8 @@ void DevicesRoutes::heartbeat(const HttpRequest& req, HttpResponse& resp) {
     rapidjson::Document body(&allocator);
     std::string error;
     DeviceInfo info;
-    if (!parseBody(req, body, error) || !info.readRequest(body, _config->maxFieldLength, error)) {
+    if (!json::parseBody(req, body, error, json::BlankBody::EmptyObject) ||
+        !info.readRequest(body, _config->maxFieldLength, error)) {
         reply(resp, 400, false, error);
         return;
     }
@@ -220,7 +212,7 @@ void DevicesRoutes::heartbeat(const HttpRequest& req, HttpResponse& resp) {
         address = req.clientAddress();
         info.setString("ip_address", address);
     }
-    HostContext* context = _context.load();
+    HostContext* context = _context;
     static const std::string kHook = "on_device_heartbeat";
     if (!context->lua().hasHook(kHook)) {
         std::lock_guard<std::mutex> lock(device->mutex);
@@ -252,17 +244,16 @@ void DevicesRoutes::heartbeat(const HttpRequest& req, HttpResponse& resp) {
 
 void DevicesRoutes::applyHeartbeat(Device& device, DeviceInfo&& info, const std::string& address) {
     bool changed = device.info.merge(std::move(info));
-    double now = epochNow();
+    double now = epochSeconds();
     bool cameOnline = _registry.markSeen(device, now);
-    DevicesStore* store = _store.load();
+    DevicesStore* store = _store;
     store->heartbeat(device, now, device.registeredAt);
     if (changed) {
         store->deviceInfo(device.key, device.info.json(), device.registeredAt);
     }
     _heartbeats->inc();
     if (cameOnline) {
-        _context.load()->bus().publish("device.online",
-                                       DeviceEvents::online(device.key, address, now));
+        _context->bus().publish("device.online", DeviceEvents::online(device.key, address, now));
     }
 }
 
@@ -282,7 +273,7 @@ bool DevicesRoutes::runHook(const DeviceRecord& d, const DeviceInfo& info, Devic
     device.AddMember("device_info", rapidjson::Value(stored, a), a);
     rapidjson::Document fields;
     fields.Parse(info.json().c_str());
-    HostContext* context = _context.load();
+    HostContext* context = _context;
     LuaResult result = context->lua().call("on_device_heartbeat", {&device, &fields});
     if (!result.ok) {
         context->logger().error("on_device_heartbeat failed: %s", result.error);
@@ -310,7 +301,8 @@ void DevicesRoutes::putSshKey(const HttpRequest& req, HttpResponse& resp) {
     rapidjson::Document body;
     std::string error;
     std::string pubkey;
-    if (!parseBody(req, body, error) || !json::requireString(body, "pubkey", pubkey, error)) {
+    if (!json::parseBody(req, body, error, json::BlankBody::EmptyObject) ||
+        !json::requireString(body, "pubkey", pubkey, error)) {
         reply(resp, 400, false, error);
         return;
     }
@@ -329,11 +321,10 @@ void DevicesRoutes::putSshKey(const HttpRequest& req, HttpResponse& resp) {
         return;
     }
     try {
-        _store.load()->setSshKey(key, normalized);
+        _store->setSshKey(key, normalized);
     } catch (const std::exception& e) {
-        _context.load()->logger().error("cannot store the SSH key of %s: %s", key,
-                                        std::string(e.what()));
-        reply(resp, 500, false, "cannot store the SSH key");
+        _context->logger().error("cannot store the SSH key of %s: %s", key, std::string(e.what()));
+        storeUnavailable(resp, "cannot store the SSH key");
         return;
     }
     device->sshPubkey = normalized;

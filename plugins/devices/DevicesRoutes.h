@@ -3,7 +3,6 @@
 // {"ok": bool, "message": str, ...}; handlers validate input and never throw.
 #pragma once
 
-#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,15 +20,20 @@ class DevicesRoutes {
 public:
     DevicesRoutes(std::shared_ptr<const DevicesConfig> config, DeviceRegistry& registry);
 
-    /// Connects the handlers to the running plugin (at start; nullptrs at stop). `hostKey` is
-    /// the OpenSSH public host key line GET /api/ssh-hostkey serves.
+    /// Connects the handlers to the running plugin (at start; the host calls handlers only
+    /// between start and stop, see Plugin.h). `hostKey` is the OpenSSH public host key line
+    /// GET /api/ssh-hostkey serves.
     void bind(HostContext* context, DevicesStore* store, const std::string& hostKey);
     std::vector<Route> routes();
 
     /// {"ok": ok, "message": message}
     static void reply(HttpResponse& resp, int status, bool ok, std::string_view message);
+    /// A failing store (HttpResponse::storeUnavailableBody: 503 with Retry-After) as
+    /// {"ok": false, "message": what}.
+    static void storeUnavailable(HttpResponse& resp, std::string_view what);
 
 private:
+    static std::string replyBody(bool ok, std::string_view message);
     void registerDevice(const HttpRequest& req, HttpResponse& resp);
     void heartbeat(const HttpRequest& req, HttpResponse& resp);
     void hostKey(const HttpRequest& req, HttpResponse& resp);
@@ -51,9 +55,9 @@ private:
     DeviceRegistry& _registry;
     RateLimiter _deviceLimiter;
     RateLimiter _addressLimiter;
-    std::atomic<HostContext*> _context{nullptr};
-    std::atomic<DevicesStore*> _store{nullptr};
-    std::string _hostKey;  ///< written by bind() before _context is published
+    HostContext* _context = nullptr;
+    DevicesStore* _store = nullptr;
+    std::string _hostKey;
     Counter* _registrations = nullptr;
     Counter* _heartbeats = nullptr;
     Counter* _tokenFailures = nullptr;

@@ -10,10 +10,10 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 #include "SshPublicKey.h"
+#include "switchboard/SecretFile.h"
 
 namespace switchboard::devices {
 
@@ -94,24 +94,6 @@ void writeFile(const std::string& path, const std::string& text, mode_t mode) {
     }
     if (::rename(temp.c_str(), path.c_str()) != 0) {
         throw std::runtime_error("cannot rename " + temp + ": " + std::strerror(errno));
-    }
-}
-
-void makeDirectory(const std::string& dir) {
-    std::string partial;
-    std::stringstream parts(dir);
-    std::string part;
-    if (!dir.empty() && dir.front() == '/') {
-        partial = "/";
-    }
-    while (std::getline(parts, part, '/')) {
-        if (part.empty()) {
-            continue;
-        }
-        partial += part + "/";
-        if (::mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) {
-            throw std::runtime_error("cannot create " + partial + ": " + std::strerror(errno));
-        }
     }
 }
 
@@ -210,41 +192,30 @@ std::string SshHostKey::loadOrCreate(const std::string& dir, bool& created) {
         throw std::runtime_error("libsodium failed to initialise");
     }
     const std::string path = dir + "/ssh_host_ed25519_key";
-    struct stat info {};
-    if (::stat(path.c_str(), &info) == 0) {
-        std::ifstream in(path, std::ios::binary);
-        if (!in) {
-            throw std::runtime_error("cannot read " + path);
-        }
-        std::ostringstream text;
-        text << in.rdbuf();
-        created = false;
-        try {
-            std::string line = publicLineOf(text.str());
-            std::string pubText;
-            std::ifstream pubIn(path + ".pub");
-            if (!pubIn || !std::getline(pubIn, pubText) || pubText != line) {
-                writeFile(path + ".pub", line + "\n", 0644);  // restore a missing/stale .pub
-            }
-            return line;
-        } catch (const std::runtime_error& e) {
-            throw std::runtime_error(path + ": " + e.what());
-        }
+    std::string text = SecretFile::readOrCreate(
+        path,
+        [] {
+            unsigned char publicKey[crypto_sign_PUBLICKEYBYTES];
+            unsigned char secretKey[crypto_sign_SECRETKEYBYTES];
+            crypto_sign_keypair(publicKey, secretKey);
+            std::string file = privateKeyFile(publicKey, secretKey, kComment);
+            sodium_memzero(secretKey, sizeof secretKey);
+            return file;
+        },
+        created);
+    std::string line;
+    try {
+        line = publicLineOf(text);
+    } catch (const std::runtime_error& e) {
+        sodium_memzero(text.data(), text.size());
+        throw std::runtime_error(path + ": " + e.what());
     }
-    if (errno != ENOENT) {
-        throw std::runtime_error("cannot read " + path + ": " + std::strerror(errno));
-    }
-    makeDirectory(dir);
-    unsigned char publicKey[crypto_sign_PUBLICKEYBYTES];
-    unsigned char secretKey[crypto_sign_SECRETKEYBYTES];
-    crypto_sign_keypair(publicKey, secretKey);
-    std::string text = privateKeyFile(publicKey, secretKey, kComment);
-    sodium_memzero(secretKey, sizeof secretKey);
-    writeFile(path, text, 0600);
     sodium_memzero(text.data(), text.size());
-    std::string line = publicLine(publicKey, kComment);
-    writeFile(path + ".pub", line + "\n", 0644);
-    created = true;
+    std::string pubText;
+    std::ifstream pubIn(path + ".pub");
+    if (!pubIn || !std::getline(pubIn, pubText) || pubText != line) {
+        writeFile(path + ".pub", line + "\n", 0644);  // a new, missing or stale .pub
+    }
     return line;
 }
 

@@ -9,9 +9,10 @@ namespace switchboard::devices {
 
 class SshHostKey {
 public:
-    /// Loads `<dir>/ssh_host_ed25519_key`, or generates and writes it (and the .pub file) when
-    /// it does not exist. Returns the public key line; `created` tells which happened. Throws
-    /// std::runtime_error naming the file if it cannot be read, written or parsed.
+    /// Loads `<dir>/ssh_host_ed25519_key`, or generates it as a SecretFile (mode 0600 from
+    /// creation) when it does not exist; writes the .pub file when it is missing or stale.
+    /// Returns the public key line; `created` tells which happened. Throws std::runtime_error
+    /// naming the file if it cannot be read, written or parsed.
     static std::string loadOrCreate(const std::string& dir, bool& created);
 
     /// The OpenSSH private key file text (openssh-key-v1, unencrypted) of an ed25519 key pair

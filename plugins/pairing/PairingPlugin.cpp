@@ -3,11 +3,14 @@
 
 #include <Poco/Logger.h>
 
-#include "switchboard/Json.h"
+#include "PairingEvents.h"
+#include "switchboard/Clock.h"
 
 namespace switchboard::pairing {
 
-void PairingPlugin::declareConfig(ConfigSchema& schema) const { PairingConfig::declare(schema); }
+void PairingPlugin::declareConfig(ConfigSchema& schema) const {
+    PairingConfig::declare(schema);
+}
 
 void PairingPlugin::configure(const ConfigSection& config) {
     _config = std::make_shared<const PairingConfig>(PairingConfig::parse(config));
@@ -34,24 +37,18 @@ void PairingPlugin::stop() {
         _context->cancelTimer(_expireTimer);
         _expireTimer = 0;
     }
-    if (_routes) {
-        _routes->bind(nullptr, nullptr);
-    }
     _context = nullptr;
 }
 
 void PairingPlugin::expire() {
-    double cutoff = epochNow() - static_cast<double>(_config->offlineAfter.count()) / 1000.0;
+    double cutoff = epochSeconds() - static_cast<double>(_config->offlineAfter.count()) / 1000.0;
     std::vector<ServerInfo> expired = _registry.expire(cutoff);
     if (expired.empty()) {
         return;
     }
     _store->markOffline(expired);
     for (const auto& s : expired) {
-        std::string payload = "{\"ssh_pubkey\":" + json::quote(s.sshPubkey) +
-                              ",\"ssh_user\":" + json::quote(s.sshUser) +
-                              ",\"pairing_code\":" + std::to_string(s.code) + "}";
-        _context->bus().publish("server.offline", std::move(payload));
+        _context->bus().publish("server.offline", PairingEvents::offline(s));
     }
     _context->logger().information("%z server(s) went offline", expired.size());
 }

@@ -4,8 +4,8 @@
 
 #include <Poco/Logger.h>
 
-#include <chrono>
-
+#include "PairingEvents.h"
+#include "switchboard/Clock.h"
 #include "switchboard/Json.h"
 
 namespace switchboard::pairing {
@@ -27,22 +27,6 @@ std::string statusBody(bool online, double lastHeartbeat) {
     return std::string(buffer.GetString(), buffer.GetSize());
 }
 
-std::string eventPayload(const ServerInfo& s) {
-    rapidjson::StringBuffer buffer;
-    Writer w(buffer);
-    w.StartObject();
-    writeString(w, "ssh_pubkey", s.sshPubkey);
-    writeString(w, "ssh_user", s.sshUser);
-    if (s.code != 0) {
-        w.Key("pairing_code");
-        w.Int(s.code);
-    }
-    w.Key("last_heartbeat");
-    w.Double(s.lastHeartbeat);
-    w.EndObject();
-    return buffer.GetString();
-}
-
 /// pairing_code as the seed sends it (an integer); a string of digits is accepted too.
 bool readCode(const rapidjson::Value& body, std::int64_t& code, std::string& error) {
     auto it = body.FindMember("pairing_code");
@@ -61,13 +45,6 @@ bool readCode(const rapidjson::Value& body, std::int64_t& code, std::string& err
 
 }  // namespace
 
-double epochNow() {
-    auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                  std::chrono::system_clock::now().time_since_epoch())
-                  .count();
-    return static_cast<double>(us) / 1e6;
-}
-
 PairingRoutes::PairingRoutes(std::shared_ptr<const PairingConfig> config, ServerRegistry& registry)
     : _config(std::move(config)),
       _registry(registry),
@@ -80,8 +57,8 @@ void PairingRoutes::bind(HostContext* context, PairingStore* store) {
         _registrations = &m.counter("registrations_total", "Successful server registrations");
         _heartbeats = &m.counter("heartbeats_total", "Heartbeats recorded");
         _lookupsOk = &m.counter("lookups_total", "Pairing-code look-ups", "result=\"found\"");
-        _lookupsFailed = &m.counter("lookups_total", "Pairing-code look-ups",
-                                    "result=\"not_found\"");
+        _lookupsFailed =
+            &m.counter("lookups_total", "Pairing-code look-ups", "result=\"not_found\"");
         _rateLimited = &m.counter("rate_limited_total", "Look-ups refused with 429");
     }
     _store = store;
@@ -91,10 +68,6 @@ void PairingRoutes::bind(HostContext* context, PairingStore* store) {
 std::vector<Route> PairingRoutes::routes() {
     auto handler = [this](void (PairingRoutes::*method)(const HttpRequest&, HttpResponse&)) {
         return [this, method](const HttpRequest& req, HttpResponse& resp) {
-            if (_context.load() == nullptr) {
-                resp.error(503, "pairing is not running");
-                return;
-            }
             (this->*method)(req, resp);
         };
     };
@@ -104,9 +77,8 @@ std::vector<Route> PairingRoutes::routes() {
 }
 
 std::vector<Route> PairingRoutes::adminRoutes() {
-    return {{"GET", "/servers", [this](const HttpRequest& req, HttpResponse& resp) {
-                 listServers(req, resp);
-             }}};
+    return {{"GET", "/servers",
+             [this](const HttpRequest& req, HttpResponse& resp) { listServers(req, resp); }}};
 }
 
 bool PairingRoutes::checkField(const std::string& name, const std::string& value,
@@ -131,7 +103,7 @@ bool PairingRoutes::checkField(const std::string& name, const std::string& value
 
 bool PairingRoutes::allowedByHook(const ServerInfo& s, const std::string& peer,
                                   HttpResponse& resp) {
-    Lua& lua = _context.load()->lua();
+    Lua& lua = _context->lua();
     if (!lua.hasHook("on_server_register")) {
         return true;
     }
@@ -144,7 +116,7 @@ bool PairingRoutes::allowedByHook(const ServerInfo& s, const std::string& peer,
     server.AddMember("peer", rapidjson::Value(peer.c_str(), a), a);
     LuaResult result = lua.call("on_server_register", {&server});
     if (!result.ok) {
-        _context.load()->logger().error("on_server_register failed: %s", result.error);
+        _context->logger().error("on_server_register failed: %s", result.error);
         resp.error(500, "registration hook failed");
         return false;
     }
@@ -164,7 +136,7 @@ void PairingRoutes::registerServer(const HttpRequest& req, HttpResponse& resp) {
     rapidjson::Document body;
     std::string error;
     ServerInfo s;
-    if (!json::parseObject(req.body(), body, error) ||
+    if (!json::parseBody(req, body, error) ||
         !json::requireString(body, "ssh_pubkey", s.sshPubkey, error) ||
         !json::requireString(body, "ssh_user", s.sshUser, error) ||
         !json::requireInt(body, "ssh_tunnel", s.sshTunnel, error) ||
@@ -193,21 +165,20 @@ void PairingRoutes::registerServer(const HttpRequest& req, HttpResponse& resp) {
     }
     s.code = *code;
     s.online = true;
-    s.lastHeartbeat = epochNow();
+    s.lastHeartbeat = epochSeconds();
     s.registeredAt = s.lastHeartbeat;
     try {
-        _store.load()->save(s);  // durable before the client hears of its code
+        _store->save(s);  // durable before the client hears of its code
     } catch (const std::exception& e) {
         _registry.releaseReservation(*code);
-        _context.load()->logger().error("cannot store registration: %s", std::string(e.what()));
-        resp.error(500, "cannot store the registration");
+        _context->logger().error("cannot store registration: %s", std::string(e.what()));
+        resp.storeUnavailable("cannot store the registration");
         return;
     }
     _registry.commit(s);
     _registrations->inc();
-    _context.load()->bus().publish("server.online", eventPayload(s));
-    _context.load()->logger().information("server registered (user %s, code %d)", s.sshUser,
-                                          s.code);
+    _context->bus().publish("server.online", PairingEvents::online(s));
+    _context->logger().information("server registered (user %s, code %d)", s.sshUser, s.code);
     resp.json(200, "{\"pairing_code\":" + std::to_string(s.code) + "}");
 }
 
@@ -216,14 +187,14 @@ void PairingRoutes::serverStatus(const HttpRequest& req, HttpResponse& resp) {
     std::string error;
     std::string key;
     std::string action;
-    if (!json::parseObject(req.body(), body, error) ||
+    if (!json::parseBody(req, body, error) ||
         !json::requireString(body, "ssh_pubkey", key, error) ||
         !json::requireString(body, "action", action, error)) {
         resp.error(400, error);
         return;
     }
     if (action == "heartbeat") {
-        double now = epochNow();
+        double now = epochSeconds();
         switch (_registry.heartbeat(key, now)) {
             case ServerRegistry::Heartbeat::Unknown:
                 resp.error(404, "Server not registered");
@@ -232,7 +203,7 @@ void PairingRoutes::serverStatus(const HttpRequest& req, HttpResponse& resp) {
                 resp.error(409, "Server is offline. Heartbeat not updated.");
                 return;
             case ServerRegistry::Heartbeat::Updated:
-                _store.load()->heartbeat(key, now);
+                _store->heartbeat(key, now);
                 _heartbeats->inc();
                 resp.json(200, statusBody(true, now));
                 return;
@@ -261,7 +232,7 @@ void PairingRoutes::serverDetails(const HttpRequest& req, HttpResponse& resp) {
     rapidjson::Document body;
     std::string error;
     std::int64_t code = 0;
-    if (!json::parseObject(req.body(), body, error) || !readCode(body, code, error)) {
+    if (!json::parseBody(req, body, error) || !readCode(body, code, error)) {
         resp.error(400, error);
         return;
     }

@@ -2,8 +2,8 @@
 // and the admin listing. Handlers validate input, consult the registry, and never throw.
 #pragma once
 
-#include <atomic>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "PairingConfig.h"
@@ -19,7 +19,8 @@ class PairingRoutes {
 public:
     PairingRoutes(std::shared_ptr<const PairingConfig> config, ServerRegistry& registry);
 
-    /// Connects the handlers to the running plugin's context and store (at start).
+    /// Connects the handlers to the running plugin's context and store (at start; the host
+    /// calls handlers only between start and stop, see Plugin.h).
     void bind(HostContext* context, PairingStore* store);
     std::vector<Route> routes();
     std::vector<Route> adminRoutes();
@@ -37,8 +38,8 @@ private:
     std::shared_ptr<const PairingConfig> _config;
     ServerRegistry& _registry;
     RateLimiter _lookupLimiter;
-    std::atomic<HostContext*> _context{nullptr};
-    std::atomic<PairingStore*> _store{nullptr};
+    HostContext* _context = nullptr;
+    PairingStore* _store = nullptr;
     std::mutex _registerMutex;  ///< registrations are rare: one at a time keeps codes simple
     Counter* _registrations = nullptr;
     Counter* _heartbeats = nullptr;
@@ -46,8 +47,5 @@ private:
     Counter* _lookupsFailed = nullptr;
     Counter* _rateLimited = nullptr;
 };
-
-/// Seconds since the epoch with microseconds, like Python's time.time().
-double epochNow();
 
 }  // namespace switchboard::pairing

@@ -1,6 +1,8 @@
 // Test helpers (see TestSupport.h).
 #include "TestSupport.h"
 
+#include <Poco/Data/SQLite/Connector.h>
+#include <Poco/Data/Session.h>
 #include <Poco/File.h>
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
@@ -12,15 +14,15 @@
 #include <Poco/String.h>
 #include <Poco/TemporaryFile.h>
 #include <fcntl.h>
-#include <sys/file.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
-#include <stdexcept>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 
 namespace switchboard::test {
@@ -37,7 +39,9 @@ TempDir::~TempDir() {
     }
 }
 
-std::string TempDir::file(const std::string& name) const { return _path + "/" + name; }
+std::string TempDir::file(const std::string& name) const {
+    return _path + "/" + name;
+}
 
 std::string TempDir::write(const std::string& name, const std::string& content) const {
     std::string p = file(name);
@@ -158,9 +162,13 @@ EventStream::EventStream(int adminPort, const std::string& topic)
 
 EventStream::~EventStream() = default;
 
-int EventStream::status() const { return _impl->response.getStatus(); }
+int EventStream::status() const {
+    return _impl->response.getStatus();
+}
 
-std::string EventStream::contentType() const { return _impl->response.getContentType(); }
+std::string EventStream::contentType() const {
+    return _impl->response.getContentType();
+}
 
 std::optional<EventStream::Event> EventStream::next(const std::string& topic,
                                                     const std::string& needle) {
@@ -197,17 +205,24 @@ std::string configYaml(const TempDir& dir, const Ports& ports, const std::string
       << "  plugin_dirs: [" << SB_PLUGIN_DIR << ", " << SB_FIXTURE_DIR << "]\n"
       << "  shutdown_timeout: 2s\n"
       << "  log: { level: information }\n"
-      << "store: { url: \"sqlite:" << dir.path() << "/var/switchboard.db\", flush_interval: "
+      << "store: { url: \"sqlite:" << dir.path()
+      << "/var/switchboard.db\", flush_interval: "
          "200ms }\n"
       << "listeners:\n"
       << "  public: { bind: 127.0.0.1, port: " << ports.pub << " }\n"
       << "  pairing: { bind: 127.0.0.1, port: " << ports.pairing << " }\n"
       << "  admin: { bind: 127.0.0.1, port: " << ports.admin << " }\n"
       << "admin: { token: " << kAdminToken << " }\n"
-      << extra << (extra.empty() || extra.back() == '\n' ? "" : "\n")
-      << "plugins:\n"
+      << extra << (extra.empty() || extra.back() == '\n' ? "" : "\n") << "plugins:\n"
       << plugins;
     return y.str();
+}
+
+void executeOnDatabase(const std::string& database, const std::string& sql) {
+    Poco::Data::SQLite::Connector::registerConnector();
+    Poco::Data::Session session("SQLite", database);
+    session.setProperty("connectionTimeout", std::size_t{5});
+    session << sql, Poco::Data::Keywords::now;
 }
 
 std::string withServerKeys(std::string yaml, const std::string& lines) {
@@ -356,7 +371,9 @@ bool ServerProcess::waitReady(int port, std::chrono::seconds timeout) {
     return false;
 }
 
-std::string ServerProcess::log() const { return readFile(_logFile); }
+std::string ServerProcess::log() const {
+    return readFile(_logFile);
+}
 
 bool ServerProcess::waitForLog(const std::string& text, std::chrono::seconds timeout) {
     return eventually([&] { return log().find(text) != std::string::npos; }, timeout);

@@ -44,7 +44,8 @@ struct HttpResult {
 
 /// One request on a fresh connection to 127.0.0.1:port.
 HttpResult http(const std::string& method, int port, const std::string& path,
-                const std::string& body = "", const std::map<std::string, std::string>& headers = {});
+                const std::string& body = "",
+                const std::map<std::string, std::string>& headers = {});
 
 /// The same, over a TCP connection bound to `sourceHost` (another loopback address such as
 /// 127.0.0.2), for per-address limits and trusted-proxy tests.
@@ -94,6 +95,10 @@ std::string configYaml(const TempDir& dir, const Ports& ports, const std::string
 /// `yaml` (from configYaml) with `lines` (indented by two spaces) added to its server: section.
 std::string withServerKeys(std::string yaml, const std::string& lines);
 
+/// Runs SQL on a server's SQLite file from outside (WAL: alongside the running server), e.g. to
+/// rename a plugin's table away so that its writes fail.
+void executeOnDatabase(const std::string& database, const std::string& sql);
+
 /// The result of running the binary to completion.
 struct RunResult {
     int exitCode = -1;
@@ -127,7 +132,8 @@ public:
     int pid() const { return _pid; }
     std::string log() const;
     /// Polls log() until it contains `text`.
-    bool waitForLog(const std::string& text, std::chrono::seconds timeout = std::chrono::seconds(10));
+    bool waitForLog(const std::string& text,
+                    std::chrono::seconds timeout = std::chrono::seconds(10));
 
 private:
     std::string _logFile;

@@ -11,6 +11,8 @@
 
 namespace switchboard {
 
+class HttpResponse;
+
 /// Who an account is. Never carries a password or hash.
 struct Identity {
     std::int64_t id = 0;   ///< stable, never reused
@@ -35,6 +37,10 @@ public:
     AccountError(Code code, const std::string& message)
         : std::runtime_error(message), _code(code) {}
     Code code() const { return _code; }
+    /// Answers the error over HTTP with {"error": what()}: 400 InvalidInput, 409 Duplicate,
+    /// 404 NotFound, 403 ReadOnly; Unavailable as a failing store (HttpResponse::
+    /// storeUnavailable: 503 with Retry-After).
+    void answer(HttpResponse& resp) const;
 
 private:
     Code _code;

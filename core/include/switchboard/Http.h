@@ -33,6 +33,10 @@ public:
     virtual std::string clientAddress() const = 0;
     /// True when the request arrived over TLS.
     virtual bool secure() const = 0;
+
+    /// The token of an "Authorization: Bearer <token>" header (scheme in any case, token
+    /// trimmed), or "" when there is none.
+    std::string bearerToken() const;
 };
 
 /// The response a handler fills in; the host sends it (with Content-Length) when the handler
@@ -58,7 +62,18 @@ public:
     }
     /// Sets status and {"error": message}.
     void error(int status, std::string_view message);
+
+    /// The one answer to a failing store: 503, `Retry-After: 1` (a busy or briefly unreachable
+    /// store is the usual cause) and {"error": what}, where `what` names what could not be done
+    /// ("cannot store the device"). Log the store's own error; never send it to the client.
+    void storeUnavailable(std::string_view what);
+    /// storeUnavailable with a JSON body of the API's own shape instead of {"error": ...} (the
+    /// devices API answers {"ok": false, "message": ...}).
+    void storeUnavailableBody(std::string body);
 };
+
+/// Seconds a client is asked to wait (Retry-After) after HttpResponse::storeUnavailable.
+constexpr int kStoreRetryAfterSeconds = 1;
 
 using HttpHandler = std::function<void(const HttpRequest&, HttpResponse&)>;
 

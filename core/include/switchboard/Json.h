@@ -9,11 +9,31 @@
 #include <string>
 #include <string_view>
 
+namespace switchboard {
+class HttpRequest;
+class HttpResponse;
+}  // namespace switchboard
+
 namespace switchboard::json {
 
 /// Parses `text` into `doc`. Returns false and sets `error` ("body is not valid JSON" or
 /// "body must be a JSON object") if it is not a JSON object.
 bool parseObject(std::string_view text, rapidjson::Document& doc, std::string& error);
+
+/// What a request body of nothing but whitespace means to parseBody and readBody.
+enum class BlankBody {
+    Invalid,      ///< "body is not valid JSON", like any other text that is not JSON
+    EmptyObject,  ///< {} (for APIs whose fields are all optional)
+};
+
+/// Parses the request body as a JSON object into `doc` (parseObject's errors). For APIs that
+/// answer errors in a shape of their own.
+bool parseBody(const HttpRequest& req, rapidjson::Document& doc, std::string& error,
+               BlankBody blank = BlankBody::Invalid);
+
+/// parseBody that answers 400 {"error": "<parse problem>"} itself; false when it did.
+bool readBody(const HttpRequest& req, rapidjson::Document& doc, HttpResponse& resp,
+              BlankBody blank = BlankBody::Invalid);
 
 /// Serialises a value to compact JSON text.
 std::string stringify(const rapidjson::Value& value);

@@ -1,7 +1,7 @@
 // The plugin contract. Lifecycle: declareConfig -> configure (validate, build immutable config)
-// -> routes()/webSocketRoutes()/streamHandler() mounted -> start -> ... -> stop. The host calls
-// these dependencies first and stops in reverse order; any exception a plugin throws is caught
-// and reported with the plugin's name.
+// -> routes()/webSocketRoutes()/streamHandler() collected -> start -> handlers run -> stop. The
+// host calls these dependencies first and stops in reverse order; any exception a plugin throws
+// is caught and reported with the plugin's name.
 #pragma once
 
 #include <Poco/ClassLibrary.h>
@@ -21,6 +21,14 @@ namespace switchboard {
 /// Bumped whenever this header or anything it includes changes incompatibly.
 constexpr int kPluginAbiVersion = 2;
 
+/// A plugin instance, created by the host from the plugin's library.
+///
+/// The host guarantees that a plugin's code runs only while the instance is running: its HTTP
+/// and admin route handlers, WebSocket and stream callbacks, bus handlers and timers are called
+/// only after start() has returned and never after stop() has been called. A reload (or a
+/// disable) first unmounts the instance's routes, lets the requests already inside its handlers
+/// finish, and only then calls stop(). Handlers therefore need no "not running" checks of their
+/// own: what they use can be set up in start() and torn down in stop().
 class Plugin {
 public:
     virtual ~Plugin() = default;
@@ -40,9 +48,12 @@ public:
     virtual std::vector<WebSocketRoute> webSocketRoutes() { return {}; }
     /// For plugins served on a TLS TCP (stream) listener.
     virtual std::shared_ptr<StreamHandler> streamHandler() { return nullptr; }
-    /// Migrations, timers, subscriptions. The context outlives the plugin's start..stop.
+    /// Migrations, timers, subscriptions. The context outlives the plugin's start..stop. No
+    /// handler, callback or timer of this instance is called before start() returns.
     virtual void start(HostContext& context) = 0;
-    /// Stops timers and threads and flushes state. Must not throw.
+    /// Stops timers and threads and flushes state. Must not throw. Called after the routes are
+    /// unmounted and in-flight requests have finished; no handler, callback or timer of this
+    /// instance is called once stop() has been called.
     virtual void stop() = 0;
 };
 
@@ -50,11 +61,13 @@ public:
 
 /// Exports a plugin class from its shared library: the POCO manifest plus the ABI symbols the
 /// host checks before it creates the class.
-#define SWITCHBOARD_PLUGIN(ClassName)                                            \
-    POCO_BEGIN_MANIFEST(switchboard::Plugin)                                     \
-    POCO_EXPORT_CLASS(ClassName)                                                 \
-    POCO_END_MANIFEST                                                            \
-    extern "C" POCO_LIBRARY_API int switchboard_plugin_abi() {                   \
-        return switchboard::kPluginAbiVersion;                                   \
-    }                                                                            \
-    extern "C" POCO_LIBRARY_API const char* switchboard_plugin_class() { return #ClassName; }
+#define SWITCHBOARD_PLUGIN(ClassName)                                    \
+    POCO_BEGIN_MANIFEST(switchboard::Plugin)                             \
+    POCO_EXPORT_CLASS(ClassName)                                         \
+    POCO_END_MANIFEST                                                    \
+    extern "C" POCO_LIBRARY_API int switchboard_plugin_abi() {           \
+        return switchboard::kPluginAbiVersion;                           \
+    }                                                                    \
+    extern "C" POCO_LIBRARY_API const char* switchboard_plugin_class() { \
+        return #ClassName;                                               \
+    }

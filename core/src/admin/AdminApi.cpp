@@ -1,21 +1,18 @@
 // Admin API (see AdminApi.h).
 #include "admin/AdminApi.h"
 
-#include <Poco/File.h>
-#include <Poco/Path.h>
 #include <sodium.h>
-#include <sys/stat.h>
 
 #include <chrono>
 #include <condition_variable>
 #include <deque>
-#include <fstream>
 #include <mutex>
 #include <stdexcept>
 
-#include "services/MetricsRegistry.h"
 #include "loader/PluginManager.h"
+#include "services/MetricsRegistry.h"
 #include "switchboard/Json.h"
+#include "switchboard/SecretFile.h"
 
 namespace switchboard {
 
@@ -105,28 +102,28 @@ HttpHandler AdminApi::guard(HttpHandler handler) const {
 
 std::vector<Route> AdminApi::routes() {
     std::vector<Route> routes;
-    routes.push_back({"GET", "/admin/api/plugins", guard([this](const HttpRequest&,
-                                                                 HttpResponse& resp) {
-                          resp.json(200, pluginsJson(_plugins.list()));
-                      })});
-    routes.push_back({"POST", "/admin/api/reload", guard([this](const HttpRequest&,
-                                                                 HttpResponse& resp) {
-                          std::vector<std::string> problems = _reload();
-                          if (problems.empty()) {
-                              resp.json(200, "{\"reloaded\":true}");
-                              return;
-                          }
-                          std::string body = "{\"error\":\"config rejected; the running "
-                                             "configuration stays\",\"problems\":[";
-                          for (std::size_t i = 0; i < problems.size(); ++i) {
-                              body += (i ? "," : "") + json::quote(problems[i]);
-                          }
-                          resp.json(400, body + "]}");
-                      })});
-    routes.push_back({"GET", "/admin/api/events",
-                      guard([this](const HttpRequest& req, HttpResponse& resp) {
-                          events(req, resp);
-                      })});
+    routes.push_back(
+        {"GET", "/admin/api/plugins", guard([this](const HttpRequest&, HttpResponse& resp) {
+             resp.json(200, pluginsJson(_plugins.list()));
+         })});
+    routes.push_back(
+        {"POST", "/admin/api/reload", guard([this](const HttpRequest&, HttpResponse& resp) {
+             std::vector<std::string> problems = _reload();
+             if (problems.empty()) {
+                 resp.json(200, "{\"reloaded\":true}");
+                 return;
+             }
+             std::string body =
+                 "{\"error\":\"config rejected; the running "
+                 "configuration stays\",\"problems\":[";
+             for (std::size_t i = 0; i < problems.size(); ++i) {
+                 body += (i ? "," : "") + json::quote(problems[i]);
+             }
+             resp.json(400, body + "]}");
+         })});
+    routes.push_back(
+        {"GET", "/admin/api/events",
+         guard([this](const HttpRequest& req, HttpResponse& resp) { events(req, resp); })});
     routes.push_back({"GET", "/metrics", guard([this](const HttpRequest&, HttpResponse& resp) {
                           resp.setStatus(200);
                           resp.setBody(_metrics.render(), "text/plain; version=0.0.4");
@@ -186,27 +183,24 @@ void AdminApi::events(const HttpRequest& request, HttpResponse& response) {
 }
 
 std::string loadOrCreateSecret(const std::string& file, bool& created) {
-    created = false;
-    std::ifstream in(file);
-    std::string token;
-    if (in && std::getline(in, token) && !token.empty()) {
-        return token;
-    }
-    Poco::File(Poco::Path(file).parent()).createDirectories();
     if (sodium_init() < 0) {
         throw std::runtime_error("libsodium failed to initialise");
     }
-    unsigned char bytes[32];
-    randombytes_buf(bytes, sizeof bytes);
-    char hex[2 * sizeof bytes + 1];
-    sodium_bin2hex(hex, sizeof hex, bytes, sizeof bytes);
-    token = hex;
-    {
-        std::ofstream out(file, std::ios::trunc);
-        out << token << "\n";
+    std::string text = SecretFile::readOrCreate(
+        file,
+        [] {
+            unsigned char bytes[32];
+            randombytes_buf(bytes, sizeof bytes);
+            char hex[2 * sizeof bytes + 1];
+            sodium_bin2hex(hex, sizeof hex, bytes, sizeof bytes);
+            sodium_memzero(bytes, sizeof bytes);
+            return std::string(hex) + "\n";
+        },
+        created);
+    std::string token = text.substr(0, text.find('\n'));
+    if (token.empty()) {
+        throw std::runtime_error(file + " holds no token; delete it to generate a new one");
     }
-    ::chmod(file.c_str(), 0600);
-    created = true;
     return token;
 }
 

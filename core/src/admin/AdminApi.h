@@ -45,8 +45,9 @@ private:
     std::atomic<bool> _stopping{false};
 };
 
-/// Reads the admin token from `file`, or creates it (32 random bytes, hex, mode 0600).
-/// Returns the token and sets `created`.
+/// Reads the admin token (the first line) from `file`, or creates it as a SecretFile (32
+/// random bytes, hex, mode 0600 from creation). Returns the token and sets `created`. Throws
+/// std::runtime_error naming the file when it cannot be read or holds no token.
 std::string loadOrCreateSecret(const std::string& file, bool& created);
 
 }  // namespace switchboard

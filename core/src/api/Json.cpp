@@ -19,6 +19,26 @@ bool parseObject(std::string_view text, rapidjson::Document& doc, std::string& e
     return true;
 }
 
+bool parseBody(const HttpRequest& req, rapidjson::Document& doc, std::string& error,
+               BlankBody blank) {
+    const std::string& body = req.body();
+    if (blank == BlankBody::EmptyObject && body.find_first_not_of(" \t\r\n") == std::string::npos) {
+        doc.SetObject();
+        return true;
+    }
+    return parseObject(body, doc, error);
+}
+
+bool readBody(const HttpRequest& req, rapidjson::Document& doc, HttpResponse& resp,
+              BlankBody blank) {
+    std::string error;
+    if (!parseBody(req, doc, error, blank)) {
+        resp.error(400, error);
+        return false;
+    }
+    return true;
+}
+
 std::string stringify(const rapidjson::Value& value) {
     rapidjson::StringBuffer buffer;
     rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
@@ -100,15 +120,8 @@ void writeTimeOrNull(Writer& writer, const char* key, double seconds) {
     }
 }
 
-std::string errorBody(std::string_view message) { return "{\"error\":" + quote(message) + "}"; }
-
-}  // namespace switchboard::json
-
-namespace switchboard {
-
-void HttpResponse::error(int status, std::string_view message) {
-    setStatus(status);
-    setBody(json::errorBody(message));
+std::string errorBody(std::string_view message) {
+    return "{\"error\":" + quote(message) + "}";
 }
 
-}  // namespace switchboard
+}  // namespace switchboard::json

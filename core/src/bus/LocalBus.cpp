@@ -3,8 +3,9 @@
 
 #include <Poco/Logger.h>
 
-#include <chrono>
 #include <vector>
+
+#include "switchboard/Clock.h"
 
 namespace switchboard {
 
@@ -25,9 +26,7 @@ LocalBus::LocalBus(std::size_t capacity) : _capacity(capacity), _thread([this] {
 LocalBus::~LocalBus() { stop(); }
 
 void LocalBus::publish(const std::string& topic, std::string payloadJson) {
-    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                   std::chrono::system_clock::now().time_since_epoch())
-                   .count();
+    std::int64_t now = epochMillis();
     {
         std::lock_guard<std::mutex> lock(_mutex);
         if (_stopping || _queue.size() >= _capacity) {

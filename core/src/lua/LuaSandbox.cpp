@@ -9,15 +9,15 @@
 #include <Poco/Message.h>
 #include <rapidjson/error/en.h>
 
-#include <chrono>
 #include <exception>
 #include <initializer_list>
 #include <optional>
 #include <string>
 
-#include "store/KeyValueStore.h"
 #include "lua/LuaConvert.h"
 #include "lua/LuaState.h"
+#include "store/KeyValueStore.h"
+#include "switchboard/Clock.h"
 #include "switchboard/EventBus.h"
 
 namespace switchboard {
@@ -267,8 +267,7 @@ int busSubscribe(lua_State* lua) {
 }
 
 int timeNow(lua_State* lua) {
-    auto since = std::chrono::system_clock::now().time_since_epoch();
-    lua_pushnumber(lua, std::chrono::duration<double>(since).count());
+    lua_pushnumber(lua, epochSeconds());
     return 1;
 }
 

@@ -4,16 +4,19 @@
 
 #include <Poco/File.h>
 #include <Poco/Path.h>
+#include <openssl/bio.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
-#include <sys/stat.h>
 
 #include <cstdio>
 #include <memory>
 #include <stdexcept>
+#include <string_view>
+
+#include "switchboard/SecretFile.h"
 
 namespace switchboard {
 
@@ -38,21 +41,32 @@ void addExtension(X509* cert, int nid, const char* value) {
     X509_EXTENSION_free(ext);
 }
 
-void writePem(const std::string& path, bool privateKey, EVP_PKEY* key, X509* cert) {
+void writeCertificate(const std::string& path, X509* cert) {
     Poco::File(Poco::Path(path).parent()).createDirectories();
     FILE* f = std::fopen(path.c_str(), "wb");
     if (f == nullptr) {
         throw std::runtime_error("cannot write " + path);
     }
-    int ok = privateKey
-                 ? PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr)
-                 : PEM_write_X509(f, cert);
-    std::fclose(f);
-    if (privateKey) {
-        ::chmod(path.c_str(), 0600);
-    }
-    if (ok != 1) {
+    int ok = PEM_write_X509(f, cert);
+    if (std::fclose(f) != 0 || ok != 1) {
         throw std::runtime_error("cannot write " + path);
+    }
+}
+
+/// The private key as a SecretFile: mode 0600 from its first byte. The PEM text is built in
+/// secure memory, cleared when freed.
+void writeKey(const std::string& path, EVP_PKEY* key) {
+    std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>> bio(BIO_new(BIO_s_secmem()));
+    if (!bio ||
+        PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
+        throw std::runtime_error("cannot write " + path);
+    }
+    char* data = nullptr;
+    long size = BIO_get_mem_data(bio.get(), &data);
+    std::string_view pem(data, static_cast<std::size_t>(size));
+    if (!SecretFile::create(path, pem)) {
+        throw std::runtime_error("TLS: " + path +
+                                 " was created by someone else meanwhile; start again to use it");
     }
 }
 
@@ -87,8 +101,8 @@ bool ensureDevCertificate(const std::string& certFile, const std::string& keyFil
     if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0) {
         throw std::runtime_error("TLS: cannot sign the development certificate");
     }
-    writePem(keyFile, true, key.get(), nullptr);
-    writePem(certFile, false, nullptr, cert.get());
+    writeKey(keyFile, key.get());
+    writeCertificate(certFile, cert.get());
     return true;
 }
 
@@ -104,8 +118,8 @@ Poco::Net::Context::Ptr makeServerContext(const TlsOptions& tls) {
         params.verificationMode = Poco::Net::Context::VERIFY_STRICT;
         params.loadDefaultCAs = false;
     }
-    Poco::Net::Context::Ptr context = new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE,
-                                                             params);
+    Poco::Net::Context::Ptr context =
+        new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, params);
     context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
     // POCO's "extended" check matches the peer certificate's name against the peer address:
     // right for a client checking a server, wrong for client certificates. The CA chain check

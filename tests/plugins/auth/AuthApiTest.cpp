@@ -643,6 +643,26 @@ TEST_F(AuthApiTest, MetricsCountChecksAndSessions) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// A failing store
+
+TEST(AuthStoreFailureTest, AFailingStoreIs503WithRetryAfter) {
+    AuthServer server(authPlugin(", credentials: { alice: password123 }"));
+    ASSERT_TRUE(server.ready);
+    std::string database = server.dir.path() + "/var/switchboard.db";
+    executeOnDatabase(database, "ALTER TABLE auth_users RENAME TO auth_users_away");
+    for (auto [path, body] :
+         {std::pair{"/register", R"({"email":"zed@example.com","password":"password123"})"},
+          std::pair{"/login", R"({"username":"alice","password":"password123"})"}}) {
+        HttpResult r = post(server.pub(), path, body);
+        EXPECT_EQ(r.status, 503) << path;
+        EXPECT_EQ(r.header("Retry-After"), "1") << path;
+        EXPECT_EQ(r.body, errorJson("account store unavailable")) << path;
+    }
+    executeOnDatabase(database, "ALTER TABLE auth_users_away RENAME TO auth_users");
+    EXPECT_TRUE(login(server.pub(), "username", "alice", "password123").ok());
+}
+
+// ---------------------------------------------------------------------------------------------
 // Without an on_communicate hook
 
 TEST(AuthNoHookTest, CommunicateWithoutHookIs501) {

@@ -294,15 +294,7 @@ TEST(DevicesDurabilityTest, DeviceThatWentQuietWhileStoppedIsOfflineAfterStart) 
     EXPECT_NE(details(server.pub(), "dur-quiet").body.find("\"online\":true"), std::string::npos);
 }
 
-/// Runs SQL on the server's SQLite file from outside (WAL: alongside the running server).
-void executeOnDatabase(const std::string& database, const std::string& sql) {
-    Poco::Data::SQLite::Connector::registerConnector();
-    Poco::Data::Session session("SQLite", database);
-    session.setProperty("connectionTimeout", std::size_t{5});
-    session << sql, Poco::Data::Keywords::now;
-}
-
-TEST(DevicesDurabilityTest, WritesTheStoreRefusesAre500AndChangeNothing) {
+TEST(DevicesDurabilityTest, WritesTheStoreRefusesAre503WithRetryAfterAndChangeNothing) {
     Server server(devicesConfig(", offline_after: 60s"));
     ASSERT_TRUE(server.ready);
     std::string token = enrol(server.admin(), "fail-reg");
@@ -314,22 +306,27 @@ TEST(DevicesDurabilityTest, WritesTheStoreRefusesAre500AndChangeNothing) {
     executeOnDatabase(server.database(), "ALTER TABLE devices RENAME TO devices_away");
     executeOnDatabase(server.database(), "ALTER TABLE device_seen RENAME TO device_seen_away");
     HttpResult reg = registerDevice(server.pub(), "fail-reg", token);
-    EXPECT_EQ(reg.status, 500);
+    EXPECT_EQ(reg.status, 503);
+    EXPECT_EQ(reg.header("Retry-After"), "1");
     EXPECT_EQ(reg.body, failJson("cannot store the registration"));
     HttpResult ssh = putSshKey(
         server.pub(), "fail-ssh",
         R"({"pubkey":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAx/rXLbuQDb6oiUMrtdwEIDp41sW70gzJUkG+rHDD98"})");
-    EXPECT_EQ(ssh.status, 500);
+    EXPECT_EQ(ssh.status, 503);
+    EXPECT_EQ(ssh.header("Retry-After"), "1");
     EXPECT_EQ(ssh.body, failJson("cannot store the SSH key"));
     HttpResult created = adminCreate(server.admin(), R"({"device_key":"fail-new"})");
-    EXPECT_EQ(created.status, 500);
+    EXPECT_EQ(created.status, 503);
+    EXPECT_EQ(created.header("Retry-After"), "1");
     EXPECT_EQ(created.body, errorJson("cannot store the device"));
     HttpResult token2 =
         http("POST", server.admin(), "/admin/api/devices/fail-token/token", "", adminAuth());
-    EXPECT_EQ(token2.status, 500);
+    EXPECT_EQ(token2.status, 503);
+    EXPECT_EQ(token2.header("Retry-After"), "1");
     EXPECT_EQ(token2.body, errorJson("cannot store the token"));
     HttpResult revoked = adminRevoke(server.admin(), "fail-rev");
-    EXPECT_EQ(revoked.status, 500);
+    EXPECT_EQ(revoked.status, 503);
+    EXPECT_EQ(revoked.header("Retry-After"), "1");
     EXPECT_EQ(revoked.body, errorJson("cannot store the revocation"));
     // Heartbeats are answered from memory; their write waits for the tables to return.
     EXPECT_EQ(heartbeat(server.pub(), "fail-ssh", R"({"note":"queued"})").status, 200);
@@ -401,7 +398,7 @@ TEST(DevicesRateLimitTest, PerAddressLimitCountsGuessesAcrossDevices) {
     EXPECT_FALSE(limited.header("Retry-After").empty());
     // Another address registers fine, with the same device's token.
     HttpResult other = httpFrom("127.0.0.2", "POST", server.pub(), "/api/devices/rl-c/register",
-                                   "{\"token_code\":\"" + c + "\"}");
+                                "{\"token_code\":\"" + c + "\"}");
     EXPECT_EQ(other.status, 200);
     EXPECT_EQ(other.body, registeredJson("rl-c"));
     // Heartbeats from the limited address still work.

@@ -145,7 +145,6 @@ std::string withPairingListenerOptions(std::string yaml, const Ports& ports,
     return yaml;
 }
 
-
 /// A POST with a chunked body (no Content-Length).
 HttpResult postChunked(int port, const std::string& path, const std::string& body) {
     HttpResult result;
@@ -164,7 +163,6 @@ HttpResult postChunked(int port, const std::string& path, const std::string& bod
     }
     return result;
 }
-
 
 /// A running server with its own directory and ports.
 struct Server {
@@ -994,6 +992,25 @@ TEST(PairingDurabilityTest, ServerThatWentQuietWhileStoppedIsOfflineAfterStart) 
     EXPECT_TRUE(isOffline(server.pairing(), "k-quiet"));
     EXPECT_EQ(lookup(server.pairing(), code).status, 404);
     EXPECT_EQ(heartbeat(server.pairing(), "k-quiet").status, 409);
+}
+
+TEST(PairingDurabilityTest, RegistrationTheStoreRefusesIs503WithRetryAfterAndHoldsNoCode) {
+    Server server(pairingConfig("60s"));
+    ASSERT_TRUE(server.ready);
+    std::string database = server.dir.path() + "/var/switchboard.db";
+    executeOnDatabase(database, "ALTER TABLE pairing_servers RENAME TO pairing_servers_away");
+    HttpResult refused = registerRaw(server.pairing(), serverJson("k-refused", "kim"));
+    EXPECT_EQ(refused.status, 503);
+    EXPECT_EQ(refused.header("Retry-After"), "1");
+    EXPECT_EQ(refused.body, errorJson("cannot store the registration"));
+    EXPECT_EQ(serverStatus(server.pairing(), "k-refused").status, 404) << "not registered";
+    executeOnDatabase(database, "ALTER TABLE pairing_servers_away RENAME TO pairing_servers");
+
+    // Nothing was kept: the same registration now succeeds, and survives a restart.
+    int code = registerServer(server.pairing(), "k-refused", "kim");
+    server.restart(SIGTERM);
+    ASSERT_TRUE(server.ready);
+    EXPECT_EQ(lookup(server.pairing(), code).body, serverJson("k-refused", "kim"));
 }
 
 // ---------------------------------------------------------------------------------------------
