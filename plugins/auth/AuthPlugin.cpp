@@ -59,7 +59,7 @@ void AuthPlugin::start(HostContext& context) {
         Runtime{&context, _accounts.get(), _sessions.get(), _tokens.get()});
     _routes->bind(_runtime.get());
     context.services().provide<Accounts>("accounts", _accounts);
-    _sweepTimer = context.every(_config->checkInterval, [this] { sweep(); });
+    context.every(_config->checkInterval, [this] { sweep(); });
     if (_config->smtpHost.empty()) {
         log.warning(
             "no SMTP server configured (plugins.auth.smtp.host): password reset mails "
@@ -73,15 +73,7 @@ void AuthPlugin::start(HostContext& context) {
 }
 
 void AuthPlugin::stop() {
-    if (_context == nullptr) {
-        return;
-    }
-    // The host cancels timers only after stop() returns; a sweep running meanwhile would still
-    // use the context. cancelTimer waits for a running sweep.
-    if (_sweepTimer != 0) {
-        _context->cancelTimer(_sweepTimer);
-        _sweepTimer = 0;
-    }
+    // The host has cancelled the sweep timer already (Plugin.h): no sweep runs from here on.
     _context->services().withdraw("accounts");
     if (_accounts) {
         _accounts->shutdown();

@@ -43,7 +43,6 @@ private:
     std::unique_ptr<Mailer> _mailer;
     std::shared_ptr<AccountService> _accounts;
     std::unique_ptr<Runtime> _runtime;
-    std::uint64_t _sweepTimer = 0;
     std::int64_t _lastPurge = 0;
 };
 

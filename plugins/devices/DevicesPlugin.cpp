@@ -62,7 +62,7 @@ void DevicesPlugin::start(HostContext& context) {
             [this] { return static_cast<double>(_registry.onlineCount()); });
     m.gauge("heartbeats_pending", "Heartbeats waiting for the next write-behind flush",
             [this] { return static_cast<double>(_store->pendingHeartbeats()); });
-    _expireTimer = context.every(_config->checkInterval, [this] { expire(); });
+    context.every(_config->checkInterval, [this] { expire(); });
     _routes->bind(&context, _store.get(), key);
     _adminRoutes->bind(&context, _store.get());
     context.logger().information("%z devices enrolled, %z registered, %z online", _registry.size(),
@@ -70,12 +70,7 @@ void DevicesPlugin::start(HostContext& context) {
 }
 
 void DevicesPlugin::stop() {
-    // The host cancels a plugin's timers only after stop() returns; a sweep running meanwhile
-    // would publish through the context nulled below. cancelTimer waits for a running sweep.
-    if (_context != nullptr && _expireTimer != 0) {
-        _context->cancelTimer(_expireTimer);
-        _expireTimer = 0;
-    }
+    // The host has cancelled the expiry timer already (Plugin.h): no sweep runs from here on.
     if (_store) {
         try {
             _store->flush();  // a plugin restarted by a reload loads what was just answered

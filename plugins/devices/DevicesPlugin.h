@@ -35,7 +35,6 @@ private:
     std::unique_ptr<DevicesAdminRoutes> _adminRoutes;
     std::unique_ptr<DevicesStore> _store;
     HostContext* _context = nullptr;
-    std::uint64_t _expireTimer = 0;  ///< the offline sweep, cancelled first in stop()
 };
 
 }  // namespace switchboard::devices

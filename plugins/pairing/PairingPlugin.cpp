@@ -24,19 +24,14 @@ void PairingPlugin::start(HostContext& context) {
     expire();  // servers that went quiet while we were down
     context.metrics().gauge("servers_online", "Servers online (holding a pairing code)",
                             [this] { return static_cast<double>(_registry.onlineCount()); });
-    _expireTimer = context.every(_config->checkInterval, [this] { expire(); });
+    context.every(_config->checkInterval, [this] { expire(); });
     _routes->bind(&context, _store.get());
     context.logger().information("%z servers known, %z online", _registry.all().size(),
                                  _registry.onlineCount());
 }
 
 void PairingPlugin::stop() {
-    // The host cancels a plugin's timers only after stop() returns; a sweep running meanwhile
-    // would publish through the context nulled below. cancelTimer waits for a running sweep.
-    if (_context != nullptr && _expireTimer != 0) {
-        _context->cancelTimer(_expireTimer);
-        _expireTimer = 0;
-    }
+    // The host has cancelled the expiry timer already (Plugin.h): no sweep runs from here on.
     _context = nullptr;
 }
 

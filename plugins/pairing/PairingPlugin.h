@@ -31,7 +31,6 @@ private:
     std::unique_ptr<PairingRoutes> _routes;
     std::unique_ptr<PairingStore> _store;
     HostContext* _context = nullptr;
-    std::uint64_t _expireTimer = 0;  ///< the offline sweep, cancelled first in stop()
 };
 
 }  // namespace switchboard::pairing

@@ -25,10 +25,14 @@ constexpr int kPluginAbiVersion = 2;
 ///
 /// The host guarantees that a plugin's code runs only while the instance is running: its HTTP
 /// and admin route handlers, WebSocket and stream callbacks, bus handlers and timers are called
-/// only after start() has returned and never after stop() has been called. A reload (or a
-/// disable) first unmounts the instance's routes, lets the requests already inside its handlers
-/// finish, and only then calls stop(). Handlers therefore need no "not running" checks of their
-/// own: what they use can be set up in start() and torn down in stop().
+/// only after start() has returned and never after stop() has been called. Before stop(), a
+/// reload (or a disable, or the shutdown) unmounts the instance's routes and lets the requests
+/// already inside its handlers finish, closes its WebSocket and stream connections and lets
+/// their onClose callbacks finish, and cancels its timers and bus subscriptions, waiting for a
+/// task or handler that is running. Handlers therefore need no "not running" checks of their
+/// own: what they use can be set up in start() and torn down in stop(). The one exception is
+/// logged: a request still running when server.shutdown_timeout runs out keeps the instance
+/// alive until it returns, but may then run alongside or after stop().
 class Plugin {
 public:
     virtual ~Plugin() = default;

@@ -81,8 +81,8 @@ bool AdminApi::authorized(const HttpRequest& request) const {
     if (token->empty()) {
         return false;
     }
-    std::string auth = request.header("Authorization");
-    if (auth.compare(0, 7, "Bearer ") == 0 && sameSecret(auth.substr(7), *token)) {
+    std::string bearer = request.bearerToken();
+    if (!bearer.empty() && sameSecret(bearer, *token)) {
         return true;
     }
     std::string cookie = request.cookie("switchboard_admin");
