@@ -19,7 +19,7 @@
 namespace switchboard {
 
 /// Bumped whenever this header or anything it includes changes incompatibly.
-constexpr int kPluginAbiVersion = 2;
+constexpr int kPluginAbiVersion = 3;
 
 class Plugin {
 public:
@@ -29,7 +29,8 @@ public:
     /// Declares the plugin's config fields. The host adds `enabled` and `required`.
     virtual void declareConfig(ConfigSchema& schema) const = 0;
     /// Takes the validated section. Throws ConfigError (see ConfigSection::error) for
-    /// problems the schema cannot express.
+    /// problems the schema cannot express; several at once as
+    /// ConfigError(std::vector<ConfigError>), so the operator sees every one in one run.
     virtual void configure(const ConfigSection& config) = 0;
     /// Listener the routes mount on: the plugin's `listener` config key by convention.
     virtual std::string listener() const { return {}; }
@@ -50,11 +51,13 @@ public:
 
 /// Exports a plugin class from its shared library: the POCO manifest plus the ABI symbols the
 /// host checks before it creates the class.
-#define SWITCHBOARD_PLUGIN(ClassName)                                            \
-    POCO_BEGIN_MANIFEST(switchboard::Plugin)                                     \
-    POCO_EXPORT_CLASS(ClassName)                                                 \
-    POCO_END_MANIFEST                                                            \
-    extern "C" POCO_LIBRARY_API int switchboard_plugin_abi() {                   \
-        return switchboard::kPluginAbiVersion;                                   \
-    }                                                                            \
-    extern "C" POCO_LIBRARY_API const char* switchboard_plugin_class() { return #ClassName; }
+#define SWITCHBOARD_PLUGIN(ClassName)                                    \
+    POCO_BEGIN_MANIFEST(switchboard::Plugin)                             \
+    POCO_EXPORT_CLASS(ClassName)                                         \
+    POCO_END_MANIFEST                                                    \
+    extern "C" POCO_LIBRARY_API int switchboard_plugin_abi() {           \
+        return switchboard::kPluginAbiVersion;                           \
+    }                                                                    \
+    extern "C" POCO_LIBRARY_API const char* switchboard_plugin_class() { \
+        return #ClassName;                                               \
+    }

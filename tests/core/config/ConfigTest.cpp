@@ -1,7 +1,7 @@
 // Config as data: schema declaration and Markdown docs, YAML validation with exact messages,
 // ${VAR} expansion, typed dotted getters and fingerprints.
-#include "config/ConfigDocument.h"
 #include "TestSupport.h"
+#include "config/ConfigDocument.h"
 
 #include <gtest/gtest.h>
 
@@ -358,6 +358,23 @@ TEST(ConfigTest, SchemaRejectsBadDefaults) {
     EXPECT_EQ(schema.fields().size(), 1u);
     EXPECT_NE(schema.find("e"), nullptr);
     EXPECT_EQ(schema.find("a"), nullptr);
+}
+
+TEST(ConfigTest, ConfigErrorCarriesSeveralProblems) {
+    ConfigSection config = load("port: 9000\ntls: {cert: c.pem}\n");
+    ConfigError one = config.error("port", "in use");
+    EXPECT_EQ(one.messages(), Strings{"test.yaml:1: port: in use"});
+    ConfigError both({one, config.error("tls.cert", "unreadable")});
+    EXPECT_EQ(both.messages(),
+              (Strings{"test.yaml:1: port: in use", "test.yaml:2: tls.cert: unreadable"}));
+    EXPECT_EQ(std::string(both.what()),
+              "test.yaml:1: port: in use\ntest.yaml:2: tls.cert: unreadable");
+    ConfigError nested({both, ConfigError("elsewhere: wrong")});
+    EXPECT_EQ(nested.messages().size(), 3u);
+    EXPECT_EQ(nested.messages().back(), "elsewhere: wrong");
+    ConfigError copy = nested;
+    EXPECT_EQ(copy.messages(), nested.messages());
+    EXPECT_THROW(ConfigError(std::vector<ConfigError>{}), std::logic_error);
 }
 
 TEST(ConfigTest, PathsInsideTheDocument) {
