@@ -57,6 +57,8 @@ struct ConfigField {
     bool hasDefault = false;       ///< false: the key is required
     std::int64_t min = INT64_MIN;  ///< Integer bounds
     std::int64_t max = INT64_MAX;
+    std::string minText;  ///< Number, Duration, Size: lower bound as written ("": none)
+    std::string maxText;  ///< Number, Duration, Size: upper bound as written ("": none)
     std::vector<std::string> choices;       ///< Choice values
     std::shared_ptr<ConfigSchema> section;  ///< Section / SectionMap element schema
 };
@@ -80,6 +82,16 @@ public:
     ConfigSchema& any(const std::string& name, const std::string& desc);
     /// Marks the field declared last as required (no default).
     ConfigSchema& required();
+    /// Inclusive bounds of the Number, Duration or Size field declared last, written in that
+    /// field's own syntax: `.duration("offline_after", "90s", "...").atLeast("1ms")`,
+    /// `.size("memory", "19MiB", "...").between("8KiB", "4GiB")`. A value outside is reported as
+    /// "must be at least 1ms", "must be at most 1h" or "must be between 8KiB and 4GiB" (integer
+    /// bounds, given to integer(), read the same). Throws std::logic_error if the field has
+    /// another type, a bound does not parse, the minimum is above the maximum or the default
+    /// lies outside.
+    ConfigSchema& atLeast(const std::string& min);
+    ConfigSchema& atMost(const std::string& max);
+    ConfigSchema& between(const std::string& min, const std::string& max);
 
     /// Declares a nested section and returns its schema.
     ConfigSchema& section(const std::string& name, const std::string& desc);
@@ -95,6 +107,7 @@ public:
 
 private:
     ConfigField& add(const std::string& name, ConfigType type, const std::string& desc);
+    ConfigSchema& bound(const std::string& min, const std::string& max, const char* method);
     std::vector<ConfigField> _fields;
 };
 
