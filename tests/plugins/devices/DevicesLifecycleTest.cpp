@@ -401,7 +401,7 @@ TEST(DevicesRateLimitTest, PerAddressLimitCountsGuessesAcrossDevices) {
     EXPECT_FALSE(limited.header("Retry-After").empty());
     // Another address registers fine, with the same device's token.
     HttpResult other = httpFrom("127.0.0.2", "POST", server.pub(), "/api/devices/rl-c/register",
-                                   "{\"token_code\":\"" + c + "\"}");
+                                "{\"token_code\":\"" + c + "\"}");
     EXPECT_EQ(other.status, 200);
     EXPECT_EQ(other.body, registeredJson("rl-c"));
     // Heartbeats from the limited address still work.
@@ -672,14 +672,14 @@ TEST(DevicesConfigTest, BadValuesAreReportedWithTheirPath) {
         std::string message;
     } cases[] = {
         {"  devices: { offline_after: 0s }\n",
-         "plugins.devices.offline_after: must be longer than 0s"},
+         "plugins.devices.offline_after: must be at least 1ms"},
         {"  devices: { check_interval: 0s }\n",
-         "plugins.devices.check_interval: must be longer than 0s"},
-        {"  devices: { token_ttl: 0s }\n", "plugins.devices.token_ttl: must be longer than 0s"},
+         "plugins.devices.check_interval: must be at least 1ms"},
+        {"  devices: { token_ttl: 0s }\n", "plugins.devices.token_ttl: must be at least 1ms"},
         {"  devices: { rate_limit: { window: 0s } }\n",
-         "plugins.devices.rate_limit.window: must be longer than 0s"},
+         "plugins.devices.rate_limit.window: must be at least 1ms"},
         {"  devices: { max_field_length: 0 }\n",
-         "plugins.devices.max_field_length: must be at least 1 byte"},
+         "plugins.devices.max_field_length: must be at least 1B"},
         {"  devices: { token_ttl: tomorrow }\n", "plugins.devices.token_ttl: expected a duration"},
         {"  devices: { ssh_host_key: " + dir.file("missing.pub") + " }\n",
          "plugins.devices.ssh_host_key: cannot read " + dir.file("missing.pub")},
