@@ -3,6 +3,8 @@
 
 #include <thread>
 
+#include "AccountRules.h"
+
 namespace switchboard::auth {
 
 void AuthConfig::declare(ConfigSchema& schema) {
@@ -21,9 +23,11 @@ void AuthConfig::declare(ConfigSchema& schema) {
         .choice("algorithm", "HS256", {"HS256", "HS384", "HS512"},
                 "Signing algorithm; tokens with any other alg (and none) are rejected")
         .duration("ttl", "24h", "Lifetime of a token (its exp claim)")
+        .atLeast("1ms")
         .duration("leeway", "30s", "Clock skew tolerated when checking exp");
     schema.section("password_hash", "Argon2id parameters (libsodium crypto_pwhash)")
         .size("memory", "19MiB", "Memory per hash (OWASP minimum: 19MiB)")
+        .between("8KiB", "4GiB")
         .integer("passes", 2, 1, 100, "Passes over the memory (OWASP minimum: 2)")
         .integer("parallel", 0, 0, 1024,
                  "Hashes computed at once; more wait in a queue (0: number of cores)");
@@ -32,6 +36,7 @@ void AuthConfig::declare(ConfigSchema& schema) {
         .duration("lifetime", "24h", "A session ends this long after login (0s: never)")
         .duration("check_interval", "60s",
                   "How often sessions are checked for expiry and the Lua session_valid rule")
+        .atLeast("1ms")
         .choice("cookie_samesite", "Strict", {"Strict", "Lax", "None"},
                 "SameSite attribute of the cookie (None: no attribute, as in the seed)")
         .choice("cookie_secure", "auto", {"auto", "always"},
@@ -43,12 +48,15 @@ void AuthConfig::declare(ConfigSchema& schema) {
                  "Failed logins per client address per window (0: no limit)")
         .integer("per_account", 10, 0, 1000000,
                  "Failed logins per account name per window (0: no limit)")
-        .duration("window", "5m", "Length of the counting window");
+        .duration("window", "5m", "Length of the counting window")
+        .atLeast("1ms");
     schema.section("password_reset", "POST /password/forgot and /password/reset")
         .duration("ttl", "30m", "How long a reset token stays valid")
+        .atLeast("1ms")
         .integer("per_account", 3, 0, 1000000,
                  "Reset mails per account per window; more are dropped silently (0: no limit)")
         .duration("window", "15m", "Window of per_account")
+        .atLeast("1ms")
         .string("url", "",
                 "Link put in the mail, {token} replaced by the token (empty: token only)")
         .string("subject", "Password reset", "Subject of the reset mail");
@@ -60,19 +68,10 @@ void AuthConfig::declare(ConfigSchema& schema) {
         .string("username", "", "Login for AUTH LOGIN (empty: no authentication)")
         .string("password", "", "Password for AUTH LOGIN")
         .duration("timeout", "30s", "Connect and I/O timeout")
+        .atLeast("1ms")
         .string("ca_file", "", "CA certificates (PEM) for TLS (empty: the system's)")
         .boolean("verify", true, "Verify the server certificate under TLS");
 }
-
-namespace {
-
-void requirePositive(const ConfigSection& s, const std::string& key) {
-    if (s.getDuration(key).count() <= 0) {
-        throw s.error(key, "must be longer than 0s");
-    }
-}
-
-}  // namespace
 
 AuthConfig AuthConfig::parse(const ConfigSection& s) {
     AuthConfig c;
@@ -85,14 +84,10 @@ AuthConfig AuthConfig::parse(const ConfigSection& s) {
     c.jwtAlgorithm = s.getString("jwt.algorithm");
     c.jwtTtl = s.getDuration("jwt.ttl");
     c.jwtLeeway = s.getDuration("jwt.leeway");
-    requirePositive(s, "jwt.ttl");
 
     c.hashMemory = s.getSize("password_hash.memory");
     c.hashPasses = static_cast<std::uint64_t>(s.getInt("password_hash.passes"));
     c.hashParallel = static_cast<std::size_t>(s.getInt("password_hash.parallel"));
-    if (c.hashMemory < 8 * 1024 || c.hashMemory > (std::uint64_t{4} << 30)) {
-        throw s.error("password_hash.memory", "must be between 8KiB and 4GiB");
-    }
     if (c.hashParallel == 0) {
         c.hashParallel = std::max(1u, std::thread::hardware_concurrency());
     }
@@ -100,7 +95,6 @@ AuthConfig AuthConfig::parse(const ConfigSection& s) {
     c.idleTimeout = s.getDuration("sessions.idle_timeout");
     c.lifetime = s.getDuration("sessions.lifetime");
     c.checkInterval = s.getDuration("sessions.check_interval");
-    requirePositive(s, "sessions.check_interval");
     std::string sameSite = s.getString("sessions.cookie_samesite");
     c.sameSite = sameSite == "Strict" ? SameSite::Strict
                  : sameSite == "Lax"  ? SameSite::Lax
@@ -111,15 +105,12 @@ AuthConfig AuthConfig::parse(const ConfigSection& s) {
     c.failuresPerAddress = static_cast<std::uint64_t>(s.getInt("rate_limit.per_address"));
     c.failuresPerAccount = static_cast<std::uint64_t>(s.getInt("rate_limit.per_account"));
     c.rateWindow = s.getDuration("rate_limit.window");
-    requirePositive(s, "rate_limit.window");
 
     c.resetTtl = s.getDuration("password_reset.ttl");
     c.resetMailsPerAccount = static_cast<std::uint64_t>(s.getInt("password_reset.per_account"));
     c.resetWindow = s.getDuration("password_reset.window");
     c.resetUrl = s.getString("password_reset.url");
     c.resetSubject = s.getString("password_reset.subject");
-    requirePositive(s, "password_reset.ttl");
-    requirePositive(s, "password_reset.window");
 
     c.smtpHost = s.getString("smtp.host");
     c.smtpPort = static_cast<int>(s.getInt("smtp.port"));
@@ -133,9 +124,22 @@ AuthConfig AuthConfig::parse(const ConfigSection& s) {
     c.smtpTimeout = s.getDuration("smtp.timeout");
     c.smtpCaFile = s.getString("smtp.ca_file");
     c.smtpVerify = s.getBool("smtp.verify");
-    requirePositive(s, "smtp.timeout");
+
+    // Checks the schema cannot express, all reported together.
+    std::vector<ConfigError> problems;
+    for (const auto& [username, secret] : c.credentials) {
+        if (std::string problem = usernameProblem(username); !problem.empty()) {
+            problems.push_back(s.error("credentials", "'" + username + "': " + problem));
+        }
+        if (secret.empty()) {
+            problems.push_back(s.error("credentials", "'" + username + "': empty password"));
+        }
+    }
     if (c.smtpFrom.find('@') == std::string::npos) {
-        throw s.error("smtp.from", "expected an email address");
+        problems.push_back(s.error("smtp.from", "expected an email address"));
+    }
+    if (!problems.empty()) {
+        throw ConfigError(problems);
     }
     return c;
 }

@@ -59,7 +59,8 @@ struct AuthConfig {
     bool benchmarkRoute = false;
 
     static void declare(ConfigSchema& schema);
-    /// Throws ConfigError for values the schema cannot check.
+    /// Throws ConfigError holding every value the schema cannot check (credentials names and
+    /// passwords, smtp.from).
     static AuthConfig parse(const ConfigSection& section);
 };
 

@@ -3,7 +3,6 @@
 
 #include <Poco/Logger.h>
 
-#include "AccountRules.h"
 #include "switchboard/Clock.h"
 
 namespace switchboard::auth {
@@ -14,16 +13,7 @@ constexpr std::int64_t kPurgeEveryS = 300;
 }  // namespace
 
 void AuthPlugin::configure(const ConfigSection& config) {
-    AuthConfig parsed = AuthConfig::parse(config);
-    for (const auto& [username, secret] : parsed.credentials) {
-        if (std::string problem = usernameProblem(username); !problem.empty()) {
-            throw config.error("credentials", "'" + username + "': " + problem);
-        }
-        if (secret.empty()) {
-            throw config.error("credentials", "'" + username + "': empty password");
-        }
-    }
-    _config = std::make_shared<const AuthConfig>(std::move(parsed));
+    _config = std::make_shared<const AuthConfig>(AuthConfig::parse(config));
     _routes = std::make_unique<AuthRoutes>(_config);
 }
 

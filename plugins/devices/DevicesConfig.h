@@ -24,8 +24,8 @@ struct DevicesConfig {
     std::chrono::milliseconds rateWindow{900000};
 
     static void declare(ConfigSchema& schema);
-    /// Throws ConfigError for problems the schema cannot express (zero durations, bad proxy
-    /// addresses, an unreadable or malformed ssh_host_key).
+    /// Throws ConfigError for what the schema cannot express: an unreadable or malformed
+    /// ssh_host_key.
     static DevicesConfig parse(const ConfigSection& section);
 };
 

@@ -19,7 +19,7 @@ struct PairingConfig {
     std::chrono::milliseconds rateWindow{60000};
 
     static void declare(ConfigSchema& schema);
-    /// Throws ConfigError for combinations the schema cannot express.
+    /// Reads the validated section (every bound is in the schema).
     static PairingConfig parse(const ConfigSection& section);
 };
 

@@ -6,10 +6,10 @@
 using namespace switchboard::test;
 
 TEST(ConfigReferenceTest, DocsMatchTheSchema) {
-    RunResult r = runSwitchboard({"--print-schema", "--config=etc/switchboard.yaml"},
-                                 SB_SOURCE_DIR);
+    RunResult r =
+        runSwitchboard({"--print-schema", "--config=etc/switchboard.yaml"}, SB_SOURCE_DIR);
     ASSERT_EQ(r.exitCode, 0) << r.output;
-    ASSERT_NE(r.output.find("| `plugins.pairing.offline_after` | duration | `90s` |"),
+    ASSERT_NE(r.output.find("| `plugins.pairing.offline_after` | duration at least 1ms | `90s` |"),
               std::string::npos)
         << r.output;
     while (!r.output.empty() && r.output.back() == '\n') {

@@ -25,8 +25,9 @@ TEST(LoaderTest, NotAPlugin) {
 }
 
 TEST(LoaderTest, WrongAbi) {
-    EXPECT_TRUE(contains(checkOutput("  badabi: {}\n"),
-                         "switchboard-badabi.so was built for plugin ABI 999, this host needs ABI 2"));
+    EXPECT_TRUE(
+        contains(checkOutput("  badabi: {}\n"),
+                 "switchboard-badabi.so was built for plugin ABI 999, this host needs ABI 3"));
 }
 
 TEST(LoaderTest, NoManifest) {
@@ -56,11 +57,14 @@ TEST(LoaderTest, OptionalFailuresAreContained) {
     HttpResult plugins = http("GET", ports.admin, "/admin/api/plugins", "",
                               {{"Authorization", std::string("Bearer ") + kAdminToken}});
     ASSERT_EQ(plugins.status, 200);
-    EXPECT_TRUE(contains(plugins.body, "{\"name\":\"testkit\",\"state\":\"failed\",\"required\":false"))
+    EXPECT_TRUE(
+        contains(plugins.body, "{\"name\":\"testkit\",\"state\":\"failed\",\"required\":false"))
         << plugins.body;
     EXPECT_TRUE(contains(plugins.body, "start failed: testkit refuses to start")) << plugins.body;
-    EXPECT_TRUE(contains(plugins.body, "{\"name\":\"badabi\",\"state\":\"failed\"")) << plugins.body;
-    EXPECT_TRUE(contains(plugins.body, "{\"name\":\"pairing\",\"state\":\"running\"")) << plugins.body;
+    EXPECT_TRUE(contains(plugins.body, "{\"name\":\"badabi\",\"state\":\"failed\""))
+        << plugins.body;
+    EXPECT_TRUE(contains(plugins.body, "{\"name\":\"pairing\",\"state\":\"running\""))
+        << plugins.body;
     // The failed plugin's routes are not mounted; the others serve.
     EXPECT_EQ(http("GET", ports.pub, "/testkit/greeting").status, 404);
     EXPECT_EQ(http("POST", ports.pairing, "/server_status", "{}").status, 400);
@@ -77,12 +81,14 @@ TEST(LoaderTest, DisabledPluginIsNotLoadedOrMounted) {
 TEST(LoaderTest, RouteConflictNamesBoth) {
     TempDir dir;
     Ports ports;
-    dir.write("c.yaml", configYaml(dir, ports,
-                                   "  pairing: { listener: pairing }\n"
-                                   "  testkit: { listener: pairing, extra_route: /register_server }\n"));
+    dir.write("c.yaml",
+              configYaml(dir, ports,
+                         "  pairing: { listener: pairing }\n"
+                         "  testkit: { listener: pairing, extra_route: /register_server }\n"));
     RunResult r = runSwitchboard({"--check-config", "--config=c.yaml"}, dir.path());
     EXPECT_NE(r.exitCode, 0);
-    EXPECT_TRUE(contains(r.output, "c.yaml: pairing: POST /register_server is mounted by both "
-                                   "pairing and testkit"))
+    EXPECT_TRUE(contains(r.output,
+                         "c.yaml: pairing: POST /register_server is mounted by both "
+                         "pairing and testkit"))
         << r.output;
 }

@@ -12,11 +12,23 @@
 
 namespace switchboard {
 
-/// A configuration problem. what() is complete and user-facing, e.g.
+/// One or more configuration problems, each a complete, user-facing message, e.g.
 /// "etc/switchboard.yaml:14: plugins.pairing.offline_after: expected a duration like 90s".
+/// what() is the messages joined by newlines; the host reports each message on its own.
 class ConfigError : public std::runtime_error {
 public:
-    using std::runtime_error::runtime_error;
+    /// One problem.
+    explicit ConfigError(const std::string& message);
+    /// Every problem of `errors` (in order) as one exception, so that a plugin's configure()
+    /// can report all its semantic checks at once. Throws std::logic_error if `errors` is empty.
+    explicit ConfigError(const std::vector<ConfigError>& errors);
+    ~ConfigError() override;
+
+    /// The problems, one message each (a single-problem error holds what()).
+    const std::vector<std::string>& messages() const { return *_messages; }
+
+private:
+    std::shared_ptr<const std::vector<std::string>> _messages;  ///< shared: copies never throw
 };
 
 enum class ConfigType {
@@ -41,12 +53,14 @@ struct ConfigField {
     std::string name;
     ConfigType type = ConfigType::String;
     std::string description;
-    std::string defaultText;      ///< default as it would be written in YAML ("" for none)
-    bool hasDefault = false;      ///< false: the key is required
-    std::int64_t min = INT64_MIN; ///< Integer bounds
+    std::string defaultText;       ///< default as it would be written in YAML ("" for none)
+    bool hasDefault = false;       ///< false: the key is required
+    std::int64_t min = INT64_MIN;  ///< Integer bounds
     std::int64_t max = INT64_MAX;
-    std::vector<std::string> choices;      ///< Choice values
-    std::shared_ptr<ConfigSchema> section; ///< Section / SectionMap element schema
+    std::string minText;  ///< Number, Duration, Size: lower bound as written ("": none)
+    std::string maxText;  ///< Number, Duration, Size: upper bound as written ("": none)
+    std::vector<std::string> choices;       ///< Choice values
+    std::shared_ptr<ConfigSchema> section;  ///< Section / SectionMap element schema
 };
 
 /// The declared shape of one config mapping. Field methods return *this for chaining;
@@ -58,7 +72,8 @@ public:
                           std::int64_t max, const std::string& desc);
     ConfigSchema& number(const std::string& name, double def, const std::string& desc);
     ConfigSchema& boolean(const std::string& name, bool def, const std::string& desc);
-    ConfigSchema& duration(const std::string& name, const std::string& def, const std::string& desc);
+    ConfigSchema& duration(const std::string& name, const std::string& def,
+                           const std::string& desc);
     ConfigSchema& size(const std::string& name, const std::string& def, const std::string& desc);
     ConfigSchema& choice(const std::string& name, const std::string& def,
                          const std::vector<std::string>& choices, const std::string& desc);
@@ -67,6 +82,16 @@ public:
     ConfigSchema& any(const std::string& name, const std::string& desc);
     /// Marks the field declared last as required (no default).
     ConfigSchema& required();
+    /// Inclusive bounds of the Number, Duration or Size field declared last, written in that
+    /// field's own syntax: `.duration("offline_after", "90s", "...").atLeast("1ms")`,
+    /// `.size("memory", "19MiB", "...").between("8KiB", "4GiB")`. A value outside is reported as
+    /// "must be at least 1ms", "must be at most 1h" or "must be between 8KiB and 4GiB" (integer
+    /// bounds, given to integer(), read the same). Throws std::logic_error if the field has
+    /// another type, a bound does not parse, the minimum is above the maximum or the default
+    /// lies outside.
+    ConfigSchema& atLeast(const std::string& min);
+    ConfigSchema& atMost(const std::string& max);
+    ConfigSchema& between(const std::string& min, const std::string& max);
 
     /// Declares a nested section and returns its schema.
     ConfigSchema& section(const std::string& name, const std::string& desc);
@@ -82,6 +107,7 @@ public:
 
 private:
     ConfigField& add(const std::string& name, ConfigType type, const std::string& desc);
+    ConfigSchema& bound(const std::string& min, const std::string& max, const char* method);
     std::vector<ConfigField> _fields;
 };
 
@@ -114,6 +140,7 @@ public:
     /// "file:line" where the key (or this section, for "") was written; "file" if defaulted.
     std::string location(const std::string& key = "") const;
     /// Builds the message of a semantic error on `key`: "file:line: path.key: message".
+    /// Several are thrown together as ConfigError(std::vector<ConfigError>{...}).
     ConfigError error(const std::string& key, const std::string& message) const;
     /// Canonical text of all values; equal fingerprints mean equal configuration.
     std::string fingerprint() const;

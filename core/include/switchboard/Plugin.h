@@ -19,7 +19,7 @@
 namespace switchboard {
 
 /// Bumped whenever this header or anything it includes changes incompatibly.
-constexpr int kPluginAbiVersion = 2;
+constexpr int kPluginAbiVersion = 3;
 
 /// A plugin instance, created by the host from the plugin's library.
 ///
@@ -41,7 +41,8 @@ public:
     /// Declares the plugin's config fields. The host adds `enabled` and `required`.
     virtual void declareConfig(ConfigSchema& schema) const = 0;
     /// Takes the validated section. Throws ConfigError (see ConfigSection::error) for
-    /// problems the schema cannot express.
+    /// problems the schema cannot express; several at once as
+    /// ConfigError(std::vector<ConfigError>), so the operator sees every one in one run.
     virtual void configure(const ConfigSection& config) = 0;
     /// Listener the routes mount on: the plugin's `listener` config key by convention.
     virtual std::string listener() const { return {}; }

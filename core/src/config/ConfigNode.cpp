@@ -126,6 +126,67 @@ bool parseSize(const std::string& text, std::uint64_t& bytes) {
     return false;
 }
 
+using Entry = ConfigSection::Node::Entry;
+
+/// Parses `text` as a value of `field`'s type into `entry`, ignoring its bounds.
+bool parseValue(const ConfigField& field, const std::string& text, Entry& entry) {
+    switch (field.type) {
+        case ConfigType::String:
+            entry.text = text;
+            return true;
+        case ConfigType::Choice:
+            entry.text = text;
+            return std::find(field.choices.begin(), field.choices.end(), text) !=
+                   field.choices.end();
+        case ConfigType::Integer:
+            return parseInteger(text, entry.integer);
+        case ConfigType::Number:
+            return parseNumber(text, entry.number);
+        case ConfigType::Boolean:
+            return parseBoolean(text, entry.boolean);
+        case ConfigType::Duration:
+            return parseDuration(text, entry.integer);
+        case ConfigType::Size:
+            return parseSize(text, entry.size);
+        default:
+            return false;  // not a scalar type
+    }
+}
+
+/// Orders two values of a bounded type: negative, zero or positive as `a` is below, equal to or
+/// above `b`.
+int compare(ConfigType type, const Entry& a, const Entry& b) {
+    switch (type) {
+        case ConfigType::Number:
+            return a.number < b.number ? -1 : a.number > b.number ? 1 : 0;
+        case ConfigType::Size:
+            return a.size < b.size ? -1 : a.size > b.size ? 1 : 0;
+        default:  // Integer, Duration (milliseconds)
+            return a.integer < b.integer ? -1 : a.integer > b.integer ? 1 : 0;
+    }
+}
+
+/// True if `entry` lies on the allowed side of the bound written as `text` ("" = no bound).
+bool within(const ConfigField& field, const Entry& entry, const std::string& text, int side) {
+    if (text.empty()) {
+        return true;
+    }
+    Entry limit;
+    if (!parseValue(field, text, limit)) {
+        return false;  // checked when declared; unreachable
+    }
+    return compare(field.type, entry, limit) * side <= 0;
+}
+
+/// "must be between 1 and 10", "must be at least 1ms", "must be at most 4GiB".
+std::string boundsProblem(const std::pair<std::string, std::string>& bounds) {
+    const auto& [min, max] = bounds;
+    if (!min.empty() && !max.empty()) {
+        return "must be between " + min + " and " + max;
+    }
+    return min.empty() ? "must be at most " + max : "must be at least " + min;
+}
+
 std::string quote(const std::string& text) {
     std::string out = "\"";
     for (char c : text) {
@@ -156,39 +217,25 @@ const ConfigSection::Node::Entry* ConfigSection::Node::find(const std::string& n
 
 std::string ConfigSection::Node::parseScalar(const ConfigField& field, const std::string& text,
                                              Entry& entry) {
-    bool ok = true;
-    switch (field.type) {
-        case ConfigType::String:
-            entry.text = text;
-            break;
-        case ConfigType::Choice:
-            entry.text = text;
-            ok = std::find(field.choices.begin(), field.choices.end(), text) != field.choices.end();
-            break;
-        case ConfigType::Integer:
-            if (!parseInteger(text, entry.integer)) {
-                ok = false;
-            } else if (entry.integer < field.min || entry.integer > field.max) {
-                return "must be between " + std::to_string(field.min) + " and " +
-                       std::to_string(field.max);
-            }
-            break;
-        case ConfigType::Number:
-            ok = parseNumber(text, entry.number);
-            break;
-        case ConfigType::Boolean:
-            ok = parseBoolean(text, entry.boolean);
-            break;
-        case ConfigType::Duration:
-            ok = parseDuration(text, entry.integer);
-            break;
-        case ConfigType::Size:
-            ok = parseSize(text, entry.size);
-            break;
-        default:
-            ok = false;  // not a scalar type
+    if (!parseValue(field, text, entry)) {
+        return expectation(field);
     }
-    return ok ? "" : expectation(field);
+    bool inside = true;
+    if (field.type == ConfigType::Integer) {
+        inside = entry.integer >= field.min && entry.integer <= field.max;
+    } else if (field.type == ConfigType::Number || field.type == ConfigType::Duration ||
+               field.type == ConfigType::Size) {
+        inside = within(field, entry, field.minText, -1) && within(field, entry, field.maxText, 1);
+    }
+    return inside ? "" : boundsProblem(bounds(field));
+}
+
+std::pair<std::string, std::string> ConfigSection::Node::bounds(const ConfigField& field) {
+    if (field.type == ConfigType::Integer) {
+        return {field.min == INT64_MIN ? "" : std::to_string(field.min),
+                field.max == INT64_MAX ? "" : std::to_string(field.max)};
+    }
+    return {field.minText, field.maxText};
 }
 
 std::string ConfigSection::Node::expectation(const ConfigField& field) {

@@ -43,8 +43,12 @@ struct ConfigSection::Node {
     const Entry* find(const std::string& name) const;
 
     /// Parses scalar `text` as a value of `field`'s type into `entry`. Returns "" on success,
-    /// else the problem ("expected an integer", "must be between 1 and 10").
+    /// else the problem ("expected an integer", "must be between 1 and 10", "must be at least
+    /// 1ms").
     static std::string parseScalar(const ConfigField& field, const std::string& text, Entry& entry);
+    /// The inclusive bounds of `field` as written in YAML, "" for an open side (Integer: min and
+    /// max unless INT64_MIN/INT64_MAX; Number, Duration, Size: minText and maxText).
+    static std::pair<std::string, std::string> bounds(const ConfigField& field);
     /// The "expected ..." message for a value of the wrong type or shape.
     static std::string expectation(const ConfigField& field);
     /// Short name of a type as used in messages and docs ("duration", "string list").

@@ -35,12 +35,19 @@ std::string escapeCell(const std::string& text) {
     return out;
 }
 
+/// "integer 1..65535", "size 8KiB..4GiB", "duration at least 1ms", "number at most 1".
 std::string typeCell(const ConfigField& field) {
     std::string type = Node::typeName(field.type);
-    if (field.type == ConfigType::Integer && (field.min != INT64_MIN || field.max != INT64_MAX)) {
-        type += " " + std::to_string(field.min) + ".." + std::to_string(field.max);
-    } else if (field.type == ConfigType::Choice) {
-        type = Node::expectation(field).substr(std::string("expected ").size());
+    if (field.type == ConfigType::Choice) {
+        return Node::expectation(field).substr(std::string("expected ").size());
+    }
+    auto [min, max] = Node::bounds(field);
+    if (!min.empty() && !max.empty()) {
+        type += " " + min + ".." + max;
+    } else if (!min.empty()) {
+        type += " at least " + min;
+    } else if (!max.empty()) {
+        type += " at most " + max;
     }
     return type;
 }
@@ -171,6 +178,57 @@ ConfigSchema& ConfigSchema::required() {
     }
     _fields.back().hasDefault = false;
     _fields.back().defaultText.clear();
+    return *this;
+}
+
+ConfigSchema& ConfigSchema::atLeast(const std::string& min) {
+    return bound(min, "", "atLeast");
+}
+
+ConfigSchema& ConfigSchema::atMost(const std::string& max) {
+    return bound("", max, "atMost");
+}
+
+ConfigSchema& ConfigSchema::between(const std::string& min, const std::string& max) {
+    return bound(min, max, "between");
+}
+
+ConfigSchema& ConfigSchema::bound(const std::string& min, const std::string& max,
+                                  const char* method) {
+    if (_fields.empty()) {
+        throw std::logic_error(std::string("config schema: ") + method + "() before any field");
+    }
+    ConfigField field = _fields.back();  // replaces the declared one once every check passed
+    std::string where = "config schema: " + field.name + ": ";
+    if (field.type != ConfigType::Number && field.type != ConfigType::Duration &&
+        field.type != ConfigType::Size) {
+        throw std::logic_error(where + method + "() needs a number, duration or size field (" +
+                               Node::typeName(field.type) + " bounds are given when declared)");
+    }
+    ConfigField open = field;
+    open.minText.clear();
+    open.maxText.clear();
+    for (const std::string* text : {&min, &max}) {
+        Node::Entry entry;
+        if (!text->empty() && !Node::parseScalar(open, *text, entry).empty()) {
+            throw std::logic_error(where + "bound \"" + *text + "\": " + Node::expectation(field));
+        }
+    }
+    field.minText = min.empty() ? field.minText : min;
+    field.maxText = max.empty() ? field.maxText : max;
+    Node::Entry entry;
+    if (!field.minText.empty() && !Node::parseScalar(field, field.minText, entry).empty()) {
+        throw std::logic_error(where + "minimum " + field.minText + " is above maximum " +
+                               field.maxText);
+    }
+    if (field.hasDefault) {
+        std::string problem = Node::parseScalar(field, field.defaultText, entry);
+        if (!problem.empty()) {
+            throw std::logic_error("config schema: default \"" + field.defaultText + "\" of " +
+                                   field.name + ": " + problem);
+        }
+    }
+    _fields.back() = std::move(field);
     return *this;
 }
 

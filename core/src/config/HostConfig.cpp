@@ -13,27 +13,33 @@ namespace {
 ConfigSchema buildSchema() {
     ConfigSchema root;
     ConfigSchema& server = root.section("server", "Process-wide settings");
-    server.string("data_dir", "var", "Directory for the database, keys, tokens and generated "
-                                     "certificates (relative to the working directory)")
-        .stringList("plugin_dirs", "Directories searched for switchboard-<name>.so, in order "
-                                   "(default: <binary dir>/plugins, <binary dir>/../lib/switchboard)")
-        .stringList("trusted_proxies", "Proxy addresses or CIDR blocks (127.0.0.1, 10.0.0.0/8, "
-                                       "::1) whose X-Forwarded-For header names the client "
-                                       "address, for every plugin")
+    server
+        .string("data_dir", "var",
+                "Directory for the database, keys, tokens and generated "
+                "certificates (relative to the working directory)")
+        .stringList("plugin_dirs",
+                    "Directories searched for switchboard-<name>.so, in order "
+                    "(default: <binary dir>/plugins, <binary dir>/../lib/switchboard)")
+        .stringList("trusted_proxies",
+                    "Proxy addresses or CIDR blocks (127.0.0.1, 10.0.0.0/8, "
+                    "::1) whose X-Forwarded-For header names the client "
+                    "address, for every plugin")
         .integer("event_threads", 2, 1, 64,
                  "Event-loop threads serving WebSocket and stream connections")
-        .duration("shutdown_timeout", "10s", "How long a stop waits for in-flight requests");
+        .duration("shutdown_timeout", "10s", "How long a stop waits for in-flight requests")
+        .atLeast("1ms");
     server.section("log", "Logging")
-        .choice("level", "information",
-                {"fatal", "critical", "error", "warning", "notice", "information", "debug",
-                 "trace"},
-                "Lowest level written")
+        .choice(
+            "level", "information",
+            {"fatal", "critical", "error", "warning", "notice", "information", "debug", "trace"},
+            "Lowest level written")
         .choice("format", "text", {"text", "json"}, "text lines or JSON lines")
         .string("file", "", "Log file (empty: standard error)");
 
     root.section("store", "Storage")
         .string("url", "sqlite:var/switchboard.db", "sqlite:<path> or postgresql://...")
-        .duration("flush_interval", "1s", "Longest delay of write-behind updates");
+        .duration("flush_interval", "1s", "Longest delay of write-behind updates")
+        .atLeast("1ms");
     root.section("bus", "Event bus")
         .string("url", "local", "local (in-process) or redis://host:port")
         .integer("queue_size", 10000, 16, 10000000, "Events queued before new ones are dropped");
@@ -44,24 +50,31 @@ ConfigSchema buildSchema() {
         .required()
         .choice("protocol", "auto", {"auto", "http", "stream"},
                 "http (HTTP/1.1 + WebSocket), stream (TLS TCP frames) or auto (what is mounted)")
-        .integer("threads", 128, 2, 4096, "Most concurrent HTTP connections served (each "
-                                          "keep-alive connection holds a thread)")
+        .integer("threads", 128, 2, 4096,
+                 "Most concurrent HTTP connections served (each "
+                 "keep-alive connection holds a thread)")
         .size("max_body", "4MiB", "Largest request body accepted (413 beyond)")
+        .atLeast("1B")
         .duration("request_timeout", "15s", "Time allowed to receive a request")
+        .atLeast("1ms")
         .duration("keepalive_timeout", "5s", "Idle time before a keep-alive connection closes");
     listener.section("tls", "TLS; enabled when cert is set")
-        .string("cert", "", "PEM certificate (chain); generated self-signed if it and key are "
-                            "both missing")
+        .string("cert", "",
+                "PEM certificate (chain); generated self-signed if it and key are "
+                "both missing")
         .string("key", "", "PEM private key")
         .string("ca", "", "CA file: when set, clients must present a certificate it signed");
     listener.section("websocket", "WebSocket connections on this listener")
         .size("max_message", "64KiB", "Largest message accepted (close 1009 beyond)")
+        .between("1B", "1GiB")
         .duration("idle_timeout", "300s", "Close after this long without a frame (0: never)")
-        .duration("io_timeout", "5s", "Longest a partial frame read or a send may block");
+        .duration("io_timeout", "5s", "Longest a partial frame read or a send may block")
+        .atLeast("1ms");
 
     listener.section("stream", "Stream (TLS TCP) connections on this listener")
         .duration("idle_timeout", "300s", "Close after this long without data (0: never)")
-        .duration("io_timeout", "5s", "Longest a TLS handshake, read or send may block");
+        .duration("io_timeout", "5s", "Longest a TLS handshake, read or send may block")
+        .atLeast("1ms");
 
     root.section("admin", "Admin API and console")
         .string("token", "", "Bearer token; generated into <data_dir>/admin-token when empty")
@@ -70,7 +83,8 @@ ConfigSchema buildSchema() {
         .stringList("scripts", "Lua files loaded in order")
         .integer("instruction_budget", 1000000, 1000, 1000000000,
                  "Instructions one hook call may run")
-        .size("memory_limit", "32MiB", "Memory one Lua state may use");
+        .size("memory_limit", "32MiB", "Memory one Lua state may use")
+        .atLeast("1MiB");
     root.any("plugins", "Plugins by name: each key loads switchboard-<name>.so");
     return root;
 }

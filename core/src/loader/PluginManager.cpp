@@ -150,7 +150,7 @@ bool PluginManager::instantiate(PluginSlot& slot, std::vector<std::string>& erro
     } catch (const ConfigError& e) {
         // A config problem is fatal whatever `required` says: the file must be fixed.
         slot.error = e.what();
-        errors.push_back(e.what());
+        errors.insert(errors.end(), e.messages().begin(), e.messages().end());
         slot.state = PluginState::Failed;
         slot.plugin.reset();
         return false;

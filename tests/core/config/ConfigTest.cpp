@@ -1,7 +1,7 @@
 // Config as data: schema declaration and Markdown docs, YAML validation with exact messages,
 // ${VAR} expansion, typed dotted getters and fingerprints.
-#include "config/ConfigDocument.h"
 #include "TestSupport.h"
+#include "config/ConfigDocument.h"
 
 #include <gtest/gtest.h>
 
@@ -358,6 +358,150 @@ TEST(ConfigTest, SchemaRejectsBadDefaults) {
     EXPECT_EQ(schema.fields().size(), 1u);
     EXPECT_NE(schema.find("e"), nullptr);
     EXPECT_EQ(schema.find("a"), nullptr);
+}
+
+/// One bounded field of each kind that takes bounds after its declaration.
+ConfigSchema boundedSchema() {
+    ConfigSchema schema;
+    schema.duration("interval", "5s", "Check period")
+        .atLeast("1ms")
+        .duration("grace", "30s", "Grace")
+        .atMost("1m")
+        .size("memory", "19MiB", "Memory per hash")
+        .between("8KiB", "4GiB")
+        .size("chunk", "1KiB", "Chunk")
+        .atLeast("1B")
+        .number("ratio", 0.5, "Share")
+        .between("0", "1")
+        .number("factor", 2, "Factor")
+        .atLeast("1.5");
+    return schema;
+}
+
+TEST(ConfigTest, BoundsAcceptTheirEdges) {
+    ConfigSection config =
+        load("interval: 1ms\ngrace: 1m\nmemory: 8KiB\nchunk: 1\nratio: 0\nfactor: 1.5\n",
+             boundedSchema());
+    EXPECT_EQ(config.getDuration("interval"), std::chrono::milliseconds(1));
+    EXPECT_EQ(config.getDuration("grace"), std::chrono::minutes(1));
+    EXPECT_EQ(config.getSize("memory"), 8192u);
+    EXPECT_EQ(config.getSize("chunk"), 1u);
+    EXPECT_EQ(config.getNumber("ratio"), 0.0);
+    EXPECT_EQ(config.getNumber("factor"), 1.5);
+    ConfigSection upper = load("memory: 4096MiB\nratio: 1\ngrace: 0\n", boundedSchema());
+    EXPECT_EQ(upper.getSize("memory"), std::uint64_t{4} << 30);
+    EXPECT_EQ(upper.getNumber("ratio"), 1.0);
+    EXPECT_EQ(upper.getDuration("grace"), std::chrono::milliseconds(0));
+}
+
+TEST(ConfigTest, BoundsReportValuesJustPastThemInTheFieldsUnits) {
+    EXPECT_EQ(check("interval: 0s\n"
+                    "grace: 1m1ms\n"
+                    "memory: 8191\n"
+                    "chunk: 0\n"
+                    "ratio: 1.0000001\n"
+                    "factor: 1.4999\n",
+                    boundedSchema()),
+              (Strings{
+                  "test.yaml:1: interval: must be at least 1ms",
+                  "test.yaml:2: grace: must be at most 1m",
+                  "test.yaml:3: memory: must be between 8KiB and 4GiB",
+                  "test.yaml:4: chunk: must be at least 1B",
+                  "test.yaml:5: ratio: must be between 0 and 1",
+                  "test.yaml:6: factor: must be at least 1.5",
+              }));
+    EXPECT_EQ(check("memory: 4097MiB\nratio: -0.1\n", boundedSchema()),
+              (Strings{"test.yaml:1: memory: must be between 8KiB and 4GiB",
+                       "test.yaml:2: ratio: must be between 0 and 1"}));
+    // A value of the wrong shape still says what is expected, not the bounds.
+    EXPECT_EQ(check("interval: soon\n", boundedSchema()),
+              Strings{"test.yaml:1: interval: expected a duration like 90s"});
+    // An out-of-bounds value falls back to the default, like any invalid value.
+    Strings errors;
+    ConfigSection section = ConfigDocument::loadString("interval: 0\n", "test.yaml")
+                                .validate("", boundedSchema(), errors);
+    EXPECT_EQ(section.getDuration("interval"), std::chrono::seconds(5));
+    // Integer bounds read the same way.
+    ConfigSchema integers;
+    integers.integer("low", 5, 1, INT64_MAX, "x").integer("high", 5, INT64_MIN, 10, "x");
+    EXPECT_EQ(
+        check("low: 0\nhigh: 11\n", integers),
+        (Strings{"test.yaml:1: low: must be at least 1", "test.yaml:2: high: must be at most 10"}));
+}
+
+TEST(ConfigTest, BoundsCheckedWhenDeclared) {
+    // The logic_error message; a rejected bound leaves the field as it was.
+    auto problem = [](auto&& declare) {
+        ConfigSchema schema;
+        try {
+            declare(schema);
+        } catch (const std::logic_error& e) {
+            EXPECT_TRUE(schema.fields().empty() || schema.fields().back().minText.empty());
+            return std::string(e.what());
+        }
+        return std::string("<no error>");
+    };
+    EXPECT_EQ(problem([](ConfigSchema& s) { s.duration("a", "0s", "x").atLeast("1ms"); }),
+              "config schema: default \"0s\" of a: must be at least 1ms");
+    EXPECT_EQ(problem([](ConfigSchema& s) { s.size("b", "2KiB", "x").between("8KiB", "4GiB"); }),
+              "config schema: default \"2KiB\" of b: must be between 8KiB and 4GiB");
+    EXPECT_EQ(problem([](ConfigSchema& s) { s.number("c", 2, "x").atMost("1"); }),
+              "config schema: default \"2\" of c: must be at most 1");
+    EXPECT_EQ(problem([](ConfigSchema& s) { s.duration("d", "5s", "x").atLeast("5"); }),
+              "config schema: d: bound \"5\": expected a duration like 90s");
+    EXPECT_EQ(problem([](ConfigSchema& s) { s.size("e", "5", "x").between("4GiB", "8KiB"); }),
+              "config schema: e: minimum 4GiB is above maximum 8KiB");
+    EXPECT_EQ(
+        problem([](ConfigSchema& s) { s.duration("f", "5s", "x").atMost("10s").atLeast("20s"); }),
+        "config schema: f: minimum 20s is above maximum 10s");
+    EXPECT_EQ(problem([](ConfigSchema& s) { s.integer("g", 5, 1, 10, "x").atLeast("2"); }),
+              "config schema: g: atLeast() needs a number, duration or size field (integer "
+              "bounds are given when declared)");
+    EXPECT_EQ(problem([](ConfigSchema& s) { s.string("h", "", "x").atMost("1"); }),
+              "config schema: h: atMost() needs a number, duration or size field (string "
+              "bounds are given when declared)");
+    EXPECT_EQ(problem([](ConfigSchema& s) { s.between("1", "2"); }),
+              "config schema: between() before any field");
+    // A required field has no default to check; atLeast and atMost combine.
+    EXPECT_EQ(problem([](ConfigSchema& s) {
+                  s.duration("i", "5s", "x").required().atLeast("1m").atMost("1h");
+              }),
+              "<no error>");
+    ConfigSchema schema;
+    schema.duration("i", "5s", "x").atLeast("1s").atMost("1h");
+    EXPECT_EQ(schema.fields().back().minText, "1s");
+    EXPECT_EQ(schema.fields().back().maxText, "1h");
+}
+
+TEST(ConfigTest, BoundsInTheReference) {
+    EXPECT_EQ(boundedSchema().markdown(""),
+              "| `interval` | duration at least 1ms | `5s` | Check period |\n"
+              "| `grace` | duration at most 1m | `30s` | Grace |\n"
+              "| `memory` | size 8KiB..4GiB | `19MiB` | Memory per hash |\n"
+              "| `chunk` | size at least 1B | `1KiB` | Chunk |\n"
+              "| `ratio` | number 0..1 | `0.5` | Share |\n"
+              "| `factor` | number at least 1.5 | `2` | Factor |\n");
+    ConfigSchema integers;
+    integers.integer("low", 5, 1, INT64_MAX, "x").integer("any", 5, INT64_MIN, INT64_MAX, "y");
+    EXPECT_EQ(integers.markdown(""),
+              "| `low` | integer at least 1 | `5` | x |\n| `any` | integer | `5` | y |\n");
+}
+
+TEST(ConfigTest, ConfigErrorCarriesSeveralProblems) {
+    ConfigSection config = load("port: 9000\ntls: {cert: c.pem}\n");
+    ConfigError one = config.error("port", "in use");
+    EXPECT_EQ(one.messages(), Strings{"test.yaml:1: port: in use"});
+    ConfigError both({one, config.error("tls.cert", "unreadable")});
+    EXPECT_EQ(both.messages(),
+              (Strings{"test.yaml:1: port: in use", "test.yaml:2: tls.cert: unreadable"}));
+    EXPECT_EQ(std::string(both.what()),
+              "test.yaml:1: port: in use\ntest.yaml:2: tls.cert: unreadable");
+    ConfigError nested({both, ConfigError("elsewhere: wrong")});
+    EXPECT_EQ(nested.messages().size(), 3u);
+    EXPECT_EQ(nested.messages().back(), "elsewhere: wrong");
+    ConfigError copy = nested;
+    EXPECT_EQ(copy.messages(), nested.messages());
+    EXPECT_THROW(ConfigError(std::vector<ConfigError>{}), std::logic_error);
 }
 
 TEST(ConfigTest, PathsInsideTheDocument) {

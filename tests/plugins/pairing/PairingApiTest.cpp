@@ -1024,13 +1024,11 @@ TEST(PairingConfigTest, BadValuesAreReportedWithTheirPath) {
         std::string message;
     } cases[] = {
         {"  pairing: { offline_after: 0s }\n",
-         "plugins.pairing.offline_after: must be longer "
-         "than 0s"},
+         "plugins.pairing.offline_after: must be at least 1ms"},
         {"  pairing: { check_interval: 0s }\n",
-         "plugins.pairing.check_interval: must be longer "
-         "than 0s"},
+         "plugins.pairing.check_interval: must be at least 1ms"},
         {"  pairing: { rate_limit: { window: 0s } }\n",
-         "plugins.pairing.rate_limit.window: must be longer than 0s"},
+         "plugins.pairing.rate_limit.window: must be at least 1ms"},
         {"  pairing: { offline_after: soon }\n",
          "plugins.pairing.offline_after: expected a duration"},
         {"  pairing: { codes: 4 }\n", "plugins.pairing.codes"},
