@@ -1,9 +1,13 @@
 // Test helpers (see TestSupport.h).
 #include "TestSupport.h"
 
+#include <Poco/AutoPtr.h>
+#include <Poco/Channel.h>
 #include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Data/Session.h>
 #include <Poco/File.h>
+#include <Poco/Logger.h>
+#include <Poco/Message.h>
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
@@ -21,11 +25,54 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
 
 namespace switchboard::test {
+
+namespace {
+
+class CollectingChannel : public Poco::Channel {
+public:
+    void log(const Poco::Message& message) override {
+        std::lock_guard<std::mutex> lock(_mutex);
+        _messages.push_back(message.getText());
+    }
+    std::vector<std::string> messages() {
+        std::lock_guard<std::mutex> lock(_mutex);
+        return _messages;
+    }
+
+private:
+    std::mutex _mutex;
+    std::vector<std::string> _messages;
+};
+
+}  // namespace
+
+struct LogCapture::State {
+    Poco::Logger& logger;
+    Poco::AutoPtr<Poco::Channel> previous;
+    int previousLevel;
+    Poco::AutoPtr<CollectingChannel> channel;
+};
+
+LogCapture::LogCapture(const std::string& logger, int level) {
+    Poco::Logger& l = Poco::Logger::get(logger);
+    _state.reset(new State{l, Poco::AutoPtr<Poco::Channel>(l.getChannel(), true), l.getLevel(),
+                           Poco::AutoPtr<CollectingChannel>(new CollectingChannel)});
+    l.setChannel(_state->channel);
+    l.setLevel(level);
+}
+
+LogCapture::~LogCapture() {
+    _state->logger.setChannel(_state->previous);
+    _state->logger.setLevel(_state->previousLevel);
+}
+
+std::vector<std::string> LogCapture::messages() const { return _state->channel->messages(); }
 
 TempDir::TempDir() {
     _path = Poco::TemporaryFile::tempName("/tmp");

@@ -12,6 +12,22 @@
 
 namespace switchboard::test {
 
+/// Collects the texts one Poco logger writes while this object lives, at `level` and above;
+/// the logger's previous channel and level come back on destruction.
+class LogCapture {
+public:
+    explicit LogCapture(const std::string& logger, int level = 6 /* PRIO_INFORMATION */);
+    ~LogCapture();
+    LogCapture(const LogCapture&) = delete;
+    LogCapture& operator=(const LogCapture&) = delete;
+    /// "text" of each message so far, oldest first.
+    std::vector<std::string> messages() const;
+
+private:
+    struct State;
+    std::unique_ptr<State> _state;
+};
+
 /// A fresh directory under /tmp, removed with its contents on destruction.
 class TempDir {
 public:

@@ -1,8 +1,4 @@
 // Unit tests of the in-process bus: wildcards, ordering, drop counting, failing handlers.
-#include <Poco/AutoPtr.h>
-#include <Poco/Channel.h>
-#include <Poco/Logger.h>
-#include <Poco/Message.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -10,6 +6,7 @@
 #include <thread>
 #include <vector>
 
+#include "TestSupport.h"
 #include "bus/LocalBus.h"
 
 using namespace switchboard;
@@ -120,27 +117,16 @@ TEST(LocalBusTest, HandlerMayUnsubscribeItselfAndLaterSnapshotsSkipIt) {
 }
 
 TEST(LocalBusTest, HandlerFailureIsLoggedOnItsOwnersLogger) {
-    struct Capture : Poco::Channel {
-        void log(const Poco::Message& message) override {
-            std::lock_guard<std::mutex> lock(mutex);
-            lines.push_back(message.getSource() + ": " + message.getText());
-        }
-        std::mutex mutex;
-        std::vector<std::string> lines;
-    };
-    Poco::AutoPtr<Capture> capture(new Capture);
-    Poco::Logger& logger = Poco::Logger::get("switchboard.buspluginx");
-    logger.setChannel(capture);
-    logger.setLevel(Poco::Message::PRIO_INFORMATION);
+    test::LogCapture capture("switchboard.buspluginx");
     LocalBus bus(10);
     bus.subscribeAs("buspluginx", "device.*", [](const Event&) {
         throw std::runtime_error("cannot handle it");
     });
     bus.publish("device.online", "{}");
     bus.drain();
-    std::lock_guard<std::mutex> lock(capture->mutex);
-    ASSERT_EQ(capture->lines.size(), 1u);
-    EXPECT_EQ(capture->lines[0],
-              "switchboard.buspluginx: bus handler for 'device.online' (subscribed to "
-              "'device.*') failed: cannot handle it");
+    std::vector<std::string> lines = capture.messages();
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_EQ(lines[0],
+              "bus handler for 'device.online' (subscribed to 'device.*') failed: cannot handle "
+              "it");
 }

@@ -113,23 +113,6 @@ private:
     std::vector<std::pair<std::string, std::string>> _published;
 };
 
-/// Collects what is logged to one logger while alive.
-class LogCapture : public Poco::Channel {
-public:
-    void log(const Poco::Message& message) override {
-        std::lock_guard<std::mutex> lock(_mutex);
-        _messages.push_back(message.getText());
-    }
-    std::vector<std::string> messages() {
-        std::lock_guard<std::mutex> lock(_mutex);
-        return _messages;
-    }
-
-private:
-    std::mutex _mutex;
-    std::vector<std::string> _messages;
-};
-
 class LuaEngineTest : public ::testing::Test {
 protected:
     /// Writes hooks.lua and loads it alone.
@@ -603,21 +586,17 @@ TEST_F(LuaEngineTest, ScriptsShareOneEnvironmentInOrder) {
 }
 
 TEST_F(LuaEngineTest, LogWritesToTheSwitchboardLuaLogger) {
-    Poco::Logger& logger = Poco::Logger::get("switchboard.lua");
-    Poco::AutoPtr<Poco::Channel> previous(logger.getChannel(), true);
-    int previousLevel = logger.getLevel();
-    Poco::AutoPtr<LogCapture> capture(new LogCapture);
-    logger.setChannel(capture);
-    logger.setLevel(Poco::Message::PRIO_INFORMATION);
-    loadScript(
-        "function say()\n    log.warn('hello', 42)\n    print('printed')\nend\n"
-        "function fail() error('broken') end\n");
-    EXPECT_EQ(values("say"), "[]");
-    EXPECT_FALSE(call("fail").ok);
-    EXPECT_FALSE(call("undefined").ok);
-    logger.setChannel(previous);
-    logger.setLevel(previousLevel);
-    std::vector<std::string> messages = capture->messages();
+    std::vector<std::string> messages;
+    {
+        test::LogCapture capture("switchboard.lua");
+        loadScript(
+            "function say()\n    log.warn('hello', 42)\n    print('printed')\nend\n"
+            "function fail() error('broken') end\n");
+        EXPECT_EQ(values("say"), "[]");
+        EXPECT_FALSE(call("fail").ok);
+        EXPECT_FALSE(call("undefined").ok);
+        messages = capture.messages();
+    }
     ASSERT_GE(messages.size(), 3u);
     EXPECT_EQ(messages[messages.size() - 3], path() + ":2: hello\t42");
     EXPECT_EQ(messages[messages.size() - 2], path() + ":3: printed");
@@ -626,17 +605,10 @@ TEST_F(LuaEngineTest, LogWritesToTheSwitchboardLuaLogger) {
 }
 
 TEST_F(LuaEngineTest, FailuresOfAPluginsCallAreLoggedAsThatPlugins) {
-    Poco::Logger& logger = Poco::Logger::get("switchboard.pairing");
-    Poco::AutoPtr<Poco::Channel> previous(logger.getChannel(), true);
-    int previousLevel = logger.getLevel();
-    Poco::AutoPtr<LogCapture> capture(new LogCapture);
-    logger.setChannel(capture);
-    logger.setLevel(Poco::Message::PRIO_INFORMATION);
+    test::LogCapture capture("switchboard.pairing");
     loadScript("function fail() error('broken') end\n");
     EXPECT_FALSE(engine.call("fail", {}, "pairing").ok);
-    logger.setChannel(previous);
-    logger.setLevel(previousLevel);
-    std::vector<std::string> messages = capture->messages();
+    std::vector<std::string> messages = capture.messages();
     ASSERT_EQ(messages.size(), 1u);
     EXPECT_EQ(messages.back(), "Lua hook fail failed: " + path() + ":1: broken");
 }

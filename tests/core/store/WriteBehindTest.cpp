@@ -42,22 +42,6 @@ SqlParams beat(const std::string& key, std::int64_t seq) {
     return {key, seq, static_cast<double>(seq) / 2};
 }
 
-/// Collects what the store logs, to check degraded modes say so.
-class CaptureChannel : public Poco::Channel {
-public:
-    void log(const Poco::Message& message) override {
-        std::lock_guard<std::mutex> lock(_mutex);
-        _lines.push_back(message.getText());
-    }
-    std::vector<std::string> lines() {
-        std::lock_guard<std::mutex> lock(_mutex);
-        return _lines;
-    }
-
-private:
-    std::mutex _mutex;
-    std::vector<std::string> _lines;
-};
 
 class WriteBehindTest : public testing::Test {
 protected:
@@ -191,17 +175,17 @@ TEST_F(WriteBehindTest, ReleasedBatcherIsFlushedThenDropped) {
 
 TEST_F(WriteBehindTest, FailedFlushKeepsEntriesForTheNextOne) {
     auto store = open();
-    Poco::AutoPtr<CaptureChannel> capture(new CaptureChannel);
-    Poco::Logger& logger = Poco::Logger::get("switchboard.store");
-    Poco::Channel::Ptr previous = logger.getChannel();
-    logger.setChannel(capture);
     auto wb = store->writeBehind("hb", kUpsert);  // table hb does not exist yet
-    wb->put("a", beat("a", 1));
-    wb->put("b", beat("b", 1));
-    EXPECT_THROW(wb->flush(), StoreError);
-    logger.setChannel(previous);
-    ASSERT_EQ(capture->lines().size(), 1u);
-    EXPECT_EQ(capture->lines()[0],
+    std::vector<std::string> lines;
+    {
+        switchboard::test::LogCapture capture("switchboard.store");
+        wb->put("a", beat("a", 1));
+        wb->put("b", beat("b", 1));
+        EXPECT_THROW(wb->flush(), StoreError);
+        lines = capture.messages();
+    }
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_EQ(lines[0],
               "write-behind 'hb': flush of 2 rows failed, will retry: "
               "Invalid SQL statement: no such table: hb: no such table: hb");
     EXPECT_EQ(wb->pending(), 2u);
