@@ -69,9 +69,10 @@ void PairingStore::markOffline(const std::vector<ServerInfo>& servers) {
     // saved meanwhile (the registry lock is not held here) must stay online.
     _store.transaction([&](StoreTx& tx) {
         for (const auto& s : servers) {
-            tx.execute("UPDATE pairing_servers SET online = 0, pairing_code = NULL,"
-                       " last_heartbeat = $1 WHERE ssh_pubkey = $2 AND registered_at = $3",
-                       {s.lastHeartbeat, s.sshPubkey, s.registeredAt});
+            tx.execute(
+                "UPDATE pairing_servers SET online = 0, pairing_code = NULL,"
+                " last_heartbeat = $1 WHERE ssh_pubkey = $2 AND registered_at = $3",
+                {s.lastHeartbeat, s.sshPubkey, s.registeredAt});
         }
     });
 }

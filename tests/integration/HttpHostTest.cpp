@@ -61,15 +61,15 @@ TEST_F(HttpHostTest, EchoesBodyAndPeer) {
     EXPECT_EQ(r.header("X-Peer"), "127.0.0.1");
     EXPECT_EQ(r.header("X-Client"), "127.0.0.1");
     // No trusted proxies configured: a client cannot choose its address with a header.
-    HttpResult spoofed = http("POST", ports->pub, "/testkit/echo", "{}",
-                              {{"X-Forwarded-For", "203.0.113.9"}});
+    HttpResult spoofed =
+        http("POST", ports->pub, "/testkit/echo", "{}", {{"X-Forwarded-For", "203.0.113.9"}});
     EXPECT_EQ(spoofed.header("X-Client"), "127.0.0.1");
 }
 
 TEST(TrustedProxyTest, ClientAddressComesFromTrustedProxiesOnly) {
     TempDir dir;
     Ports ports;
-    ServerProcess server(dir, configYaml(dir, ports, "  testkit: { listener: public }\n") );
+    ServerProcess server(dir, configYaml(dir, ports, "  testkit: { listener: public }\n"));
     ASSERT_TRUE(server.waitReady(ports.pub)) << server.log();
     // 127.0.0.1 is not trusted yet: the header is ignored.
     auto client = [&](const std::string& source, const std::string& xff) {
@@ -174,8 +174,8 @@ TEST_F(HttpHostTest, AdminNeedsToken) {
     HttpResult none = http("GET", ports->admin, "/admin/api/plugins");
     EXPECT_EQ(none.status, 401);
     EXPECT_EQ(none.body, "{\"error\":\"admin token required\"}");
-    HttpResult wrong = http("GET", ports->admin, "/admin/api/plugins", "",
-                            {{"Authorization", "Bearer nope"}});
+    HttpResult wrong =
+        http("GET", ports->admin, "/admin/api/plugins", "", {{"Authorization", "Bearer nope"}});
     EXPECT_EQ(wrong.status, 401);
     HttpResult cookie = http("GET", ports->admin, "/admin/api/plugins", "",
                              {{"Cookie", std::string("switchboard_admin=") + kAdminToken}});
@@ -193,11 +193,13 @@ TEST_F(HttpHostTest, MetricsCountRoutes) {
     HttpResult m = http("GET", ports->admin, "/metrics", "", admin());
     ASSERT_EQ(m.status, 200);
     EXPECT_TRUE(contains(m.header("Content-Type"), "text/plain")) << m.header("Content-Type");
-    EXPECT_TRUE(contains(m.body, "switchboard_http_requests_total{listener=\"public\",method=\"GET\","
-                                 "route=\"/testkit/greeting\",code=\"2xx\"}"))
+    EXPECT_TRUE(contains(m.body,
+                         "switchboard_http_requests_total{listener=\"public\",method=\"GET\","
+                         "route=\"/testkit/greeting\",code=\"2xx\"}"))
         << m.body;
-    EXPECT_TRUE(contains(m.body, "switchboard_http_request_duration_seconds_bucket{listener="
-                                 "\"public\",method=\"GET\",route=\"/testkit/greeting\",le=\"+Inf\"}"))
+    EXPECT_TRUE(contains(m.body,
+                         "switchboard_http_request_duration_seconds_bucket{listener="
+                         "\"public\",method=\"GET\",route=\"/testkit/greeting\",le=\"+Inf\"}"))
         << m.body;
     EXPECT_TRUE(contains(m.body, "switchboard_plugin_up{plugin=\"testkit\",state=\"running\"} 1"))
         << m.body;

@@ -35,9 +35,9 @@ protected:
                        const std::string& extraPlugin = "") {
         return configYaml(dir, ports,
                           "  pairing: { listener: pairing }\n"
-                          "  testkit: { listener: public, greeting: " + greeting +
-                              ", enabled: " + (testkitEnabled ? "true" : "false") + " }\n" +
-                              extraPlugin,
+                          "  testkit: { listener: public, greeting: " +
+                              greeting + ", enabled: " + (testkitEnabled ? "true" : "false") +
+                              " }\n" + extraPlugin,
                           "lua: { scripts: [" + script + "] }\n");
     }
     std::string greeting() { return http("GET", ports.pub, "/testkit/greeting").body; }
@@ -78,7 +78,8 @@ TEST_F(ReloadTest, SighupAppliesChangedPluginConfig) {
     EXPECT_EQ(greeting(), "{\"greeting\":\"one\"}");
     rewrite(config("two", true));
     server->signal(SIGHUP);
-    EXPECT_TRUE(eventually([&] { return greeting() == "{\"greeting\":\"two\"}"; })) << server->log();
+    EXPECT_TRUE(eventually([&] { return greeting() == "{\"greeting\":\"two\"}"; }))
+        << server->log();
     EXPECT_TRUE(server->running());
 }
 
@@ -92,8 +93,8 @@ TEST_F(ReloadTest, UnchangedPluginKeepsItsState) {
     rewrite(config("two", true));
     server->signal(SIGHUP);
     ASSERT_TRUE(eventually([&] { return greeting() == "{\"greeting\":\"two\"}"; }));
-    HttpResult details = http("POST", ports.pairing, "/get_server_details",
-                              "{\"pairing_code\":" + code + "}");
+    HttpResult details =
+        http("POST", ports.pairing, "/get_server_details", "{\"pairing_code\":" + code + "}");
     EXPECT_EQ(details.status, 200) << details.body;
     EXPECT_FALSE(contains(server->log(), "switchboard.pairing: stopped")) << server->log();
 }
@@ -115,8 +116,9 @@ TEST_F(ReloadTest, EnableAndDisableThroughAdminApi) {
 
 TEST_F(ReloadTest, BadConfigIsRejectedAndTheOldOneStays) {
     rewrite(config("two", true) + "  pairing_typo: {}\n");
-    rewrite(configYaml(dir, ports, "  pairing: { listener: pairing, offline_after: never }\n"
-                                   "  testkit: { listener: public, greeting: two }\n"));
+    rewrite(configYaml(dir, ports,
+                       "  pairing: { listener: pairing, offline_after: never }\n"
+                       "  testkit: { listener: public, greeting: two }\n"));
     HttpResult r = http("POST", ports.admin, "/admin/api/reload", "", admin());
     EXPECT_EQ(r.status, 400);
     EXPECT_TRUE(contains(r.body, "\"error\":\"config rejected; the running configuration stays\""))
@@ -187,9 +189,9 @@ TEST_F(ReloadTest, NoCallbackRunsAfterAPluginStops) {
     // The probe's timer, bus subscriber and WebSocket close handler log "callback after stop"
     // if the host calls them once stop() has begun (Plugin.h's lifecycle guarantee).
     auto probe = [&](const std::string& greeting) {
-        return configYaml(dir, ports,
-                          "  testkit: { listener: public, lifecycle_probe: true, greeting: " +
-                              greeting + " }\n");
+        return configYaml(
+            dir, ports,
+            "  testkit: { listener: public, lifecycle_probe: true, greeting: " + greeting + " }\n");
     };
     rewrite(probe("one"));
     ASSERT_EQ(http("POST", ports.admin, "/admin/api/reload", "", admin()).status, 200);

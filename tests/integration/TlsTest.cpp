@@ -55,8 +55,8 @@ TEST(TlsTest, StreamListenerEchoesOverTls) {
     EXPECT_TRUE(server.waitForLog("generated a self-signed development certificate"));
 
     Poco::Net::SecureStreamSocket socket(
-        Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(ports.chat)),
-        "localhost", clientContext(dir.file("var/tls/cert.pem")));
+        Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(ports.chat)), "localhost",
+        clientContext(dir.file("var/tls/cert.pem")));
     socket.setReceiveTimeout(Poco::Timespan(10, 0));
     std::string frame("\x43\x00\x05hello", 8);
     socket.sendBytes(frame.data(), static_cast<int>(frame.size()));

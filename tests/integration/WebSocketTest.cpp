@@ -24,7 +24,8 @@ protected:
         ports = new Ports;
         // A small message limit so the size test is cheap; the hold test sends "ping-<i>".
         std::string yaml = configYaml(*dir, *ports, "  testkit: { listener: public }\n");
-        std::string marker = "  public: { bind: 127.0.0.1, port: " + std::to_string(ports->pub) + " }";
+        std::string marker =
+            "  public: { bind: 127.0.0.1, port: " + std::to_string(ports->pub) + " }";
         yaml.replace(yaml.find(marker), marker.size(),
                      "  public: { bind: 127.0.0.1, port: " + std::to_string(ports->pub) +
                          ", websocket: { max_message: 1KiB } }");
@@ -113,8 +114,9 @@ TEST_F(WebSocketTest, ServerSideCloseSendsCloseFrame) {
     std::string payload = receive(*ws, flags);
     EXPECT_EQ(flags & WebSocket::FRAME_OP_BITMASK, WebSocket::FRAME_OP_CLOSE);
     ASSERT_GE(payload.size(), 2u);
-    EXPECT_EQ((static_cast<unsigned char>(payload[0]) << 8) | static_cast<unsigned char>(payload[1]),
-              1000);
+    EXPECT_EQ(
+        (static_cast<unsigned char>(payload[0]) << 8) | static_cast<unsigned char>(payload[1]),
+        1000);
     EXPECT_EQ(payload.substr(2), "bye");
 }
 
@@ -130,9 +132,9 @@ TEST_F(WebSocketTest, OversizedMessageClosesWith1009) {
         // the server may reset before the close frame is read
     }
     if ((flags & WebSocket::FRAME_OP_BITMASK) == WebSocket::FRAME_OP_CLOSE && payload.size() >= 2) {
-        EXPECT_EQ((static_cast<unsigned char>(payload[0]) << 8) |
-                      static_cast<unsigned char>(payload[1]),
-                  1009);
+        EXPECT_EQ(
+            (static_cast<unsigned char>(payload[0]) << 8) | static_cast<unsigned char>(payload[1]),
+            1009);
     }
     // Either way the connection is finished and the server keeps serving.
     auto fresh = connect();
@@ -150,11 +152,10 @@ TEST_F(WebSocketTest, Holds5000ConnectionsOnFewThreads) {
     int pid = server->pid();
     long threadsBefore = procStatus(pid, "Threads");
     auto load = std::async(std::launch::async, [&] {
-        return runCommand({SB_WS_LOAD, "--url",
-                           "ws://127.0.0.1:" + std::to_string(ports->pub) + "/testkit/ws",
-                           "--connections", "5000", "--hold", "4", "--echo", "--server-pid",
-                           std::to_string(pid)},
-                          dir->path(), std::chrono::seconds(120));
+        return runCommand(
+            {SB_WS_LOAD, "--url", "ws://127.0.0.1:" + std::to_string(ports->pub) + "/testkit/ws",
+             "--connections", "5000", "--hold", "4", "--echo", "--server-pid", std::to_string(pid)},
+            dir->path(), std::chrono::seconds(120));
     });
     // While the connections are held, the reactor has them all and no thread is pinned.
     long peakThreads = 0;

@@ -72,7 +72,9 @@ LogCapture::~LogCapture() {
     _state->logger.setLevel(_state->previousLevel);
 }
 
-std::vector<std::string> LogCapture::messages() const { return _state->channel->messages(); }
+std::vector<std::string> LogCapture::messages() const {
+    return _state->channel->messages();
+}
 
 TempDir::TempDir() {
     _path = Poco::TemporaryFile::tempName("/tmp");

@@ -61,9 +61,10 @@ public:
     virtual std::vector<SqlRow> query(const std::string& sql, const SqlParams& params = {}) = 0;
 };
 
-/// Batches high-rate updates (params are checked with checkSqlParams): put() replaces the pending parameters for a key in memory; a
-/// background flush runs the statement once per pending key, all in one transaction, at most
-/// `store.flush_interval` later. Stopping the store flushes what is left.
+/// Batches high-rate updates (params are checked with checkSqlParams): put() replaces the pending
+/// parameters for a key in memory; a background flush runs the statement once per pending key, all
+/// in one transaction, at most `store.flush_interval` later. Stopping the store flushes what is
+/// left.
 class WriteBehind {
 public:
     virtual ~WriteBehind() = default;

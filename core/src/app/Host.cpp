@@ -8,19 +8,21 @@
 #include <thread>
 
 #include "app/Logging.h"
-#include "config/ConfigDocument.h"
-#include "store/DataStore.h"
-#include "net/HttpListener.h"
 #include "bus/LocalBus.h"
+#include "config/ConfigDocument.h"
 #include "lua/LuaEngine.h"
-#include "store/SqlKeyValueStore.h"
+#include "net/HttpListener.h"
 #include "net/StreamListener.h"
 #include "net/TlsSupport.h"
+#include "store/DataStore.h"
+#include "store/SqlKeyValueStore.h"
 
 namespace switchboard {
 
 namespace {
-Poco::Logger& log() { return Poco::Logger::get("switchboard.host"); }
+Poco::Logger& log() {
+    return Poco::Logger::get("switchboard.host");
+}
 
 std::string join(const std::vector<std::string>& lines) {
     std::string out;
@@ -53,7 +55,9 @@ Host::Host(std::string configFile, std::string workDir, std::string exeDir)
       _workDir(std::move(workDir)),
       _exeDir(std::move(exeDir)) {}
 
-Host::~Host() { stop(); }
+Host::~Host() {
+    stop();
+}
 
 std::unique_ptr<Host::Loaded> Host::load() {
     auto l = std::make_unique<Loaded>();
@@ -201,14 +205,14 @@ void Host::start() {
     } catch (const std::exception& e) {
         throw StartError(e.what());
     }
-    _hostServices = HostServices{_store.get(), _bus.get(), _lua.get(), &_metrics, &_services,
-                                 &_timers, _config.dataDir};
+    _hostServices = HostServices{_store.get(), _bus.get(), _lua.get(),     &_metrics,
+                                 &_services,   &_timers,   _config.dataDir};
     for (const auto& [name, options] : l->config.listeners) {
         bool opens = options.protocol == "http" || l->mounts.streams.count(name);
         if (opens && options.tls.enabled &&
             ensureDevCertificate(options.tls.cert, options.tls.key)) {
-            log().warning("listener %s: generated a self-signed development certificate %s",
-                          name, options.tls.cert);
+            log().warning("listener %s: generated a self-signed development certificate %s", name,
+                          options.tls.cert);
         }
         if (options.protocol == "http") {
             _http[name] = std::make_unique<HttpListener>(options, _metrics, *_reactor);

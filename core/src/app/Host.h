@@ -13,9 +13,9 @@
 #include "admin/AdminApi.h"
 #include "app/RouteAssembler.h"
 #include "config/HostConfig.h"
-#include "services/MetricsRegistry.h"
 #include "loader/PluginManager.h"
 #include "net/Reactor.h"
+#include "services/MetricsRegistry.h"
 #include "services/ServiceRegistry.h"
 #include "services/TimerService.h"
 

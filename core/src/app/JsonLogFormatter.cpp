@@ -19,11 +19,12 @@ const char* levelName(Poco::Message::Priority p) {
 }  // namespace
 
 void JsonLogFormatter::format(const Poco::Message& msg, std::string& text) {
-    text = "{\"ts\":\"" +
-           Poco::DateTimeFormatter::format(msg.getTime(), Poco::DateTimeFormat::ISO8601_FRAC_FORMAT) +
-           "\",\"level\":\"" + levelName(msg.getPriority()) + "\",\"logger\":" +
-           json::quote(msg.getSource()) + ",\"msg\":" + json::quote(msg.getText()) +
-           ",\"thread\":" + std::to_string(msg.getTid()) + "}";
+    text =
+        "{\"ts\":\"" +
+        Poco::DateTimeFormatter::format(msg.getTime(), Poco::DateTimeFormat::ISO8601_FRAC_FORMAT) +
+        "\",\"level\":\"" + levelName(msg.getPriority()) +
+        "\",\"logger\":" + json::quote(msg.getSource()) + ",\"msg\":" + json::quote(msg.getText()) +
+        ",\"thread\":" + std::to_string(msg.getTid()) + "}";
 }
 
 }  // namespace switchboard

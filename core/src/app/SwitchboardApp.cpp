@@ -25,18 +25,21 @@ SwitchboardApp::SwitchboardApp() : _workDir(Poco::Path::current()) {
 
 void SwitchboardApp::defineOptions(Poco::Util::OptionSet& options) {
     ServerApplication::defineOptions(options);
-    options.addOption(Poco::Util::Option("config", "c", "configuration file "
-                                                         "(default etc/switchboard.yaml)")
+    options.addOption(Poco::Util::Option("config", "c",
+                                         "configuration file "
+                                         "(default etc/switchboard.yaml)")
                           .required(false)
                           .repeatable(false)
                           .argument("FILE"));
-    options.addOption(Poco::Util::Option("check-config", "", "validate the configuration and "
-                                                             "plugins, then exit")
+    options.addOption(Poco::Util::Option("check-config", "",
+                                         "validate the configuration and "
+                                         "plugins, then exit")
                           .required(false)
                           .repeatable(false));
-    options.addOption(Poco::Util::Option("print-schema", "", "print the configuration reference "
-                                                             "(Markdown) of the host and of the "
-                                                             "plugins the config names, then exit")
+    options.addOption(Poco::Util::Option("print-schema", "",
+                                         "print the configuration reference "
+                                         "(Markdown) of the host and of the "
+                                         "plugins the config names, then exit")
                           .required(false)
                           .repeatable(false));
     options.addOption(
@@ -61,8 +64,9 @@ void SwitchboardApp::printHelp() {
     Poco::Util::HelpFormatter help(options());
     help.setCommand(commandName());
     help.setUsage("[--config FILE] [--check-config] [--daemon] [--pidfile FILE]");
-    help.setHeader("Switchboard: one server hosting pairing, devices, auth, signaling and chat "
-                   "as plugins.");
+    help.setHeader(
+        "Switchboard: one server hosting pairing, devices, auth, signaling and chat "
+        "as plugins.");
     help.setFooter("Signals: SIGTERM/SIGINT stop gracefully, SIGHUP reloads the configuration.");
     help.format(std::cout);
 }

@@ -23,7 +23,9 @@ bool topicMatches(const std::string& pattern, const std::string& topic) {
 
 LocalBus::LocalBus(std::size_t capacity) : _capacity(capacity), _thread([this] { run(); }) {}
 
-LocalBus::~LocalBus() { stop(); }
+LocalBus::~LocalBus() {
+    stop();
+}
 
 void LocalBus::publish(const std::string& topic, std::string payloadJson) {
     std::int64_t now = epochMillis();
@@ -69,8 +71,8 @@ BusStats LocalBus::stats() const {
 
 void LocalBus::handlerFailed(const Subscription& sub, const Event& event, const char* what) {
     Poco::Logger::get(sub.owner.empty() ? "switchboard.bus" : "switchboard." + sub.owner)
-        .warning("bus handler for '%s' (subscribed to '%s') failed: %s", event.topic,
-                 sub.pattern, std::string(what));
+        .warning("bus handler for '%s' (subscribed to '%s') failed: %s", event.topic, sub.pattern,
+                 std::string(what));
 }
 
 void LocalBus::run() {

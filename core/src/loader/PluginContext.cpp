@@ -38,14 +38,17 @@ PluginContext::PluginContext(std::string name, HostServices& host)
       _lua(*host.lua, _name),
       _metrics(*host.metrics, _name) {}
 
-Store& PluginContext::store() { return *_host.store; }
+Store& PluginContext::store() {
+    return *_host.store;
+}
 
-std::uint64_t PluginContext::every(std::chrono::milliseconds interval,
-                                   std::function<void()> task) {
+std::uint64_t PluginContext::every(std::chrono::milliseconds interval, std::function<void()> task) {
     return _host.timers->every(_name, interval, std::move(task));
 }
 
-void PluginContext::cancelTimer(std::uint64_t id) { _host.timers->cancel(id); }
+void PluginContext::cancelTimer(std::uint64_t id) {
+    _host.timers->cancel(id);
+}
 
 void PluginContext::release() {
     _host.timers->cancelOwner(_name);

@@ -440,12 +440,12 @@ void PluginManager::forEachEnabled(const PluginPlan& plan,
 
 void PluginManager::registerMetrics(MetricsRegistry& metrics) const {
     metrics.addCollector([this](std::string& out) {
-        out += "# HELP switchboard_plugin_up Plugin state: 1 running, 0 otherwise\n"
-               "# TYPE switchboard_plugin_up gauge\n";
+        out +=
+            "# HELP switchboard_plugin_up Plugin state: 1 running, 0 otherwise\n"
+            "# TYPE switchboard_plugin_up gauge\n";
         for (const auto& p : list()) {
-            out += "switchboard_plugin_up{plugin=\"" + p.name + "\",state=\"" +
-                   stateName(p.state) + "\"} " + (p.state == PluginState::Running ? "1" : "0") +
-                   "\n";
+            out += "switchboard_plugin_up{plugin=\"" + p.name + "\",state=\"" + stateName(p.state) +
+                   "\"} " + (p.state == PluginState::Running ? "1" : "0") + "\n";
         }
     });
 }

@@ -231,8 +231,7 @@ bool LuaEngine::hasHook(const std::string& name) const {
     return slot.hooks && slot.hooks->count(name) != 0;
 }
 
-LuaResult LuaEngine::call(const std::string& name,
-                          const std::vector<const rapidjson::Value*>& args,
+LuaResult LuaEngine::call(const std::string& name, const std::vector<const rapidjson::Value*>& args,
                           const std::string& caller) {
     LuaResult result;
     _calls.fetch_add(1, std::memory_order_relaxed);

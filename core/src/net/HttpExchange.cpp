@@ -48,7 +48,9 @@ std::string PocoHttpRequest::param(const std::string& name) const {
     return {};
 }
 
-std::string PocoHttpRequest::peerHost() const { return _request.clientAddress().host().toString(); }
+std::string PocoHttpRequest::peerHost() const {
+    return _request.clientAddress().host().toString();
+}
 
 std::string PocoHttpRequest::clientAddress() const {
     if (_proxies == nullptr || _proxies->empty()) {

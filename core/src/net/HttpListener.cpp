@@ -69,7 +69,9 @@ HttpListener::HttpListener(ListenerOptions options, MetricsRegistry& metrics, Re
                                      "Handlers that threw (answered 500)",
                                      "listener=\"" + _options.name + "\"")) {}
 
-HttpListener::~HttpListener() { stop(); }
+HttpListener::~HttpListener() {
+    stop();
+}
 
 void HttpListener::start() {
     Poco::Net::SocketAddress address(_options.bind, _options.port);
@@ -89,8 +91,8 @@ void HttpListener::start() {
     params->setKeepAliveTimeout(toTimespan(_options.keepAliveTimeout));
     params->setMaxKeepAliveRequests(0);
     params->setServerName("switchboard");
-    _server = std::make_unique<Poco::Net::HTTPServer>(new DispatchFactory(*this), *_pool, socket,
-                                                      params);
+    _server =
+        std::make_unique<Poco::Net::HTTPServer>(new DispatchFactory(*this), *_pool, socket, params);
     _server->start();
 }
 
@@ -197,8 +199,8 @@ void HttpListener::handle(Poco::Net::HTTPServerRequest& request,
         resp.closeAfter();
     } else if (tooLarge) {
         _tooLarge.inc();
-        resp.error(413, "request body too large (limit " + std::to_string(_options.maxBody) +
-                            " bytes)");
+        resp.error(413,
+                   "request body too large (limit " + std::to_string(_options.maxBody) + " bytes)");
         resp.closeAfter();  // the unread rest of the body would desync keep-alive
     } else if (match.entry == nullptr) {
         _notFound.inc();

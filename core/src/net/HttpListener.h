@@ -11,10 +11,10 @@
 #include <memory>
 
 #include "config/ListenerOptions.h"
-#include "services/MetricsRegistry.h"
 #include "net/Reactor.h"
 #include "net/Router.h"
 #include "net/TrustedProxies.h"
+#include "services/MetricsRegistry.h"
 
 namespace switchboard {
 

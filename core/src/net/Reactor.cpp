@@ -20,7 +20,9 @@ void ReactorConnection::requestClose() {
 
 ReactorLoop::ReactorLoop() : _thread([this] { run(); }) {}
 
-ReactorLoop::~ReactorLoop() { stop(); }
+ReactorLoop::~ReactorLoop() {
+    stop();
+}
 
 void ReactorLoop::adopt(std::shared_ptr<ReactorConnection> conn) {
     conn->_loop = this;
@@ -35,7 +37,9 @@ void ReactorLoop::adopt(std::shared_ptr<ReactorConnection> conn) {
     _hasWork.notify_one();
 }
 
-void ReactorLoop::wakeForClose() { _pendingClose = true; }
+void ReactorLoop::wakeForClose() {
+    _pendingClose = true;
+}
 
 std::size_t ReactorLoop::closeOwner(const std::string& owner) {
     std::lock_guard<std::mutex> lock(_mutex);
@@ -182,7 +186,9 @@ Reactor::Reactor(std::size_t threads) {
     }
 }
 
-Reactor::~Reactor() { stop(); }
+Reactor::~Reactor() {
+    stop();
+}
 
 void Reactor::adopt(std::shared_ptr<ReactorConnection> conn, std::string owner) {
     conn->_owner = std::move(owner);
@@ -197,7 +203,7 @@ void Reactor::stop() {
 }
 
 std::size_t Reactor::closeOwner(const std::string& owner,
-                               std::chrono::steady_clock::time_point deadline) {
+                                std::chrono::steady_clock::time_point deadline) {
     std::size_t n = 0;
     for (auto& loop : _loops) {
         n += loop->closeOwner(owner);
@@ -220,9 +226,10 @@ std::size_t Reactor::connections() const {
 
 void Reactor::registerMetrics(MetricsRegistry& metrics) const {
     metrics.addCollector([this](std::string& out) {
-        out += "# HELP switchboard_reactor_connections Connections served by the event loops\n"
-               "# TYPE switchboard_reactor_connections gauge\nswitchboard_reactor_connections " +
-               std::to_string(connections()) + "\n";
+        out +=
+            "# HELP switchboard_reactor_connections Connections served by the event loops\n"
+            "# TYPE switchboard_reactor_connections gauge\nswitchboard_reactor_connections " +
+            std::to_string(connections()) + "\n";
     });
 }
 

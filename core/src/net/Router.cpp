@@ -52,8 +52,7 @@ void RouteTable::add(RouteEntry entry) {
     _entries.push_back(std::move(shared));
 }
 
-bool RouteTable::matchPattern(const RouteEntry& entry, std::string_view path,
-                              RouteParams& params) {
+bool RouteTable::matchPattern(const RouteEntry& entry, std::string_view path, RouteParams& params) {
     if (path.empty() || path.front() != '/') {
         return false;
     }

@@ -77,8 +77,7 @@ private:
 
 }  // namespace
 
-StreamSession::StreamSession(Poco::Net::StreamSocket socket,
-                             std::shared_ptr<StreamHandler> handler,
+StreamSession::StreamSession(Poco::Net::StreamSocket socket, std::shared_ptr<StreamHandler> handler,
                              const ListenerOptions& options)
     : _socket(std::move(socket)),
       _handler(std::move(handler)),
@@ -134,11 +133,12 @@ bool StreamSession::onReadable() {
                              std::string_view(buffer, static_cast<std::size_t>(n)));
         } catch (const std::exception& e) {
             ownerLogger("switchboard.stream")
-                .error("stream %Lu (%s): data handler failed: %s",
-                       static_cast<Poco::UInt64>(_id), _peerHost, std::string(e.what()));
+                .error("stream %Lu (%s): data handler failed: %s", static_cast<Poco::UInt64>(_id),
+                       _peerHost, std::string(e.what()));
             return false;
         }
-    } while (_core.open && _socket.available() > 0);  // TLS may hold decrypted bytes epoll can't see
+    } while (_core.open &&
+             _socket.available() > 0);  // TLS may hold decrypted bytes epoll can't see
     return _core.open;
 }
 
@@ -152,8 +152,8 @@ void StreamSession::onClosed() {
             _handler->onClose(shared_from_this());
         } catch (const std::exception& e) {
             ownerLogger("switchboard.stream")
-                .error("stream %Lu (%s): close handler failed: %s",
-                       static_cast<Poco::UInt64>(_id), _peerHost, std::string(e.what()));
+                .error("stream %Lu (%s): close handler failed: %s", static_cast<Poco::UInt64>(_id),
+                       _peerHost, std::string(e.what()));
         }
     }
 }
@@ -161,15 +161,18 @@ void StreamSession::onClosed() {
 StreamListener::StreamListener(ListenerOptions options, Reactor& reactor)
     : _options(std::move(options)), _reactor(reactor) {}
 
-StreamListener::~StreamListener() { stop(); }
+StreamListener::~StreamListener() {
+    stop();
+}
 
-void StreamListener::setHandler(std::shared_ptr<StreamHandler> handler,
-                                const std::string& owner) {
+void StreamListener::setHandler(std::shared_ptr<StreamHandler> handler, const std::string& owner) {
     std::atomic_store(&_owner, std::make_shared<const std::string>(owner));
     std::atomic_store(&_handler, std::move(handler));
 }
 
-std::string StreamListener::owner() const { return *std::atomic_load(&_owner); }
+std::string StreamListener::owner() const {
+    return *std::atomic_load(&_owner);
+}
 
 std::shared_ptr<StreamHandler> StreamListener::handler() const {
     return std::atomic_load(&_handler);
@@ -189,8 +192,8 @@ void StreamListener::start() {
     auto* params = new Poco::Net::TCPServerParams;
     params->setMaxThreads(32);
     params->setMaxQueued(1024);
-    _server = std::make_unique<Poco::Net::TCPServer>(new HandshakeFactory(*this), *_pool, socket,
-                                                     params);
+    _server =
+        std::make_unique<Poco::Net::TCPServer>(new HandshakeFactory(*this), *_pool, socket, params);
     _server->start();
 }
 

@@ -30,8 +30,8 @@ WebSocketSession::WebSocketSession(Poco::Net::WebSocket socket,
       _peerHost(std::move(peerHost)),
       _id(nextSessionId.fetch_add(1)) {
     _socket.setMaxPayloadSize(static_cast<int>(_limits.maxMessage));
-    Poco::Timespan io(std::chrono::duration_cast<std::chrono::microseconds>(_limits.ioTimeout)
-                          .count());
+    Poco::Timespan io(
+        std::chrono::duration_cast<std::chrono::microseconds>(_limits.ioTimeout).count());
     _socket.setReceiveTimeout(io);
     _socket.setSendTimeout(io);
 }
@@ -138,8 +138,8 @@ bool WebSocketSession::readFrame() {
         _handler->onMessage(self, message);
     } catch (const std::exception& e) {
         ownerLogger("switchboard.websocket")
-            .error("websocket %Lu (%s): message handler failed: %s",
-                   static_cast<Poco::UInt64>(_id), _peerHost, std::string(e.what()));
+            .error("websocket %Lu (%s): message handler failed: %s", static_cast<Poco::UInt64>(_id),
+                   _peerHost, std::string(e.what()));
     }
     return true;
 }

@@ -57,8 +57,8 @@ void RouteMetrics::render(std::string& out) const {
     for (int cls = 1; cls <= 5; ++cls) {
         std::uint64_t n = _byClass[cls].load(std::memory_order_relaxed);
         if (n > 0) {
-            out += "switchboard_http_requests_total{" + _labels + ",code=\"" +
-                   std::to_string(cls) + "xx\"} " + std::to_string(n) + "\n";
+            out += "switchboard_http_requests_total{" + _labels + ",code=\"" + std::to_string(cls) +
+                   "xx\"} " + std::to_string(n) + "\n";
         }
     }
 }

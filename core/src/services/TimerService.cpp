@@ -49,7 +49,9 @@ void stopTask(const Poco::Util::TimerTask::Ptr& task) {
 
 }  // namespace
 
-TimerService::~TimerService() { stop(); }
+TimerService::~TimerService() {
+    stop();
+}
 
 std::uint64_t TimerService::every(const std::string& owner, std::chrono::milliseconds interval,
                                   std::function<void()> task) {

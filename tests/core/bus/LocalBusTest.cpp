@@ -38,8 +38,8 @@ TEST(LocalBusTest, DeliversInOrderToMatchingSubscribers) {
     bus.publish("server.offline", "{\"a\":2}");
     bus.drain();
     std::lock_guard<std::mutex> lock(m);
-    EXPECT_EQ(servers, (std::vector<std::string>{"server.online {\"a\":1}",
-                                                 "server.offline {\"a\":2}"}));
+    EXPECT_EQ(servers,
+              (std::vector<std::string>{"server.online {\"a\":1}", "server.offline {\"a\":2}"}));
     EXPECT_EQ(all, (std::vector<std::string>{"server.online", "device.online", "server.offline"}));
     EXPECT_EQ(bus.stats().published, 3u);
     EXPECT_EQ(bus.stats().delivered, 5u);
@@ -49,9 +49,7 @@ TEST(LocalBusTest, FullQueueDropsAndCounts) {
     LocalBus bus(4);
     std::mutex gate;
     gate.lock();  // the first delivery blocks the dispatcher until we release it
-    bus.subscribe("*", [&](const Event&) {
-        std::lock_guard<std::mutex> lock(gate);
-    });
+    bus.subscribe("*", [&](const Event&) { std::lock_guard<std::mutex> lock(gate); });
     for (int i = 0; i < 50; ++i) {
         bus.publish("t", "{}");
     }
@@ -119,9 +117,8 @@ TEST(LocalBusTest, HandlerMayUnsubscribeItselfAndLaterSnapshotsSkipIt) {
 TEST(LocalBusTest, HandlerFailureIsLoggedOnItsOwnersLogger) {
     test::LogCapture capture("switchboard.buspluginx");
     LocalBus bus(10);
-    bus.subscribeAs("buspluginx", "device.*", [](const Event&) {
-        throw std::runtime_error("cannot handle it");
-    });
+    bus.subscribeAs("buspluginx", "device.*",
+                    [](const Event&) { throw std::runtime_error("cannot handle it"); });
     bus.publish("device.online", "{}");
     bus.drain();
     std::vector<std::string> lines = capture.messages();

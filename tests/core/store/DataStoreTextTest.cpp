@@ -4,8 +4,8 @@
 
 #include <string>
 
-#include "store/DataStore.h"
 #include "TestSupport.h"
+#include "store/DataStore.h"
 
 namespace switchboard::test {
 namespace {

@@ -1,7 +1,7 @@
 // DataStore against real SQLite files: URLs, migrations, value round trips, transactions,
 // concurrency through the waiting pool, durability across close/reopen and kill -9.
-#include "store/DataStore.h"
 #include "TestSupport.h"
+#include "store/DataStore.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,7 +1,7 @@
 // Write-behind batching against a real SQLite file: latest value per key wins, discard, the
 // flusher thread, close() flushing, and failed flushes keeping (only the right) entries.
-#include "store/DataStore.h"
 #include "TestSupport.h"
+#include "store/DataStore.h"
 
 #include <gtest/gtest.h>
 
@@ -41,7 +41,6 @@ bool eventually(const std::function<bool()>& done) {
 SqlParams beat(const std::string& key, std::int64_t seq) {
     return {key, seq, static_cast<double>(seq) / 2};
 }
-
 
 class WriteBehindTest : public testing::Test {
 protected:

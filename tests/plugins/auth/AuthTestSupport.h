@@ -188,10 +188,8 @@ inline HttpResult admin(const std::string& method, int adminPort, const std::str
                 {{"Authorization", std::string("Bearer ") + kAdminToken}});
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // Events
-
 
 // ---------------------------------------------------------------------------------------------
 // JWT crafting

@@ -1,6 +1,6 @@
-// Integration tests of the devices plugin's HTTP API (seed 004, DESIGN.md §7): the real switchboard
-// binary on loopback ports, driven the way an operator (admin API) and the Meeting client
-// (device API) drive it. One server is shared; every test uses its own device keys.
+// Integration tests of the devices plugin's HTTP API (seed 004, DESIGN.md §7): the real
+// switchboard binary on loopback ports, driven the way an operator (admin API) and the Meeting
+// client (device API) drive it. One server is shared; every test uses its own device keys.
 #include "DevicesTestSupport.h"
 
 #include <openssl/evp.h>

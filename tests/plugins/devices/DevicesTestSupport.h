@@ -204,7 +204,6 @@ inline HttpResult putSshKey(int port, const std::string& key, const std::string&
     return http("PUT", port, "/api/devices/" + key + "/ssh-key", body);
 }
 
-
 /// A device's stored row (devices joined with device_seen) read straight from the SQLite file (WAL:
 /// safe while the server runs). Columns as text; NULL reads as "NULL".
 inline std::map<std::string, std::string> storedRow(const std::string& database,
@@ -235,7 +234,6 @@ inline std::map<std::string, std::string> storedRow(const std::string& database,
     }
     return row;
 }
-
 
 /// Waits (without asserting anything about time) until `duration` has passed.
 inline void sleepFor(std::chrono::milliseconds duration) {
