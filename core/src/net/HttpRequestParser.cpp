@@ -130,8 +130,8 @@ int HttpRequestParser::onHeadersComplete(http_parser* p) {
     if ((p->flags & F_CONTENTLENGTH) != 0) {
         if (p->content_length > s._limits.maxBody) {
             // Refused on the declared length, before any body byte is kept.
-            s.fail(413, "request body is larger than " + std::to_string(s._limits.maxBody) +
-                            " bytes");
+            s.fail(413,
+                   "request body is larger than " + std::to_string(s._limits.maxBody) + " bytes");
             return -1;
         }
         s._declared = static_cast<std::size_t>(p->content_length);
@@ -143,8 +143,7 @@ int HttpRequestParser::onHeadersComplete(http_parser* p) {
 int HttpRequestParser::onBody(http_parser* p, const char* at, std::size_t length) {
     HttpRequestParser& s = self(p);
     if (s._request.body.size() + length > s._limits.maxBody) {  // chunked bodies grow as read
-        s.fail(413, "request body is larger than " + std::to_string(s._limits.maxBody) +
-                        " bytes");
+        s.fail(413, "request body is larger than " + std::to_string(s._limits.maxBody) + " bytes");
         return -1;
     }
     s._request.body.append(at, length);

@@ -28,8 +28,8 @@ struct ParsedRequest {
 class HttpRequestParser {
 public:
     struct Limits {
-        std::size_t maxHead = 64 * 1024;  ///< request line and headers (431 beyond)
-        std::size_t maxHeaders = 100;     ///< header lines (431 beyond)
+        std::size_t maxHead = 64 * 1024;        ///< request line and headers (431 beyond)
+        std::size_t maxHeaders = 100;           ///< header lines (431 beyond)
         std::size_t maxBody = 4 * 1024 * 1024;  ///< body bytes (413 beyond, told before reading)
     };
 

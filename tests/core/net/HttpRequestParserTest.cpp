@@ -118,11 +118,11 @@ TEST(HttpRequestParserTest, UpgradeStopsAtTheEndOfTheHead) {
 TEST(HttpRequestParserTest, BodiesThatEndEarlyAreRefused) {
     auto truncatedLength = outcome("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc");
     EXPECT_EQ(truncatedLength, std::make_pair(Status::Error, 400));
-    auto truncatedChunks = outcome(
-        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab");
+    auto truncatedChunks =
+        outcome("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab");
     EXPECT_EQ(truncatedChunks, std::make_pair(Status::Error, 400));
-    auto noLastChunk = outcome(
-        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n");
+    auto noLastChunk =
+        outcome("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n");
     EXPECT_EQ(noLastChunk, std::make_pair(Status::Error, 400));
     auto headOnly = outcome("POST / HTTP/1.1\r\nHost: a\r\nContent-Le");
     EXPECT_EQ(headOnly, std::make_pair(Status::Error, 400));
@@ -161,10 +161,10 @@ TEST(HttpRequestParserTest, ADeclaredBodyOverTheLimitIsRefusedBeforeItArrives) {
     ASSERT_EQ(feedAll(parser, head, used), Status::Error);
     EXPECT_EQ(parser.errorStatus(), 413);
     EXPECT_EQ(parser.errorReason(), "request body is larger than 100 bytes");
-    EXPECT_EQ(outcome("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n" +
-                          std::string(100, 'x'),
-                      100),
-              std::make_pair(Status::Complete, 0));
+    EXPECT_EQ(
+        outcome("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n" + std::string(100, 'x'),
+                100),
+        std::make_pair(Status::Complete, 0));
     EXPECT_EQ(outcome("POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n"),
               std::make_pair(Status::Error, 400));
 }
@@ -202,11 +202,13 @@ TEST(HttpRequestParserTest, AfterAnErrorItStaysFailed) {
 
 TEST(HttpRequestParserTest, RandomAndMutatedInputNeverCrashesOrOverruns) {
     std::mt19937 random(7);
-    std::string alphabet = "GETPOS /HTP1.0\r\n:-abcChunkedTransfer-EncodingContent-Length0123456789;";
+    std::string alphabet =
+        "GETPOS /HTP1.0\r\n:-abcChunkedTransfer-EncodingContent-Length0123456789;";
     for (int round = 0; round < 3000; ++round) {
         std::string bytes;
         if (round % 2 == 0) {
-            bytes = kPost + "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+            bytes = kPost +
+                    "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
             for (int flips = 0; flips < 3; ++flips) {
                 bytes[random() % bytes.size()] = static_cast<char>(random() % 256);
             }

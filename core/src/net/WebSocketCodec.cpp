@@ -1,0 +1,193 @@
+// WebSocket framing on libwslay (see WebSocketCodec.h).
+#include "net/WebSocketCodec.h"
+
+#include <wslay/wslay.h>
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+
+namespace switchboard {
+
+/// libwslay's callbacks: input from the buffer receive() was given, output into _out.
+struct WebSocketCodecCallbacks {
+    static WebSocketCodec& codec(void* user) { return *static_cast<WebSocketCodec*>(user); }
+
+    static ssize_t recv(wslay_event_context_ptr ctx, std::uint8_t* buf, std::size_t len, int,
+                        void* user) {
+        WebSocketCodec& c = codec(user);
+        if (c._in.empty()) {
+            wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+            return -1;
+        }
+        std::size_t n = std::min(len, c._in.size());
+        std::memcpy(buf, c._in.data(), n);
+        c._in.remove_prefix(n);
+        return static_cast<ssize_t>(n);
+    }
+
+    static ssize_t send(wslay_event_context_ptr, const std::uint8_t* data, std::size_t len, int,
+                        void* user) {
+        codec(user)._out.append(reinterpret_cast<const char*>(data), len);
+        return static_cast<ssize_t>(len);
+    }
+
+    static void message(wslay_event_context_ptr ctx, const wslay_event_on_msg_recv_arg* arg,
+                        void* user) {
+        WebSocketCodec& c = codec(user);
+        if (wslay_is_ctrl_frame(arg->opcode)) {
+            return;  // pong and the close echo are queued by wslay itself
+        }
+        std::string_view data(reinterpret_cast<const char*>(arg->msg), arg->msg_length);
+        bool binary = arg->opcode == WSLAY_BINARY_FRAME;
+        if (!binary && !WebSocketCodec::validUtf8(data)) {
+            c._closeCode = 1007;
+            wslay_event_queue_close(ctx, 1007, reinterpret_cast<const std::uint8_t*>("invalid UTF-8"),
+                                    13);
+            wslay_event_shutdown_read(ctx);
+            return;
+        }
+        if (c._messages != nullptr) {
+            c._messages->push_back({binary, std::string(data)});
+        }
+    }
+};
+
+WebSocketCodec::WebSocketCodec(std::size_t maxMessage) {
+    wslay_event_callbacks callbacks{};
+    callbacks.recv_callback = &WebSocketCodecCallbacks::recv;
+    callbacks.send_callback = &WebSocketCodecCallbacks::send;
+    callbacks.on_msg_recv_callback = &WebSocketCodecCallbacks::message;
+    if (wslay_event_context_server_init(&_ctx, &callbacks, this) != 0) {
+        throw std::bad_alloc();
+    }
+    wslay_event_config_set_max_recv_msg_length(_ctx, maxMessage);
+}
+
+WebSocketCodec::~WebSocketCodec() {
+    wslay_event_context_free(_ctx);
+}
+
+bool WebSocketCodec::receive(std::string_view bytes, std::vector<Message>& messages) {
+    if (!wslay_event_want_read(_ctx)) {
+        return false;
+    }
+    _in = bytes;
+    _messages = &messages;
+    int rv = wslay_event_recv(_ctx);
+    _messages = nullptr;
+    _in = {};
+    if (rv != 0 && _closeCode == 0) {
+        // A frame wslay cannot parse (a fragmented or oversized control frame, a bad length):
+        // it queues a close without a status code, which RFC 6455 allows; we report 1002.
+        _closeCode = 1002;
+    }
+    flush();
+    if (!wslay_event_want_read(_ctx) && _closeCode == 0 && !wslay_event_get_close_received(_ctx)) {
+        // wslay stopped reading on a protocol error or an oversized message and queued the
+        // close itself: 1009 for size, 1002 otherwise.
+        _closeCode = wslay_event_get_status_code_sent(_ctx);
+    }
+    return rv == 0 && wslay_event_want_read(_ctx);
+}
+
+bool WebSocketCodec::queue(std::uint8_t opcode, std::string_view data) {
+    wslay_event_msg msg{opcode, reinterpret_cast<const std::uint8_t*>(data.data()), data.size()};
+    if (wslay_event_queue_msg(_ctx, &msg) != 0) {
+        return false;
+    }
+    flush();
+    return true;
+}
+
+bool WebSocketCodec::sendText(std::string_view text) {
+    return queue(WSLAY_TEXT_FRAME, text);
+}
+
+bool WebSocketCodec::sendBinary(std::string_view data) {
+    return queue(WSLAY_BINARY_FRAME, data);
+}
+
+void WebSocketCodec::close(std::uint16_t code, std::string_view reason) {
+    if (closing()) {
+        return;
+    }
+    reason = reason.substr(0, 123);  // a close payload holds at most 125 bytes with the code
+    _closeCode = code;
+    wslay_event_queue_close(_ctx, code, reinterpret_cast<const std::uint8_t*>(reason.data()),
+                            reason.size());
+    wslay_event_shutdown_read(_ctx);
+    flush();
+}
+
+void WebSocketCodec::flush() {
+    while (wslay_event_want_write(_ctx)) {
+        if (wslay_event_send(_ctx) != 0) {
+            break;
+        }
+    }
+}
+
+std::string WebSocketCodec::takeOutput() {
+    std::string out;
+    out.swap(_out);
+    return out;
+}
+
+bool WebSocketCodec::closing() const {
+    return _closeCode != 0 || wslay_event_get_close_received(_ctx) ||
+           wslay_event_get_close_sent(_ctx);
+}
+
+std::uint16_t WebSocketCodec::peerCloseCode() const {
+    if (!wslay_event_get_close_received(_ctx)) {
+        return 0;
+    }
+    std::uint16_t code = wslay_event_get_status_code_received(_ctx);
+    return code == WSLAY_CODE_NO_STATUS_RCVD ? 0 : code;
+}
+
+bool WebSocketCodec::validUtf8(std::string_view text) {
+    const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+    std::size_t n = text.size();
+    std::size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            ++i;
+            continue;
+        }
+        std::size_t extra;
+        std::uint32_t cp;
+        if (c >= 0xC2 && c <= 0xDF) {
+            extra = 1;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            extra = 2;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            extra = 3;
+            cp = c & 0x07;
+        } else {
+            return false;  // continuation byte first, overlong lead (C0, C1) or past F4
+        }
+        if (i + extra >= n) {
+            return false;  // truncated sequence
+        }
+        for (std::size_t k = 1; k <= extra; ++k) {
+            unsigned char cc = s[i + k];
+            if ((cc & 0xC0) != 0x80) {
+                return false;
+            }
+            cp = (cp << 6) | (cc & 0x3F);
+        }
+        if ((extra == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+            (extra == 3 && (cp < 0x10000 || cp > 0x10FFFF))) {
+            return false;
+        }
+        i += extra + 1;
+    }
+    return true;
+}
+
+}  // namespace switchboard
