@@ -116,6 +116,18 @@ TEST_F(HttpHostTest, ThrowingHandlerGives500AndServerLives) {
     EXPECT_EQ(http("GET", ports->pub, "/healthz").status, 200);
 }
 
+TEST_F(HttpHostTest, PluginWorkRunsOnTheWorkPoolAndIsCounted) {
+    HttpResult r = http("GET", ports->pub, "/testkit/work");
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.body.rfind("{\"worker\":", 0), 0u) << r.body;
+    HttpResult m = http("GET", ports->admin, "/metrics", "",
+                        {{"Authorization", std::string("Bearer ") + kAdminToken}});
+    EXPECT_NE(m.body.find("switchboard_work_queued 0\n"), std::string::npos) << m.body;
+    EXPECT_EQ(m.body.find("switchboard_work_tasks_total{result=\"completed\"} 0\n"),
+              std::string::npos)
+        << m.body;
+}
+
 TEST_F(HttpHostTest, OversizedBodyIs413) {
     std::string big(5 * 1024 * 1024, 'x');
     HttpResult r = http("POST", ports->pub, "/testkit/echo", big);

@@ -49,6 +49,12 @@ public:
     /// Cancels a timer; when it returns the task is not running and never runs again (called
     /// from the task itself, the running call finishes). Unknown ids are ignored.
     virtual void cancelTimer(std::uint64_t id) = 0;
+    /// Runs `task` on the host's work pool: for blocking work (password hashing, store writes)
+    /// that an event-loop callback must not do itself. Returns false, without running it, when
+    /// the pool's queue is full (server.work_queue): answer "busy" rather than wait. Exceptions
+    /// are logged on the plugin's logger. Tasks queued or running when the plugin stops finish
+    /// before its stop() is called.
+    virtual bool work(std::function<void()> task) = 0;
 };
 
 }  // namespace switchboard

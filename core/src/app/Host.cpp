@@ -200,13 +200,14 @@ void Host::start() {
         _lua = std::make_unique<LuaEngine>(_kv.get(), _bus.get());
         _lua->load(luaOptions(_config));
         _reactor = std::make_unique<Reactor>(_config.eventThreads);
+        _work = std::make_unique<WorkPool>(_config.workThreads, _config.workQueue);
     } catch (const StartError&) {
         throw;
     } catch (const std::exception& e) {
         throw StartError(e.what());
     }
-    _hostServices = HostServices{_store.get(), _bus.get(), _lua.get(),     &_metrics,
-                                 &_services,   &_timers,   _config.dataDir};
+    _hostServices = HostServices{_store.get(), _bus.get(), _lua.get(),  &_metrics,
+                                 &_services,   &_timers,   _work.get(), _config.dataDir};
     for (const auto& [name, options] : l->config.listeners) {
         bool opens = options.protocol == "http" || l->mounts.streams.count(name);
         if (opens && options.tls.enabled &&
@@ -234,6 +235,7 @@ void Host::start() {
     _bus->registerMetrics(_metrics);
     _reactor->registerMetrics(_metrics);
     _store->registerMetrics(_metrics);
+    _work->registerMetrics(_metrics);
     for (auto& [name, listener] : _http) {
         startListener(*listener, listener->options().tls.enabled ? "https" : "http");
     }
@@ -331,6 +333,9 @@ void Host::stop() {
         _plugins->stopAll();
     }
     _timers.stop();
+    if (_work) {
+        _work->stop();  // the plugins' tasks finished as they stopped; anything left runs now
+    }
     if (_lua) {
         _lua->shutdown();
     }

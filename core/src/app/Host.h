@@ -18,6 +18,7 @@
 #include "services/MetricsRegistry.h"
 #include "services/ServiceRegistry.h"
 #include "services/TimerService.h"
+#include "services/WorkPool.h"
 
 namespace switchboard {
 
@@ -92,6 +93,7 @@ private:
     std::unique_ptr<KeyValueStore> _kv;
     std::unique_ptr<LuaEngine> _lua;
     std::unique_ptr<Reactor> _reactor;
+    std::unique_ptr<WorkPool> _work;
     std::unique_ptr<PluginManager> _plugins;
     std::unique_ptr<AdminApi> _admin;
     std::unique_ptr<RouteAssembler> _routes;

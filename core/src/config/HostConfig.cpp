@@ -26,6 +26,11 @@ ConfigSchema buildSchema() {
                     "address, for every plugin")
         .integer("event_threads", 2, 1, 64,
                  "Event-loop threads serving WebSocket and stream connections")
+        .integer("work_threads", 4, 1, 256,
+                 "Work-pool threads for blocking work started by plugins from event loops "
+                 "(password hashing, store writes)")
+        .integer("work_queue", 10000, 0, 10000000,
+                 "Work-pool tasks that may wait for a thread; beyond it new work is refused")
         .duration("shutdown_timeout", "10s", "How long a stop waits for in-flight requests")
         .atLeast("1ms");
     server.section("log", "Logging")
@@ -123,6 +128,8 @@ HostConfig HostConfig::parse(const ConfigDocument& doc, const std::string& workD
         }
         c.trustedProxies = std::move(proxies);
         c.eventThreads = static_cast<std::size_t>(root.getInt("server.event_threads"));
+        c.workThreads = static_cast<std::size_t>(root.getInt("server.work_threads"));
+        c.workQueue = static_cast<std::size_t>(root.getInt("server.work_queue"));
         c.shutdownTimeout = root.getDuration("server.shutdown_timeout");
         c.logLevel = root.getString("server.log.level");
         c.logFormat = root.getString("server.log.format");

@@ -24,6 +24,8 @@ struct HostConfig {
     /// Peers whose X-Forwarded-For names the client address (server.trusted_proxies).
     std::shared_ptr<const TrustedProxies> trustedProxies;
     std::size_t eventThreads = 2;
+    std::size_t workThreads = 4;
+    std::size_t workQueue = 10000;
     std::chrono::milliseconds shutdownTimeout{10000};
     std::string logLevel = "information";
     std::string logFormat = "text";

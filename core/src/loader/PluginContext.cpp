@@ -50,9 +50,14 @@ void PluginContext::cancelTimer(std::uint64_t id) {
     _host.timers->cancel(id);
 }
 
+bool PluginContext::work(std::function<void()> task) {
+    return _host.work->submit(_name, std::move(task));
+}
+
 void PluginContext::release() {
     _host.timers->cancelOwner(_name);
     _bus.unsubscribeAll();
+    _host.work->waitFor(_name);
     _host.metrics->removeGauges(_name);
 }
 

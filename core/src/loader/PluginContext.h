@@ -10,6 +10,7 @@
 #include "services/MetricsRegistry.h"
 #include "services/ServiceRegistry.h"
 #include "services/TimerService.h"
+#include "services/WorkPool.h"
 #include "switchboard/HostContext.h"
 
 namespace switchboard {
@@ -22,6 +23,7 @@ struct HostServices {
     MetricsRegistry* metrics = nullptr;
     ServiceRegistry* services = nullptr;
     TimerService* timers = nullptr;
+    WorkPool* work = nullptr;
     std::string dataDir;
 };
 
@@ -72,8 +74,9 @@ public:
     std::string dataDir() const override { return _host.dataDir; }
     std::uint64_t every(std::chrono::milliseconds interval, std::function<void()> task) override;
     void cancelTimer(std::uint64_t id) override;
+    bool work(std::function<void()> task) override;
     /// Ends the plugin's timers, bus subscriptions and gauges, waiting for a timer task or bus
-    /// handler that is running (before Plugin::stop()).
+    /// handler that is running and for its work-pool tasks (before Plugin::stop()).
     void release();
 
 private:

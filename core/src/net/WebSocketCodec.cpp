@@ -42,8 +42,8 @@ struct WebSocketCodecCallbacks {
         bool binary = arg->opcode == WSLAY_BINARY_FRAME;
         if (!binary && !WebSocketCodec::validUtf8(data)) {
             c._closeCode = 1007;
-            wslay_event_queue_close(ctx, 1007, reinterpret_cast<const std::uint8_t*>("invalid UTF-8"),
-                                    13);
+            wslay_event_queue_close(ctx, 1007,
+                                    reinterpret_cast<const std::uint8_t*>("invalid UTF-8"), 13);
             wslay_event_shutdown_read(ctx);
             return;
         }

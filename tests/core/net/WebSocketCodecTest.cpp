@@ -167,9 +167,9 @@ TEST(WebSocketCodecTest, AMessageOverTheLimitCloses1009) {
     EXPECT_EQ(codeOf(frames[0]), 1009);
     // Fragments count together.
     WebSocketCodec fragmented(100);
-    EXPECT_FALSE(fragmented.receive(clientFrame(0x1, std::string(60, 'a'), false) +
-                                        clientFrame(0x0, std::string(60, 'a')),
-                                    messages));
+    EXPECT_FALSE(fragmented.receive(
+        clientFrame(0x1, std::string(60, 'a'), false) + clientFrame(0x0, std::string(60, 'a')),
+        messages));
     EXPECT_EQ(fragmented.closeCode(), 1009);
 }
 
@@ -215,14 +215,14 @@ TEST(WebSocketCodecTest, Utf8Validation) {
     EXPECT_TRUE(WebSocketCodec::validUtf8(""));
     EXPECT_TRUE(WebSocketCodec::validUtf8("plain ascii"));
     EXPECT_TRUE(WebSocketCodec::validUtf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));
-    EXPECT_TRUE(WebSocketCodec::validUtf8("\xf4\x8f\xbf\xbf"));    // U+10FFFF
-    EXPECT_FALSE(WebSocketCodec::validUtf8("\xc0\xaf"));           // overlong '/'
-    EXPECT_FALSE(WebSocketCodec::validUtf8("\xe0\x80\xaf"));       // overlong
-    EXPECT_FALSE(WebSocketCodec::validUtf8("\xed\xa0\x80"));       // surrogate U+D800
-    EXPECT_FALSE(WebSocketCodec::validUtf8("\xf4\x90\x80\x80"));   // past U+10FFFF
-    EXPECT_FALSE(WebSocketCodec::validUtf8("\x80"));               // lone continuation
-    EXPECT_FALSE(WebSocketCodec::validUtf8("\xe2\x82"));           // truncated
-    EXPECT_FALSE(WebSocketCodec::validUtf8("a\xe2\x28\xa1"));      // bad continuation
+    EXPECT_TRUE(WebSocketCodec::validUtf8("\xf4\x8f\xbf\xbf"));   // U+10FFFF
+    EXPECT_FALSE(WebSocketCodec::validUtf8("\xc0\xaf"));          // overlong '/'
+    EXPECT_FALSE(WebSocketCodec::validUtf8("\xe0\x80\xaf"));      // overlong
+    EXPECT_FALSE(WebSocketCodec::validUtf8("\xed\xa0\x80"));      // surrogate U+D800
+    EXPECT_FALSE(WebSocketCodec::validUtf8("\xf4\x90\x80\x80"));  // past U+10FFFF
+    EXPECT_FALSE(WebSocketCodec::validUtf8("\x80"));              // lone continuation
+    EXPECT_FALSE(WebSocketCodec::validUtf8("\xe2\x82"));          // truncated
+    EXPECT_FALSE(WebSocketCodec::validUtf8("a\xe2\x28\xa1"));     // bad continuation
 }
 
 TEST(WebSocketCodecTest, RandomAndTruncatedInputNeverCrashes) {

@@ -628,14 +628,15 @@ TEST_F(PairingApiTest, ConcurrentReRegistrationsLeaveExactlyOneLiveCode) {
     std::set<int> all;
     for (const auto& list : codes) {
         EXPECT_EQ(list.size(), 15u);
-        for (int code : list) {
-            all.insert(code);
-            HttpResult r = lookup(port(), code);
-            if (r.status == 200) {
-                ++live;
-            } else {
-                EXPECT_EQ(r.status, 404) << r.body;
-            }
+        all.insert(list.begin(), list.end());
+    }
+    // Distinct codes: a released code may be drawn again for the same key (1 in ~150 runs).
+    for (int code : all) {
+        HttpResult r = lookup(port(), code);
+        if (r.status == 200) {
+            ++live;
+        } else {
+            EXPECT_EQ(r.status, 404) << r.body;
         }
     }
     EXPECT_EQ(live, 1);
