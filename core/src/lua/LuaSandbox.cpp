@@ -271,6 +271,68 @@ int timeNow(lua_State* lua) {
     return 1;
 }
 
+/// Continuation of the guarded protected calls: once the call is over budget, what the
+/// original pcall, xpcall or coroutine.resume caught is raised again, so no script can catch
+/// the budget error and keep running.
+int afterProtectedCall(lua_State* lua, int, lua_KContext) {
+    if (LuaState::of(lua).budgetExceeded()) {
+        lua_pushliteral(lua, "instruction budget exceeded");
+        return lua_error(lua);
+    }
+    return lua_gettop(lua);  // the original call's results replaced it and its arguments
+}
+
+/// pcall, coroutine.resume and coroutine.close as scripts see them: the original (upvalue 1),
+/// called with a continuation so yields across it still work, then afterProtectedCall.
+int guardedCall(lua_State* lua) {
+    int arguments = lua_gettop(lua);
+    lua_pushvalue(lua, lua_upvalueindex(1));
+    lua_insert(lua, 1);
+    lua_callk(lua, arguments, LUA_MULTRET, 0, afterProtectedCall);
+    return afterProtectedCall(lua, LUA_OK, 0);
+}
+
+/// xpcall's message handler, wrapping the script's (upvalue 1). Over budget it never calls the
+/// script's handler: Lua runs message handlers for errors raised by the instruction hook with
+/// hooks off, so a looping handler would spin forever.
+int guardedMessageHandler(lua_State* lua) {
+    if (LuaState::of(lua).budgetExceeded()) {
+        lua_settop(lua, 1);
+        return 1;
+    }
+    int arguments = lua_gettop(lua);
+    lua_pushvalue(lua, lua_upvalueindex(1));
+    lua_insert(lua, 1);
+    lua_call(lua, arguments, 1);
+    return 1;
+}
+
+/// xpcall(f, handler, ...): the original xpcall (upvalue 1) with the handler guarded.
+int guardedXpcall(lua_State* lua) {
+    luaL_checktype(lua, 2, LUA_TFUNCTION);
+    lua_pushvalue(lua, 2);
+    lua_pushcclosure(lua, guardedMessageHandler, 1);
+    lua_replace(lua, 2);
+    return guardedCall(lua);
+}
+
+/// Replaces table[name] (or the global, for table == nullptr) by `guard` over the original.
+void guard(lua_State* lua, const char* table, const char* name, lua_CFunction guard) {
+    if (table != nullptr) {
+        lua_getglobal(lua, table);
+        lua_getfield(lua, -1, name);
+    } else {
+        lua_getglobal(lua, name);
+    }
+    lua_pushcclosure(lua, guard, 1);
+    if (table != nullptr) {
+        lua_setfield(lua, -2, name);
+        lua_pop(lua, 1);
+    } else {
+        lua_setglobal(lua, name);
+    }
+}
+
 void setTable(lua_State* lua, const char* name, const luaL_Reg* functions) {
     lua_newtable(lua);
     luaL_setfuncs(lua, functions, 0);
@@ -290,6 +352,10 @@ int LuaSandbox::open(lua_State* lua) {
         luaL_requiref(lua, library.name, library.func, 1);
         lua_pop(lua, 1);
     }
+    guard(lua, nullptr, "pcall", guardedCall);
+    guard(lua, nullptr, "xpcall", guardedXpcall);
+    guard(lua, LUA_COLIBNAME, "resume", guardedCall);
+    guard(lua, LUA_COLIBNAME, "close", guardedCall);
     for (const char* name : {"dofile", "loadfile", "warn"}) {
         lua_pushnil(lua);
         lua_setglobal(lua, name);

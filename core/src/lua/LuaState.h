@@ -57,6 +57,9 @@ public:
     std::vector<std::string> definedFunctions() const;
     /// bus.subscribe calls recorded while loading (Check states only).
     const std::vector<Subscription>& subscriptions() const { return _subscriptions; }
+    /// True once the running call went over its instruction budget: from then on no Lua code
+    /// may catch the budget error (LuaSandbox's pcall, xpcall and coroutine.resume pass it on).
+    bool budgetExceeded() const { return _budgetExceeded; }
     /// "path:line" of the last instruction budget overrun.
     const char* budgetWhere() const { return _budgetWhere; }
     /// True once an allocation failed at the memory cap: the owner should replace the state.

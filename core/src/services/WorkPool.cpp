@@ -104,19 +104,22 @@ std::size_t WorkPool::running() const {
 void WorkPool::registerMetrics(MetricsRegistry& metrics) const {
     metrics.addCollector([this](std::string& out) {
         std::lock_guard<std::mutex> lock(_mutex);
-        out += "# HELP switchboard_work_queued Work-pool tasks waiting for a worker\n"
-               "# TYPE switchboard_work_queued gauge\nswitchboard_work_queued " +
-               std::to_string(_queue.size()) + "\n";
-        out += "# HELP switchboard_work_running Work-pool tasks running now\n"
-               "# TYPE switchboard_work_running gauge\nswitchboard_work_running " +
-               std::to_string(_running) + "\n";
-        out += "# HELP switchboard_work_tasks_total Work-pool tasks by outcome\n"
-               "# TYPE switchboard_work_tasks_total counter\n";
+        out +=
+            "# HELP switchboard_work_queued Work-pool tasks waiting for a worker\n"
+            "# TYPE switchboard_work_queued gauge\nswitchboard_work_queued " +
+            std::to_string(_queue.size()) + "\n";
+        out +=
+            "# HELP switchboard_work_running Work-pool tasks running now\n"
+            "# TYPE switchboard_work_running gauge\nswitchboard_work_running " +
+            std::to_string(_running) + "\n";
+        out +=
+            "# HELP switchboard_work_tasks_total Work-pool tasks by outcome\n"
+            "# TYPE switchboard_work_tasks_total counter\n";
         out += "switchboard_work_tasks_total{result=\"completed\"} " + std::to_string(_completed) +
                "\n";
         out += "switchboard_work_tasks_total{result=\"failed\"} " + std::to_string(_failed) + "\n";
-        out += "switchboard_work_tasks_total{result=\"refused\"} " + std::to_string(_refused) +
-               "\n";
+        out +=
+            "switchboard_work_tasks_total{result=\"refused\"} " + std::to_string(_refused) + "\n";
     });
 }
 

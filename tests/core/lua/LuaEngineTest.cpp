@@ -209,6 +209,62 @@ TEST_F(LuaEngineTest, InfiniteLoopExceedsBudgetAndTheNextCallWorks) {
     EXPECT_EQ(stats.calls, 6u);
 }
 
+TEST_F(LuaEngineTest, NoProtectedCallEscapesTheBudget) {
+    // Once over budget, an error raised from the instruction hook runs the xpcall message
+    // handler with hooks off: a looping handler used to spin forever. pcall, xpcall and
+    // coroutine.resume must all hand the budget error on instead of catching it.
+    loadScript(R"(
+        function handlerLoops()
+            xpcall(function() error("x") end, function() while true do end end)
+        end
+        function spinThenHandlerLoops()
+            xpcall(function() while true do end end, function() while true do end end)
+        end
+        function handlerCatchesAndGoesOn()
+            while true do xpcall(function() while true do end end, function(e) return e end) end
+        end
+        function resumeCatches()
+            while true do
+                coroutine.resume(coroutine.create(function() while true do end end))
+            end
+        end
+        function pcallInHandler()
+            xpcall(function() while true do end end,
+                   function() while true do pcall(function() while true do end end) end end)
+        end
+        function handlerWorks()
+            local ok, e = xpcall(function() error("x") end, function(m) return "handled " .. m end)
+            return ok, e
+        end
+        function pcallWorks()
+            return pcall(function(a, b) return a + b end, 2, 3)
+        end
+        function resumeWorks()
+            local co = coroutine.create(function(a) local b = coroutine.yield(a + 1) return b * 2 end)
+            local _, first = coroutine.resume(co, 1)
+            local _, second = coroutine.resume(co, 10)
+            return first, second
+        end
+        function yieldInsidePcallInCoroutine()
+            local co = coroutine.wrap(function()
+                local ok, v = pcall(function() return coroutine.yield(1) + 1 end)
+                return ok, v
+            end)
+            co()
+            return co(41)
+        end
+    )");
+    EXPECT_EQ(values("handlerLoops"), "error: instruction budget exceeded");
+    EXPECT_EQ(values("spinThenHandlerLoops"), "error: instruction budget exceeded");
+    EXPECT_EQ(values("handlerCatchesAndGoesOn"), "error: instruction budget exceeded");
+    EXPECT_EQ(values("resumeCatches"), "error: instruction budget exceeded");
+    EXPECT_EQ(values("pcallInHandler"), "error: instruction budget exceeded");
+    EXPECT_EQ(values("handlerWorks"), "[false,\"handled " + path() + ":21: x\"]");
+    EXPECT_EQ(values("pcallWorks"), "[true,5]");
+    EXPECT_EQ(values("resumeWorks"), "[2,20]");
+    EXPECT_EQ(values("yieldInsidePcallInCoroutine"), "[true,42]");
+}
+
 TEST_F(LuaEngineTest, SmallBudgetCountsInstructions) {
     LuaOptions options;
     options.instructionBudget = 5000;

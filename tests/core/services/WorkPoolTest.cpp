@@ -64,10 +64,10 @@ TEST(WorkPoolTest, AFullQueueRefusesAtOnce) {
     WorkPool pool(1, 2);
     Gate gate;
     ASSERT_TRUE(pool.submit("p", [&] { gate.wait(); }));
-    gate.waitForWaiters(1);                    // the worker is busy
-    EXPECT_TRUE(pool.submit("p", [] {}));      // waits
-    EXPECT_TRUE(pool.submit("p", [] {}));      // waits
-    EXPECT_FALSE(pool.submit("p", [] {}));     // over the bound: refused, not queued
+    gate.waitForWaiters(1);                 // the worker is busy
+    EXPECT_TRUE(pool.submit("p", [] {}));   // waits
+    EXPECT_TRUE(pool.submit("p", [] {}));   // waits
+    EXPECT_FALSE(pool.submit("p", [] {}));  // over the bound: refused, not queued
     EXPECT_EQ(pool.queued(), 2u);
     EXPECT_EQ(pool.running(), 1u);
     gate.open();
