@@ -9,6 +9,8 @@
 #include <Poco/Message.h>
 #include <rapidjson/error/en.h>
 
+#include <algorithm>
+#include <cctype>
 #include <exception>
 #include <initializer_list>
 #include <optional>
@@ -229,9 +231,31 @@ EventBus& busOf(lua_State* lua) {
     return *bus;
 }
 
+/// Scripts publish only under "lua.": the plugins' topics (server.offline, user.deleted, ...)
+/// are facts other plugins and webhooks act on, and a script must not be able to forge them.
+bool scriptTopic(std::string_view topic) {
+    constexpr std::string_view prefix = "lua.";
+    if (topic.size() <= prefix.size() || topic.size() > 128 || topic.substr(0, 4) != prefix) {
+        return false;
+    }
+    return std::all_of(topic.begin(), topic.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+    });
+}
+
 int busPublish(lua_State* lua) {
     EventBus& bus = busOf(lua);
-    const char* topic = luaL_checkstring(lua, 1);
+    std::size_t length = 0;
+    const char* topic = luaL_checklstring(lua, 1, &length);
+    if (!scriptTopic(std::string_view(topic, length))) {
+        lua_pushfstring(lua,
+                        "bus.publish: scripts publish only topics under 'lua.' made of "
+                        "letters, digits, '.', '_' and '-' (got '");
+        lua_pushlstring(lua, topic, std::min<std::size_t>(length, 128));
+        lua_pushliteral(lua, "')");
+        lua_concat(lua, 3);
+        return lua_error(lua);
+    }
     LuaState& state = LuaState::of(lua);
     if (lua_isnoneornil(lua, 2)) {
         state.text() = "{}";

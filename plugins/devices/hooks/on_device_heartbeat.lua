@@ -7,7 +7,7 @@ function on_device_heartbeat(device, info)
   if previous ~= nil and info.ip_public ~= nil and previous ~= info.ip_public then
     log.info("device " .. device.device_key .. " moved from " .. previous .. " to " ..
              info.ip_public)
-    bus.publish("device.moved", { device_key = device.device_key, from = previous,
+    bus.publish("lua.device_moved", { device_key = device.device_key, from = previous,
                                   to = info.ip_public })
   end
   return { last_heartbeat_from = info.ip_address }

@@ -432,7 +432,7 @@ TEST_F(LuaEngineTest, StoreAndBusMayBeMissing) {
     LuaOptions options;
     options.scripts = {
         script("function save() store.put('k', 1) end\n"
-               "function send() bus.publish('a.b', {}) end\n")};
+               "function send() bus.publish('lua.b', {}) end\n")};
     bare.load(options);
     LuaResult result = bare.call("save", {});
     EXPECT_EQ(result.error, path() + ":1: store not available");
@@ -442,18 +442,27 @@ TEST_F(LuaEngineTest, StoreAndBusMayBeMissing) {
 
 TEST_F(LuaEngineTest, BusPublishSendsJsonObjects) {
     loadScript(R"(
-        function announce(id) bus.publish("device.online", { id = id }) end
-        function empty() bus.publish("ping") end
-        function notObject() bus.publish("device.online", { 1, 2 }) end
+        function announce(id) bus.publish("lua.device_flagged", { id = id }) end
+        function empty() bus.publish("lua.ping") end
+        function notObject() bus.publish("lua.x", { 1, 2 }) end
+        function forge(topic) bus.publish(topic, { ssh_pubkey = "victim" }) end
     )");
     EXPECT_EQ(values("announce", {R"("d1")"}), "[]");
     EXPECT_EQ(values("empty"), "[]");
-    EXPECT_THAT(
-        bus.published(),
-        ElementsAre(std::make_pair(std::string("device.online"), std::string(R"({"id":"d1"})")),
-                    std::make_pair(std::string("ping"), std::string("{}"))));
     EXPECT_THAT(values("notObject"),
                 EndsWith("bus.publish: the payload must be a table with string keys"));
+    // A script cannot forge a plugin's event.
+    for (const char* topic : {"\"server.offline\"", "\"user.deleted\"", "\"lua.\"", "\"lua\"",
+                              "\"lua.a b\"", "\"\"", "\"luax.y\""}) {
+        EXPECT_THAT(values("forge", {topic}),
+                    HasSubstr("bus.publish: scripts publish only topics under 'lua.'"))
+            << topic;
+    }
+    EXPECT_THAT(values("forge", {"\"server.offline\""}), EndsWith("(got 'server.offline')"));
+    EXPECT_THAT(bus.published(),
+                ElementsAre(std::make_pair(std::string("lua.device_flagged"),
+                                           std::string(R"({"id":"d1"})")),
+                            std::make_pair(std::string("lua.ping"), std::string("{}"))));
 }
 
 TEST_F(LuaEngineTest, BusSubscribeFeedsOnEvent) {
@@ -510,9 +519,9 @@ TEST_F(LuaEngineTest, BusSubscribeNeedsOnEventAndTopLevelCode) {
 
 TEST_F(LuaEngineTest, HookTriggeringItselfThroughASynchronousBusFailsCleanly) {
     loadScript(R"(
-        bus.subscribe("loop")
+        bus.subscribe("lua.loop")
         function on_event() store.put("reentered", true) end
-        function trigger() bus.publish("loop", {}) return "done" end
+        function trigger() bus.publish("lua.loop", {}) return "done" end
     )");
     EXPECT_EQ(values("trigger"), R"(["done"])");
     EXPECT_TRUE(kv.values().empty());
@@ -521,12 +530,12 @@ TEST_F(LuaEngineTest, HookTriggeringItselfThroughASynchronousBusFailsCleanly) {
 
 TEST_F(LuaEngineTest, TopLevelPublishDeliveredBackDoesNotRecurse) {
     loadScript(R"(
-        bus.subscribe("boot")
-        bus.publish("boot", {})
+        bus.subscribe("lua.boot")
+        bus.publish("lua.boot", {})
         function on_event() end
         function ok() return true end
     )");
-    // Building this thread's state publishes "boot", which the synchronous bus hands straight
+    // Building this thread's state publishes "lua.boot", which the synchronous bus hands straight
     // back while the state is still being built: that delivery fails, the call does not.
     EXPECT_EQ(values("ok"), "[true]");
     EXPECT_EQ(engine.stats().errors, 1u);

@@ -525,11 +525,11 @@ TEST(DevicesHookTest, ExampleHookFromThePluginFolderWorks) {
         std::string(SB_SOURCE_DIR) + "/plugins/devices/hooks/on_device_heartbeat.lua";
     Server server(devicesConfig(", offline_after: 60s"), "lua: { scripts: [" + script + "] }\n");
     ASSERT_TRUE(server.ready);
-    EventStream events(server.admin(), "device.moved");
+    EventStream events(server.admin(), "lua.device_moved");
     ASSERT_TRUE(enrolAndRegister(server, "hook-example", R"({"ip_public":"198.51.100.1"})"));
     ASSERT_EQ(heartbeat(server.pub(), "hook-example", R"({"ip_public":"198.51.100.2"})").status,
               200);
-    auto moved = events.next("device.moved", "hook-example");
+    auto moved = events.next("lua.device_moved", "hook-example");
     ASSERT_TRUE(moved);
     EXPECT_NE(moved->data.find("\"from\":\"198.51.100.1\""), std::string::npos) << moved->data;
     EXPECT_NE(moved->data.find("\"to\":\"198.51.100.2\""), std::string::npos) << moved->data;
