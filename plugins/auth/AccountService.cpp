@@ -61,11 +61,21 @@ Identity AccountService::identityOf(const UserRow& row) {
     return Identity{row.id, row.username, row.email};
 }
 
+std::string AccountService::accountKey(std::int64_t id) {
+    return "id:" + std::to_string(id);
+}
+
 AuthResult AccountService::check(const std::optional<UserRow>& user, const std::string& loginKey,
                                  const std::string& password, const std::string& address) {
     AuthResult result;
-    std::int64_t wait =
-        std::max(_addressFailures.retryAfter(address), _accountFailures.retryAfter(loginKey));
+    // Counted before the hash, in one step with the check: concurrent guesses cannot all pass.
+    std::int64_t wait = _addressFailures.attempt(address);
+    if (wait == 0) {
+        wait = _accountFailures.attempt(loginKey);
+        if (wait > 0) {
+            _addressFailures.forgive(address);
+        }
+    }
     if (wait > 0) {
         _loginsLimited->inc();
         result.status = AuthResult::Status::RateLimited;
@@ -79,11 +89,11 @@ AuthResult AccountService::check(const std::optional<UserRow>& user, const std::
         _hasher.verifyDummy(password);  // unknown logins cost what wrong passwords cost
     }
     if (!ok) {
-        _addressFailures.fail(address);
-        _accountFailures.fail(loginKey);
-        _loginsFailed->inc();
+        _loginsFailed->inc();  // the attempt stays counted
         return result;
     }
+    _addressFailures.forgive(address);
+    _accountFailures.forgive(loginKey);
     _loginsOk->inc();
     if (user->source == AuthStore::kRegistered && _hasher.needsRehash(user->passwordHash)) {
         try {
@@ -105,18 +115,19 @@ AuthResult AccountService::authenticate(const std::string& login, const std::str
         user = guarded("login", [&] { return _store.userByLogin(login); });
     }
     requireRunning();
-    // Names longer than any account's are one bucket: the limiter's keys stay small.
-    return check(user, login.size() <= 254 ? foldCase(login) : std::string("\x01long"), password,
-                 clientAddress);
+    // Keyed by account, so its username and its email share one budget; unknown logins by the
+    // name typed (names longer than any account's are one bucket: the keys stay small).
+    return check(user,
+                 user                  ? accountKey(user->id)
+                 : login.size() <= 254 ? "login:" + foldCase(login)
+                                       : std::string("login:\x01long"),
+                 password, clientAddress);
 }
 
 AuthResult AccountService::checkPassword(std::int64_t id, const std::string& password,
                                          const std::string& clientAddress) {
     std::optional<UserRow> user = guarded("password check", [&] { return _store.userById(id); });
-    return check(
-        user,
-        user ? foldCase(user->username.empty() ? user->email : user->username) : std::to_string(id),
-        password, clientAddress);
+    return check(user, accountKey(id), password, clientAddress);
 }
 
 std::optional<AccountService::Bearer> AccountService::bearer(const std::string& token,

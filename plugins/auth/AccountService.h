@@ -79,6 +79,8 @@ private:
     void setPassword(const UserRow& user, const std::string& newPassword,
                      const std::string& keepSessionId, const std::string& reason);
     static Identity identityOf(const UserRow& row);
+    /// The rate-limit key of an account: its id, so username and email share one budget.
+    static std::string accountKey(std::int64_t id);
 
     std::shared_ptr<const AuthConfig> _config;
     AuthStore& _store;

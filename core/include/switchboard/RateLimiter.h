@@ -22,6 +22,13 @@ public:
     std::int64_t retryAfter(const std::string& key);
     /// Records one failure of `key`.
     void fail(const std::string& key);
+    /// Counts an attempt of `key` before its expensive part (e.g. a password hash), in one step
+    /// with the check, so concurrent attempts cannot all pass a check that each of them alone
+    /// would fail. Returns 0 and counts the attempt as a failure if `key` may try now, else the
+    /// seconds to wait (not counted). Call forgive() when the attempt turns out to succeed.
+    std::int64_t attempt(const std::string& key);
+    /// Takes back one attempt() of `key` in the current window (a success does not count).
+    void forgive(const std::string& key);
     /// Keys tracked now (bounded: expired windows are swept).
     std::size_t trackedKeys() const;
 
@@ -33,6 +40,10 @@ private:
     };
     std::int64_t nowMs() const;
     void sweep(std::int64_t now);
+    /// Seconds `key` must wait (0: none); _mutex held.
+    std::int64_t waitLocked(const std::string& key, std::int64_t now) const;
+    /// Counts one failure of `key`; _mutex held.
+    void countLocked(const std::string& key, std::int64_t now);
 
     const std::uint64_t _perKey;
     const std::uint64_t _total;

@@ -18,12 +18,7 @@ std::int64_t RateLimiter::nowMs() const {
         .count();
 }
 
-std::int64_t RateLimiter::retryAfter(const std::string& key) {
-    std::int64_t now = nowMs();
-    if (now >= _blockedUntil.load(std::memory_order_relaxed)) {
-        return 0;
-    }
-    std::lock_guard<std::mutex> lock(_mutex);
+std::int64_t RateLimiter::waitLocked(const std::string& key, std::int64_t now) const {
     std::int64_t until = 0;
     if (_total > 0 && _all.count >= _total && now < _all.start + _windowMs) {
         until = _all.start + _windowMs;
@@ -39,9 +34,44 @@ std::int64_t RateLimiter::retryAfter(const std::string& key) {
     return (until - now + 999) / 1000;
 }
 
+std::int64_t RateLimiter::retryAfter(const std::string& key) {
+    std::int64_t now = nowMs();
+    if (now >= _blockedUntil.load(std::memory_order_relaxed)) {
+        return 0;
+    }
+    std::lock_guard<std::mutex> lock(_mutex);
+    return waitLocked(key, now);
+}
+
 void RateLimiter::fail(const std::string& key) {
     std::int64_t now = nowMs();
     std::lock_guard<std::mutex> lock(_mutex);
+    countLocked(key, now);
+}
+
+std::int64_t RateLimiter::attempt(const std::string& key) {
+    std::int64_t now = nowMs();
+    std::lock_guard<std::mutex> lock(_mutex);
+    if (std::int64_t wait = waitLocked(key, now)) {
+        return wait;
+    }
+    countLocked(key, now);
+    return 0;
+}
+
+void RateLimiter::forgive(const std::string& key) {
+    std::int64_t now = nowMs();
+    std::lock_guard<std::mutex> lock(_mutex);
+    if (now < _all.start + _windowMs && _all.count > 0) {
+        --_all.count;
+    }
+    auto it = _keys.find(key);
+    if (it != _keys.end() && now < it->second.start + _windowMs && it->second.count > 0) {
+        --it->second.count;
+    }
+}
+
+void RateLimiter::countLocked(const std::string& key, std::int64_t now) {
     if (now >= _all.start + _windowMs) {
         _all = Window{now, 0};
     }

@@ -1,7 +1,9 @@
 // Unit tests of the failure rate limiter.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <thread>
+#include <vector>
 
 #include "switchboard/RateLimiter.h"
 
@@ -33,4 +35,36 @@ TEST(RateLimiterTest, WindowExpires) {
     EXPECT_EQ(limiter.retryAfter("a"), 1);
     std::this_thread::sleep_for(std::chrono::milliseconds(150));
     EXPECT_EQ(limiter.retryAfter("a"), 0);
+}
+
+TEST(RateLimiterTest, ConcurrentAttemptsAreCountedBeforeTheExpensivePart) {
+    RateLimiter limiter(10, 0, std::chrono::seconds(60));
+    std::atomic<int> admitted{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 60; ++i) {
+        threads.emplace_back([&] {
+            if (limiter.attempt("account:7") == 0) {
+                ++admitted;  // what would go on to hash the password
+            }
+        });
+    }
+    for (auto& t : threads) {
+        t.join();
+    }
+    EXPECT_EQ(admitted.load(), 10);
+    EXPECT_GT(limiter.retryAfter("account:7"), 0);
+    EXPECT_EQ(limiter.attempt("account:8"), 0);  // other keys are not affected
+}
+
+TEST(RateLimiterTest, ForgivenAttemptsDoNotCount) {
+    RateLimiter limiter(2, 0, std::chrono::seconds(60));
+    for (int i = 0; i < 5; ++i) {
+        ASSERT_EQ(limiter.attempt("k"), 0) << i;
+        limiter.forgive("k");  // each one succeeded
+    }
+    EXPECT_EQ(limiter.attempt("k"), 0);
+    EXPECT_EQ(limiter.attempt("k"), 0);
+    EXPECT_GT(limiter.attempt("k"), 0);  // two failures: limited, and not counted again
+    limiter.forgive("unknown");          // forgiving what was never counted changes nothing
+    EXPECT_GT(limiter.retryAfter("k"), 0);
 }

@@ -55,6 +55,45 @@ TEST(AuthRateLimitTest, FailuresPerAccountLockThatAccountOnly) {
         << metrics.body;
 }
 
+TEST(AuthRateLimitTest, ConcurrentGuessesAreCountedBeforeHashing) {
+    AuthServer server(authPlugin(", rate_limit: { per_address: 0, per_account: 10, window: 60s }"));
+    ASSERT_TRUE(server.ready);
+    registerUser(server.pub(), "rita@example.com", "password123", "rita");
+    std::atomic<int> evaluated{0};
+    std::atomic<int> limited{0};
+    std::vector<std::thread> guessers;
+    for (int i = 0; i < 60; ++i) {
+        guessers.emplace_back([&, i] {
+            // Half by username, half by email: one account, one budget.
+            Login l = i % 2 == 0 ? login(server.pub(), "username", "rita", "wrong-guess")
+                                 : login(server.pub(), "email", "rita@example.com", "wrong-guess");
+            if (l.result.status == 401) {
+                ++evaluated;
+            } else if (l.result.status == 429) {
+                ++limited;
+            }
+        });
+    }
+    for (auto& t : guessers) {
+        t.join();
+    }
+    EXPECT_EQ(evaluated.load(), 10);  // hashed and refused: exactly the limit, not all 60
+    EXPECT_EQ(limited.load(), 50);
+    EXPECT_EQ(login(server.pub(), "email", "RITA@example.com", "password123").result.status, 429);
+}
+
+TEST(AuthRateLimitTest, UsernameAndEmailShareTheAccountsBudget) {
+    AuthServer server(authPlugin(", rate_limit: { per_address: 0, per_account: 4, window: 60s }"));
+    ASSERT_TRUE(server.ready);
+    registerUser(server.pub(), "sam@example.com", "password123", "sam");
+    EXPECT_EQ(login(server.pub(), "username", "sam", "guess-1").result.status, 401);
+    EXPECT_EQ(login(server.pub(), "username", "sam", "guess-2").result.status, 401);
+    EXPECT_EQ(login(server.pub(), "email", "sam@example.com", "guess-3").result.status, 401);
+    EXPECT_EQ(login(server.pub(), "email", "sam@example.com", "guess-4").result.status, 401);
+    EXPECT_EQ(login(server.pub(), "username", "sam", "password123").result.status, 429);
+    EXPECT_EQ(login(server.pub(), "email", "sam@example.com", "password123").result.status, 429);
+}
+
 TEST(AuthRateLimitTest, FailuresPerAddressLockThatAddressOnly) {
     AuthServer server(
         authPlugin(", credentials: { alice: password123 }, "
