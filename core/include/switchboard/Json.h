@@ -16,8 +16,10 @@ class HttpResponse;
 
 namespace switchboard::json {
 
-/// Parses `text` into `doc`. Returns false and sets `error` ("body is not valid JSON" or
-/// "body must be a JSON object") if it is not a JSON object.
+/// Parses `text` into `doc`. Returns false and sets `error` if it is not a JSON object ("body
+/// is not valid JSON", "body must be a JSON object") or if a key or string in it is not valid
+/// UTF-8, naming where ("ssh_user is not valid UTF-8", "device_info.note is not valid UTF-8",
+/// "a key in device_info is not valid UTF-8").
 bool parseObject(std::string_view text, rapidjson::Document& doc, std::string& error);
 
 /// What a request body of nothing but whitespace means to parseBody and readBody.

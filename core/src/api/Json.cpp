@@ -2,8 +2,74 @@
 #include "switchboard/Json.h"
 
 #include "switchboard/Http.h"
+#include "switchboard/Utf8.h"
+
+#include <vector>
 
 namespace switchboard::json {
+
+namespace {
+
+/// Finds a key or string value of `root` that is not UTF-8; sets `error` naming where it is
+/// ("device_info.note is not valid UTF-8"). Walks with its own stack, and builds a path only
+/// for the value it reports: documents may be nested far deeper than recursion allows.
+bool allUtf8(const rapidjson::Value& root, std::string& error) {
+    struct Node {
+        const rapidjson::Value* value;
+        std::size_t parent;           ///< index in `nodes`; npos for the root
+        const rapidjson::Value* key;  ///< member name, or null for an array element
+        rapidjson::SizeType index;    ///< array position
+    };
+    constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+    std::vector<Node> nodes{{&root, kNone, nullptr, 0}};
+    std::vector<std::size_t> pending{0};
+    auto pathOf = [&](std::size_t at) {
+        std::vector<std::string> parts;
+        for (; at != kNone && nodes[at].parent != kNone; at = nodes[at].parent) {
+            const Node& n = nodes[at];
+            parts.push_back(n.key != nullptr
+                                ? "." + std::string(n.key->GetString(), n.key->GetStringLength())
+                                : "[" + std::to_string(n.index) + "]");
+        }
+        std::string path;
+        for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
+            path += *it;
+        }
+        return path.empty() ? std::string() : path[0] == '.' ? path.substr(1) : path;
+    };
+    while (!pending.empty()) {
+        std::size_t at = pending.back();
+        pending.pop_back();
+        const rapidjson::Value& v = *nodes[at].value;
+        if (v.IsString()) {
+            if (!validUtf8(std::string_view(v.GetString(), v.GetStringLength()))) {
+                std::string path = pathOf(at);
+                error = (path.empty() ? std::string("body") : path) + " is not valid UTF-8";
+                return false;
+            }
+        } else if (v.IsObject()) {
+            for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
+                if (!validUtf8(
+                        std::string_view(it->name.GetString(), it->name.GetStringLength()))) {
+                    std::string path = pathOf(at);
+                    error = "a key " + (path.empty() ? std::string("of the body") : "in " + path) +
+                            " is not valid UTF-8";
+                    return false;
+                }
+                nodes.push_back({&it->value, at, &it->name, 0});
+                pending.push_back(nodes.size() - 1);
+            }
+        } else if (v.IsArray()) {
+            for (rapidjson::SizeType i = 0; i < v.Size(); ++i) {
+                nodes.push_back({&v[i], at, nullptr, i});
+                pending.push_back(nodes.size() - 1);
+            }
+        }
+    }
+    return true;
+}
+
+}  // namespace
 
 bool parseObject(std::string_view text, rapidjson::Document& doc, std::string& error) {
     // Iterative, not recursive: a body of a million '[' must not overflow the thread's stack.
@@ -16,7 +82,9 @@ bool parseObject(std::string_view text, rapidjson::Document& doc, std::string& e
         error = "body must be a JSON object";
         return false;
     }
-    return true;
+    // RapidJSON keeps whatever bytes a string holds; stored and echoed later they would make
+    // our own replies invalid JSON for strict clients.
+    return allUtf8(doc, error);
 }
 
 bool parseBody(const HttpRequest& req, rapidjson::Document& doc, std::string& error,

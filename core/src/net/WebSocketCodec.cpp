@@ -3,6 +3,8 @@
 
 #include <wslay/wslay.h>
 
+#include "switchboard/Utf8.h"
+
 #include <algorithm>
 #include <cstring>
 #include <new>
@@ -40,7 +42,7 @@ struct WebSocketCodecCallbacks {
         }
         std::string_view data(reinterpret_cast<const char*>(arg->msg), arg->msg_length);
         bool binary = arg->opcode == WSLAY_BINARY_FRAME;
-        if (!binary && !WebSocketCodec::validUtf8(data)) {
+        if (!binary && !validUtf8(data)) {
             c._closeCode = 1007;
             wslay_event_queue_close(ctx, 1007,
                                     reinterpret_cast<const std::uint8_t*>("invalid UTF-8"), 13);
@@ -145,49 +147,6 @@ std::uint16_t WebSocketCodec::peerCloseCode() const {
     }
     std::uint16_t code = wslay_event_get_status_code_received(_ctx);
     return code == WSLAY_CODE_NO_STATUS_RCVD ? 0 : code;
-}
-
-bool WebSocketCodec::validUtf8(std::string_view text) {
-    const auto* s = reinterpret_cast<const unsigned char*>(text.data());
-    std::size_t n = text.size();
-    std::size_t i = 0;
-    while (i < n) {
-        unsigned char c = s[i];
-        if (c < 0x80) {
-            ++i;
-            continue;
-        }
-        std::size_t extra;
-        std::uint32_t cp;
-        if (c >= 0xC2 && c <= 0xDF) {
-            extra = 1;
-            cp = c & 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            extra = 2;
-            cp = c & 0x0F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            extra = 3;
-            cp = c & 0x07;
-        } else {
-            return false;  // continuation byte first, overlong lead (C0, C1) or past F4
-        }
-        if (i + extra >= n) {
-            return false;  // truncated sequence
-        }
-        for (std::size_t k = 1; k <= extra; ++k) {
-            unsigned char cc = s[i + k];
-            if ((cc & 0xC0) != 0x80) {
-                return false;
-            }
-            cp = (cp << 6) | (cc & 0x3F);
-        }
-        if ((extra == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-            (extra == 3 && (cp < 0x10000 || cp > 0x10FFFF))) {
-            return false;
-        }
-        i += extra + 1;
-    }
-    return true;
 }
 
 }  // namespace switchboard

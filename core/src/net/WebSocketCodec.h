@@ -55,10 +55,6 @@ public:
     /// The code this side closed with (0 if it has not).
     std::uint16_t closeCode() const { return _closeCode; }
 
-    /// True if `text` is well-formed UTF-8 (no overlongs, surrogates or code points past
-    /// U+10FFFF).
-    static bool validUtf8(std::string_view text);
-
 private:
     friend struct WebSocketCodecCallbacks;
     bool queue(std::uint8_t opcode, std::string_view data);

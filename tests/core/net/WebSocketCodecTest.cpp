@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "net/WebSocketCodec.h"
+#include "switchboard/Utf8.h"
 
 using namespace switchboard;
 using Messages = std::vector<WebSocketCodec::Message>;
@@ -212,17 +213,17 @@ TEST(WebSocketCodecTest, InvalidUtf8InATextMessageCloses1007) {
 }
 
 TEST(WebSocketCodecTest, Utf8Validation) {
-    EXPECT_TRUE(WebSocketCodec::validUtf8(""));
-    EXPECT_TRUE(WebSocketCodec::validUtf8("plain ascii"));
-    EXPECT_TRUE(WebSocketCodec::validUtf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));
-    EXPECT_TRUE(WebSocketCodec::validUtf8("\xf4\x8f\xbf\xbf"));   // U+10FFFF
-    EXPECT_FALSE(WebSocketCodec::validUtf8("\xc0\xaf"));          // overlong '/'
-    EXPECT_FALSE(WebSocketCodec::validUtf8("\xe0\x80\xaf"));      // overlong
-    EXPECT_FALSE(WebSocketCodec::validUtf8("\xed\xa0\x80"));      // surrogate U+D800
-    EXPECT_FALSE(WebSocketCodec::validUtf8("\xf4\x90\x80\x80"));  // past U+10FFFF
-    EXPECT_FALSE(WebSocketCodec::validUtf8("\x80"));              // lone continuation
-    EXPECT_FALSE(WebSocketCodec::validUtf8("\xe2\x82"));          // truncated
-    EXPECT_FALSE(WebSocketCodec::validUtf8("a\xe2\x28\xa1"));     // bad continuation
+    EXPECT_TRUE(validUtf8(""));
+    EXPECT_TRUE(validUtf8("plain ascii"));
+    EXPECT_TRUE(validUtf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));
+    EXPECT_TRUE(validUtf8("\xf4\x8f\xbf\xbf"));   // U+10FFFF
+    EXPECT_FALSE(validUtf8("\xc0\xaf"));          // overlong '/'
+    EXPECT_FALSE(validUtf8("\xe0\x80\xaf"));      // overlong
+    EXPECT_FALSE(validUtf8("\xed\xa0\x80"));      // surrogate U+D800
+    EXPECT_FALSE(validUtf8("\xf4\x90\x80\x80"));  // past U+10FFFF
+    EXPECT_FALSE(validUtf8("\x80"));              // lone continuation
+    EXPECT_FALSE(validUtf8("\xe2\x82"));          // truncated
+    EXPECT_FALSE(validUtf8("a\xe2\x28\xa1"));     // bad continuation
 }
 
 TEST(WebSocketCodecTest, RandomAndTruncatedInputNeverCrashes) {
@@ -256,7 +257,7 @@ TEST(WebSocketCodecTest, RandomAndTruncatedInputNeverCrashes) {
         for (const auto& m : messages) {
             EXPECT_LE(m.data.size(), 128u);
             if (!m.binary) {
-                EXPECT_TRUE(WebSocketCodec::validUtf8(m.data));
+                EXPECT_TRUE(validUtf8(m.data));
             }
         }
         codec.takeOutput();

@@ -180,6 +180,17 @@ TEST_F(DevicesApiTest, AdminListShowsOnlineStateAndLastSeen) {
     EXPECT_NE(list.body.find(shown.body), std::string::npos);
 }
 
+TEST_F(DevicesApiTest, InvalidUtf8InAHeartbeatIsRefusedAndNothingChanges) {
+    ASSERT_TRUE(enrolAndRegister(*server, "utf8-beat", R"({"note":"before"})"));
+    HttpResult beat = heartbeat(pub(), "utf8-beat", "{\"note\":\"bad \xff byte\"}");
+    EXPECT_EQ(beat.status, 400);
+    EXPECT_EQ(beat.body, failJson("note is not valid UTF-8"));
+    HttpResult shown = http("GET", pub(), "/api/devices/utf8-beat");
+    ASSERT_EQ(shown.status, 200);
+    EXPECT_TRUE(parseJson(shown.body).has_value()) << shown.body;  // still valid JSON
+    EXPECT_NE(shown.body.find("\"note\":\"before\""), std::string::npos) << shown.body;
+}
+
 TEST_F(DevicesApiTest, AdminRoutesOfUnknownDevicesAre404) {
     for (const std::string method : {"GET", "DELETE"}) {
         HttpResult r = http(method, admin(), "/admin/api/devices/nobody", "", adminAuth());

@@ -256,6 +256,18 @@ TEST_F(PairingApiTest, RegisterRejectsMissingKeys) {
     EXPECT_EQ(serverStatus(port(), "k").status, 404);  // nothing was registered
 }
 
+TEST_F(PairingApiTest, InvalidUtf8IsRefusedNamingTheField) {
+    HttpResult r = registerRaw(port(),
+                               "{\"ssh_pubkey\":\"ssh-ed25519 AAAAutf8\",\"ssh_user\":\"caf\xc3\","
+                               "\"ssh_tunnel\":1,\"listen_pubkey_tunnel\":2}");
+    EXPECT_EQ(r.status, 400);
+    EXPECT_EQ(r.body, errorJson("ssh_user is not valid UTF-8"));
+    EXPECT_EQ(serverStatus(port(), "ssh-ed25519 AAAAutf8").status, 404);  // nothing stored
+    HttpResult details = http("POST", port(), "/get_server_details", "{\"pairing_code\":\"\xff\"}");
+    EXPECT_EQ(details.status, 400);
+    EXPECT_EQ(details.body, errorJson("pairing_code is not valid UTF-8"));
+}
+
 TEST_F(PairingApiTest, RegisterRejectsWrongTypes) {
     struct Case {
         std::string body;
