@@ -1,6 +1,7 @@
 // HTTP/1.1 request framing on http-parser (see HttpRequestParser.h).
 #include "net/HttpRequestParser.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace switchboard {
@@ -130,12 +131,13 @@ int HttpRequestParser::onHeadersComplete(http_parser* p) {
     if ((p->flags & F_CONTENTLENGTH) != 0) {
         if (p->content_length > s._limits.maxBody) {
             // Refused on the declared length, before any body byte is kept.
-            s.fail(413,
-                   "request body is larger than " + std::to_string(s._limits.maxBody) + " bytes");
+            s.bodyTooLarge();
             return -1;
         }
         s._declared = static_cast<std::size_t>(p->content_length);
-        s._request.body.reserve(s._declared);
+        // Reserve only what a small body needs: a client declaring max_body and sending nothing
+        // must not get that memory for free.
+        s._request.body.reserve(std::min<std::size_t>(s._declared, 64 * 1024));
     }
     return 0;
 }
@@ -143,7 +145,7 @@ int HttpRequestParser::onHeadersComplete(http_parser* p) {
 int HttpRequestParser::onBody(http_parser* p, const char* at, std::size_t length) {
     HttpRequestParser& s = self(p);
     if (s._request.body.size() + length > s._limits.maxBody) {  // chunked bodies grow as read
-        s.fail(413, "request body is larger than " + std::to_string(s._limits.maxBody) + " bytes");
+        s.bodyTooLarge();
         return -1;
     }
     s._request.body.append(at, length);
@@ -156,6 +158,10 @@ int HttpRequestParser::onMessageComplete(http_parser* p) {
     // Stop here: the next pipelined request waits until this one is answered.
     http_parser_pause(p, 1);
     return 0;
+}
+
+void HttpRequestParser::bodyTooLarge() {
+    fail(413, "request body is larger than " + std::to_string(_limits.maxBody) + " bytes");
 }
 
 HttpRequestParser::Status HttpRequestParser::fail(int status, std::string reason) {

@@ -78,6 +78,8 @@ private:
     /// Counts head bytes; false (431 set) past the limit.
     bool countHead(std::size_t length);
     Status fail(int status, std::string reason);
+    /// 413 naming the limit.
+    void bodyTooLarge();
     /// Our status and message for one of http-parser's errors.
     void translate(http_errno error);
 

@@ -49,17 +49,18 @@ void WorkPool::run() {
         _queue.pop_front();
         ++_running;
         lock.unlock();
-        bool ok = true;
+        std::string failure;
         try {
             task.fn();
         } catch (const std::exception& e) {
-            ok = false;
-            Poco::Logger::get(task.owner.empty() ? "switchboard.work" : "switchboard." + task.owner)
-                .error("work task failed: %s", std::string(e.what()));
+            failure = std::string("work task failed: ") + e.what();
         } catch (...) {
-            ok = false;
+            failure = "work task failed";
+        }
+        bool ok = failure.empty();
+        if (!ok) {
             Poco::Logger::get(task.owner.empty() ? "switchboard.work" : "switchboard." + task.owner)
-                .error("work task failed");
+                .error(failure);
         }
         task.fn = nullptr;  // its captures go before the owner may be told it is done
         lock.lock();
