@@ -73,7 +73,8 @@ std::vector<Route> PairingRoutes::routes() {
     };
     return {{"POST", "/register_server", handler(&PairingRoutes::registerServer)},
             {"POST", "/server_status", handler(&PairingRoutes::serverStatus)},
-            {"POST", "/get_server_details", handler(&PairingRoutes::serverDetails)}};
+            // In memory only (registry and limiter): answered on the event loop.
+            {"POST", "/get_server_details", handler(&PairingRoutes::serverDetails), true}};
 }
 
 std::vector<Route> PairingRoutes::adminRoutes() {

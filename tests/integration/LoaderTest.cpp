@@ -27,7 +27,7 @@ TEST(LoaderTest, NotAPlugin) {
 TEST(LoaderTest, WrongAbi) {
     EXPECT_TRUE(
         contains(checkOutput("  badabi: {}\n"),
-                 "switchboard-badabi.so was built for plugin ABI 999, this host needs ABI 4"));
+                 "switchboard-badabi.so was built for plugin ABI 999, this host needs ABI 5"));
 }
 
 TEST(LoaderTest, NoManifest) {

@@ -82,6 +82,9 @@ struct Route {
     std::string method;
     std::string path;
     HttpHandler handler;
+    /// True for a handler that never blocks (no store, no hashing, no I/O; in-memory work of
+    /// microseconds): it runs on the event loop, without a hand-off to a handler thread.
+    bool nonBlocking = false;
 };
 
 }  // namespace switchboard

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "switchboard/CloseReason.h"
+
 namespace switchboard {
 
 /// One accepted connection (TLS already negotiated on a TLS listener). Owned by the host; a
@@ -28,6 +30,8 @@ public:
     virtual void setData(std::shared_ptr<void> data) = 0;
     /// The state set last, or nullptr.
     virtual std::shared_ptr<void> data() const = 0;
+    /// Why the connection ended (meaningful in and after onClose).
+    virtual CloseReason closeReason() const = 0;
 };
 
 using StreamPtr = std::shared_ptr<StreamConnection>;

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "switchboard/CloseReason.h"
 #include "switchboard/Http.h"
 
 namespace switchboard {
@@ -29,6 +30,8 @@ public:
     virtual void setData(std::shared_ptr<void> data) = 0;
     /// The state set last, or nullptr.
     virtual std::shared_ptr<void> data() const = 0;
+    /// Why the connection ended (meaningful in and after onClose).
+    virtual CloseReason closeReason() const = 0;
 };
 
 using WebSocketPtr = std::shared_ptr<WebSocketConnection>;

@@ -85,16 +85,19 @@ std::unique_ptr<Host::Loaded> Host::load() {
 
 std::vector<Route> Host::hostRoutes() {
     std::vector<Route> routes;
-    routes.push_back({"GET", "/healthz", [](const HttpRequest&, HttpResponse& resp) {
-                          resp.json(200, "{\"status\":\"ok\"}");
-                      }});
-    routes.push_back({"GET", "/readyz", [this](const HttpRequest&, HttpResponse& resp) {
+    routes.push_back(
+        {"GET", "/healthz",
+         [](const HttpRequest&, HttpResponse& resp) { resp.json(200, "{\"status\":\"ok\"}"); },
+         true});
+    routes.push_back({"GET", "/readyz",
+                      [this](const HttpRequest&, HttpResponse& resp) {
                           if (_ready) {
                               resp.json(200, "{\"status\":\"ready\"}");
                           } else {
                               resp.json(503, "{\"status\":\"not ready\"}");
                           }
-                      }});
+                      },
+                      true});
     return routes;
 }
 
@@ -200,6 +203,7 @@ void Host::start() {
         _lua = std::make_unique<LuaEngine>(_kv.get(), _bus.get());
         _lua->load(luaOptions(_config));
         _reactor = std::make_unique<Reactor>(_config.eventThreads);
+        _requestBytes = std::make_unique<ByteBudget>(_config.maxBufferedBytes);
         _work = std::make_unique<WorkPool>(_config.workThreads, _config.workQueue);
     } catch (const StartError&) {
         throw;
@@ -216,7 +220,8 @@ void Host::start() {
                           options.tls.cert);
         }
         if (options.protocol == "http") {
-            _http[name] = std::make_unique<HttpListener>(options, _metrics, *_reactor);
+            _http[name] =
+                std::make_unique<HttpListener>(options, _metrics, *_reactor, *_requestBytes);
         } else if (l->mounts.streams.count(name)) {
             _streams[name] = std::make_unique<StreamListener>(options, *_reactor);
         } else {

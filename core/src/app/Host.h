@@ -14,6 +14,7 @@
 #include "app/RouteAssembler.h"
 #include "config/HostConfig.h"
 #include "loader/PluginManager.h"
+#include "net/ConnectionLimits.h"
 #include "net/Reactor.h"
 #include "services/MetricsRegistry.h"
 #include "services/ServiceRegistry.h"
@@ -92,6 +93,7 @@ private:
     std::unique_ptr<Bus> _bus;
     std::unique_ptr<KeyValueStore> _kv;
     std::unique_ptr<LuaEngine> _lua;
+    std::unique_ptr<ByteBudget> _requestBytes;  ///< outlives the reactor's connections
     std::unique_ptr<Reactor> _reactor;
     std::unique_ptr<WorkPool> _work;
     std::unique_ptr<PluginManager> _plugins;

@@ -12,8 +12,10 @@ namespace switchboard {
 namespace {
 
 RouteEntry entry(const std::string& method, const std::string& path, const std::string& owner,
-                 HttpHandler handler, std::shared_ptr<WebSocketHandler> webSocket = nullptr) {
+                 HttpHandler handler, std::shared_ptr<WebSocketHandler> webSocket = nullptr,
+                 bool nonBlocking = false) {
     RouteEntry e;
+    e.nonBlocking = nonBlocking;
     e.method = method;
     e.pattern = path;
     e.owner = owner;
@@ -71,7 +73,8 @@ Mounts RouteAssembler::build(const std::string& file, const std::string& adminLi
     std::map<std::string, std::string> streamOwner;
     for (const auto& [name, options] : listeners) {
         for (const auto& route : _hostRoutes) {
-            entries[name].push_back(entry(route.method, route.path, "host", route.handler));
+            entries[name].push_back(
+                entry(route.method, route.path, "host", route.handler, nullptr, route.nonBlocking));
         }
     }
     if (listeners.count(adminListener)) {
@@ -95,7 +98,8 @@ Mounts RouteAssembler::build(const std::string& file, const std::string& adminLi
         }
         for (const auto& route : slot.routes) {
             entries[slot.listener].push_back(entry(route.method, route.path, slot.name,
-                                                   counted(counter, slot.plugin, route.handler)));
+                                                   counted(counter, slot.plugin, route.handler),
+                                                   nullptr, route.nonBlocking));
         }
         for (const auto& ws : slot.webSocketRoutes) {
             entries[slot.listener].push_back(entry("GET", ws.path, slot.name, nullptr, ws.handler));

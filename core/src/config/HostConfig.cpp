@@ -25,7 +25,11 @@ ConfigSchema buildSchema() {
                     "::1) whose X-Forwarded-For header names the client "
                     "address, for every plugin")
         .integer("event_threads", 2, 1, 64,
-                 "Event-loop threads serving WebSocket and stream connections")
+                 "Event-loop threads serving every connection (HTTP, WebSocket, stream)")
+        .size("max_buffered_bytes", "256MiB",
+              "Request body bytes held in memory across all connections; a request that "
+              "would pass it gets 503 with Retry-After")
+        .atLeast("64KiB")
         .integer("work_threads", 4, 1, 256,
                  "Work-pool threads for blocking work started by plugins from event loops "
                  "(password hashing, store writes)")
@@ -55,14 +59,22 @@ ConfigSchema buildSchema() {
         .required()
         .choice("protocol", "auto", {"auto", "http", "stream"},
                 "http (HTTP/1.1 + WebSocket), stream (TLS TCP frames) or auto (what is mounted)")
-        .integer("threads", 128, 2, 4096,
-                 "Most concurrent HTTP connections served (each "
-                 "keep-alive connection holds a thread)")
-        .size("max_body", "4MiB", "Largest request body accepted (413 beyond)")
+        .integer("threads", 32, 1, 4096,
+                 "Handler threads: requests whose handlers run at once (connections, idle or "
+                 "slow, hold no thread)")
+        .size("max_body", "4MiB", "Largest request body accepted (413 as soon as declared)")
         .atLeast("1B")
-        .duration("request_timeout", "15s", "Time allowed to receive a request")
+        .duration("request_timeout", "15s",
+                  "Time allowed to receive a whole request (head and body, 408 beyond) and to "
+                  "finish a TLS handshake; also how long a fresh connection may stay silent")
         .atLeast("1ms")
-        .duration("keepalive_timeout", "5s", "Idle time before a keep-alive connection closes");
+        .duration("keepalive_timeout", "5s",
+                  "Idle time before a keep-alive connection closes (0: never)")
+        .integer("max_connections", 20000, 1, 10000000,
+                 "Open connections on this listener; beyond, 503 and close")
+        .integer("max_connections_per_address", 1024, 1, 10000000,
+                 "Open connections from one client address (trusted proxies exempt); beyond, "
+                 "503 and close");
     listener.section("tls", "TLS; enabled when cert is set")
         .string("cert", "",
                 "PEM certificate (chain); generated self-signed if it and key are "
@@ -72,14 +84,24 @@ ConfigSchema buildSchema() {
     listener.section("websocket", "WebSocket connections on this listener")
         .size("max_message", "64KiB", "Largest message accepted (close 1009 beyond)")
         .between("1B", "1GiB")
+        .size("max_outbound", "1MiB",
+              "Bytes queued for one peer; beyond (a peer that does not read), it is closed")
+        .atLeast("1KiB")
         .duration("idle_timeout", "300s", "Close after this long without a frame (0: never)")
-        .duration("io_timeout", "5s", "Longest a partial frame read or a send may block")
+        .duration("io_timeout", "5s",
+                  "Close a peer that leaves a frame half-sent, or takes none of the bytes "
+                  "queued for it, for this long")
         .atLeast("1ms");
 
     listener.section("stream", "Stream (TLS TCP) connections on this listener")
         .duration("idle_timeout", "300s", "Close after this long without data (0: never)")
-        .duration("io_timeout", "5s", "Longest a TLS handshake, read or send may block")
-        .atLeast("1ms");
+        .duration("io_timeout", "5s",
+                  "Time allowed for the TLS handshake, and for a peer that takes none of the "
+                  "bytes queued for it")
+        .atLeast("1ms")
+        .size("max_outbound", "1MiB",
+              "Bytes queued for one peer; beyond (a peer that does not read), it is closed")
+        .atLeast("1KiB");
 
     root.section("admin", "Admin API and console")
         .string("token", "", "Bearer token; generated into <data_dir>/admin-token when empty")
@@ -130,6 +152,7 @@ HostConfig HostConfig::parse(const ConfigDocument& doc, const std::string& workD
         c.eventThreads = static_cast<std::size_t>(root.getInt("server.event_threads"));
         c.workThreads = static_cast<std::size_t>(root.getInt("server.work_threads"));
         c.workQueue = static_cast<std::size_t>(root.getInt("server.work_queue"));
+        c.maxBufferedBytes = root.getSize("server.max_buffered_bytes");
         c.shutdownTimeout = root.getDuration("server.shutdown_timeout");
         c.logLevel = root.getString("server.log.level");
         c.logFormat = root.getString("server.log.format");
@@ -166,6 +189,11 @@ HostConfig HostConfig::parse(const ConfigDocument& doc, const std::string& workD
             }
             o.webSocket.maxMessage = l.getSize("websocket.max_message");
             o.webSocket.idleTimeout = l.getDuration("websocket.idle_timeout");
+            o.webSocket.maxOutbound = l.getSize("websocket.max_outbound");
+            o.streamMaxOutbound = l.getSize("stream.max_outbound");
+            o.maxConnections = static_cast<std::size_t>(l.getInt("max_connections"));
+            o.maxConnectionsPerAddress =
+                static_cast<std::size_t>(l.getInt("max_connections_per_address"));
             o.webSocket.ioTimeout = l.getDuration("websocket.io_timeout");
             o.streamIdleTimeout = l.getDuration("stream.idle_timeout");
             o.streamIoTimeout = l.getDuration("stream.io_timeout");

@@ -26,6 +26,7 @@ struct HostConfig {
     std::size_t eventThreads = 2;
     std::size_t workThreads = 4;
     std::size_t workQueue = 10000;
+    std::size_t maxBufferedBytes = 256u << 20;  ///< request body bytes held, all connections
     std::chrono::milliseconds shutdownTimeout{10000};
     std::string logLevel = "information";
     std::string logFormat = "text";

@@ -1,271 +1,198 @@
-// HTTP listener (see HttpListener.h).
+// HTTP listener on the event loops (see HttpListener.h).
 #include "net/HttpListener.h"
 
-#include <Poco/Logger.h>
-#include <Poco/Net/HTTPServerParams.h>
-#include <Poco/Net/HTTPServerRequestImpl.h>
-#include <Poco/Net/NetException.h>
-#include <Poco/Net/SecureServerSocket.h>
+#include <Poco/Net/Context.h>
 #include <Poco/Net/ServerSocket.h>
-#include <Poco/Net/WebSocket.h>
-#include <Poco/URI.h>
+#include <Poco/Net/SocketAddress.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/ssl.h>
+#include <unistd.h>
 
-#include <chrono>
 #include <thread>
 
 #include "net/HttpExchange.h"
+#include "net/HttpSession.h"
 #include "net/TlsSupport.h"
-#include "net/WebSocketSession.h"
-#include "switchboard/Json.h"
 
 namespace switchboard {
 
 namespace {
 
-class DispatchHandler : public Poco::Net::HTTPRequestHandler {
+/// Handler tasks that may wait for one of a listener's threads; beyond, 503 at once.
+constexpr std::size_t kHandlerQueue = 8192;
+
+/// A connection over a cap: answered 503 (after the TLS handshake, on TLS) and closed.
+class Refusal : public Protocol {
 public:
-    explicit DispatchHandler(HttpListener& listener) : _listener(listener) {}
-    void handleRequest(Poco::Net::HTTPServerRequest& request,
-                       Poco::Net::HTTPServerResponse& response) override {
-        _listener.handle(request, response);
+    explicit Refusal(std::string message) : _message(std::move(message)) {}
+    void onOpen(Connection& conn) override {
+        conn.send(errorResponse(503, _message, true, 1));
+        conn.closeAfterFlush(CloseReason::Overflow);
     }
+    void onBytes(Connection&, const char*, std::size_t) override {}
+    void onTick(Connection&, SteadyTime) override {}
+    void onClosed(Connection&, CloseReason) override {}
 
 private:
-    HttpListener& _listener;
+    std::string _message;
 };
 
-class DispatchFactory : public Poco::Net::HTTPRequestHandlerFactory {
-public:
-    explicit DispatchFactory(HttpListener& listener) : _listener(listener) {}
-    Poco::Net::HTTPRequestHandler* createRequestHandler(
-        const Poco::Net::HTTPServerRequest&) override {
-        return new DispatchHandler(_listener);
-    }
-
-private:
-    HttpListener& _listener;
-};
-
-struct IncompleteBody {};
-
-Poco::Timespan toTimespan(std::chrono::milliseconds ms) {
-    return Poco::Timespan(static_cast<Poco::Timespan::TimeDiff>(ms.count()) * 1000);
+std::string label(const ListenerOptions& o) {
+    return "listener=\"" + o.name + "\"";
 }
 
 }  // namespace
 
-HttpListener::HttpListener(ListenerOptions options, MetricsRegistry& metrics, Reactor& reactor)
-    : _options(std::move(options)),
-      _metrics(metrics),
-      _reactor(reactor),
-      _routes(std::make_shared<RouteTable>(_options.name)),
-      _notFound(metrics.counter("switchboard_http_unmatched_total",
-                                "Requests that matched no route (404/405)",
-                                "listener=\"" + _options.name + "\"")),
-      _tooLarge(metrics.counter("switchboard_http_body_too_large_total",
-                                "Requests refused because the body exceeded max_body",
-                                "listener=\"" + _options.name + "\"")),
-      _handlerErrors(metrics.counter("switchboard_http_handler_errors_total",
-                                     "Handlers that threw (answered 500)",
-                                     "listener=\"" + _options.name + "\"")) {}
+std::string peerAddressText(const sockaddr_storage& peer) {
+    char text[INET6_ADDRSTRLEN] = {};
+    if (peer.ss_family == AF_INET) {
+        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(peer).sin_addr, text, sizeof text);
+    } else if (peer.ss_family == AF_INET6) {
+        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(peer).sin6_addr, text,
+                  sizeof text);
+    }
+    return text;
+}
+
+SSL* newServerSsl(Poco::Net::Context& context, int fd) {
+    SSL* ssl = SSL_new(context.sslContext());
+    if (ssl == nullptr) {
+        return nullptr;
+    }
+    SSL_set_fd(ssl, fd);
+    SSL_set_accept_state(ssl);
+    // Idle connections give their TLS buffers back; writes may be partial and resumed.
+    SSL_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+                          SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    return ssl;
+}
+
+HttpListenerState::HttpListenerState(ListenerOptions o, MetricsRegistry& metrics, ByteBudget& bytes)
+    : options(std::move(o)),
+      budget(bytes),
+      connections(options.maxConnections, options.maxConnectionsPerAddress),
+      pool(static_cast<std::size_t>(options.threads), kHandlerQueue),
+      notFound(metrics.counter("switchboard_http_unmatched_total",
+                               "Requests that matched no route (404/405)", label(options))),
+      tooLarge(metrics.counter("switchboard_http_body_too_large_total",
+                               "Requests refused because the body exceeded max_body",
+                               label(options))),
+      handlerErrors(metrics.counter("switchboard_http_handler_errors_total",
+                                    "Handlers that threw (answered 500)", label(options))),
+      refused(metrics.counter("switchboard_http_connections_refused_total",
+                              "Connections refused over max_connections or "
+                              "max_connections_per_address",
+                              label(options))),
+      rejected(metrics.counter("switchboard_http_requests_rejected_total",
+                               "Requests answered by the host before any handler (bad "
+                               "framing, deadline, body budget, no free handler)",
+                               label(options))),
+      _routes(std::make_shared<RouteTable>(options.name)) {}
+
+HttpListener::HttpListener(ListenerOptions options, MetricsRegistry& metrics, Reactor& reactor,
+                           ByteBudget& budget)
+    : _state(std::make_shared<HttpListenerState>(std::move(options), metrics, budget)),
+      _reactor(reactor) {}
 
 HttpListener::~HttpListener() {
     stop();
 }
 
 void HttpListener::start() {
-    Poco::Net::SocketAddress address(_options.bind, _options.port);
-    Poco::Net::ServerSocket socket;
-    if (_options.tls.enabled) {
-        socket = Poco::Net::SecureServerSocket(makeServerContext(_options.tls));
+    const ListenerOptions& o = _state->options;
+    if (o.tls.enabled) {
+        _tls = makeServerContext(o.tls);
     }
-    socket.bind(address, true);
-    socket.listen(1024);
+    _socket = std::make_unique<Poco::Net::ServerSocket>();
+    _socket->bind(Poco::Net::SocketAddress(o.bind, o.port), true);
+    _socket->listen(4096);
+    _socket->setBlocking(false);
+    _acceptor = std::make_shared<Acceptor>();
+    _acceptor->fd = _socket->impl()->sockfd();
+    _acceptor->accept = [this](int fd, const sockaddr_storage& peer, socklen_t length) {
+        return accept(fd, peer, length);
+    };
+    _reactor.listen(_acceptor);
+}
 
-    _pool = std::make_unique<Poco::ThreadPool>("http-" + _options.name, 4, _options.threads, 60);
-    auto* params = new Poco::Net::HTTPServerParams;
-    params->setMaxThreads(_options.threads);
-    params->setMaxQueued(1024);
-    params->setTimeout(toTimespan(_options.requestTimeout));
-    params->setKeepAlive(true);
-    params->setKeepAliveTimeout(toTimespan(_options.keepAliveTimeout));
-    params->setMaxKeepAliveRequests(0);
-    params->setServerName("switchboard");
-    _server =
-        std::make_unique<Poco::Net::HTTPServer>(new DispatchFactory(*this), *_pool, socket, params);
-    _server->start();
+std::shared_ptr<Connection> HttpListener::accept(int fd, const sockaddr_storage& peer, socklen_t) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    const ListenerOptions& o = _state->options;
+    std::string host = peerAddressText(peer);
+    SSL* ssl = nullptr;
+    if (_tls) {
+        ssl = newServerSsl(*_tls, fd);
+        if (ssl == nullptr) {
+            ::close(fd);
+            return nullptr;
+        }
+    }
+    Connection::Options options;
+    options.writeStall = o.requestTimeout;
+    options.handshake = o.requestTimeout;
+    options.lingerOnClose = true;
+    auto conn = std::make_shared<Connection>(fd, host, ssl, options);
+    auto proxies = _state->proxies();
+    bool exempt = proxies && proxies->contains(host);
+    switch (_state->connections.add(host, exempt)) {
+        case ConnectionCounter::Verdict::Accepted: {
+            conn->setProtocol(std::make_shared<HttpSession>(_state));
+            std::weak_ptr<HttpListenerState> state = _state;
+            conn->setReleaser([state, host] {
+                if (auto s = state.lock()) {
+                    s->connections.release(host);
+                }
+            });
+            break;
+        }
+        case ConnectionCounter::Verdict::ListenerFull:
+            _state->refused.inc();
+            conn->setProtocol(std::make_shared<Refusal>("too many connections"));
+            break;
+        case ConnectionCounter::Verdict::AddressFull:
+            _state->refused.inc();
+            conn->setProtocol(std::make_shared<Refusal>("too many connections from this address"));
+            break;
+    }
+    return conn;
 }
 
 void HttpListener::stop(std::chrono::milliseconds grace) {
-    if (_server) {
-        // stopAll(false): connections finish their current request, then close.
-        _server->stopAll(false);
-        auto deadline = std::chrono::steady_clock::now() + grace;
-        while (_server->currentConnections() > 0 && std::chrono::steady_clock::now() < deadline) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        }
-        _server->stopAll(true);
-        _server.reset();
+    if (_acceptor) {
+        _reactor.unlisten(_acceptor);
+        _acceptor.reset();
     }
-    if (_pool) {
-        _pool->joinAll();
-        _pool.reset();
+    if (!_socket) {
+        return;
     }
+    _socket->close();
+    _socket.reset();
+    // Requests whose handlers run finish (for `grace` at most), then every connection of this
+    // listener closes; a handler still running after that is waited for.
+    auto deadline = std::chrono::steady_clock::now() + grace;
+    while (_state->pool.queued() + _state->pool.running() > 0 &&
+           std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    HttpListenerState* state = _state.get();
+    _reactor.closeMatching(
+        [state](const Connection& c) {
+            auto* session = dynamic_cast<const HttpSession*>(c.protocol());
+            return session != nullptr && session->listener() == state;
+        },
+        CloseReason::Shutdown);
+    _state->pool.stop();
 }
 
 void HttpListener::setTrustedProxies(std::shared_ptr<const TrustedProxies> proxies) {
-    std::atomic_store(&_proxies, std::move(proxies));
+    std::atomic_store(&_state->_proxies, std::move(proxies));
 }
 
 void HttpListener::setRoutes(std::shared_ptr<const RouteTable> routes) {
-    std::atomic_store(&_routes, std::move(routes));
-}
-
-bool HttpListener::readBody(Poco::Net::HTTPServerRequest& request, std::string& body) const {
-    std::istream& in = request.stream();
-    if (request.hasContentLength()) {
-        auto length = request.getContentLength64();
-        if (length < 0 || static_cast<std::uint64_t>(length) > _options.maxBody) {
-            return false;
-        }
-        body.resize(static_cast<std::size_t>(length));
-        in.read(body.data(), length);
-        if (in.gcount() != length) {
-            throw IncompleteBody();  // the client sent less than it announced
-        }
-        return true;
-    }
-    if (request.getChunkedTransferEncoding()) {
-        char chunk[8192];
-        while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
-            body.append(chunk, static_cast<std::size_t>(in.gcount()));
-            if (body.size() > _options.maxBody) {
-                return false;
-            }
-        }
-    }
-    return true;
-}
-
-void HttpListener::discardBody(Poco::Net::HTTPServerRequest& request) const {
-    // A client still uploading would see a reset instead of our 413; read (and drop) a bounded
-    // amount so ordinary clients get the answer. Larger uploads are simply cut off.
-    std::uint64_t budget = std::max<std::uint64_t>(16u << 20, 4 * _options.maxBody);
-    char chunk[16384];
-    try {
-        std::istream& in = request.stream();
-        while (budget > 0 && in.read(chunk, sizeof chunk).gcount() > 0) {
-            budget -= std::min<std::uint64_t>(budget, static_cast<std::uint64_t>(in.gcount()));
-        }
-    } catch (const Poco::Exception&) {
-        // the client went away: nothing left to do
-    }
-}
-
-void HttpListener::handle(Poco::Net::HTTPServerRequest& request,
-                          Poco::Net::HTTPServerResponse& response) {
-    auto started = std::chrono::steady_clock::now();
-    std::shared_ptr<const RouteTable> routes = std::atomic_load(&_routes);
-    std::shared_ptr<const TrustedProxies> proxies = std::atomic_load(&_proxies);
-
-    const std::string& uri = request.getURI();
-    std::size_t q = uri.find('?');
-    std::string path = uri.substr(0, q);
-    if (path.find('%') != std::string::npos) {
-        std::string decoded;
-        Poco::URI::decode(path, decoded);
-        path.swap(decoded);
-    }
-    PocoHttpRequest req(request, std::move(path), q == std::string::npos ? "" : uri.substr(q + 1),
-                        _options.tls.enabled, proxies.get());
-    PocoHttpResponse resp(response);
-
-    RouteTable::Match match = routes->match(request.getMethod(), req.path(), req.params());
-    if (match.entry != nullptr && match.entry->webSocket) {
-        upgrade(*match.entry, request, response, req);
-        return;
-    }
-    bool tooLarge = false;
-    bool incomplete = false;
-    try {
-        tooLarge = !readBody(request, req.mutableBody());
-    } catch (const IncompleteBody&) {
-        incomplete = true;
-    } catch (const Poco::Exception&) {
-        incomplete = true;  // timeout or reset while reading the body
-    }
-    if (incomplete) {
-        resp.error(400, "request body shorter than its Content-Length");
-        resp.closeAfter();
-    } else if (tooLarge) {
-        _tooLarge.inc();
-        resp.error(413,
-                   "request body too large (limit " + std::to_string(_options.maxBody) + " bytes)");
-        resp.closeAfter();  // the unread rest of the body would desync keep-alive
-    } else if (match.entry == nullptr) {
-        _notFound.inc();
-        if (match.pathKnown) {
-            resp.error(405, "method not allowed");
-        } else {
-            resp.error(404, "not found");
-        }
-    } else {
-        try {
-            match.entry->handler(req, resp);
-        } catch (const std::exception& e) {
-            _handlerErrors.inc();
-            Poco::Logger::get("switchboard." + match.entry->owner)
-                .error("%s %s failed: %s", request.getMethod(), match.entry->pattern,
-                       std::string(e.what()));
-            if (!resp.streamed()) {
-                resp.reset();
-                resp.error(500, "internal error");
-            }
-        }
-    }
-    resp.send(request.getKeepAlive());
-    if (tooLarge) {
-        discardBody(request);
-    }
-    if (match.entry != nullptr && match.entry->metrics) {
-        auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
-                          std::chrono::steady_clock::now() - started)
-                          .count();
-        match.entry->metrics->observe(resp.status(), static_cast<std::uint64_t>(micros));
-    }
-}
-
-void HttpListener::upgrade(const RouteEntry& route, Poco::Net::HTTPServerRequest& request,
-                           Poco::Net::HTTPServerResponse& response, PocoHttpRequest& wrapped) {
-    std::shared_ptr<WebSocketSession> session;
-    try {
-        // Sends the 101 and detaches the socket from the HTTP session: returning frees this
-        // thread while the WebSocket lives on in the reactor.
-        Poco::Net::WebSocket ws(request, response);
-        session = std::make_shared<WebSocketSession>(std::move(ws), route.webSocket,
-                                                     _options.webSocket, wrapped.peerHost());
-    } catch (const Poco::Net::WebSocketException& e) {
-        if (!response.sent()) {
-            PocoHttpResponse resp(response);
-            resp.error(400, "WebSocket upgrade required");
-            resp.send(false);
-        }
-        if (route.metrics) {
-            route.metrics->observe(400, 0);
-        }
-        return;
-    }
-    if (route.metrics) {
-        route.metrics->observe(101, 0);
-    }
-    try {
-        route.webSocket->onOpen(session, wrapped);
-    } catch (const std::exception& e) {
-        Poco::Logger::get("switchboard." + route.owner)
-            .error("WebSocket open handler failed: %s", std::string(e.what()));
-        session->close(1011, "internal error");
-    }
-    _reactor.adopt(std::move(session), route.owner);
+    std::atomic_store(&_state->_routes, std::move(routes));
 }
 
 }  // namespace switchboard

@@ -1,26 +1,53 @@
-// One HTTP/1.1 listener (optionally TLS): POCO's HTTPServer with its own thread pool, a
-// swappable route table, a body cap, and the hand-off of upgraded WebSockets to the reactor.
+// One HTTP/1.1 listener (optionally TLS) on the event loops: a listening socket whose
+// connections are HttpSessions, a swappable route table, the listener's handler threads and the
+// limits a hostile client meets (connection caps, request deadline, body budget).
 #pragma once
 
-#include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/ThreadPool.h>
+#include <Poco/AutoPtr.h>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 
 #include "config/ListenerOptions.h"
+#include "net/ConnectionLimits.h"
 #include "net/Reactor.h"
 #include "net/Router.h"
 #include "net/TrustedProxies.h"
 #include "services/MetricsRegistry.h"
+#include "services/WorkPool.h"
+
+namespace Poco::Net {
+class Context;
+class ServerSocket;
+}  // namespace Poco::Net
 
 namespace switchboard {
 
+/// What a listener's connections share with it; they keep it alive while they exist.
+struct HttpListenerState {
+    HttpListenerState(ListenerOptions options, MetricsRegistry& metrics, ByteBudget& budget);
+
+    std::shared_ptr<const RouteTable> routes() const { return std::atomic_load(&_routes); }
+    std::shared_ptr<const TrustedProxies> proxies() const { return std::atomic_load(&_proxies); }
+
+    const ListenerOptions options;
+    ByteBudget& budget;
+    ConnectionCounter connections;
+    WorkPool pool;
+    Counter& notFound;
+    Counter& tooLarge;
+    Counter& handlerErrors;
+    Counter& refused;   ///< connections over a cap
+    Counter& rejected;  ///< requests refused before a handler (framing, deadline, budget, busy)
+    std::shared_ptr<const RouteTable> _routes;
+    std::shared_ptr<const TrustedProxies> _proxies;
+};
+
 class HttpListener {
 public:
-    HttpListener(ListenerOptions options, MetricsRegistry& metrics, Reactor& reactor);
+    HttpListener(ListenerOptions options, MetricsRegistry& metrics, Reactor& reactor,
+                 ByteBudget& budget);
     ~HttpListener();
 
     /// Binds the socket and starts serving. Throws Poco::Exception if the port is unavailable.
@@ -32,27 +59,22 @@ public:
     void setRoutes(std::shared_ptr<const RouteTable> routes);
     /// The proxies whose X-Forwarded-For names the client (HttpRequest::clientAddress).
     void setTrustedProxies(std::shared_ptr<const TrustedProxies> proxies);
-    const ListenerOptions& options() const { return _options; }
-
-    /// Serves one request (called on a POCO connection thread).
-    void handle(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response);
+    const ListenerOptions& options() const { return _state->options; }
 
 private:
-    bool readBody(Poco::Net::HTTPServerRequest& request, std::string& body) const;
-    void discardBody(Poco::Net::HTTPServerRequest& request) const;
-    void upgrade(const RouteEntry& route, Poco::Net::HTTPServerRequest& request,
-                 Poco::Net::HTTPServerResponse& response, class PocoHttpRequest& wrapped);
+    std::shared_ptr<Connection> accept(int fd, const sockaddr_storage& peer, socklen_t length);
 
-    ListenerOptions _options;
-    MetricsRegistry& _metrics;
+    std::shared_ptr<HttpListenerState> _state;
     Reactor& _reactor;
-    std::shared_ptr<const RouteTable> _routes;
-    std::shared_ptr<const TrustedProxies> _proxies;
-    std::unique_ptr<Poco::ThreadPool> _pool;
-    std::unique_ptr<Poco::Net::HTTPServer> _server;
-    Counter& _notFound;
-    Counter& _tooLarge;
-    Counter& _handlerErrors;
+    std::unique_ptr<Poco::Net::ServerSocket> _socket;
+    Poco::AutoPtr<Poco::Net::Context> _tls;
+    std::shared_ptr<Acceptor> _acceptor;
 };
+
+/// "127.0.0.1" / "2001:db8::1" for an accepted peer.
+std::string peerAddressText(const sockaddr_storage& peer);
+
+/// A server-side SSL object for an accepted socket on `context` (which must outlive it).
+SSL* newServerSsl(Poco::Net::Context& context, int fd);
 
 }  // namespace switchboard

@@ -55,7 +55,11 @@ HttpRequestParser::Status HttpRequestParser::finish() {
     if (!_started || _complete) {
         return Status::NeedMore;
     }
-    return fail(400, _headComplete ? "request body ended early" : "request head ended early");
+    if (!_headComplete) {
+        return fail(400, "request head ended early");
+    }
+    return fail(400, _declared > 0 ? "request body shorter than its Content-Length"
+                                   : "request body ended early");
 }
 
 void HttpRequestParser::next() {
@@ -161,7 +165,7 @@ int HttpRequestParser::onMessageComplete(http_parser* p) {
 }
 
 void HttpRequestParser::bodyTooLarge() {
-    fail(413, "request body is larger than " + std::to_string(_limits.maxBody) + " bytes");
+    fail(413, "request body too large (limit " + std::to_string(_limits.maxBody) + " bytes)");
 }
 
 HttpRequestParser::Status HttpRequestParser::fail(int status, std::string reason) {

@@ -29,6 +29,7 @@ struct RouteEntry {
     std::string pattern;
     std::string owner;  ///< plugin name, or "host"
     HttpHandler handler;
+    bool nonBlocking = false;  ///< runs on the event loop (Route::nonBlocking)
     std::shared_ptr<WebSocketHandler> webSocket;
     std::shared_ptr<RouteMetrics> metrics;
     std::vector<std::string> segments;  ///< pattern split on '/', "{x}" kept as is

@@ -74,6 +74,7 @@ bool WebSocketCodec::receive(std::string_view bytes, std::vector<Message>& messa
     if (!wslay_event_want_read(_ctx)) {
         return false;
     }
+    track(bytes);
     _in = bytes;
     _messages = &messages;
     int rv = wslay_event_recv(_ctx);
@@ -91,6 +92,38 @@ bool WebSocketCodec::receive(std::string_view bytes, std::vector<Message>& messa
         _closeCode = wslay_event_get_status_code_sent(_ctx);
     }
     return rv == 0 && wslay_event_want_read(_ctx);
+}
+
+void WebSocketCodec::track(std::string_view bytes) {
+    std::size_t i = 0;
+    while (i < bytes.size()) {
+        if (_payloadLeft > 0) {
+            std::size_t take =
+                static_cast<std::size_t>(std::min<std::uint64_t>(_payloadLeft, bytes.size() - i));
+            _payloadLeft -= take;
+            i += take;
+            continue;
+        }
+        _header[_headerLength++] = static_cast<std::uint8_t>(bytes[i++]);
+        if (_headerLength < 2) {
+            continue;
+        }
+        std::uint8_t length7 = _header[1] & 0x7f;
+        std::size_t extended = length7 == 126 ? 2 : length7 == 127 ? 8 : 0;
+        std::size_t need = 2 + extended + ((_header[1] & 0x80) != 0 ? 4 : 0);
+        if (_headerLength < need) {
+            continue;
+        }
+        std::uint64_t length = length7;
+        if (extended > 0) {
+            length = 0;
+            for (std::size_t k = 0; k < extended; ++k) {
+                length = (length << 8) | _header[2 + k];
+            }
+        }
+        _payloadLeft = length;
+        _headerLength = 0;
+    }
 }
 
 bool WebSocketCodec::queue(std::uint8_t opcode, std::string_view data) {

@@ -47,6 +47,8 @@ public:
     std::string takeOutput();
     /// Bytes waiting in the output.
     std::size_t pendingOutput() const { return _out.size(); }
+    /// True while the input ends inside a frame (a header or payload only partly received).
+    bool midFrame() const { return _headerLength > 0 || _payloadLeft > 0; }
 
     /// True once a close frame was received or queued.
     bool closing() const;
@@ -59,12 +61,17 @@ private:
     friend struct WebSocketCodecCallbacks;
     bool queue(std::uint8_t opcode, std::string_view data);
     void flush();
+    /// Follows frame boundaries in `bytes` (for midFrame()).
+    void track(std::string_view bytes);
 
     wslay_event_context* _ctx = nullptr;
     std::string_view _in;  ///< the bytes receive() is decoding
     std::string _out;
     std::vector<Message>* _messages = nullptr;
     std::uint16_t _closeCode = 0;
+    std::uint8_t _header[14] = {};
+    std::size_t _headerLength = 0;
+    std::uint64_t _payloadLeft = 0;
 };
 
 }  // namespace switchboard

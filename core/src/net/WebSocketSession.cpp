@@ -1,166 +1,146 @@
-// WebSocket sessions on the reactor (see WebSocketSession.h).
+// WebSocket sessions on the event loops (see WebSocketSession.h).
 #include "net/WebSocketSession.h"
 
 #include <Poco/Logger.h>
-#include <Poco/Net/NetException.h>
 
 #include <vector>
 
 namespace switchboard {
 
-namespace {
-std::atomic<std::uint64_t> nextSessionId{1};
-
-/// One receive buffer per loop thread, sized to the largest message allowed so far.
-std::vector<char>& receiveBuffer(std::size_t size) {
-    thread_local std::vector<char> buffer;
-    if (buffer.size() < size) {
-        buffer.resize(size);
-    }
-    return buffer;
-}
-}  // namespace
-
-WebSocketSession::WebSocketSession(Poco::Net::WebSocket socket,
+WebSocketSession::WebSocketSession(const std::shared_ptr<Connection>& conn,
                                    std::shared_ptr<WebSocketHandler> handler,
-                                   const WebSocketLimits& limits, std::string peerHost)
-    : _socket(std::move(socket)),
+                                   const WebSocketLimits& limits)
+    : _conn(conn),
       _handler(std::move(handler)),
       _limits(limits),
-      _peerHost(std::move(peerHost)),
-      _id(nextSessionId.fetch_add(1)) {
-    _socket.setMaxPayloadSize(static_cast<int>(_limits.maxMessage));
-    Poco::Timespan io(
-        std::chrono::duration_cast<std::chrono::microseconds>(_limits.ioTimeout).count());
-    _socket.setReceiveTimeout(io);
-    _socket.setSendTimeout(io);
+      _peerHost(conn->peerHost()),
+      _id(conn->id()),
+      _codec(limits.maxMessage),
+      _lastFrame(std::chrono::steady_clock::now()) {}
+
+void WebSocketSession::start(Connection& conn, const HttpRequest& upgrade) {
+    try {
+        _handler->onOpen(shared_from_this(), upgrade);
+    } catch (const std::exception& e) {
+        conn.ownerLogger("switchboard.websocket")
+            .error("websocket %Lu (%s): open handler failed: %s", static_cast<Poco::UInt64>(_id),
+                   _peerHost, std::string(e.what()));
+        closeWith(conn, 1011, "internal error", CloseReason::Server);
+    }
 }
 
-bool WebSocketSession::sendFrame(const char* data, std::size_t size, int flags) {
-    std::lock_guard<std::mutex> lock(_core.ioMutex);
-    if (!_core.open) {
-        return false;
-    }
-    try {
-        _socket.sendFrame(data, static_cast<int>(size), flags);
-        return true;
-    } catch (const Poco::Exception&) {
-        // A send that timed out mid-frame leaves the stream unusable: drop the connection.
-        _core.open = false;
-        requestClose();
-        return false;
-    }
+void WebSocketSession::setData(std::shared_ptr<void> data) {
+    std::lock_guard<std::mutex> lock(_dataMutex);
+    _data = std::move(data);
+}
+
+std::shared_ptr<void> WebSocketSession::data() const {
+    std::lock_guard<std::mutex> lock(_dataMutex);
+    return _data;
 }
 
 bool WebSocketSession::sendText(std::string_view text) {
-    return sendFrame(text.data(), text.size(),
-                     Poco::Net::WebSocket::FRAME_FLAG_FIN | Poco::Net::WebSocket::FRAME_OP_TEXT);
+    auto conn = _conn.lock();
+    if (!conn || !_open.load()) {
+        return false;
+    }
+    std::lock_guard<std::mutex> lock(_codecMutex);
+    if (!_codec.sendText(text)) {
+        return false;
+    }
+    return conn->send(_codec.takeOutput());
 }
 
 void WebSocketSession::close(std::uint16_t code, const std::string& reason) {
-    std::string payload;
-    payload += static_cast<char>(code >> 8);
-    payload += static_cast<char>(code & 0xff);
-    payload += reason.substr(0, 120);
-    sendFrame(payload.data(), payload.size(),
-              Poco::Net::WebSocket::FRAME_FLAG_FIN | Poco::Net::WebSocket::FRAME_OP_CLOSE);
-    _core.open = false;
-    requestClose();
+    if (auto conn = _conn.lock()) {
+        closeWith(*conn, code, reason, CloseReason::Server);
+    }
 }
 
-bool WebSocketSession::onReadable() {
-    // Data the HTTP parser or TLS already buffered is invisible to epoll: keep reading while
-    // the socket reports bytes available.
-    do {
-        if (!readFrame()) {
-            return false;
-        }
-    } while (_core.open && _socket.available() > 0);
-    return _core.open;
-}
-
-bool WebSocketSession::readFrame() {
-    std::vector<char>& buffer = receiveBuffer(_limits.maxMessage);
-    int flags = 0;
-    int n = 0;
+void WebSocketSession::closeWith(Connection& conn, std::uint16_t code, const std::string& reason,
+                                 CloseReason why) {
+    if (!_open.exchange(false)) {
+        return;
+    }
     {
-        std::lock_guard<std::mutex> lock(_core.ioMutex);
-        try {
-            n = _socket.receiveFrame(buffer.data(), static_cast<int>(_limits.maxMessage), flags);
-        } catch (const Poco::Net::WebSocketException& e) {
-            if (e.code() == Poco::Net::WebSocket::WS_ERR_PAYLOAD_TOO_BIG) {
-                _core.open = false;
-                const char msg[] = "\x03\xf1message too big";  // 1009
-                try {
-                    _socket.sendFrame(msg, sizeof msg - 1,
-                                      Poco::Net::WebSocket::FRAME_FLAG_FIN |
-                                          Poco::Net::WebSocket::FRAME_OP_CLOSE);
-                } catch (...) {
-                }
+        std::lock_guard<std::mutex> lock(_codecMutex);
+        _codec.close(code, reason);
+        conn.send(_codec.takeOutput());
+    }
+    conn.closeAfterFlush(why);
+}
+
+void WebSocketSession::onBytes(Connection& conn, const char* data, std::size_t size) {
+    thread_local std::vector<WebSocketCodec::Message> messages;
+    messages.clear();
+    bool more = false;
+    bool partial = false;
+    std::uint16_t ourCode = 0;
+    {
+        std::lock_guard<std::mutex> lock(_codecMutex);
+        more = _codec.receive(std::string_view(data, size), messages);
+        partial = _codec.midFrame();
+        ourCode = _codec.closeCode();
+        if (_codec.pendingOutput() > 0) {
+            conn.send(_codec.takeOutput());  // pongs and the close echo
+        }
+    }
+    auto now = std::chrono::steady_clock::now();
+    _lastFrame = now;
+    if (partial && !_partial) {
+        _partialSince = now;
+    }
+    _partial = partial;
+    if (!messages.empty()) {
+        auto self = shared_from_this();
+        for (auto& message : messages) {
+            if (!_open.load()) {
+                break;
             }
-            return false;
-        } catch (const Poco::Exception&) {
-            return false;  // timeout mid-frame, reset, TLS error: the connection is done
+            try {
+                _handler->onMessage(self, message.data);
+            } catch (const std::exception& e) {
+                conn.ownerLogger("switchboard.websocket")
+                    .error("websocket %Lu (%s): message handler failed: %s",
+                           static_cast<Poco::UInt64>(_id), _peerHost, std::string(e.what()));
+            }
         }
+        messages.clear();
     }
-    if (n == 0 && flags == 0) {
-        return false;  // peer closed the TCP connection
+    if (!more && _open.exchange(false)) {
+        // A close from the peer, or a protocol error we answered with 1002/1007/1009.
+        conn.closeAfterFlush(ourCode != 0 ? CloseReason::ProtocolError : CloseReason::PeerClosed);
     }
-    _core.touch();
-    int opcode = flags & Poco::Net::WebSocket::FRAME_OP_BITMASK;
-    switch (opcode) {
-        case Poco::Net::WebSocket::FRAME_OP_PING:
-            sendFrame(buffer.data(), static_cast<std::size_t>(n),
-                      Poco::Net::WebSocket::FRAME_FLAG_FIN | Poco::Net::WebSocket::FRAME_OP_PONG);
-            return true;
-        case Poco::Net::WebSocket::FRAME_OP_PONG:
-            return true;
-        case Poco::Net::WebSocket::FRAME_OP_CLOSE:
-            sendFrame(buffer.data(), static_cast<std::size_t>(std::min(n, 2)),
-                      Poco::Net::WebSocket::FRAME_FLAG_FIN | Poco::Net::WebSocket::FRAME_OP_CLOSE);
-            _core.open = false;
-            return false;
-        default:
-            break;
+}
+
+void WebSocketSession::onEof(Connection& conn) {
+    _open = false;
+    conn.abort(CloseReason::PeerClosed);
+}
+
+void WebSocketSession::onTick(Connection& conn, SteadyTime now) {
+    if (!_open.load()) {
+        return;
     }
-    _fragments.append(buffer.data(), static_cast<std::size_t>(n));
-    if (_fragments.size() > _limits.maxMessage) {
-        close(1009, "message too big");
-        return false;
+    if (_partial && now - _partialSince > _limits.ioTimeout) {
+        _open = false;
+        conn.abort(CloseReason::Timeout);  // half a frame, then nothing
+        return;
     }
-    if ((flags & Poco::Net::WebSocket::FRAME_FLAG_FIN) == 0) {
-        return true;  // more fragments follow
+    if (_limits.idleTimeout.count() > 0 && now - _lastFrame > _limits.idleTimeout) {
+        closeWith(conn, 1001, "idle timeout", CloseReason::Timeout);
     }
-    std::string message;
-    message.swap(_fragments);
-    auto self = shared_from_this();
+}
+
+void WebSocketSession::onClosed(Connection& conn, CloseReason reason) {
+    _open = false;
+    _reason = reason;
     try {
-        _handler->onMessage(self, message);
+        _handler->onClose(shared_from_this());
     } catch (const std::exception& e) {
-        ownerLogger("switchboard.websocket")
-            .error("websocket %Lu (%s): message handler failed: %s", static_cast<Poco::UInt64>(_id),
+        conn.ownerLogger("switchboard.websocket")
+            .error("websocket %Lu (%s): close handler failed: %s", static_cast<Poco::UInt64>(_id),
                    _peerHost, std::string(e.what()));
-    }
-    return true;
-}
-
-bool WebSocketSession::onTick(std::chrono::steady_clock::time_point now) {
-    if (_core.idleLongerThan(now, _limits.idleTimeout)) {
-        close(1001, "idle timeout");
-        return false;
-    }
-    return true;
-}
-
-void WebSocketSession::onClosed() {
-    if (_core.closeOnce(_socket)) {
-        try {
-            _handler->onClose(shared_from_this());
-        } catch (const std::exception& e) {
-            ownerLogger("switchboard.websocket")
-                .error("websocket %Lu (%s): close handler failed: %s",
-                       static_cast<Poco::UInt64>(_id), _peerHost, std::string(e.what()));
-        }
     }
 }
 

@@ -1,55 +1,67 @@
-// One server-side WebSocket after its handshake: reads frames on its reactor thread, reassembles
-// fragments, answers PING and CLOSE, and lets any thread send. All socket I/O is serialised by
-// one mutex, which also keeps TLS (wss) safe: OpenSSL forbids concurrent use of one SSL object.
+// One server-side WebSocket after its handshake, on its connection's event loop: frames decoded
+// by WebSocketCodec from whatever bytes arrive, messages handed to the plugin's handler, sends
+// from any thread encoded into the connection's bounded queue. A peer that stops reading is
+// closed once the queue passes websocket.max_outbound or takes nothing for io_timeout; one that
+// leaves a frame half-sent is closed after io_timeout; neither stalls anyone else.
 #pragma once
 
-#include <Poco/Net/WebSocket.h>
-
 #include <atomic>
-#include <chrono>
+#include <memory>
 #include <mutex>
 #include <string>
 
 #include "config/ListenerOptions.h"
 #include "net/Reactor.h"
-#include "net/SessionCore.h"
+#include "net/WebSocketCodec.h"
 #include "switchboard/WebSocket.h"
 
 namespace switchboard {
 
-class WebSocketSession : public WebSocketConnection,
-                         public ReactorConnection,
+class WebSocketSession : public Protocol,
+                         public WebSocketConnection,
                          public std::enable_shared_from_this<WebSocketSession> {
 public:
-    WebSocketSession(Poco::Net::WebSocket socket, std::shared_ptr<WebSocketHandler> handler,
-                     const WebSocketLimits& limits, std::string peerHost);
+    WebSocketSession(const std::shared_ptr<Connection>& conn,
+                     std::shared_ptr<WebSocketHandler> handler, const WebSocketLimits& limits);
 
-    // WebSocketConnection (plugin side)
+    /// Tells the plugin about the connection (after the 101 was queued).
+    void start(Connection& conn, const HttpRequest& upgrade);
+
+    // WebSocketConnection (plugin side, any thread)
     std::uint64_t id() const override { return _id; }
     std::string peerHost() const override { return _peerHost; }
     bool sendText(std::string_view text) override;
     void close(std::uint16_t code, const std::string& reason) override;
-    bool isOpen() const override { return _core.open.load(); }
-    void setData(std::shared_ptr<void> data) override { _core.setData(std::move(data)); }
-    std::shared_ptr<void> data() const override { return _core.data(); }
+    bool isOpen() const override { return _open.load(); }
+    void setData(std::shared_ptr<void> data) override;
+    std::shared_ptr<void> data() const override;
+    CloseReason closeReason() const override { return _reason.load(); }
 
-    // ReactorConnection (event loop side)
-    const Poco::Net::Socket& socket() const override { return _socket; }
-    bool onReadable() override;
-    bool onTick(std::chrono::steady_clock::time_point now) override;
-    void onClosed() override;
+    // Protocol (loop thread)
+    void onOpen(Connection&) override {}
+    void onBytes(Connection& conn, const char* data, std::size_t size) override;
+    void onEof(Connection& conn) override;
+    void onTick(Connection& conn, SteadyTime now) override;
+    void onClosed(Connection& conn, CloseReason reason) override;
 
 private:
-    bool readFrame();
-    bool sendFrame(const char* data, std::size_t size, int flags);
+    void closeWith(Connection& conn, std::uint16_t code, const std::string& reason,
+                   CloseReason why);
 
-    Poco::Net::WebSocket _socket;
+    std::weak_ptr<Connection> _conn;
     std::shared_ptr<WebSocketHandler> _handler;
-    WebSocketLimits _limits;
-    std::string _peerHost;
-    std::uint64_t _id;
-    SessionCore _core;
-    std::string _fragments;  ///< message being reassembled (loop thread only)
+    const WebSocketLimits _limits;
+    const std::string _peerHost;
+    const std::uint64_t _id;
+    std::mutex _codecMutex;  ///< the codec is used by the loop (reads) and by senders
+    WebSocketCodec _codec;
+    std::atomic<bool> _open{true};
+    std::atomic<CloseReason> _reason{CloseReason::PeerClosed};
+    mutable std::mutex _dataMutex;
+    std::shared_ptr<void> _data;
+    SteadyTime _lastFrame;     ///< loop thread
+    SteadyTime _partialSince;  ///< loop thread
+    bool _partial = false;     ///< loop thread
 };
 
 }  // namespace switchboard

@@ -130,7 +130,12 @@ TEST(HttpRequestParserTest, BodiesThatEndEarlyAreRefused) {
     std::size_t used = 0;
     feedAll(parser, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc", used);
     parser.finish();
-    EXPECT_EQ(parser.errorReason(), "request body ended early");
+    EXPECT_EQ(parser.errorReason(), "request body shorter than its Content-Length");
+    HttpRequestParser chunked(limits());
+    feedAll(chunked, "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
+            used);
+    chunked.finish();
+    EXPECT_EQ(chunked.errorReason(), "request body ended early");
 }
 
 TEST(HttpRequestParserTest, FramingErrorsGetTheirStatus) {
@@ -160,7 +165,7 @@ TEST(HttpRequestParserTest, ADeclaredBodyOverTheLimitIsRefusedBeforeItArrives) {
     std::string head = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 101\r\n\r\n";
     ASSERT_EQ(feedAll(parser, head, used), Status::Error);
     EXPECT_EQ(parser.errorStatus(), 413);
-    EXPECT_EQ(parser.errorReason(), "request body is larger than 100 bytes");
+    EXPECT_EQ(parser.errorReason(), "request body too large (limit 100 bytes)");
     EXPECT_EQ(
         outcome("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n" + std::string(100, 'x'),
                 100),

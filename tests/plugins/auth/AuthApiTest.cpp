@@ -1,6 +1,7 @@
 // Integration tests of the auth plugin's HTTP API (seeds 001-003, DESIGN.md §6): the real
 // switchboard binary on loopback, driven the way ServerAPI and signaling clients drive it.
 #include <Poco/JWT/Token.h>
+#include <Poco/String.h>
 
 #include <regex>
 
@@ -355,7 +356,7 @@ TEST_F(AuthApiTest, ForceCloseClosesTheConnectionAfterTheResponse) {
     EXPECT_EQ(closed.getStatus(), 200);
     EXPECT_EQ(closedBody, "{\"bye\":true}");
     EXPECT_FALSE(closed.getKeepAlive());
-    EXPECT_EQ(closed.get("Connection", ""), "Close");
+    EXPECT_EQ(Poco::toLower(closed.get("Connection", "")), "close");
     // The session survives a force_close.
     EXPECT_EQ(
         post(port(), "/communicate", R"({"action":"echo","message":"2"})", {l.auth.cookie, ""})

@@ -280,7 +280,7 @@ TEST(AuthExampleHooksTest, ExampleHooksWorkAsDocumented) {
     EXPECT_EQ(call("GET", server.pub(), "/me", "", cookie).status, 200);
     HttpResult bye = post(server.pub(), "/communicate", R"({"action":"bye"})", cookie);
     EXPECT_EQ(bye.body, "{\"message\":\"Goodbye, alice.\"}");
-    EXPECT_EQ(bye.header("Connection"), "Close");
+    EXPECT_EQ(bye.header("Connection"), "close");
     EXPECT_TRUE(sessionEnded(server, l.auth));
     EXPECT_EQ(server.log().find("failed"), std::string::npos) << server.log();
 }
