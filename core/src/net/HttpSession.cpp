@@ -172,8 +172,7 @@ void HttpSession::release() {
     }
 }
 
-void HttpSession::refuse(Connection& conn, int status, const std::string& message,
-                         int retryAfter) {
+void HttpSession::refuse(Connection& conn, int status, const std::string& message, int retryAfter) {
     if (status != 413) {
         _listener->rejected.inc();
     }
@@ -185,10 +184,10 @@ void HttpSession::refuse(Connection& conn, int status, const std::string& messag
 
 void HttpSession::dispatch(Connection& conn) {
     std::shared_ptr<const RouteTable> routes = _listener->routes();
-    auto exchange = std::make_shared<Exchange>(
-        ServedRequest(std::move(_parser.request()), conn.peerHost(), conn.secure(),
-                      _listener->proxies()),
-        conn.shared_from_this(), routes, _since);
+    auto exchange =
+        std::make_shared<Exchange>(ServedRequest(std::move(_parser.request()), conn.peerHost(),
+                                                 conn.secure(), _listener->proxies()),
+                                   conn.shared_from_this(), routes, _since);
     ServedRequest& request = exchange->request;
     RouteTable::Match match = routes->match(request.method(), request.path(), request.params());
     exchange->entry = match.entry;
@@ -218,8 +217,8 @@ void HttpSession::dispatch(Connection& conn) {
     bool keepAlive = request.keepAlive() && !_peerDone;
     bool queued = _listener->pool.submit(match.entry->owner, [c, self, exchange, keepAlive] {
         self->runHandler(*exchange);
-        std::string bytes = exchange->response.serialize(
-            keepAlive, exchange->request.method() == "HEAD");
+        std::string bytes =
+            exchange->response.serialize(keepAlive, exchange->request.method() == "HEAD");
         exchange->request.dropBody();
         c->post([c, self, exchange, bytes = std::move(bytes)]() mutable {
             self->complete(*c, *exchange, std::move(bytes));
@@ -264,8 +263,8 @@ void HttpSession::complete(Connection& conn, Exchange& exchange, std::string byt
     _continueSent = false;
     _since = std::chrono::steady_clock::now();
     conn.send(bytes);
-    bool keepAlive = exchange.request.keepAlive() && !exchange.response.closeRequested() &&
-                     !_peerDone;
+    bool keepAlive =
+        exchange.request.keepAlive() && !exchange.response.closeRequested() && !_peerDone;
     if (!keepAlive) {
         conn.closeAfterFlush(CloseReason::Server);
         return;
@@ -297,9 +296,10 @@ void HttpSession::upgrade(Connection& conn, const RouteEntry& route,
         return;
     }
     release();
-    conn.send("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: "
-              "Upgrade\r\nSec-WebSocket-Accept: " +
-              webSocketAccept(*key) + "\r\n\r\n");
+    conn.send(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: "
+        "Upgrade\r\nSec-WebSocket-Accept: " +
+        webSocketAccept(*key) + "\r\n\r\n");
     if (route.metrics) {
         route.metrics->observe(101, 0);
     }
