@@ -20,7 +20,8 @@ public:
     virtual std::uint64_t id() const = 0;
     /// IP address of the TCP peer (no port).
     virtual std::string peerHost() const = 0;
-    /// Queues bytes for sending. Thread-safe. Returns false if the connection is closed.
+    /// Queues bytes for sending. Thread-safe. Returns false if the connection is closed; past
+    /// the listener's stream.max_outbound (a peer that does not read) it is closed (Overflow).
     virtual bool send(std::string_view bytes) = 0;
     /// Closes after the queued bytes are sent. Thread-safe, idempotent.
     virtual void close() = 0;
@@ -37,9 +38,10 @@ public:
 using StreamPtr = std::shared_ptr<StreamConnection>;
 
 /// A plugin's protocol on a stream listener. The callbacks of one connection never overlap;
-/// they run on host threads that serve other connections too: keep them short and hand slow
-/// work (password hashing, store writes) to a thread of your own. Exceptions are logged on the
-/// plugin's logger; one from onData closes the connection.
+/// they run on the event-loop thread that serves thousands of other connections too: keep them
+/// short and hand slow work (password hashing, store writes) to HostContext::work, sending the
+/// answer from there (send() is thread-safe). Exceptions are logged on the plugin's logger; one
+/// from onData closes the connection.
 class StreamHandler {
 public:
     virtual ~StreamHandler() = default;

@@ -20,7 +20,9 @@ public:
     virtual std::uint64_t id() const = 0;
     /// IP address of the TCP peer (no port).
     virtual std::string peerHost() const = 0;
-    /// Sends a text frame. Thread-safe. Returns false if the connection is closed.
+    /// Queues a text frame. Thread-safe, never blocks. Returns false if the connection is
+    /// closed; past the listener's websocket.max_outbound (a peer that does not read) the
+    /// connection is closed (CloseReason::Overflow).
     virtual bool sendText(std::string_view text) = 0;
     /// Sends a close frame and closes the socket; onClose follows. Thread-safe, idempotent.
     virtual void close(std::uint16_t code = 1000, const std::string& reason = {}) = 0;
