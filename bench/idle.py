@@ -26,16 +26,6 @@ def status_kb(pid, field):
     return 0
 
 
-def tcp_mem_pages():
-    """Pages the kernel holds for TCP buffers (all sockets of this network namespace)."""
-    with open("/proc/net/sockstat") as f:
-        for line in f:
-            if line.startswith("TCP:"):
-                fields = line.split()
-                return int(fields[fields.index("mem") + 1])
-    return 0
-
-
 def open_connections(port, count, deadline):
     """Non-blocking connects, at most IN_FLIGHT pending; returns the connected sockets."""
     sel = selectors.DefaultSelector()
@@ -139,7 +129,7 @@ def main():
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, args.connections + 64), hard))
 
     fds = lambda: len(os.listdir("/proc/%d/fd" % args.pid))
-    rss_before, fds_before, mem_before = status_kb(args.pid, "VmRSS"), fds(), tcp_mem_pages()
+    rss_before, fds_before = status_kb(args.pid, "VmRSS"), fds()
     deadline = time.monotonic() + args.timeout
     started = time.monotonic()
     conns, failures = open_connections(args.port, args.connections, deadline)
@@ -149,20 +139,21 @@ def main():
         answered = request_once(conns, args.request[0], args.request[1], deadline)
     time.sleep(args.settle)
     rss_after = status_kb(args.pid, "VmRSS")
+    open_after = still_open(conns)
     result = {
         "bench": args.name or ("idle-after-request" if args.request else "idle-fresh"),
         "connections": args.connections,
         "opened": len(conns),
         "connect_s": round(connect_s, 3),
         "answered": answered,
-        "open_after": still_open(conns),
+        "open_after": open_after,
         "server_fds_added": fds() - fds_before,
         "server_threads": status_kb(args.pid, "Threads"),
         "rss_before_kb": rss_before,
         "rss_after_kb": rss_after,
         "bytes_per_connection": round((rss_after - rss_before) * 1024 / args.connections),
-        "kernel_tcp_bytes_per_connection": round(
-            (tcp_mem_pages() - mem_before) * resource.getpagesize() / args.connections),
+        # The same over the connections the server still holds (differs when it dropped some).
+        "bytes_per_open_connection": round((rss_after - rss_before) * 1024 / max(open_after, 1)),
         "connect_failures": failures,
     }
     if args.request is None:
