@@ -8,6 +8,7 @@
 #include <signal.h>
 
 #include <future>
+#include <map>
 #include <thread>
 
 #include "TestSupport.h"
@@ -163,6 +164,36 @@ TEST_F(ReloadTest, RequestsInsideARestartedPluginFinishFirst) {
     EXPECT_EQ(r.status, 200);
     EXPECT_EQ(r.body, "{\"slept\":700}");
     EXPECT_TRUE(server->running()) << server->log();
+    EXPECT_EQ(greeting(), "{\"greeting\":\"two\"}");
+}
+
+TEST_F(ReloadTest, ARestartingPluginsRoutesAnswer503NeverNotFound) {
+    // A request inside the plugin holds its restart for ~550 ms; meanwhile its other routes
+    // must say "retry" (a TunneLink client reads 404 as "server not registered").
+    auto slow = std::async(std::launch::async,
+                           [&] { return http("GET", ports.pub, "/testkit/slow?ms=700"); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    rewrite(config("two", true));
+    auto reload = std::async(std::launch::async, [&] {
+        return http("POST", ports.admin, "/admin/api/reload", "", admin());
+    });
+    std::map<int, int> statuses;
+    std::string retryAfter, message;
+    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(900);
+    while (std::chrono::steady_clock::now() < until) {
+        HttpResult r = http("GET", ports.pub, "/testkit/greeting");
+        ++statuses[r.status];
+        if (r.status == 503) {
+            retryAfter = r.header("retry-after");
+            message = r.body;
+        }
+    }
+    EXPECT_EQ(reload.get().status, 200);
+    EXPECT_EQ(slow.get().status, 200);
+    EXPECT_EQ(statuses.count(404), 0u);
+    EXPECT_GT(statuses[503], 0);
+    EXPECT_EQ(retryAfter, "1");
+    EXPECT_EQ(message, "{\"error\":\"plugin testkit is restarting; retry shortly\"}");
     EXPECT_EQ(greeting(), "{\"greeting\":\"two\"}");
 }
 

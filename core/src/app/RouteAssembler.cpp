@@ -40,6 +40,15 @@ HttpHandler counted(std::shared_ptr<std::atomic<int>> counter, std::shared_ptr<P
     };
 }
 
+/// The stand-in for a route of a plugin that is stopping (a reload restarts or disables it).
+HttpHandler restarting(const std::string& plugin) {
+    return [message = "plugin " + plugin + " is restarting; retry shortly"](const HttpRequest&,
+                                                                            HttpResponse& resp) {
+        resp.setHeader("Retry-After", "1");
+        resp.error(503, message);
+    };
+}
+
 }  // namespace
 
 RouteAssembler::RouteAssembler(MetricsRegistry& metrics, AdminApi& admin,
@@ -84,9 +93,9 @@ Mounts RouteAssembler::build(const std::string& file, const std::string& adminLi
         }
     }
     PluginManager::forEachEnabled(plan, [&](const PluginSlot& slot) {
-        if (exclude.count(slot.name)) {
-            return;
-        }
+        // A plugin about to stop keeps its paths while it does, answering 503 with
+        // Retry-After: a client retries instead of reading 404 as "not registered".
+        bool leaving = exclude.count(slot.name) > 0;
         auto counter = inflight(slot.name);
         std::string where = file + ": plugins." + slot.name + ": ";
         bool mounts = !slot.routes.empty() || !slot.webSocketRoutes.empty() || slot.streamHandler;
@@ -97,17 +106,30 @@ Mounts RouteAssembler::build(const std::string& file, const std::string& adminLi
             return;  // an unknown listener name was reported by the plugin manager
         }
         for (const auto& route : slot.routes) {
-            entries[slot.listener].push_back(entry(route.method, route.path, slot.name,
-                                                   counted(counter, slot.plugin, route.handler),
-                                                   nullptr, route.nonBlocking));
+            if (leaving) {
+                entries[slot.listener].push_back(entry(route.method, route.path, slot.name,
+                                                       restarting(slot.name), nullptr, true));
+            } else {
+                entries[slot.listener].push_back(entry(route.method, route.path, slot.name,
+                                                       counted(counter, slot.plugin, route.handler),
+                                                       nullptr, route.nonBlocking));
+            }
         }
         for (const auto& ws : slot.webSocketRoutes) {
-            entries[slot.listener].push_back(entry("GET", ws.path, slot.name, nullptr, ws.handler));
+            if (leaving) {
+                entries[slot.listener].push_back(
+                    entry("GET", ws.path, slot.name, restarting(slot.name), nullptr, true));
+            } else {
+                entries[slot.listener].push_back(
+                    entry("GET", ws.path, slot.name, nullptr, ws.handler));
+            }
         }
         for (const auto& route : slot.adminRoutes) {
+            std::string path = "/admin/api/" + slot.name + route.path;
             entries[adminListener].push_back(
-                entry(route.method, "/admin/api/" + slot.name + route.path, slot.name,
-                      _admin.guard(counted(counter, slot.plugin, route.handler))));
+                leaving ? entry(route.method, path, slot.name, restarting(slot.name), nullptr, true)
+                        : entry(route.method, path, slot.name,
+                                _admin.guard(counted(counter, slot.plugin, route.handler))));
         }
         if (slot.streamHandler) {
             auto [it, added] = streamOwner.emplace(slot.listener, slot.name);
@@ -115,7 +137,8 @@ Mounts RouteAssembler::build(const std::string& file, const std::string& adminLi
                 errors.push_back(file + ": listeners." + slot.listener +
                                  ": stream handlers of both " + it->second + " and " + slot.name);
             }
-            m.streams[slot.listener] = slot.streamHandler;
+            // While it stops, its listener stays a stream listener but takes no one new.
+            m.streams[slot.listener] = leaving ? nullptr : slot.streamHandler;
             m.streamOwners[slot.listener] = slot.name;
         }
     });

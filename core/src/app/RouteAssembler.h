@@ -36,7 +36,8 @@ public:
     /// `hostRoutes` are mounted on every HTTP listener (owner "host").
     RouteAssembler(MetricsRegistry& metrics, AdminApi& admin, std::vector<Route> hostRoutes);
 
-    /// Builds what `plan`'s enabled plugins mount, leaving out those named in `exclude`.
+    /// Builds what `plan`'s enabled plugins mount; the routes of those named in `exclude` (about
+    /// to stop) answer 503 with Retry-After instead, and their stream listeners take no one.
     /// Resolves protocol "auto" of `listeners` in place (stream if a plugin mounts a stream
     /// handler there, else http). Admin routes go under /admin/api/<plugin> on
     /// `adminListener`, behind the admin token. Problems (route conflicts, a protocol that
