@@ -2,6 +2,8 @@
 // requires of clients), fed in any split; what the server answers is decoded back.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <random>
 #include <string>
 #include <vector>
@@ -101,6 +103,25 @@ TEST(WebSocketCodecTest, DecodesMessagesSplitAtEveryByte) {
         EXPECT_TRUE(messages[1].binary);
         EXPECT_EQ(messages[2].data, std::string(300, 'x'));
         EXPECT_TRUE(codec.takeOutput().empty());
+    }
+}
+
+TEST(WebSocketCodecTest, KnowsWhenTheInputEndsInsideAFrame) {
+    // Frame boundaries: 5-byte, 300-byte (16-bit length) and 70,000-byte (64-bit length).
+    std::string first = clientFrame(0x1, "hello");
+    std::string second = clientFrame(0x1, std::string(300, 'x'));
+    std::string third = clientFrame(0x2, std::string(70000, 'y'));
+    std::string bytes = first + second + third;
+    std::vector<std::size_t> ends = {first.size(), first.size() + second.size(), bytes.size()};
+    for (std::size_t cut = 0; cut <= bytes.size(); cut += (cut < 400 ? 1 : 997)) {
+        WebSocketCodec codec(128 * 1024);
+        Messages messages;
+        codec.receive(std::string_view(bytes).substr(0, cut), messages);
+        bool atBoundary = cut == 0 || std::find(ends.begin(), ends.end(), cut) != ends.end();
+        EXPECT_EQ(codec.midFrame(), !atBoundary) << "cut at " << cut;
+        codec.receive(std::string_view(bytes).substr(cut), messages);
+        EXPECT_FALSE(codec.midFrame());
+        EXPECT_EQ(messages.size(), 3u);
     }
 }
 
