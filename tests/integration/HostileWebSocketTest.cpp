@@ -123,52 +123,63 @@ public:
             _clients.push_back(openRawWebSocket(port));
         }
     }
-    /// One round; returns the worst round trip (ms); `missing` counts echoes not back within
-    /// 2 s or wrong.
+    /// One round, in waves of 250 clients (each wave sends, then waits for its echoes);
+    /// returns the worst round trip (ms); `missing` counts echoes not back within 2 s or wrong.
     double round(int number, int& missing) {
-        std::vector<Clock::time_point> sentAt(_clients.size());
-        std::vector<int> state(_clients.size(), 0);  // 0 waiting, 1 echoed, 2 closed
-        for (std::size_t i = 0; i < _clients.size(); ++i) {
-            sentAt[i] = Clock::now();
-            _clients[i].socket.send(clientFrame(text(number, i)));
-        }
         double worst = 0;
-        std::size_t left = _clients.size();
-        std::vector<pollfd> fds(_clients.size());
-        auto deadline = Clock::now() + 2000ms;
-        char buffer[4096];
-        while (left > 0 && Clock::now() < deadline) {
-            for (std::size_t i = 0; i < _clients.size(); ++i) {
-                fds[i] = {state[i] != 0 ? -1 : _clients[i].socket.fd(), POLLIN, 0};
-            }
-            ::poll(fds.data(), fds.size(), 50);
-            for (std::size_t i = 0; i < _clients.size(); ++i) {
-                if (fds[i].revents == 0) {
-                    continue;
-                }
-                long n = _clients[i].socket.readSome(buffer, sizeof buffer, 0ms);
-                if (n > 0) {
-                    _clients[i].inbox.append(buffer, static_cast<std::size_t>(n));
-                }
-                std::string payload;
-                if (takeFrame(_clients[i].inbox, payload) == 1 && payload == text(number, i)) {
-                    state[i] = 1;
-                    --left;
-                    worst = std::max(
-                        worst, std::chrono::duration<double, std::milli>(Clock::now() - sentAt[i])
-                                   .count());
-                } else if (n == 0 || n == -2) {
-                    state[i] = 2;
-                    --left;
-                }
-            }
+        missing = 0;
+        for (std::size_t from = 0; from < _clients.size(); from += 250) {
+            int lost = 0;
+            worst =
+                std::max(worst, wave(number, from, std::min(from + 250, _clients.size()), lost));
+            missing += lost;
         }
-        missing = static_cast<int>(_clients.size()) -
-                  static_cast<int>(std::count(state.begin(), state.end(), 1));
         return worst;
     }
 
 private:
+    double wave(int number, std::size_t from, std::size_t to, int& missing) {
+        std::size_t count = to - from;
+        std::vector<Clock::time_point> sentAt(count);
+        std::vector<int> state(count, 0);  // 0 waiting, 1 echoed, 2 closed
+        for (std::size_t k = 0; k < count; ++k) {
+            sentAt[k] = Clock::now();
+            _clients[from + k].socket.send(clientFrame(text(number, from + k)));
+        }
+        double worst = 0;
+        std::size_t left = count;
+        std::vector<pollfd> fds(count);
+        auto deadline = Clock::now() + 2000ms;
+        char buffer[4096];
+        while (left > 0 && Clock::now() < deadline) {
+            for (std::size_t k = 0; k < count; ++k) {
+                fds[k] = {state[k] != 0 ? -1 : _clients[from + k].socket.fd(), POLLIN, 0};
+            }
+            ::poll(fds.data(), fds.size(), 50);
+            for (std::size_t k = 0; k < count; ++k) {
+                if (fds[k].revents == 0) {
+                    continue;
+                }
+                RawWebSocket& c = _clients[from + k];
+                long n = c.socket.readSome(buffer, sizeof buffer, 0ms);
+                if (n > 0) {
+                    c.inbox.append(buffer, static_cast<std::size_t>(n));
+                }
+                std::string payload;
+                if (takeFrame(c.inbox, payload) == 1 && payload == text(number, from + k)) {
+                    state[k] = 1;
+                    --left;
+                    worst = std::max(worst, millisSince(sentAt[k]));
+                } else if (n == 0 || n == -2) {
+                    state[k] = 2;
+                    --left;
+                }
+            }
+        }
+        missing =
+            static_cast<int>(count) - static_cast<int>(std::count(state.begin(), state.end(), 1));
+        return worst;
+    }
     static std::string text(int number, std::size_t i) {
         return "round-" + std::to_string(number) + "-client-" + std::to_string(i);
     }
