@@ -199,8 +199,10 @@ protected:
         std::string yaml = configYaml(*dir, *ports, "  testkit: { listener: public }\n");
         yaml = withListener(yaml, "public", ports->pub, "max_body: 1KiB, request_timeout: 2s");
         server = new ServerProcess(*dir, yaml);
-        ASSERT_TRUE(server->waitReady(ports->pub)) << server->log();
+        ready = server->waitReady(ports->pub);
     }
+    // Checked per test: a failure in SetUpTestSuite would only mark the tests skipped.
+    void SetUp() override { ASSERT_TRUE(ready) << server->log(); }
     static void TearDownTestSuite() {
         delete server;
         delete ports;
@@ -219,11 +221,13 @@ protected:
     static TempDir* dir;
     static Ports* ports;
     static ServerProcess* server;
+    static bool ready;
 };
 
 TempDir* HostileHttpTest::dir = nullptr;
 Ports* HostileHttpTest::ports = nullptr;
 ServerProcess* HostileHttpTest::server = nullptr;
+bool HostileHttpTest::ready = false;
 
 TEST_F(HostileHttpTest, DripperIsAnswered408AndClosedAtRequestTimeout) {
     RawSocket s = RawSocket::connect(ports->pub);
@@ -488,8 +492,10 @@ protected:
         yaml = withListener(yaml, "public", ports->pub, "max_connections: 50");
         yaml = withListener(yaml, "pairing", ports->pairing, "max_connections_per_address: 10");
         server = new ServerProcess(*dir, yaml);
-        ASSERT_TRUE(server->waitReady(ports->pub)) << server->log();
+        ready = server->waitReady(ports->pub);
     }
+    // Checked per test: a failure in SetUpTestSuite would only mark the tests skipped.
+    void SetUp() override { ASSERT_TRUE(ready) << server->log(); }
     static void TearDownTestSuite() {
         delete server;
         delete ports;
@@ -498,11 +504,13 @@ protected:
     static TempDir* dir;
     static Ports* ports;
     static ServerProcess* server;
+    static bool ready;
 };
 
 TempDir* HostileHttpCapsTest::dir = nullptr;
 Ports* HostileHttpCapsTest::ports = nullptr;
 ServerProcess* HostileHttpCapsTest::server = nullptr;
+bool HostileHttpCapsTest::ready = false;
 
 TEST_F(HostileHttpCapsTest, ConnectionOverMaxConnectionsGets503AndIsClosed) {
     std::vector<RawSocket> held;
