@@ -118,7 +118,9 @@ public:
         for (int port : ports) {
             for (int i = 0; i < perPort; ++i) {
                 _clients.emplace_back();
-                _clients.back().socket = RawSocket::connect(port);
+                // From 127.0.0.2-5: the legit requests (127.0.0.1) share no per-address cap.
+                _clients.back().socket =
+                    RawSocket::connect(port, "127.0.0." + std::to_string(2 + i % 4));
             }
         }
     }

@@ -174,6 +174,12 @@ TEST(HostileStreamTest, SilentHandshakesAndANeverReaderStallNoneOf100TlsEchoes) 
         EXPECT_LE(closedAfter, 1800) << "an unfinished handshake outlived stream.io_timeout";
     }
     EXPECT_TRUE(neverReaderClosed) << "a peer that never reads is still open";
+    // testkit logs each close with its CloseReason: overflow (stream.max_outbound) or timeout.
+    EXPECT_TRUE(eventually([&] {
+        std::string log = server.log();
+        return log.find("stream closed: overflow") != std::string::npos ||
+               log.find("stream closed: timeout") != std::string::npos;
+    })) << "the never-reader's close reason is neither overflow nor timeout";
     // Still serving new clients afterwards.
     Poco::Net::SecureStreamSocket fresh(chat, context);
     fresh.setReceiveTimeout(Poco::Timespan(2, 0));

@@ -271,6 +271,8 @@ TEST(HostileWebSocketTest, NeverReaderAndHalfFrameStallNoneOfAThousandEchoes) {
     EXPECT_TRUE(neverReaderClosed) << "a peer that never reads is still open";
     EXPECT_GE(halfClosedAfter, 800) << "closed before websocket.io_timeout (1s)";
     EXPECT_LE(halfClosedAfter, 1800) << "the half frame was not closed after io_timeout";
+    // testkit logs each close with its CloseReason.
+    EXPECT_TRUE(server.waitForLog("websocket closed: timeout", std::chrono::seconds(2)));
     EXPECT_TRUE(server.running());
 }
 
@@ -289,6 +291,8 @@ TEST(HostileWebSocketTest, NeverReaderIsClosedForOverflowLongBeforeIoTimeout) {
     std::cout << "[ ws ] never-reader sent " << sent << " bytes, closed: " << closed << " after "
               << millisSince(started) << " ms\n";
     EXPECT_TRUE(closed) << "echoes of " << sent << " bytes queued and the peer is still open";
+    EXPECT_TRUE(server.waitForLog("websocket closed: overflow", std::chrono::seconds(2)))
+        << server.log();
     // Once closed, a new client is served as usual.
     RawWebSocket fresh = openRawWebSocket(ports.pub);
     fresh.socket.send(clientFrame("after"));
@@ -404,6 +408,7 @@ TEST(HostileWebSocketTest, OverTlsHalfFrameAndSilentHandshakeStallNobody) {
     EXPECT_LT(worstDuring, 100);
     EXPECT_GE(halfClosedAfter, 800);
     EXPECT_LE(halfClosedAfter, 1800);
+    EXPECT_TRUE(server.waitForLog("websocket closed: timeout", std::chrono::seconds(2)));
     EXPECT_GE(silentClosedAfter, 1800) << "closed before request_timeout (2s)";
     EXPECT_LE(silentClosedAfter, 3500) << "a handshake that never finishes is still open";
     EXPECT_TRUE(server.running());
