@@ -1,6 +1,8 @@
 // Test helpers (see TestSupport.h).
 #include "TestSupport.h"
 
+#include <gtest/gtest.h>
+
 #include <Poco/AutoPtr.h>
 #include <Poco/Channel.h>
 #include <Poco/Data/SQLite/Connector.h>
@@ -372,6 +374,18 @@ ServerProcess::~ServerProcess() {
         if (wait(std::chrono::seconds(15)) == -1) {
             signal(SIGKILL);
             wait(std::chrono::seconds(5));
+        }
+    }
+    // Under the sanitizer build a server's memory error or undefined behaviour fails the test
+    // that ran it, even when every answer it gave looked right.
+    std::string text = log();
+    for (const char* marker :
+         {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"}) {
+        std::size_t at = text.find(marker);
+        if (at != std::string::npos) {
+            ADD_FAILURE() << "the server reported a sanitizer error:\n"
+                          << text.substr(at >= 2000 ? at - 2000 : 0, 8000);
+            break;
         }
     }
 }
