@@ -629,3 +629,31 @@ TEST(HostileHttpBudgetTest, BodyPastMaxBufferedBytesGets503AndTheOtherCompletes)
 }
 
 }  // namespace
+
+TEST(HostileHttpKeepAliveTest, IdleKeepAliveConnectionIsClosedSilentlyAfterItsTimeout) {
+    TempDir dir;
+    Ports ports;
+    std::string yaml = configYaml(dir, ports, "  testkit: { listener: public }\n");
+    yaml = withListener(yaml, "public", ports.pub, "keepalive_timeout: 1s");
+    ServerProcess server(dir, yaml);
+    ASSERT_TRUE(server.waitReady(ports.pub)) << server.log();
+    RawSocket s = RawSocket::connect(ports.pub);
+    ASSERT_TRUE(s.send("GET /testkit/greeting HTTP/1.1\r\nHost: t\r\n\r\n"));
+    std::string first = s.readUntil("\"}", 2000ms);
+    std::vector<RawResponse> got = parseResponses(first);
+    ASSERT_EQ(got.size(), 1u) << first;
+    EXPECT_EQ(got[0].status, 200);
+    auto idleFrom = Clock::now();
+    // Still open a moment later: a second request is served on the same connection.
+    std::this_thread::sleep_for(300ms);
+    ASSERT_TRUE(s.send("GET /testkit/greeting HTTP/1.1\r\nHost: t\r\n\r\n"));
+    EXPECT_EQ(parseResponses(s.readUntil("\"}", 2000ms)).size(), 1u);
+    idleFrom = Clock::now();
+    // Then idle: closed without a byte once keepalive_timeout (1 s, checked each second) passes.
+    std::string after = s.readFor(3500ms);
+    EXPECT_TRUE(s.closedByPeer());
+    EXPECT_EQ(after, "");
+    double closedAfter = millisSince(idleFrom);
+    EXPECT_GE(closedAfter, 900);
+    EXPECT_LE(closedAfter, 3000);
+}
