@@ -295,13 +295,13 @@ int timeNow(lua_State* lua) {
     return 1;
 }
 
-/// Continuation of the guarded protected calls: once the call is over budget, what the
-/// original pcall, xpcall or coroutine.resume caught is raised again, so no script can catch
-/// the budget error and keep running.
+/// Continuation of the guarded protected calls: once the call is over budget or hit the memory
+/// cap, what the original pcall, xpcall or coroutine.resume caught is raised again, so no
+/// script can catch the error and keep running.
 int afterProtectedCall(lua_State* lua, int, lua_KContext) {
-    if (LuaState::of(lua).budgetExceeded()) {
-        lua_pushliteral(lua, "instruction budget exceeded");
-        return lua_error(lua);
+    LuaState& state = LuaState::of(lua);
+    if (state.stopped()) {
+        return state.raiseStop(lua);
     }
     return lua_gettop(lua);  // the original call's results replaced it and its arguments
 }
@@ -316,11 +316,11 @@ int guardedCall(lua_State* lua) {
     return afterProtectedCall(lua, LUA_OK, 0);
 }
 
-/// xpcall's message handler, wrapping the script's (upvalue 1). Over budget it never calls the
-/// script's handler: Lua runs message handlers for errors raised by the instruction hook with
-/// hooks off, so a looping handler would spin forever.
+/// xpcall's message handler, wrapping the script's (upvalue 1). Once the call is stopped it
+/// never calls the script's handler: Lua runs message handlers for errors raised by the
+/// instruction hook with hooks off, so a looping handler would spin forever.
 int guardedMessageHandler(lua_State* lua) {
-    if (LuaState::of(lua).budgetExceeded()) {
+    if (LuaState::of(lua).stopped()) {
         lua_settop(lua, 1);
         return 1;
     }

@@ -295,6 +295,55 @@ TEST_F(LuaEngineTest, MemoryBombFailsAndTheNextCallWorks) {
     EXPECT_EQ(engine.stats().memoryExceeded, 2u);
 }
 
+TEST_F(LuaEngineTest, ReachingTheMemoryCapEndsTheCall) {
+    // Lua runs a full collection for each allocation refused at the cap: with many live
+    // objects, a script retrying under pcall spent 93 s before its instructions ran out.
+    LuaOptions options;
+    options.memoryLimit = 8 * 1024 * 1024;
+    loadScript(R"(
+        local keep = {}
+        local function fill()
+            for i = 1, 30000 do keep[i] = {} end
+            local big = string.rep("x", 2 << 20)
+            return function() return big .. big end
+        end
+        function retry()
+            local grow = fill()
+            while true do pcall(grow) end
+        end
+        function retryInCoroutine()
+            local grow = fill()
+            while true do coroutine.resume(coroutine.create(grow)) end
+        end
+        function ok() return "ok" end
+    )",
+               options);
+    for (const char* hook : {"retry", "retryInCoroutine"}) {
+        auto started = std::chrono::steady_clock::now();
+        EXPECT_EQ(values(hook), "error: memory limit exceeded") << hook;
+        EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2)) << hook;
+        EXPECT_EQ(values("ok"), R"(["ok"])");
+    }
+    EXPECT_EQ(engine.stats().memoryExceeded, 2u);
+}
+
+TEST_F(LuaEngineTest, AllocationIsChargedToTheBudget) {
+    // One concatenation is one instruction however many bytes it copies.
+    loadScript(R"(
+        function copies(n)
+            local s = string.rep("x", 2 << 20)
+            for i = 1, n do local t = s .. "y" end
+            return n
+        end
+        function small() local t = {} for i = 1, 1000 do t[i] = "item" .. i end return #t end
+    )");
+    auto started = std::chrono::steady_clock::now();
+    EXPECT_EQ(values("copies", {"10000"}), "error: instruction budget exceeded");
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
+    EXPECT_EQ(values("copies", {"1"}), "[1]");
+    EXPECT_EQ(values("small"), "[1000]");
+}
+
 TEST_F(LuaEngineTest, SandboxHidesUnsafeFunctions) {
     loadScript(R"(
         function probe()
