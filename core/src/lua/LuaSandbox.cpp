@@ -18,6 +18,7 @@
 
 #include "lua/LuaConvert.h"
 #include "lua/LuaState.h"
+#include "lua/LuaStringLibrary.h"
 #include "store/KeyValueStore.h"
 #include "switchboard/Clock.h"
 #include "switchboard/EventBus.h"
@@ -388,6 +389,7 @@ int LuaSandbox::open(lua_State* lua) {
     lua_pushnil(lua);
     lua_setfield(lua, -2, "dump");
     lua_pop(lua, 1);
+    LuaStringLibrary::install(lua);
 
     // os keeps only time, clock and date.
     lua_getglobal(lua, LUA_OSLIBNAME);

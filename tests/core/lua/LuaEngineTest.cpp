@@ -344,6 +344,59 @@ TEST_F(LuaEngineTest, AllocationIsChargedToTheBudget) {
     EXPECT_EQ(values("small"), "[1000]");
 }
 
+TEST_F(LuaEngineTest, PathologicalPatternsStopAtTheBudget) {
+    // Lua's matcher backtracks inside one C call the instruction hook cannot interrupt:
+    // ".-.-x" on 1200 'a's took seconds, ".-.-.-x" on 5000 hours.
+    loadScript(R"~(
+        function cubic() return ("a"):rep(1200):find(".-.-x") end
+        function quartic() return ("a"):rep(5000):find(".-.-.-x") end
+        function method() local s = ("a"):rep(5000) return s:match(".-.-.-x") end
+        function caught() return pcall(string.gsub, ("a"):rep(5000), ".-.-.-x", "") end
+        function iterate() for w in ("a"):rep(5000):gmatch(".-.-.-x") do end end
+        function balance() return (("("):rep(3000)):find("%b()") end
+        function plain() return ("a"):rep(1e6):find(("a"):rep(2e5) .. "b", 1, true) end
+        function emptyRep() return #string.rep("", 1 << 53) end
+    )~");
+    for (const char* hook :
+         {"cubic", "quartic", "method", "caught", "iterate", "balance", "plain", "emptyRep"}) {
+        auto started = std::chrono::steady_clock::now();
+        EXPECT_EQ(values(hook),
+                  hook == std::string("emptyRep") ? "[0]" : "error: instruction budget exceeded")
+            << hook;
+        EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2)) << hook;
+    }
+    EXPECT_EQ(engine.stats().budgetExceeded, 7u);
+}
+
+TEST_F(LuaEngineTest, OrdinaryPatternsWorkUnderTheDefaultBudget) {
+    loadScript(R"~(
+        function pair() return ("key=value"):match("(%w+)=(%w+)") end
+        function upper()
+            local text = ("hello world "):rep(853)  -- 10 KB
+            local out, n = text:gsub("%w+", string.upper)
+            return #text, #out, n, out:sub(1, 12)
+        end
+        function trim()
+            local text = ("x"):rep(5000) .. (" "):rep(5000)
+            return #text:gsub("%s+$", "")
+        end
+        function words()
+            local n = 0
+            for word in (("lorem ipsum "):rep(850)):gmatch("%a+") do n = n + 1 end
+            return n
+        end
+        function search()
+            local text = ("abcdefgh"):rep(1280) .. "needle"
+            return text:find("needle", 1, true), text:find("ne+dle")
+        end
+    )~");
+    EXPECT_EQ(values("pair"), R"(["key","value"])");
+    EXPECT_EQ(values("upper"), R"([10236,10236,1706,"HELLO WORLD "])");
+    EXPECT_EQ(values("trim"), "[5000]");
+    EXPECT_EQ(values("words"), "[1700]");
+    EXPECT_EQ(values("search"), "[10241,10241,10246]");
+}
+
 TEST_F(LuaEngineTest, SandboxHidesUnsafeFunctions) {
     loadScript(R"(
         function probe()
