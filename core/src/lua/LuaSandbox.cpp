@@ -17,8 +17,10 @@
 #include <string>
 
 #include "lua/LuaConvert.h"
+#include "lua/LuaMeteredLibrary.h"
 #include "lua/LuaState.h"
 #include "lua/LuaStringLibrary.h"
+#include "lua/LuaTableLibrary.h"
 #include "store/KeyValueStore.h"
 #include "switchboard/Clock.h"
 #include "switchboard/EventBus.h"
@@ -390,6 +392,8 @@ int LuaSandbox::open(lua_State* lua) {
     lua_setfield(lua, -2, "dump");
     lua_pop(lua, 1);
     LuaStringLibrary::install(lua);
+    LuaTableLibrary::install(lua);
+    LuaMeteredLibrary::install(lua);
 
     // os keeps only time, clock and date.
     lua_getglobal(lua, LUA_OSLIBNAME);

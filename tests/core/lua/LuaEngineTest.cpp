@@ -397,6 +397,49 @@ TEST_F(LuaEngineTest, OrdinaryPatternsWorkUnderTheDefaultBudget) {
     EXPECT_EQ(values("search"), "[10241,10241,10246]");
 }
 
+TEST_F(LuaEngineTest, LibraryLoopsStopAtTheBudget) {
+    // Each is one library call that Lua runs to its end without an instruction: insert, remove
+    // and move over a length __len makes math.maxinteger used to run forever.
+    loadScript(R"~(
+        local long = setmetatable({}, { __len = function() return math.maxinteger - 1 end })
+        function insert() table.insert(long, 1, 0) end
+        function remove() table.remove(long, 1) end
+        function move() table.move({}, 1, math.maxinteger - 1, 2) end
+        function sort()
+            local s, t = ("x"):rep(1 << 20), {}
+            for i = 1, 10000 do t[i] = s end
+            table.sort(t)
+        end
+        function collect()
+            local keep = {}
+            for i = 1, 100000 do keep[i] = {} end
+            for i = 1, 2000 do collectgarbage() end
+        end
+        function decode()
+            local s = ("\u{e9}"):rep(1 << 20)
+            for i = 1, 5000 do utf8.len(s) end
+        end
+        function compile()
+            local chunk = "return 1" .. (" "):rep(1 << 20)
+            for i = 1, 5000 do load(chunk) end
+        end
+        function ordinary()
+            local s, n = ("abc"):rep(10000), 0
+            for i = 1, #s, 7 do n = n + s:byte(i) + #s:sub(i, i + 2):upper() end
+            local t = {}
+            for i = 1, 1000 do table.insert(t, 1, i) end
+            table.sort(t)
+            return n, table.concat(t, ",", 1, 3), utf8.len(s), #table.concat(t)
+        end
+    )~");
+    for (const char* hook : {"insert", "remove", "move", "sort", "collect", "decode", "compile"}) {
+        auto started = std::chrono::steady_clock::now();
+        EXPECT_EQ(values(hook), "error: instruction budget exceeded") << hook;
+        EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2)) << hook;
+    }
+    EXPECT_EQ(values("ordinary"), R"([432885,"1,2,3",30000,2893])");
+}
+
 TEST_F(LuaEngineTest, SandboxHidesUnsafeFunctions) {
     loadScript(R"(
         function probe()

@@ -4,101 +4,17 @@
 
 #include <gtest/gtest.h>
 
-#include <cctype>
-#include <cstdio>
-#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
 
-#include "lua/LuaState.h"
+#include "LuaReference.h"
 
 namespace switchboard {
 namespace {
 
-/// Runs `run(code)` in both states; run() pcalls the code and describes every value returned.
-const char* const kProbe = R"lua(
-local function escaped(s)
-    local out = {}
-    for i = 1, #s do
-        local b = s:byte(i)
-        out[i] = (b >= 32 and b < 127 and b ~= 92) and string.char(b) or ("\\" .. b .. ";")
-    end
-    return table.concat(out)
-end
-local function describe(...)
-    local parts = { tostring(select("#", ...)) }
-    for i = 1, select("#", ...) do
-        local v = select(i, ...)
-        if type(v) == "string" then
-            parts[#parts + 1] = "s:" .. escaped(v)
-        elseif type(v) == "number" then
-            parts[#parts + 1] = math.type(v) .. ":" .. tostring(v)
-        else
-            parts[#parts + 1] = type(v) .. ":" .. tostring(v ~= nil and v ~= false)
-        end
-    end
-    return table.concat(parts, " | ")
-end
-function run(code)
-    return describe(pcall(assert(load(code, "=case"))))
-end
-)lua";
-
-std::string literal(const std::string& text) {
-    std::string out = "\"";
-    for (unsigned char c : text) {
-        if (std::isalnum(c) || c == ' ') {
-            out += static_cast<char>(c);
-        } else {
-            char escape[8];
-            std::snprintf(escape, sizeof escape, "\\%03u", c);
-            out += escape;
-        }
-    }
-    return out + "\"";
-}
-
-class LuaPatternTest : public ::testing::Test {
-protected:
-    void SetUp() override {
-        ASSERT_EQ(sandboxed.run({"probe.lua", kProbe}), "");
-        luaL_openlibs(reference);
-        ASSERT_EQ(luaL_loadbuffer(reference, kProbe, std::strlen(kProbe), "@probe.lua"), LUA_OK);
-        ASSERT_EQ(lua_pcall(reference, 0, 0, 0), LUA_OK);
-    }
-    void TearDown() override { lua_close(reference); }
-
-    std::string inReference(const std::string& code) {
-        lua_getglobal(reference, "run");
-        lua_pushlstring(reference, code.data(), code.size());
-        if (lua_pcall(reference, 1, 1, 0) != LUA_OK) {
-            std::string error = lua_tostring(reference, -1);
-            lua_pop(reference, 1);
-            return "probe failed: " + error;
-        }
-        std::string out = lua_tostring(reference, -1);
-        lua_pop(reference, 1);
-        return out;
-    }
-    std::string inSandbox(const std::string& code) {
-        rapidjson::Value text(rapidjson::StringRef(code.data(), code.size()));
-        LuaResult result;
-        if (sandboxed.call("run", {&text}, result) != LuaState::Outcome::Ok) {
-            return "probe failed: " + result.error;
-        }
-        return result.values[0].GetString();
-    }
-    /// Expects the same outcome in both states; returns it.
-    std::string same(const std::string& code) {
-        std::string expected = inReference(code);
-        EXPECT_EQ(inSandbox(code), expected) << code;
-        return expected;
-    }
-
-    LuaState sandboxed{nullptr, nullptr, LuaState::Purpose::Serve, 1000000000, 256 << 20, 1};
-    lua_State* reference = luaL_newstate();
-};
+using LuaPatternTest = test::LuaReferenceTest;
+using test::literal;
 
 TEST_F(LuaPatternTest, ChosenCasesBehaveAsInLua) {
     const std::vector<std::string> cases = {
@@ -241,9 +157,9 @@ TEST_F(LuaPatternTest, ChosenCasesBehaveAsInLua) {
 /// Random short subjects and patterns (malformed ones included), find/match/gmatch/gsub.
 TEST_F(LuaPatternTest, RandomCasesBehaveAsInLua) {
     const std::vector<std::string> tokens = {
-        "a",    "b",    ".",  "%a", "%d", "%s",  "%w",   "%%",   "%.",   "[ab]", "[^a]", "[a-c]",
-        "[%a_", "[%d]", "(",  ")",  "()", "*",   "+",    "-",    "?",    "^",    "$",    "%b()",
-        "%f[a", "%1",   "%2", "[",  "]",  "%",   "x",    "%f[%w]", "%B",  "1",    "\\0",  "-"};
+        "a",    "b",    ".",  "%a", "%d", "%s", "%w", "%%",     "%.", "[ab]", "[^a]", "[a-c]",
+        "[%a_", "[%d]", "(",  ")",  "()", "*",  "+",  "-",      "?",  "^",    "$",    "%b()",
+        "%f[a", "%1",   "%2", "[",  "]",  "%",  "x",  "%f[%w]", "%B", "1",    "\\0",  "-"};
     const std::string alphabet = "aab()x1 .%-[]^$";
     std::mt19937 random(20240611);
     auto pick = [&](std::size_t n) { return static_cast<std::size_t>(random() % n); };
