@@ -46,12 +46,16 @@ int callProtected(lua_State* lua) {
     return lua_gettop(lua) - 1;
 }
 
-/// The error object on top of the stack as text, without calling anything that may raise.
+/// The error object on top of the stack as text, without calling anything that may raise. It
+/// is logged and handed to plugins, so bytes that are not UTF-8 are replaced.
 std::string errorObjectText(lua_State* lua) {
     char number[64];
+    std::size_t length = 0;
+    const char* text = nullptr;
     switch (lua_type(lua, -1)) {
         case LUA_TSTRING:
-            return lua_tostring(lua, -1);
+            text = lua_tolstring(lua, -1, &length);
+            return LuaConvert::repairUtf8(std::string_view(text, length));
         case LUA_TNUMBER:
             if (lua_isinteger(lua, -1)) {
                 std::snprintf(number, sizeof number, "%" PRId64,
@@ -148,7 +152,9 @@ std::string LuaState::run(const LuaScript& script) {
     Outcome outcome = failure(status, message);
     lua_settop(_lua, 0);
     if (outcome == Outcome::BudgetExceeded) {
-        return std::string(_budgetWhere) + ": " + message;
+        // "?" when an allocation or a library function ran out, with no Lua line to blame.
+        bool known = std::strcmp(_budgetWhere, "?") != 0;
+        return (known ? std::string(_budgetWhere) : script.path) + ": " + message;
     }
     if (outcome == Outcome::MemoryExceeded) {
         return script.path + ": " + message;
@@ -186,10 +192,17 @@ LuaState::Outcome LuaState::call(const std::string& name,
     int count = lua_gettop(_lua);
     rapidjson::Document::AllocatorType& allocator = result.values.GetAllocator();
     result.values.Reserve(static_cast<rapidjson::SizeType>(count), allocator);
+    // Converting the results is part of the call's work.
+    std::uint64_t units = remaining();
     for (int i = 1; i <= count; ++i) {
         rapidjson::Value value;
-        if (!LuaConvert::toJson(_lua, i, value, allocator, result.error)) {
+        if (!LuaConvert::toJson(_lua, i, value, allocator, result.error, units,
+                                "result " + std::to_string(i))) {
             result.values.SetArray();
+            if (result.error == LuaConvert::kOverBudget) {
+                std::snprintf(_budgetWhere, sizeof _budgetWhere, "(converting its results)");
+                return Outcome::BudgetExceeded;
+            }
             return Outcome::Failed;
         }
         result.values.PushBack(value, allocator);
@@ -311,7 +324,15 @@ int LuaState::raiseStop(lua_State* lua) {
 }
 
 void LuaState::noteWhere(lua_Debug& debug) {
-    std::snprintf(_budgetWhere, sizeof _budgetWhere, "%s:%d", debug.short_src, debug.currentline);
+    // A chunk name given to load() is the script's text: keep only ASCII for the log line.
+    char source[LUA_IDSIZE];
+    std::size_t i = 0;
+    for (; debug.short_src[i] != '\0' && i + 1 < sizeof source; ++i) {
+        auto c = static_cast<unsigned char>(debug.short_src[i]);
+        source[i] = c >= 0x20 && c < 0x7F ? static_cast<char>(c) : '?';
+    }
+    source[i] = '\0';
+    std::snprintf(_budgetWhere, sizeof _budgetWhere, "%s:%d", source, debug.currentline);
 }
 
 std::uint64_t LuaState::remaining() const {

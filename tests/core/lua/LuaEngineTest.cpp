@@ -440,6 +440,92 @@ TEST_F(LuaEngineTest, LibraryLoopsStopAtTheBudget) {
     EXPECT_EQ(values("ordinary"), R"([432885,"1,2,3",30000,2893])");
 }
 
+TEST_F(LuaEngineTest, StringsForTheHostMustBeUtf8) {
+    // Hook results, bus payloads and stored values end up in JSON the host emits.
+    loadScript(R"~(
+        function text() return "caf\u{e9}", "\xff" end
+        function nested() return { text = "ok", tags = { "a", ("\u{e9}"):sub(1, 1) } } end
+        function key() return { ["\xc3("] = 1 } end
+        function encode() return json.encode({ list = { { note = "\xe2\x82" } } }) end
+        function publish() bus.publish("lua.note", { note = "\xed\xa0\x80" }) end
+        function put() store.put("k", "\xf4\x90\x80\x80") end
+        function putKey() store.put("\xc0\xaf", 1) end
+        function fine() bus.publish("lua.note", { note = "\u{1F600}" }) store.put("k", "\u{e9}")
+            return json.encode({ "\u{10FFFF}" })
+        end
+    )~");
+    EXPECT_EQ(values("text"), "error: result 2 is not valid UTF-8");
+    EXPECT_EQ(values("nested"), "error: result 1.tags[2] is not valid UTF-8");
+    EXPECT_EQ(values("key"), "error: a key in result 1 is not valid UTF-8");
+    EXPECT_EQ(values("encode"), "error: " + path() + ":5: value.list[1].note is not valid UTF-8");
+    EXPECT_EQ(values("publish"),
+              "error: " + path() + ":6: bus.publish: payload.note is not valid UTF-8");
+    EXPECT_EQ(values("put"), "error: " + path() + ":7: store.put: value is not valid UTF-8");
+    EXPECT_EQ(values("putKey"), "error: " + path() + ":8: store.put: the key is not valid UTF-8");
+    EXPECT_TRUE(bus.published().empty());
+    EXPECT_TRUE(kv.values().empty());
+    EXPECT_EQ(values("fine"), "[\"[\\\"\xf4\x8f\xbf\xbf\\\"]\"]");
+    EXPECT_EQ(kv.values().at("k"), "\"\xc3\xa9\"");
+    EXPECT_EQ(engine.stats().errors, 7u);
+}
+
+TEST_F(LuaEngineTest, LogLinesAndErrorsReplaceBytesThatAreNotUtf8) {
+    std::vector<std::string> messages;
+    {
+        test::LogCapture capture("switchboard.lua");
+        loadScript(
+            "function say() log.info('a\\255b', 'caf\\195\\169') end\n"
+            "function fail() error('bad \\255') end\n"
+            "function spin() load('while true do end', '=\\255')() end\n");
+        EXPECT_EQ(values("say"), "[]");
+        EXPECT_EQ(values("fail"), "error: " + path() + ":2: bad \xEF\xBF\xBD");
+        EXPECT_EQ(values("spin"), "error: instruction budget exceeded");
+        messages = capture.messages();
+    }
+    ASSERT_GE(messages.size(), 3u);
+    EXPECT_EQ(messages[messages.size() - 3], path() +
+                                                 ":1: a\xEF\xBF\xBD"
+                                                 "b\tcaf\xC3\xA9");
+    EXPECT_EQ(messages[messages.size() - 2],
+              "Lua hook fail failed: " + path() + ":2: bad \xEF\xBF\xBD");
+    EXPECT_EQ(messages.back(), "Lua hook spin: instruction budget exceeded at ?:1");
+}
+
+TEST_F(LuaEngineTest, SharedSubtablesAreChargedPerVisit) {
+    // A table of 30 levels of {t, t} is a few KB of Lua and 2^30 values of JSON.
+    loadScript(R"(
+        local function dag(depth) local t = {} for i = 1, depth do t = { t, t } end return t end
+        function result() return dag(30) end
+        function encode() return #json.encode(dag(30)) end
+        function publish() bus.publish("lua.x", { dag = dag(30) }) end
+        function small() return #json.encode(dag(8)), dag(3) end
+    )");
+    for (const char* hook : {"result", "encode", "publish"}) {
+        auto started = std::chrono::steady_clock::now();
+        EXPECT_EQ(values(hook), "error: instruction budget exceeded") << hook;
+        EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2)) << hook;
+    }
+    EXPECT_EQ(values("small"), "[1277,[[[{},{}],[{},{}]],[[{},{}],[{},{}]]]]");
+}
+
+TEST_F(LuaEngineTest, HostCallsAreChargedPerCall) {
+    std::vector<std::string> messages;
+    {
+        test::LogCapture capture("switchboard.lua");
+        loadScript(R"(
+            function flood() for i = 1, 1000000 do log.info("line", i) end end
+            function hammer() for i = 1, 1000000 do store.put("k", i) end end
+            function few() for i = 1, 100 do store.put("k" .. i, i) log.info(i) end end
+        )");
+        EXPECT_EQ(values("flood"), "error: instruction budget exceeded");
+        messages = capture.messages();
+    }
+    EXPECT_LE(messages.size(), 1001u);
+    EXPECT_EQ(values("hammer"), "error: instruction budget exceeded");
+    EXPECT_LE(std::stoi(kv.values().at("k")), 1000);
+    EXPECT_EQ(values("few"), "[]");
+}
+
 TEST_F(LuaEngineTest, SandboxHidesUnsafeFunctions) {
     loadScript(R"(
         function probe()
