@@ -124,7 +124,7 @@ void encode(lua_State* lua, int index, LuaState& state, const char* context, con
 }
 
 /// JSON parsing costs an instruction per this many bytes.
-constexpr std::size_t kParsedBytesPerUnit = 4;
+constexpr std::size_t kParsedBytesPerUnit = 1;
 
 /// Parses JSON text into state.document(); on failure state.error() says why.
 bool decode(LuaState& state, const char* text, std::size_t length) noexcept {

@@ -44,8 +44,12 @@ void settle(lua_State* lua, LuaState& state, const LuaPattern& pattern) {
     }
 }
 
+/// What starting a match attempt costs besides its steps (about four instructions' time).
+constexpr std::uint64_t kUnitsPerAttempt = 4;
+
 /// One match attempt at `at` within what is left of the budget.
 const char* attempt(lua_State* lua, LuaState& state, LuaPattern& pattern, const char* at) {
+    state.charge(lua, kUnitsPerAttempt);
     const char* end = pattern.matchAt(at, state.remaining());
     settle(lua, state, pattern);
     return end;
