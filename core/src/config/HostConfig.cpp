@@ -109,7 +109,7 @@ ConfigSchema buildSchema() {
     root.section("lua", "Lua hooks")
         .stringList("scripts", "Lua files loaded in order")
         .integer("instruction_budget", 1000000, 1000, 1000000000,
-                 "Instructions one hook call may run")
+                 "Instructions one hook call may spend (library work is charged too)")
         .size("memory_limit", "32MiB", "Memory one Lua state may use")
         .atLeast("1MiB");
     root.any("plugins", "Plugins by name: each key loads switchboard-<name>.so");

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "switchboard/Utf8.h"
+
 namespace switchboard {
 
 namespace {
@@ -58,14 +60,55 @@ void pushValue(lua_State* lua, const rapidjson::Value& value, int depth) {
     }
 }
 
-/// Names a key of an object table; false for keys JSON cannot name (tables, functions).
-bool keyName(lua_State* lua, int index, rapidjson::Value& name, Allocator& allocator) {
+/// One Lua -> JSON conversion: where values go, what it may still spend, and, when a string is
+/// not UTF-8, the path to it (built while the recursion unwinds, so only on failure).
+struct Conversion {
+    enum class Bad { None, Text, Key };
+    Allocator& allocator;
+    std::string& error;
+    std::uint64_t& units;
+    Bad bad = Bad::None;
+    std::string path;
+};
+
+bool spend(Conversion& conversion, std::uint64_t cost) {
+    if (conversion.units < cost) {
+        conversion.units = 0;
+        conversion.error = LuaConvert::kOverBudget;
+        return false;
+    }
+    conversion.units -= cost;
+    return true;
+}
+
+/// The string at `index` (a Lua string, not a number), paid for and checked for UTF-8.
+bool text(lua_State* lua, int index, Conversion& conversion, Conversion::Bad bad,
+          std::string_view& out) {
+    std::size_t length = 0;
+    const char* data = lua_tolstring(lua, index, &length);
+    if (!spend(conversion, length / LuaConvert::kBytesPerUnit)) {
+        return false;
+    }
+    out = std::string_view(data, length);
+    if (!validUtf8(out)) {
+        conversion.bad = bad;
+        return false;
+    }
+    return true;
+}
+
+/// Names a key of an object table; false for keys JSON cannot name (tables, functions) or
+/// strings that are not UTF-8 (conversion.bad says which).
+bool keyName(lua_State* lua, int index, rapidjson::Value& name, Conversion& conversion) {
     char number[64];
     switch (lua_type(lua, index)) {
         case LUA_TSTRING: {
-            std::size_t length = 0;
-            const char* text = lua_tolstring(lua, index, &length);
-            name.SetString(text, static_cast<rapidjson::SizeType>(length), allocator);
+            std::string_view key;
+            if (!text(lua, index, conversion, Conversion::Bad::Key, key)) {
+                return false;
+            }
+            name.SetString(key.data(), static_cast<rapidjson::SizeType>(key.size()),
+                           conversion.allocator);
             return true;
         }
         case LUA_TNUMBER:
@@ -75,12 +118,14 @@ bool keyName(lua_State* lua, int index, rapidjson::Value& name, Allocator& alloc
             } else {
                 std::snprintf(number, sizeof number, "%.14g", lua_tonumber(lua, index));
             }
-            name.SetString(number, allocator);
+            name.SetString(number, conversion.allocator);
             return true;
         case LUA_TBOOLEAN:
-            name.SetString(lua_toboolean(lua, index) ? "true" : "false", allocator);
+            name.SetString(lua_toboolean(lua, index) ? "true" : "false", conversion.allocator);
             return true;
         default:
+            conversion.error =
+                std::string("cannot convert ") + luaL_typename(lua, index) + " key to JSON";
             return false;
     }
 }
@@ -111,28 +156,35 @@ bool isSequence(lua_State* lua, int index, lua_Integer& count) {
     return sequence;
 }
 
-bool convert(lua_State* lua, int index, rapidjson::Value& out, Allocator& allocator,
-             std::string& error, int depth);
+bool convert(lua_State* lua, int index, rapidjson::Value& out, Conversion& conversion, int depth);
 
-bool convertTable(lua_State* lua, int index, rapidjson::Value& out, Allocator& allocator,
-                  std::string& error, int depth) {
+/// Prefixes the path of a bad string found below with `segment`.
+bool below(Conversion& conversion, const std::string& segment) {
+    if (conversion.bad != Conversion::Bad::None) {
+        conversion.path = segment + conversion.path;
+    }
+    return false;
+}
+
+bool convertTable(lua_State* lua, int index, rapidjson::Value& out, Conversion& conversion,
+                  int depth) {
     if (depth >= LuaConvert::kMaxDepth || !lua_checkstack(lua, 4)) {
-        error = "value nested too deeply";
+        conversion.error = "value nested too deeply";
         return false;
     }
     lua_Integer count = 0;
     if (isSequence(lua, index, count)) {
         out.SetArray();
-        out.Reserve(static_cast<rapidjson::SizeType>(count), allocator);
+        out.Reserve(static_cast<rapidjson::SizeType>(count), conversion.allocator);
         for (lua_Integer i = 1; i <= count; ++i) {
             lua_rawgeti(lua, index, i);
             rapidjson::Value item;
-            bool ok = convert(lua, lua_gettop(lua), item, allocator, error, depth + 1);
+            bool ok = convert(lua, lua_gettop(lua), item, conversion, depth + 1);
             lua_pop(lua, 1);
             if (!ok) {
-                return false;
+                return below(conversion, "[" + std::to_string(i) + "]");
             }
-            out.PushBack(item, allocator);
+            out.PushBack(item, conversion.allocator);
         }
         return true;
     }
@@ -142,24 +194,25 @@ bool convertTable(lua_State* lua, int index, rapidjson::Value& out, Allocator& a
         int top = lua_gettop(lua);
         rapidjson::Value name;
         rapidjson::Value item;
-        if (!keyName(lua, top - 1, name, allocator)) {
-            error = std::string("cannot convert ") + luaL_typename(lua, top - 1) + " key to JSON";
+        if (!keyName(lua, top - 1, name, conversion)) {
             lua_pop(lua, 2);
             return false;
         }
-        if (!convert(lua, top, item, allocator, error, depth + 1)) {
+        if (!convert(lua, top, item, conversion, depth + 1)) {
             lua_pop(lua, 2);
-            return false;
+            return below(conversion, "." + std::string(name.GetString(), name.GetStringLength()));
         }
         // nil values never appear in lua_next, so every entry becomes a member.
-        out.AddMember(name, item, allocator);
+        out.AddMember(name, item, conversion.allocator);
         lua_pop(lua, 1);
     }
     return true;
 }
 
-bool convert(lua_State* lua, int index, rapidjson::Value& out, Allocator& allocator,
-             std::string& error, int depth) {
+bool convert(lua_State* lua, int index, rapidjson::Value& out, Conversion& conversion, int depth) {
+    if (!spend(conversion, LuaConvert::kUnitsPerValue)) {
+        return false;
+    }
     switch (lua_type(lua, index)) {
         case LUA_TNIL:
         case LUA_TNONE:
@@ -174,21 +227,25 @@ bool convert(lua_State* lua, int index, rapidjson::Value& out, Allocator& alloca
                 return true;
             }
             if (!std::isfinite(lua_tonumber(lua, index))) {
-                error = "cannot convert non-finite number to JSON";
+                conversion.error = "cannot convert non-finite number to JSON";
                 return false;
             }
             out.SetDouble(lua_tonumber(lua, index));
             return true;
         case LUA_TSTRING: {
-            std::size_t length = 0;
-            const char* text = lua_tolstring(lua, index, &length);
-            out.SetString(text, static_cast<rapidjson::SizeType>(length), allocator);
+            std::string_view value;
+            if (!text(lua, index, conversion, Conversion::Bad::Text, value)) {
+                return false;
+            }
+            out.SetString(value.data(), static_cast<rapidjson::SizeType>(value.size()),
+                          conversion.allocator);
             return true;
         }
         case LUA_TTABLE:
-            return convertTable(lua, index, out, allocator, error, depth);
+            return convertTable(lua, index, out, conversion, depth);
         default:
-            error = std::string("cannot convert ") + luaL_typename(lua, index) + " to JSON";
+            conversion.error =
+                std::string("cannot convert ") + luaL_typename(lua, index) + " to JSON";
             return false;
     }
 }
@@ -200,13 +257,23 @@ void LuaConvert::push(lua_State* lua, const rapidjson::Value& value) {
 }
 
 bool LuaConvert::toJson(lua_State* lua, int index, rapidjson::Value& out, Allocator& allocator,
-                        std::string& error) {
-    return convert(lua, lua_absindex(lua, index), out, allocator, error, 0);
+                        std::string& error, std::uint64_t& units, const std::string& name) {
+    Conversion conversion{allocator, error, units, Conversion::Bad::None, {}};
+    if (convert(lua, lua_absindex(lua, index), out, conversion, 0)) {
+        return true;
+    }
+    if (conversion.bad == Conversion::Bad::Text) {
+        error = name + conversion.path + " is not valid UTF-8";
+    } else if (conversion.bad == Conversion::Bad::Key) {
+        error = "a key in " + name + conversion.path + " is not valid UTF-8";
+    }
+    return false;
 }
 
-bool LuaConvert::toJsonText(lua_State* lua, int index, std::string& text, std::string& error) {
+bool LuaConvert::toJsonText(lua_State* lua, int index, std::string& text, std::string& error,
+                            std::uint64_t& units, const std::string& name) {
     rapidjson::Document document;
-    if (!toJson(lua, index, document, document.GetAllocator(), error)) {
+    if (!toJson(lua, index, document, document.GetAllocator(), error, units, name)) {
         return false;
     }
     rapidjson::StringBuffer buffer;
@@ -214,6 +281,26 @@ bool LuaConvert::toJsonText(lua_State* lua, int index, std::string& text, std::s
     document.Accept(writer);
     text.assign(buffer.GetString(), buffer.GetSize());
     return true;
+}
+
+std::string LuaConvert::repairUtf8(std::string_view text) {
+    if (validUtf8(text)) {
+        return std::string(text);
+    }
+    std::string repaired;
+    repaired.reserve(text.size() + 16);
+    for (std::size_t i = 0; i < text.size();) {
+        auto lead = static_cast<unsigned char>(text[i]);
+        std::size_t length = lead < 0xC0 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
+        if (i + length <= text.size() && validUtf8(text.substr(i, length))) {
+            repaired.append(text.substr(i, length));
+            i += length;
+        } else {
+            repaired += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
+            ++i;
+        }
+    }
+    return repaired;
 }
 
 }  // namespace switchboard

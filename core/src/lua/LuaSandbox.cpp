@@ -17,10 +17,14 @@
 #include <string>
 
 #include "lua/LuaConvert.h"
+#include "lua/LuaMeteredLibrary.h"
 #include "lua/LuaState.h"
+#include "lua/LuaStringLibrary.h"
+#include "lua/LuaTableLibrary.h"
 #include "store/KeyValueStore.h"
 #include "switchboard/Clock.h"
 #include "switchboard/EventBus.h"
+#include "switchboard/Utf8.h"
 
 namespace switchboard {
 
@@ -55,7 +59,9 @@ void writeLog(Poco::Message::Priority priority, const char* where, const char* m
     try {
         Poco::Logger& logger = Poco::Logger::get("switchboard.lua");
         if (logger.is(priority)) {
-            logger.log(Poco::Message(logger.name(), std::string(where) + message, priority));
+            // A script may log any bytes; the log (JSON lines, too) takes UTF-8 only.
+            logger.log(Poco::Message(
+                logger.name(), LuaConvert::repairUtf8(std::string(where) + message), priority));
         }
     } catch (...) {
         // Logging must never break a script.
@@ -64,6 +70,7 @@ void writeLog(Poco::Message::Priority priority, const char* where, const char* m
 
 /// Logs the arguments, tab-separated, prefixed with the caller's "path:line:".
 int logAt(lua_State* lua, Poco::Message::Priority priority) {
+    LuaState::of(lua).charge(lua, LuaState::kHostCallUnits);
     int count = lua_gettop(lua);
     luaL_where(lua, 1);
     luaL_Buffer buffer;
@@ -90,10 +97,12 @@ int logError(lua_State* lua) {
     return logAt(lua, Poco::Message::PRIO_ERROR);
 }
 
-/// Converts the value at `index` to JSON text in state.text(); on failure state.error() says why.
-bool encode(lua_State* lua, int index, LuaState& state) noexcept {
+/// Converts the value at `index` to JSON text in state.text() within `units` instructions
+/// (decreased by what it spent); on failure state.error() says why.
+bool convert(lua_State* lua, int index, LuaState& state, const char* name,
+             std::uint64_t& units) noexcept {
     try {
-        return LuaConvert::toJsonText(lua, index, state.text(), state.error());
+        return LuaConvert::toJsonText(lua, index, state.text(), state.error(), units, name);
     } catch (const std::exception& e) {
         state.error() = e.what();
     } catch (...) {
@@ -101,6 +110,21 @@ bool encode(lua_State* lua, int index, LuaState& state) noexcept {
     }
     return false;
 }
+
+/// convert() charged to the call; raises "<context><why>" if the value cannot be converted.
+void encode(lua_State* lua, int index, LuaState& state, const char* context, const char* name) {
+    std::uint64_t available = state.remaining();
+    std::uint64_t left = available;
+    bool ok = convert(lua, index, state, name, left);
+    bool overBudget = !ok && state.error() == LuaConvert::kOverBudget;
+    state.charge(lua, overBudget ? available + 1 : available - left);
+    if (!ok) {
+        luaL_error(lua, "%s%s", context, state.error().c_str());
+    }
+}
+
+/// JSON parsing costs an instruction per this many bytes.
+constexpr std::size_t kParsedBytesPerUnit = 1;
 
 /// Parses JSON text into state.document(); on failure state.error() says why.
 bool decode(LuaState& state, const char* text, std::size_t length) noexcept {
@@ -142,9 +166,7 @@ bool attempt(LuaState& state, Operation operation) noexcept {
 int jsonEncode(lua_State* lua) {
     luaL_checkany(lua, 1);
     LuaState& state = LuaState::of(lua);
-    if (!encode(lua, 1, state)) {
-        return luaL_error(lua, "%s", state.error().c_str());
-    }
+    encode(lua, 1, state, "", "value");
     lua_pushlstring(lua, state.text().data(), state.text().size());
     return 1;
 }
@@ -153,6 +175,7 @@ int jsonDecode(lua_State* lua) {
     std::size_t length = 0;
     const char* text = luaL_checklstring(lua, 1, &length);
     LuaState& state = LuaState::of(lua);
+    state.charge(lua, 1 + length / kParsedBytesPerUnit);
     if (!decode(state, text, length)) {
         return luaL_error(lua, "json.decode: %s", state.error().c_str());
     }
@@ -173,6 +196,7 @@ int storeGet(lua_State* lua) {
     KeyValueStore& kv = storeOf(lua);
     const char* key = luaL_checkstring(lua, 1);
     LuaState& state = LuaState::of(lua);
+    state.charge(lua, LuaState::kHostCallUnits);
     bool found = false;
     bool ok = attempt(state, [&] {
         std::optional<std::string> value = kv.get(key);
@@ -188,6 +212,7 @@ int storeGet(lua_State* lua) {
         lua_pushnil(lua);
         return 1;
     }
+    state.charge(lua, state.text().size() / kParsedBytesPerUnit);
     if (!decode(state, state.text().data(), state.text().size())) {
         return luaL_error(lua, "store.get: stored value is not valid JSON: %s",
                           state.error().c_str());
@@ -201,6 +226,7 @@ int storeDelete(lua_State* lua) {
     KeyValueStore& kv = storeOf(lua);
     const char* key = luaL_checkstring(lua, 1);
     LuaState& state = LuaState::of(lua);
+    state.charge(lua, LuaState::kHostCallUnits);
     if (!attempt(state, [&] { kv.remove(key); })) {
         return luaL_error(lua, "store.delete: %s", state.error().c_str());
     }
@@ -209,14 +235,17 @@ int storeDelete(lua_State* lua) {
 
 int storePut(lua_State* lua) {
     KeyValueStore& kv = storeOf(lua);
-    const char* key = luaL_checkstring(lua, 1);
+    std::size_t length = 0;
+    const char* key = luaL_checklstring(lua, 1, &length);
     if (lua_isnoneornil(lua, 2)) {
         return storeDelete(lua);
     }
-    LuaState& state = LuaState::of(lua);
-    if (!encode(lua, 2, state)) {
-        return luaL_error(lua, "store.put: %s", state.error().c_str());
+    if (!validUtf8(std::string_view(key, length))) {
+        return luaL_error(lua, "store.put: the key is not valid UTF-8");
     }
+    LuaState& state = LuaState::of(lua);
+    state.charge(lua, LuaState::kHostCallUnits);
+    encode(lua, 2, state, "store.put: ", "value");
     if (!attempt(state, [&] { kv.put(key, state.text()); })) {
         return luaL_error(lua, "store.put: %s", state.error().c_str());
     }
@@ -257,13 +286,12 @@ int busPublish(lua_State* lua) {
         return lua_error(lua);
     }
     LuaState& state = LuaState::of(lua);
+    state.charge(lua, LuaState::kHostCallUnits);
     if (lua_isnoneornil(lua, 2)) {
         state.text() = "{}";
     } else {
         luaL_checktype(lua, 2, LUA_TTABLE);
-        if (!encode(lua, 2, state)) {
-            return luaL_error(lua, "bus.publish: %s", state.error().c_str());
-        }
+        encode(lua, 2, state, "bus.publish: ", "payload");
         if (state.text().front() != '{') {
             return luaL_error(lua, "bus.publish: the payload must be a table with string keys");
         }
@@ -276,7 +304,11 @@ int busPublish(lua_State* lua) {
 
 int busSubscribe(lua_State* lua) {
     busOf(lua);
-    const char* pattern = luaL_checkstring(lua, 1);
+    std::size_t length = 0;
+    const char* pattern = luaL_checklstring(lua, 1, &length);
+    if (!validUtf8(std::string_view(pattern, length))) {
+        return luaL_error(lua, "bus.subscribe: the pattern is not valid UTF-8");
+    }
     LuaState& state = LuaState::of(lua);
     if (!state.loading()) {
         return luaL_error(lua, "bus.subscribe must be called by a script's top-level code");
@@ -295,13 +327,13 @@ int timeNow(lua_State* lua) {
     return 1;
 }
 
-/// Continuation of the guarded protected calls: once the call is over budget, what the
-/// original pcall, xpcall or coroutine.resume caught is raised again, so no script can catch
-/// the budget error and keep running.
+/// Continuation of the guarded protected calls: once the call is over budget or hit the memory
+/// cap, what the original pcall, xpcall or coroutine.resume caught is raised again, so no
+/// script can catch the error and keep running.
 int afterProtectedCall(lua_State* lua, int, lua_KContext) {
-    if (LuaState::of(lua).budgetExceeded()) {
-        lua_pushliteral(lua, "instruction budget exceeded");
-        return lua_error(lua);
+    LuaState& state = LuaState::of(lua);
+    if (state.stopped()) {
+        return state.raiseStop(lua);
     }
     return lua_gettop(lua);  // the original call's results replaced it and its arguments
 }
@@ -316,11 +348,11 @@ int guardedCall(lua_State* lua) {
     return afterProtectedCall(lua, LUA_OK, 0);
 }
 
-/// xpcall's message handler, wrapping the script's (upvalue 1). Over budget it never calls the
-/// script's handler: Lua runs message handlers for errors raised by the instruction hook with
-/// hooks off, so a looping handler would spin forever.
+/// xpcall's message handler, wrapping the script's (upvalue 1). Once the call is stopped it
+/// never calls the script's handler: Lua runs message handlers for errors raised by the
+/// instruction hook with hooks off, so a looping handler would spin forever.
 int guardedMessageHandler(lua_State* lua) {
-    if (LuaState::of(lua).budgetExceeded()) {
+    if (LuaState::of(lua).stopped()) {
         lua_settop(lua, 1);
         return 1;
     }
@@ -388,6 +420,9 @@ int LuaSandbox::open(lua_State* lua) {
     lua_pushnil(lua);
     lua_setfield(lua, -2, "dump");
     lua_pop(lua, 1);
+    LuaStringLibrary::install(lua);
+    LuaTableLibrary::install(lua);
+    LuaMeteredLibrary::install(lua);
 
     // os keeps only time, clock and date.
     lua_getglobal(lua, LUA_OSLIBNAME);

@@ -10,6 +10,8 @@ namespace switchboard {
 /// except dofile/loadfile/warn (load takes text only; collectgarbage only "collect", "count",
 /// "step", "isrunning"; setmetatable refuses __gc), string without dump, table, math, utf8,
 /// coroutine, os.time/clock/date. Not available: io, package/require, debug, the rest of os.
+/// Library functions that loop inside one C call are replaced or wrapped so that their work is
+/// charged to the instruction budget (LuaStringLibrary, LuaTableLibrary, LuaMeteredLibrary).
 class LuaSandbox {
 public:
     /// A lua_CFunction: call it with lua_pcall on the new state before any script runs.

@@ -7,6 +7,8 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <limits>
 #include <stdexcept>
 
 #include "lua/LuaConvert.h"
@@ -44,12 +46,16 @@ int callProtected(lua_State* lua) {
     return lua_gettop(lua) - 1;
 }
 
-/// The error object on top of the stack as text, without calling anything that may raise.
+/// The error object on top of the stack as text, without calling anything that may raise. It
+/// is logged and handed to plugins, so bytes that are not UTF-8 are replaced.
 std::string errorObjectText(lua_State* lua) {
     char number[64];
+    std::size_t length = 0;
+    const char* text = nullptr;
     switch (lua_type(lua, -1)) {
         case LUA_TSTRING:
-            return lua_tostring(lua, -1);
+            text = lua_tolstring(lua, -1, &length);
+            return LuaConvert::repairUtf8(std::string_view(text, length));
         case LUA_TNUMBER:
             if (lua_isinteger(lua, -1)) {
                 std::snprintf(number, sizeof number, "%" PRId64,
@@ -97,8 +103,9 @@ LuaState::LuaState(KeyValueStore* kv, EventBus* bus, Purpose purpose,
     }
     *static_cast<LuaState**>(lua_getextraspace(_lua)) = this;
     lua_atpanic(_lua, &LuaState::panic);
-    startBudget();
-    lua_pushcfunction(_lua, &LuaSandbox::open);
+    // Setting up is not metered: the sandbox is the same whatever the budget.
+    lua_sethook(_lua, &LuaState::countHook, LUA_MASKCOUNT, _period);
+    lua_pushcfunction(_lua, &LuaState::setUp);
     int status = lua_pcall(_lua, 0, 0, 0);
     if (status != LUA_OK) {
         std::string message;
@@ -137,14 +144,17 @@ std::string LuaState::run(const LuaScript& script) {
         status = lua_pcall(_lua, 0, 0, 0);
         _loading = false;
     }
-    if (status == LUA_OK) {
+    endBudget();
+    if (status == LUA_OK && !stopped()) {
         return "";
     }
     std::string message;
     Outcome outcome = failure(status, message);
     lua_settop(_lua, 0);
     if (outcome == Outcome::BudgetExceeded) {
-        return std::string(_budgetWhere) + ": " + message;
+        // "?" when an allocation or a library function ran out, with no Lua line to blame.
+        bool known = std::strcmp(_budgetWhere, "?") != 0;
+        return (known ? std::string(_budgetWhere) : script.path) + ": " + message;
     }
     if (outcome == Outcome::MemoryExceeded) {
         return script.path + ": " + message;
@@ -169,10 +179,10 @@ LuaState::Outcome LuaState::call(const std::string& name,
     lua_pushcfunction(_lua, &callProtected);
     lua_pushlightuserdata(_lua, &job);
     int status = lua_pcall(_lua, 1, LUA_MULTRET, 0);
-    // A state that reached its memory cap may be full of live data: replace it even if the
-    // script recovered.
+    endBudget();
+    // A state that reached its memory cap may be full of live data: replace it.
     _broken = _broken || _memoryHit;
-    if (status != LUA_OK) {
+    if (status != LUA_OK || stopped()) {
         return failure(status, result.error);
     }
     if (!job.defined) {
@@ -182,10 +192,17 @@ LuaState::Outcome LuaState::call(const std::string& name,
     int count = lua_gettop(_lua);
     rapidjson::Document::AllocatorType& allocator = result.values.GetAllocator();
     result.values.Reserve(static_cast<rapidjson::SizeType>(count), allocator);
+    // Converting the results is part of the call's work.
+    std::uint64_t units = remaining();
     for (int i = 1; i <= count; ++i) {
         rapidjson::Value value;
-        if (!LuaConvert::toJson(_lua, i, value, allocator, result.error)) {
+        if (!LuaConvert::toJson(_lua, i, value, allocator, result.error, units,
+                                "result " + std::to_string(i))) {
             result.values.SetArray();
+            if (result.error == LuaConvert::kOverBudget) {
+                std::snprintf(_budgetWhere, sizeof _budgetWhere, "(converting its results)");
+                return Outcome::BudgetExceeded;
+            }
             return Outcome::Failed;
         }
         result.values.PushBack(value, allocator);
@@ -228,9 +245,26 @@ void* LuaState::allocate(void* self, void* block, std::size_t oldSize, std::size
         state->_bytes -= old;
         return nullptr;
     }
-    if (newSize > old && state->_bytes - old + newSize > state->_memoryLimit) {
-        state->_memoryHit = true;
-        return nullptr;
+    if (newSize > old) {
+        if (state->_metering && state->_stop != Stop::None) {
+            return nullptr;  // the call is over: nothing grows while its error unwinds
+        }
+        if (state->_bytes - old + newSize > state->_memoryLimit) {
+            // Reaching the cap ends the call: Lua would otherwise run a full collection for
+            // every allocation a script retries under pcall.
+            state->_memoryHit = true;
+            if (state->_metering) {
+                state->_stop = Stop::Memory;
+            }
+            return nullptr;
+        }
+        if (state->_metering) {
+            state->_allocated += newSize - old;
+            if (state->overBudget()) {
+                state->_stop = Stop::Budget;
+                return nullptr;
+            }
+        }
     }
     void* moved = std::realloc(block, newSize);
     if (moved == nullptr) {
@@ -242,27 +276,85 @@ void* LuaState::allocate(void* self, void* block, std::size_t oldSize, std::size
 
 void LuaState::countHook(lua_State* lua, lua_Debug* debug) {
     LuaState& state = of(lua);
-    if (!state._budgetExceeded) {
+    if (state._stop == Stop::None) {
         if (lua_gethookcount(lua) != state._period) {
             // A coroutine still stopping at every instruction after an earlier overrun.
             lua_sethook(lua, &LuaState::countHook, LUA_MASKCOUNT, state._period);
             return;
         }
         state._used += static_cast<std::uint64_t>(state._period);
-        if (state._used <= state._budget) {
+        if (!state.overBudget()) {
             return;
         }
-        state._budgetExceeded = true;
+        state._stop = Stop::Budget;
         if (lua_getinfo(lua, "Sl", debug) != 0) {
-            std::snprintf(state._budgetWhere, sizeof state._budgetWhere, "%s:%d", debug->short_src,
-                          debug->currentline);
+            state.noteWhere(*debug);
         }
-        // From now on stop at every instruction, so a script that catches the error with pcall
-        // cannot keep running.
-        lua_sethook(lua, &LuaState::countHook, LUA_MASKCOUNT, 1);
     }
+    state.raiseStop(lua);
+}
+
+int LuaState::setUp(lua_State* lua) {
+    LuaSandbox::open(lua);
+    // The errors that end a call are raised without allocating: memory may be exhausted.
+    LuaState& state = of(lua);
     lua_pushliteral(lua, "instruction budget exceeded");
-    lua_error(lua);
+    state._budgetMessage = luaL_ref(lua, LUA_REGISTRYINDEX);
+    lua_pushliteral(lua, "memory limit exceeded");
+    state._memoryMessage = luaL_ref(lua, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+int LuaState::raiseStop(lua_State* lua) {
+    if (_stop == Stop::Budget && std::strcmp(_budgetWhere, "?") == 0) {
+        // Stopped by an allocation or a library function: name the Lua line that called it.
+        lua_Debug debug;
+        for (int level = 0; lua_getstack(lua, level, &debug) != 0; ++level) {
+            if (lua_getinfo(lua, "Sl", &debug) != 0 && debug.currentline > 0) {
+                noteWhere(debug);
+                break;
+            }
+        }
+    }
+    // From now on stop at every instruction, so a script that catches the error with pcall
+    // cannot keep running.
+    lua_sethook(lua, &LuaState::countHook, LUA_MASKCOUNT, 1);
+    lua_rawgeti(lua, LUA_REGISTRYINDEX, _stop == Stop::Memory ? _memoryMessage : _budgetMessage);
+    return lua_error(lua);
+}
+
+void LuaState::noteWhere(lua_Debug& debug) {
+    // A chunk name given to load() is the script's text: keep only ASCII for the log line.
+    char source[LUA_IDSIZE];
+    std::size_t i = 0;
+    for (; debug.short_src[i] != '\0' && i + 1 < sizeof source; ++i) {
+        auto c = static_cast<unsigned char>(debug.short_src[i]);
+        source[i] = c >= 0x20 && c < 0x7F ? static_cast<char>(c) : '?';
+    }
+    source[i] = '\0';
+    std::snprintf(_budgetWhere, sizeof _budgetWhere, "%s:%d", source, debug.currentline);
+}
+
+std::uint64_t LuaState::remaining() const {
+    std::uint64_t used = _used + _allocated / kBytesPerUnit;
+    return used >= _budget ? 0 : _budget - used;
+}
+
+bool LuaState::overBudget() const {
+    return _used + _allocated / kBytesPerUnit > _budget;
+}
+
+void LuaState::charge(lua_State* lua, std::uint64_t units) {
+    // Saturating: a charge computed from a script's numbers may be anything.
+    _used = units > std::numeric_limits<std::uint64_t>::max() / 2 - _used
+                ? std::numeric_limits<std::uint64_t>::max() / 2
+                : _used + units;
+    if (_stop == Stop::None && overBudget()) {
+        _stop = Stop::Budget;
+    }
+    if (_stop != Stop::None) {
+        raiseStop(lua);
+    }
 }
 
 int LuaState::panic(lua_State* lua) {
@@ -274,18 +366,22 @@ int LuaState::panic(lua_State* lua) {
 
 void LuaState::startBudget() {
     _used = 0;
-    _budgetExceeded = false;
+    _allocated = 0;
+    _stop = Stop::None;
     _memoryHit = false;
+    _metering = true;
+    std::snprintf(_budgetWhere, sizeof _budgetWhere, "?");
     lua_sethook(_lua, &LuaState::countHook, LUA_MASKCOUNT, _period);
 }
 
 LuaState::Outcome LuaState::failure(int status, std::string& message) {
-    if (_budgetExceeded) {
+    if (_stop == Stop::Budget) {
         message = "instruction budget exceeded";
         return Outcome::BudgetExceeded;
     }
-    std::string text = errorObjectText(_lua);
-    if (status == LUA_ERRMEM || (_memoryHit && text == "not enough memory")) {
+    std::string text = status == LUA_OK ? std::string() : errorObjectText(_lua);
+    if (_stop == Stop::Memory || status == LUA_ERRMEM ||
+        (_memoryHit && text == "not enough memory")) {
         _broken = true;
         message = "memory limit exceeded";
         return Outcome::MemoryExceeded;

@@ -1,5 +1,6 @@
-// One sandboxed Lua state: an allocator with a memory cap, a per-call instruction budget, script
-// loading and hook calls. LuaEngine keeps one per thread and script generation.
+// One sandboxed Lua state: an allocator with a memory cap, a per-call instruction budget that
+// library functions and allocations are charged to, script loading and hook calls. LuaEngine
+// keeps one per thread and script generation.
 #pragma once
 
 #include <rapidjson/document.h>
@@ -57,10 +58,14 @@ public:
     std::vector<std::string> definedFunctions() const;
     /// bus.subscribe calls recorded while loading (Check states only).
     const std::vector<Subscription>& subscriptions() const { return _subscriptions; }
-    /// True once the running call went over its instruction budget: from then on no Lua code
-    /// may catch the budget error (LuaSandbox's pcall, xpcall and coroutine.resume pass it on).
-    bool budgetExceeded() const { return _budgetExceeded; }
-    /// "path:line" of the last instruction budget overrun.
+    /// True once the running call went over its instruction budget or hit the memory cap: from
+    /// then on no Lua code may catch the error (LuaSandbox's pcall, xpcall and coroutine.resume
+    /// raise it again) and no allocation succeeds, so the call ends.
+    bool stopped() const { return _stop != Stop::None; }
+    /// Raises the error that stopped the call ("instruction budget exceeded" or "memory limit
+    /// exceeded") without allocating. A Lua error: call it with no C++ objects to unwind.
+    int raiseStop(lua_State* lua);
+    /// "path:line" of the last instruction budget overrun ("?" if no Lua line was running).
     const char* budgetWhere() const { return _budgetWhere; }
     /// True once an allocation failed at the memory cap: the owner should replace the state.
     bool broken() const { return _broken; }
@@ -84,11 +89,30 @@ public:
     /// Records a bus.subscribe call; false if out of memory.
     bool addSubscription(const char* pattern, const char* where) noexcept;
 
+    // Work that is not a VM instruction is charged to the same budget, in instructions.
+    /// Bytes allocated per instruction charged.
+    static constexpr std::size_t kBytesPerUnit = 16;
+    /// What one store, bus or log call costs besides its data (it may wait for I/O).
+    static constexpr std::uint64_t kHostCallUnits = 1000;
+    /// Instructions the running call may still use (0 once it is over budget).
+    std::uint64_t remaining() const;
+    /// Charges `units` instructions to the running call; past the budget this raises the budget
+    /// error (a Lua error: call it with no C++ objects to unwind).
+    void charge(lua_State* lua, std::uint64_t units);
+
 private:
     static void* allocate(void* self, void* block, std::size_t oldSize, std::size_t newSize);
     static void countHook(lua_State* lua, lua_Debug* debug);
     static int panic(lua_State* lua);
+    /// Installs the sandbox (LuaSandbox::open) and the stop messages; run with lua_pcall.
+    static int setUp(lua_State* lua);
+    enum class Stop { None, Budget, Memory };
+    /// Starts a metered run: budget, allocations charged, stop cleared.
     void startBudget();
+    /// Ends it: allocations made by the host between calls are not charged.
+    void endBudget() { _metering = false; }
+    bool overBudget() const;
+    void noteWhere(lua_Debug& debug);
     /// Classifies the failed call whose error object is on top of the stack.
     Outcome failure(int status, std::string& message);
 
@@ -102,9 +126,13 @@ private:
 
     std::uint64_t _budget;
     int _period;
-    std::uint64_t _used = 0;
-    bool _budgetExceeded = false;
+    std::uint64_t _used = 0;       ///< instructions and charges of the running call
+    std::uint64_t _allocated = 0;  ///< bytes it allocated
+    bool _metering = false;
+    Stop _stop = Stop::None;
     char _budgetWhere[LUA_IDSIZE + 24] = "?";
+    int _budgetMessage = LUA_NOREF;  ///< registry references: raising allocates nothing
+    int _memoryMessage = LUA_NOREF;
 
     std::size_t _memoryLimit;
     std::size_t _bytes = 0;

@@ -295,6 +295,237 @@ TEST_F(LuaEngineTest, MemoryBombFailsAndTheNextCallWorks) {
     EXPECT_EQ(engine.stats().memoryExceeded, 2u);
 }
 
+TEST_F(LuaEngineTest, ReachingTheMemoryCapEndsTheCall) {
+    // Lua runs a full collection for each allocation refused at the cap: with many live
+    // objects, a script retrying under pcall spent 93 s before its instructions ran out.
+    LuaOptions options;
+    options.memoryLimit = 8 * 1024 * 1024;
+    loadScript(R"(
+        local keep = {}
+        local function fill()
+            for i = 1, 30000 do keep[i] = {} end
+            local big = string.rep("x", 2 << 20)
+            return function() return big .. big end
+        end
+        function retry()
+            local grow = fill()
+            while true do pcall(grow) end
+        end
+        function retryInCoroutine()
+            local grow = fill()
+            while true do coroutine.resume(coroutine.create(grow)) end
+        end
+        function ok() return "ok" end
+    )",
+               options);
+    for (const char* hook : {"retry", "retryInCoroutine"}) {
+        auto started = std::chrono::steady_clock::now();
+        EXPECT_EQ(values(hook), "error: memory limit exceeded") << hook;
+        EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2)) << hook;
+        EXPECT_EQ(values("ok"), R"(["ok"])");
+    }
+    EXPECT_EQ(engine.stats().memoryExceeded, 2u);
+}
+
+TEST_F(LuaEngineTest, AllocationIsChargedToTheBudget) {
+    // One concatenation is one instruction however many bytes it copies.
+    loadScript(R"(
+        function copies(n)
+            local s = string.rep("x", 2 << 20)
+            for i = 1, n do local t = s .. "y" end
+            return n
+        end
+        function small() local t = {} for i = 1, 1000 do t[i] = "item" .. i end return #t end
+    )");
+    auto started = std::chrono::steady_clock::now();
+    EXPECT_EQ(values("copies", {"10000"}), "error: instruction budget exceeded");
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
+    EXPECT_EQ(values("copies", {"1"}), "[1]");
+    EXPECT_EQ(values("small"), "[1000]");
+}
+
+TEST_F(LuaEngineTest, PathologicalPatternsStopAtTheBudget) {
+    // Lua's matcher backtracks inside one C call the instruction hook cannot interrupt:
+    // ".-.-x" on 1200 'a's took seconds, ".-.-.-x" on 5000 hours.
+    loadScript(R"~(
+        function cubic() return ("a"):rep(1200):find(".-.-x") end
+        function quartic() return ("a"):rep(5000):find(".-.-.-x") end
+        function method() local s = ("a"):rep(5000) return s:match(".-.-.-x") end
+        function caught() return pcall(string.gsub, ("a"):rep(5000), ".-.-.-x", "") end
+        function iterate() for w in ("a"):rep(5000):gmatch(".-.-.-x") do end end
+        function balance() return (("("):rep(3000)):find("%b()") end
+        function plain() return ("a"):rep(1e6):find(("a"):rep(2e5) .. "b", 1, true) end
+        function emptyRep() return #string.rep("", 1 << 53) end
+    )~");
+    for (const char* hook :
+         {"cubic", "quartic", "method", "caught", "iterate", "balance", "plain", "emptyRep"}) {
+        auto started = std::chrono::steady_clock::now();
+        EXPECT_EQ(values(hook),
+                  hook == std::string("emptyRep") ? "[0]" : "error: instruction budget exceeded")
+            << hook;
+        EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2)) << hook;
+    }
+    EXPECT_EQ(engine.stats().budgetExceeded, 7u);
+}
+
+TEST_F(LuaEngineTest, OrdinaryPatternsWorkUnderTheDefaultBudget) {
+    loadScript(R"~(
+        function pair() return ("key=value"):match("(%w+)=(%w+)") end
+        function upper()
+            local text = ("hello world "):rep(853)  -- 10 KB
+            local out, n = text:gsub("%w+", string.upper)
+            return #text, #out, n, out:sub(1, 12)
+        end
+        function trim()
+            local text = ("x"):rep(5000) .. (" "):rep(5000)
+            return #text:gsub("%s+$", "")
+        end
+        function words()
+            local n = 0
+            for word in (("lorem ipsum "):rep(850)):gmatch("%a+") do n = n + 1 end
+            return n
+        end
+        function search()
+            local text = ("abcdefgh"):rep(1280) .. "needle"
+            return text:find("needle", 1, true), text:find("ne+dle")
+        end
+    )~");
+    EXPECT_EQ(values("pair"), R"(["key","value"])");
+    EXPECT_EQ(values("upper"), R"([10236,10236,1706,"HELLO WORLD "])");
+    EXPECT_EQ(values("trim"), "[5000]");
+    EXPECT_EQ(values("words"), "[1700]");
+    EXPECT_EQ(values("search"), "[10241,10241,10246]");
+}
+
+TEST_F(LuaEngineTest, LibraryLoopsStopAtTheBudget) {
+    // Each is one library call that Lua runs to its end without an instruction: insert, remove
+    // and move over a length __len makes math.maxinteger used to run forever.
+    loadScript(R"~(
+        local long = setmetatable({}, { __len = function() return math.maxinteger - 1 end })
+        function insert() table.insert(long, 1, 0) end
+        function remove() table.remove(long, 1) end
+        function move() table.move({}, 1, math.maxinteger - 1, 2) end
+        function sort()
+            local s, t = ("x"):rep(1 << 20), {}
+            for i = 1, 10000 do t[i] = s end
+            table.sort(t)
+        end
+        function collect()
+            local keep = {}
+            for i = 1, 100000 do keep[i] = {} end
+            for i = 1, 2000 do collectgarbage() end
+        end
+        function decode()
+            local s = ("\u{e9}"):rep(1 << 20)
+            for i = 1, 5000 do utf8.len(s) end
+        end
+        function compile()
+            local chunk = "return 1" .. (" "):rep(1 << 20)
+            for i = 1, 5000 do load(chunk) end
+        end
+        function ordinary()
+            local s, n = ("abc"):rep(10000), 0
+            for i = 1, #s, 7 do n = n + s:byte(i) + #s:sub(i, i + 2):upper() end
+            local t = {}
+            for i = 1, 1000 do table.insert(t, 1, i) end
+            table.sort(t)
+            return n, table.concat(t, ",", 1, 3), utf8.len(s), #table.concat(t)
+        end
+    )~");
+    for (const char* hook : {"insert", "remove", "move", "sort", "collect", "decode", "compile"}) {
+        auto started = std::chrono::steady_clock::now();
+        EXPECT_EQ(values(hook), "error: instruction budget exceeded") << hook;
+        EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2)) << hook;
+    }
+    EXPECT_EQ(values("ordinary"), R"([432885,"1,2,3",30000,2893])");
+}
+
+TEST_F(LuaEngineTest, StringsForTheHostMustBeUtf8) {
+    // Hook results, bus payloads and stored values end up in JSON the host emits.
+    loadScript(R"~(
+        function text() return "caf\u{e9}", "\xff" end
+        function nested() return { text = "ok", tags = { "a", ("\u{e9}"):sub(1, 1) } } end
+        function key() return { ["\xc3("] = 1 } end
+        function encode() return json.encode({ list = { { note = "\xe2\x82" } } }) end
+        function publish() bus.publish("lua.note", { note = "\xed\xa0\x80" }) end
+        function put() store.put("k", "\xf4\x90\x80\x80") end
+        function putKey() store.put("\xc0\xaf", 1) end
+        function fine() bus.publish("lua.note", { note = "\u{1F600}" }) store.put("k", "\u{e9}")
+            return json.encode({ "\u{10FFFF}" })
+        end
+    )~");
+    EXPECT_EQ(values("text"), "error: result 2 is not valid UTF-8");
+    EXPECT_EQ(values("nested"), "error: result 1.tags[2] is not valid UTF-8");
+    EXPECT_EQ(values("key"), "error: a key in result 1 is not valid UTF-8");
+    EXPECT_EQ(values("encode"), "error: " + path() + ":5: value.list[1].note is not valid UTF-8");
+    EXPECT_EQ(values("publish"),
+              "error: " + path() + ":6: bus.publish: payload.note is not valid UTF-8");
+    EXPECT_EQ(values("put"), "error: " + path() + ":7: store.put: value is not valid UTF-8");
+    EXPECT_EQ(values("putKey"), "error: " + path() + ":8: store.put: the key is not valid UTF-8");
+    EXPECT_TRUE(bus.published().empty());
+    EXPECT_TRUE(kv.values().empty());
+    EXPECT_EQ(values("fine"), "[\"[\\\"\xf4\x8f\xbf\xbf\\\"]\"]");
+    EXPECT_EQ(kv.values().at("k"), "\"\xc3\xa9\"");
+    EXPECT_EQ(engine.stats().errors, 7u);
+}
+
+TEST_F(LuaEngineTest, LogLinesAndErrorsReplaceBytesThatAreNotUtf8) {
+    std::vector<std::string> messages;
+    {
+        test::LogCapture capture("switchboard.lua");
+        loadScript(
+            "function say() log.info('a\\255b', 'caf\\195\\169') end\n"
+            "function fail() error('bad \\255') end\n"
+            "function spin() load('while true do end', '=\\255')() end\n");
+        EXPECT_EQ(values("say"), "[]");
+        EXPECT_EQ(values("fail"), "error: " + path() + ":2: bad \xEF\xBF\xBD");
+        EXPECT_EQ(values("spin"), "error: instruction budget exceeded");
+        messages = capture.messages();
+    }
+    ASSERT_GE(messages.size(), 3u);
+    EXPECT_EQ(messages[messages.size() - 3], path() +
+                                                 ":1: a\xEF\xBF\xBD"
+                                                 "b\tcaf\xC3\xA9");
+    EXPECT_EQ(messages[messages.size() - 2],
+              "Lua hook fail failed: " + path() + ":2: bad \xEF\xBF\xBD");
+    EXPECT_EQ(messages.back(), "Lua hook spin: instruction budget exceeded at ?:1");
+}
+
+TEST_F(LuaEngineTest, SharedSubtablesAreChargedPerVisit) {
+    // A table of 30 levels of {t, t} is a few KB of Lua and 2^30 values of JSON.
+    loadScript(R"(
+        local function dag(depth) local t = {} for i = 1, depth do t = { t, t } end return t end
+        function result() return dag(30) end
+        function encode() return #json.encode(dag(30)) end
+        function publish() bus.publish("lua.x", { dag = dag(30) }) end
+        function small() return #json.encode(dag(8)), dag(3) end
+    )");
+    for (const char* hook : {"result", "encode", "publish"}) {
+        auto started = std::chrono::steady_clock::now();
+        EXPECT_EQ(values(hook), "error: instruction budget exceeded") << hook;
+        EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2)) << hook;
+    }
+    EXPECT_EQ(values("small"), "[1277,[[[{},{}],[{},{}]],[[{},{}],[{},{}]]]]");
+}
+
+TEST_F(LuaEngineTest, HostCallsAreChargedPerCall) {
+    std::vector<std::string> messages;
+    {
+        test::LogCapture capture("switchboard.lua");
+        loadScript(R"(
+            function flood() for i = 1, 1000000 do log.info("line", i) end end
+            function hammer() for i = 1, 1000000 do store.put("k", i) end end
+            function few() for i = 1, 100 do store.put("k" .. i, i) log.info(i) end end
+        )");
+        EXPECT_EQ(values("flood"), "error: instruction budget exceeded");
+        messages = capture.messages();
+    }
+    EXPECT_LE(messages.size(), 1001u);
+    EXPECT_EQ(values("hammer"), "error: instruction budget exceeded");
+    EXPECT_LE(std::stoi(kv.values().at("k")), 1000);
+    EXPECT_EQ(values("few"), "[]");
+}
+
 TEST_F(LuaEngineTest, SandboxHidesUnsafeFunctions) {
     loadScript(R"(
         function probe()
