@@ -1,5 +1,6 @@
 // Configuration reload through SIGHUP and POST /admin/api/reload: changed plugins restart,
 // unchanged ones keep running untouched, Lua scripts reload, a bad config changes nothing.
+#include <Poco/Exception.h>
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
@@ -50,7 +51,8 @@ protected:
         ws->setReceiveTimeout(Poco::Timespan(10, 0));
         return ws;
     }
-    /// Sends `text` and returns the reply, or "closed" if the server closed the socket.
+    /// Sends `text` and returns the reply, "closed" if the server closed the socket, or
+    /// "no answer in 10 s".
     static std::string roundTrip(Poco::Net::WebSocket& ws, const std::string& text) {
         char buffer[256];
         int flags = 0;
@@ -63,6 +65,8 @@ protected:
                 return "closed";
             }
             return std::string(buffer, static_cast<std::size_t>(n));
+        } catch (const Poco::TimeoutException&) {
+            return "no answer in 10 s";  // a hang is not a close
         } catch (const Poco::Exception&) {
             return "closed";
         }
