@@ -11,13 +11,25 @@ bool contains(const std::string& haystack, const std::string& needle) {
     return haystack.find(needle) != std::string::npos;
 }
 
-std::string checkOutput(const std::string& plugins) {
+RunResult check(const std::string& plugins) {
     TempDir dir;
     Ports ports;
     dir.write("c.yaml", configYaml(dir, ports, plugins));
-    return runSwitchboard({"--check-config", "--config=c.yaml"}, dir.path()).output;
+    return runSwitchboard({"--check-config", "--config=c.yaml"}, dir.path());
+}
+
+/// The output of a check that must fail (a non-zero exit, or the test fails).
+std::string checkOutput(const std::string& plugins) {
+    RunResult r = check(plugins);
+    EXPECT_NE(r.exitCode, 0) << r.output;
+    return r.output;
 }
 }  // namespace
+
+TEST(LoaderTest, AGoodPluginChecksClean) {
+    RunResult r = check("  pairing: { listener: pairing }\n");
+    EXPECT_EQ(r.exitCode, 0) << r.output;
+}
 
 TEST(LoaderTest, NotAPlugin) {
     EXPECT_TRUE(contains(checkOutput("  noabi: {}\n"),
