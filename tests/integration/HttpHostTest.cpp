@@ -200,8 +200,18 @@ TEST_F(HttpHostTest, AdminNeedsToken) {
 }
 
 TEST_F(HttpHostTest, MetricsCountRoutes) {
+    const std::string series =
+        "switchboard_http_requests_total{listener=\"public\",method=\"GET\","
+        "route=\"/testkit/greeting\",code=\"2xx\"} ";
+    auto count = [&] {
+        std::string body = http("GET", ports->admin, "/metrics", "", admin()).body;
+        std::size_t at = body.find(series);
+        return at == std::string::npos ? 0L : std::stol(body.substr(at + series.size()));
+    };
+    long before = count();  // other tests of this suite may have asked for it already
     http("GET", ports->pub, "/testkit/greeting");
     http("GET", ports->pub, "/testkit/greeting");
+    EXPECT_EQ(count(), before + 2);
     HttpResult m = http("GET", ports->admin, "/metrics", "", admin());
     ASSERT_EQ(m.status, 200);
     EXPECT_TRUE(contains(m.header("Content-Type"), "text/plain")) << m.header("Content-Type");
