@@ -28,16 +28,6 @@ std::string lower(std::string s) {
     return s;
 }
 
-/// `yaml` with listener `name`'s line extended by `settings` (YAML flow entries).
-std::string withListener(std::string yaml, const std::string& name, int port,
-                         const std::string& settings) {
-    std::string marker = "  " + name + ": { bind: 127.0.0.1, port: " + std::to_string(port) + " }";
-    yaml.replace(yaml.find(marker), marker.size(),
-                 "  " + name + ": { bind: 127.0.0.1, port: " + std::to_string(port) + ", " +
-                     settings + " }");
-    return yaml;
-}
-
 /// One GET on a fresh connection from `source`; the time from connect to the whole response,
 /// and its status in `status` (0: none within `timeout`).
 double timedGet(int port, const std::string& path, int& status, const std::string& source = "",

@@ -186,14 +186,6 @@ private:
     std::vector<RawWebSocket> _clients;
 };
 
-std::string withPublic(std::string yaml, int port, const std::string& settings) {
-    std::string marker = "  public: { bind: 127.0.0.1, port: " + std::to_string(port) + " }";
-    yaml.replace(
-        yaml.find(marker), marker.size(),
-        "  public: { bind: 127.0.0.1, port: " + std::to_string(port) + ", " + settings + " }");
-    return yaml;
-}
-
 /// Sends text messages of 16 KiB as fast as the server takes them, never reading, for at most
 /// `limit`; returns the bytes sent. Stops when the server closes or resets.
 std::size_t floodWithoutReading(RawSocket& s, std::chrono::milliseconds limit,
@@ -224,8 +216,9 @@ TEST(HostileWebSocketTest, NeverReaderAndHalfFrameStallNoneOfAThousandEchoes) {
     ASSERT_GE(kFileLimit, 2200);
     TempDir dir;
     Ports ports;
-    std::string yaml = withPublic(configYaml(dir, ports, "  testkit: { listener: public }\n"),
-                                  ports.pub, "websocket: { max_outbound: 64KiB, io_timeout: 1s }");
+    std::string yaml =
+        withListener(configYaml(dir, ports, "  testkit: { listener: public }\n"), "public",
+                     ports.pub, "websocket: { max_outbound: 64KiB, io_timeout: 1s }");
     ServerProcess server(dir, yaml);
     ASSERT_TRUE(server.waitReady(ports.pub)) << server.log();
 
@@ -279,8 +272,9 @@ TEST(HostileWebSocketTest, NeverReaderIsClosedForOverflowLongBeforeIoTimeout) {
     // io_timeout 30s: only max_outbound (64KiB) can close it within the test.
     TempDir dir;
     Ports ports;
-    std::string yaml = withPublic(configYaml(dir, ports, "  testkit: { listener: public }\n"),
-                                  ports.pub, "websocket: { max_outbound: 64KiB, io_timeout: 30s }");
+    std::string yaml =
+        withListener(configYaml(dir, ports, "  testkit: { listener: public }\n"), "public",
+                     ports.pub, "websocket: { max_outbound: 64KiB, io_timeout: 30s }");
     ServerProcess server(dir, yaml);
     ASSERT_TRUE(server.waitReady(ports.pub)) << server.log();
     RawWebSocket neverReads = openRawWebSocket(ports.pub, 4096);
@@ -311,10 +305,10 @@ Poco::Net::Context::Ptr trustAll() {
 TEST(HostileWebSocketTest, OverTlsHalfFrameAndSilentHandshakeStallNobody) {
     TempDir dir;
     Ports ports;
-    std::string yaml =
-        withPublic(configYaml(dir, ports, "  testkit: { listener: public }\n"), ports.pub,
-                   "request_timeout: 2s, tls: { cert: var/tls/cert.pem, key: var/tls/key.pem }, "
-                   "websocket: { max_outbound: 64KiB, io_timeout: 1s }");
+    std::string yaml = withListener(
+        configYaml(dir, ports, "  testkit: { listener: public }\n"), "public", ports.pub,
+        "request_timeout: 2s, tls: { cert: var/tls/cert.pem, key: var/tls/key.pem }, "
+        "websocket: { max_outbound: 64KiB, io_timeout: 1s }");
     ServerProcess server(dir, yaml);
     ASSERT_TRUE(server.waitReady(ports.admin)) << server.log();
 

@@ -32,15 +32,6 @@ Poco::Net::Context::Ptr clientContext(const std::string& ca, const std::string& 
     return new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, p);
 }
 
-std::string replaceListener(std::string yaml, const std::string& name, int port,
-                            const std::string& settings) {
-    std::string marker = "  " + name + ": { bind: 127.0.0.1, port: " + std::to_string(port) + " }";
-    yaml.replace(yaml.find(marker), marker.size(),
-                 "  " + name + ": { bind: 127.0.0.1, port: " + std::to_string(port) + ", " +
-                     settings + " }");
-    return yaml;
-}
-
 TEST(TlsTest, StreamListenerEchoesOverTls) {
     TempDir dir;
     Ports ports;
@@ -101,7 +92,7 @@ TEST(TlsTest, HttpsListenerWithClientCertificates) {
     ASSERT_EQ(runCommand({"/bin/sh", "mkcerts.sh"}, dir.path()).exitCode, 0);
 
     Ports ports;
-    std::string yaml = replaceListener(
+    std::string yaml = withListener(
         configYaml(dir, ports, "  testkit: { listener: public }\n"), "public", ports.pub,
         "tls: { cert: var/tls/cert.pem, key: var/tls/key.pem, ca: ca.pem }");
     ServerProcess server(dir, yaml);

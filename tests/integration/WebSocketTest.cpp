@@ -24,12 +24,8 @@ protected:
         ports = new Ports;
         // A small message limit so the size test is cheap; the hold test sends "ping-<i>".
         std::string yaml = configYaml(*dir, *ports, "  testkit: { listener: public }\n");
-        std::string marker =
-            "  public: { bind: 127.0.0.1, port: " + std::to_string(ports->pub) + " }";
-        yaml.replace(
-            yaml.find(marker), marker.size(),
-            "  public: { bind: 127.0.0.1, port: " + std::to_string(ports->pub) +
-                ", max_connections_per_address: 10000, websocket: { max_message: 1KiB } }");
+        yaml = withListener(yaml, "public", ports->pub,
+                            "max_connections_per_address: 10000, websocket: { max_message: 1KiB }");
         server = new ServerProcess(*dir, yaml);
         ASSERT_TRUE(server->waitReady(ports->pub)) << server->log();
     }

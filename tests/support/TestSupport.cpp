@@ -276,6 +276,15 @@ void executeOnDatabase(const std::string& database, const std::string& sql) {
     session << sql, Poco::Data::Keywords::now;
 }
 
+std::string withListener(std::string yaml, const std::string& name, int port,
+                         const std::string& settings) {
+    std::string marker = "  " + name + ": { bind: 127.0.0.1, port: " + std::to_string(port) + " }";
+    yaml.replace(yaml.find(marker), marker.size(),
+                 "  " + name + ": { bind: 127.0.0.1, port: " + std::to_string(port) + ", " +
+                     settings + " }");
+    return yaml;
+}
+
 std::string withServerKeys(std::string yaml, const std::string& lines) {
     std::size_t at = yaml.find("server:\n");
     if (at != std::string::npos) {

@@ -108,6 +108,11 @@ constexpr const char* kAdminToken = "test-admin-token";
 std::string configYaml(const TempDir& dir, const Ports& ports, const std::string& plugins,
                        const std::string& extra = "");
 
+/// `yaml` (from configYaml) with listener `name`'s line (on `port`) extended by `settings`,
+/// YAML flow entries such as "max_body: 1KiB, request_timeout: 2s".
+std::string withListener(std::string yaml, const std::string& name, int port,
+                         const std::string& settings);
+
 /// `yaml` (from configYaml) with `lines` (indented by two spaces) added to its server: section.
 std::string withServerKeys(std::string yaml, const std::string& lines);
 

@@ -157,7 +157,6 @@ bool HttpSession::charge(Connection& conn) {
         return true;
     }
     if (!_listener->budget.take(held - _charged)) {
-        _listener->rejected.inc();
         refuse(conn, 503, "server busy: too many request bytes buffered", 1);
         return false;
     }

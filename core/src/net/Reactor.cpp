@@ -458,7 +458,7 @@ void Connection::finishClose() {
 // ---------------------------------------------------------------------------------------------
 // ReactorLoop
 
-ReactorLoop::ReactorLoop(Reactor& reactor, std::size_t index) : _reactor(reactor), _index(index) {
+ReactorLoop::ReactorLoop(Reactor& reactor) : _reactor(reactor) {
     _epoll = epoll_create1(EPOLL_CLOEXEC);
     _wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (_epoll < 0 || _wake < 0) {
@@ -661,14 +661,12 @@ void ReactorLoop::run() {
         if (n < 0 && errno != EINTR) {
             reactorLog().error("epoll_wait failed: %s", std::string(std::strerror(errno)));
         }
-        bool woken = false;
         for (int i = 0; i < n; ++i) {
             std::uint64_t data = events[i].data.u64;
             if (data == 0) {
                 std::uint64_t count = 0;
                 ssize_t r = ::read(_wake, &count, sizeof count);
                 (void)r;
-                woken = true;
             } else if ((data & kAcceptorTag) != 0) {
                 acceptFrom(*reinterpret_cast<Acceptor*>(data & ~std::uint64_t{kAcceptorTag}));
             } else {
@@ -684,7 +682,6 @@ void ReactorLoop::run() {
                 }
             }
         }
-        (void)woken;
         runPosted();
         // Reads that gave way to others, then writes collected during the batch (one write
         // per connection for all its responses), then closes: in this order, so a response is
@@ -773,7 +770,7 @@ void ReactorLoop::stop() {
 
 Reactor::Reactor(std::size_t threads) {
     for (std::size_t i = 0; i < std::max<std::size_t>(threads, 1); ++i) {
-        _loops.push_back(std::make_unique<ReactorLoop>(*this, i));
+        _loops.push_back(std::make_unique<ReactorLoop>(*this));
     }
 }
 

@@ -164,7 +164,7 @@ struct Acceptor {
 
 class ReactorLoop {
 public:
-    ReactorLoop(Reactor& reactor, std::size_t index);
+    explicit ReactorLoop(Reactor& reactor);
     ~ReactorLoop();
     ReactorLoop(const ReactorLoop&) = delete;
     ReactorLoop& operator=(const ReactorLoop&) = delete;
@@ -190,7 +190,6 @@ private:
     void acceptFrom(Acceptor& acceptor);
 
     Reactor& _reactor;
-    const std::size_t _index;
     int _epoll = -1;
     int _wake = -1;
     std::mutex _postMutex;
