@@ -476,3 +476,27 @@ TEST_F(SignalingSocketTest, APeerThatNeverReadsIsDroppedWhileTheOthersGoOn) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(SignalingHookTest, ExampleHookFromThePluginFolderWorks) {
+    std::string script =
+        std::string(SB_SOURCE_DIR) + "/plugins/signaling/hooks/on_peer_register.lua";
+    AuthServer server(signalingPlugins(), "", "lua: { scripts: [" + script + "] }\n");
+    ASSERT_TRUE(server.ready);
+    User u = makeUser(server.pub(), "example-hook");
+    std::int64_t id = createOrg(server.pub(), u, "10.20.0.0/24");
+    allocate(server.pub(), u, id);
+    Agent refused(server.pub(), u.token);
+    refused.send(R"({"type":"register","agent_id":"a","public_ip":"192.0.2.8","public_port":1})");
+    EXPECT_EQ(errorThenClose(refused), "public_ip 192.0.2.8 is not accepted");
+    Agent accepted(server.pub(), u.token);
+    auto r = accepted.registered("good-agent");
+    EXPECT_EQ(r["virtual_ip"], "10.20.0.1");
+    EXPECT_TRUE(server.process->waitForLog("agent good-agent of user " + std::to_string(u.id) +
+                                           " joins organization " + std::to_string(id) +
+                                           " from 127.0.0.1"))
+        << server.log();
+}
+
+}  // namespace
