@@ -18,6 +18,8 @@ struct SignalingConfig {
     std::size_t maxOrganizationsPerUser = 100;
     std::size_t maxNameLength = 128;
     std::size_t maxAgentIdLength = 128;
+    /// Agents one user may have registered in one organization at a time.
+    std::size_t maxAgentsPerUser = 100;
     /// Signals a connection may relay per second, and the burst above that rate.
     double signalRate = 100;
     double signalBurst = 200;

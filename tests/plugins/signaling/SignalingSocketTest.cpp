@@ -26,11 +26,11 @@ end
 class SignalingSocketTest : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
-        server =
-            new AuthServer(signalingPlugins(", reconnect_grace: 1s"), kHook, "", [](AuthServer& s) {
-                s.yaml = withListener(s.yaml, "public", s.ports.pub,
-                                      "websocket: { max_outbound: 64KiB }");
-            });
+        server = new AuthServer(signalingPlugins(", reconnect_grace: 1s, max_agents_per_user: 25"),
+                                kHook, "", [](AuthServer& s) {
+                                    s.yaml = withListener(s.yaml, "public", s.ports.pub,
+                                                          "websocket: { max_outbound: 64KiB }");
+                                });
     }
     static void TearDownTestSuite() { delete server; }
     static int port() { return server->pub(); }
@@ -284,6 +284,25 @@ TEST_F(SignalingSocketTest, MessagesSentBeforeTheAnswerAreHandledInOrder) {
     EXPECT_EQ(str(parse(a.next().value_or("{}")), "type"), "register_agent_response");
     EXPECT_EQ(a.next().value_or(""), R"({"type":"pong"})");
     EXPECT_EQ(a.next().value_or(""), R"({"type":"signal","from":"self","data":{"n":1}})");
+}
+
+TEST_F(SignalingSocketTest, AgentsPerUserInAnOrganizationAreLimited) {
+    Org org = makeOrg("many", "10.14.0.0/24", 1);
+    std::vector<std::unique_ptr<Agent>> agents;
+    for (int i = 0; i < 25; ++i) {
+        agents.push_back(std::make_unique<Agent>(port(), org.users[0].token));
+        agents.back()->registered("many-" + std::to_string(i));
+    }
+    Agent oneMore(port(), org.users[0].token);
+    oneMore.registerAgent("many-25");
+    auto refusal = parse(oneMore.next().value_or("{}"));
+    EXPECT_EQ(str(refusal, "error"), "Registration failed");
+    EXPECT_EQ(str(refusal, "detail"),
+              "user has 25 agents registered in this organization, the limit");
+    EXPECT_TRUE(oneMore.waitClosed());
+    // Replacing one of them is not one more.
+    Agent again(port(), org.users[0].token);
+    EXPECT_EQ(str(again.registered("many-3"), "status"), "registered");
 }
 
 TEST_F(SignalingSocketTest, TheSameAgentReplacesItsOldConnectionWithoutAFlap) {
