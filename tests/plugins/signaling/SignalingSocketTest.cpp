@@ -427,6 +427,31 @@ TEST_F(SignalingSocketTest, LeavingTheOrganizationAndTheOperatorsKickEndThePeer)
         1);
 }
 
+TEST_F(SignalingSocketTest, DeletingTheAccountClosesItsAgentsAndForgetsItsMemberships) {
+    Org org = makeOrg("deleted", "10.15.0.0/24", 2);
+    Agent watcher(port(), org.users[0].token);
+    watcher.registered("deleted-watcher");
+    Agent doomed(port(), org.users[1].token);
+    doomed.registered("doomed");
+    ASSERT_TRUE(watcher.nextOf("peer_online"));
+    auto r = api("DELETE", port(), "/account", org.users[1].token,
+                 R"({"current_password":"password123"})");
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_TRUE(doomed.waitClosed());
+    auto off = watcher.nextOf("peer_offline");
+    ASSERT_TRUE(off);
+    EXPECT_EQ(str(*off, "peer_id"), "doomed");
+    // Its membership and address are gone: the address is free for the next member.
+    auto members = parse(api("GET", port(), "/organizations/" + std::to_string(org.id) + "/members",
+                             org.users[0].token)
+                             .body);
+    ASSERT_TRUE(members.IsArray());
+    EXPECT_EQ(members.Size(), 1u);
+    User next = makeUser(port(), "deleted-next");
+    join(port(), next, org.id);
+    EXPECT_EQ(allocate(port(), next, org.id), "10.15.0.2");
+}
+
 TEST_F(SignalingSocketTest, BusEventsCarryTheOrganizationAndTheReason) {
     Org org = makeOrg("events", "10.11.0.0/24", 1);
     EventStream events(server->admin(), "peer.*");
