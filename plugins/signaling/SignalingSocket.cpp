@@ -183,7 +183,7 @@ void SignalingSocket::handleLocked(const WebSocketPtr& conn, Session& session,
     std::string kind =
         type != doc.MemberEnd() && type->value.IsString() ? type->value.GetString() : "";
     if (kind == "signal") {
-        relayLocked(conn, session, message);
+        relayLocked(conn, session, doc);
     } else if (kind == "ping") {
         conn->sendText("{\"type\":\"pong\"}");
     } else if (kind == "register") {
@@ -408,10 +408,7 @@ void SignalingSocket::finishRegister(const WebSocketPtr& conn,
 }
 
 void SignalingSocket::relayLocked(const WebSocketPtr& conn, Session& session,
-                                  const std::string& message) {
-    rapidjson::Document doc;
-    std::string problem;
-    json::parseObject(message, doc, problem);  // parsed fine once already
+                                  const rapidjson::Value& doc) {
     const rapidjson::Value* to = present(doc, "to");
     const rapidjson::Value* data = present(doc, "data");
     if (to == nullptr || data == nullptr) {

@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include <rapidjson/document.h>
+
 #include "PeerRegistry.h"
 #include "SignalingConfig.h"
 #include "SignalingStore.h"
@@ -40,7 +42,8 @@ private:
     /// Work pool: finds the user's organization and address, asks the hook, adds the peer.
     void finishRegister(const WebSocketPtr& conn, const std::shared_ptr<Session>& session,
                         PeerPtr peer, std::int64_t wantedOrganization);
-    void relayLocked(const WebSocketPtr& conn, Session& session, const std::string& message);
+    /// A `signal` message (parsed); the session's mutex held.
+    void relayLocked(const WebSocketPtr& conn, Session& session, const rapidjson::Value& doc);
     /// Handles the messages that queued while the token or the registration was checked.
     void drainLocked(const WebSocketPtr& conn, Session& session);
     /// Sends {"error": message} and closes with 1008.
