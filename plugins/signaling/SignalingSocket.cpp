@@ -304,45 +304,24 @@ void SignalingSocket::finishRegister(const WebSocketPtr& conn,
     };
     auto failWith = [&](const std::string& message) { fail(json::errorBody(message), message); };
 
-    std::vector<Membership> memberships;
+    std::optional<Membership> chosen;
     try {
-        memberships = _store->membershipsOf(identity.id);
+        chosen = _store->membershipFor(identity.id, wanted);
     } catch (const std::exception& e) {
         _context->logger().warning("cannot read the organizations of user %Ld: %s",
                                    static_cast<Poco::Int64>(identity.id), std::string(e.what()));
         failWith("Registration failed");
         return;
     }
-    if (memberships.empty()) {
-        failWith("User not member of any organization");
+    if (!chosen) {
+        failWith(wanted > 0 ? "User not member of organization"
+                            : "User not member of any organization");
         return;
     }
-    const Membership* chosen = nullptr;
-    if (wanted > 0) {
-        for (const auto& m : memberships) {
-            if (m.organization.id == wanted) {
-                chosen = &m;
-            }
-        }
-        if (chosen == nullptr) {
-            failWith("User not member of organization");
-            return;
-        }
-        if (!chosen->address) {
-            failWith("No virtual IP allocated for user in organization");
-            return;
-        }
-    } else {
-        for (const auto& m : memberships) {
-            if (m.address) {
-                chosen = &m;
-                break;
-            }
-        }
-        if (chosen == nullptr) {
-            failWith("No virtual IP allocated for user in any organization");
-            return;
-        }
+    if (!chosen->address) {
+        failWith(wanted > 0 ? "No virtual IP allocated for user in organization"
+                            : "No virtual IP allocated for user in any organization");
+        return;
     }
     peer->organizationId = chosen->organization.id;
     peer->userId = identity.id;

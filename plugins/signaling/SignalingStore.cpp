@@ -266,25 +266,35 @@ std::vector<Allocation> SignalingStore::allocations(std::int64_t orgId) {
     return out;
 }
 
-std::vector<Membership> SignalingStore::membershipsOf(std::int64_t userId) {
-    auto rows = _store.query(std::string("SELECT ") + kOrgColumns +
-                                 ", a.address FROM signaling_members m"
-                                 " JOIN signaling_organizations o ON o.id = m.org_id"
-                                 " LEFT JOIN signaling_addresses a"
-                                 " ON a.org_id = m.org_id AND a.user_id = m.user_id"
-                                 " WHERE m.user_id = $1 ORDER BY m.seq",
-                             {userId});
-    std::vector<Membership> out;
-    out.reserve(rows.size());
-    for (const auto& row : rows) {
-        Membership m;
-        m.organization = organization(row);
-        if (!row.isNull(6)) {
-            m.address = static_cast<std::uint32_t>(row.getInt(6));
+std::optional<Membership> SignalingStore::membershipFor(std::int64_t userId,
+                                                        std::int64_t organizationId) {
+    const std::string select = std::string("SELECT ") + kOrgColumns +
+                               ", a.address FROM signaling_members m"
+                               " JOIN signaling_organizations o ON o.id = m.org_id"
+                               " LEFT JOIN signaling_addresses a"
+                               " ON a.org_id = m.org_id AND a.user_id = m.user_id";
+    std::vector<SqlRow> rows;
+    if (organizationId > 0) {
+        rows = _store.query(select + " WHERE m.user_id = $1 AND m.org_id = $2",
+                            {userId, organizationId});
+    } else {
+        rows = _store.query(select +
+                                " WHERE m.user_id = $1 AND a.address IS NOT NULL"
+                                " ORDER BY m.seq LIMIT 1",
+                            {userId});
+        if (rows.empty()) {
+            rows = _store.query(select + " WHERE m.user_id = $1 ORDER BY m.seq LIMIT 1", {userId});
         }
-        out.push_back(m);
     }
-    return out;
+    if (rows.empty()) {
+        return std::nullopt;
+    }
+    Membership m;
+    m.organization = organization(rows[0]);
+    if (!rows[0].isNull(6)) {
+        m.address = static_cast<std::uint32_t>(rows[0].getInt(6));
+    }
+    return m;
 }
 
 }  // namespace switchboard::signaling

@@ -72,8 +72,11 @@ public:
     std::optional<std::uint32_t> allocate(const Organization& org, std::int64_t userId,
                                           bool& created);
     std::vector<Allocation> allocations(std::int64_t orgId);
-    /// The user's memberships with their addresses, by join time.
-    std::vector<Membership> membershipsOf(std::int64_t userId);
+    /// The membership a registration uses: in `organizationId` when it is set, else the first
+    /// joined organization in which the user has an address (else the first joined one, without
+    /// an address). nullopt when the user is a member of none (of that one). One indexed
+    /// lookup, whatever the number of memberships.
+    std::optional<Membership> membershipFor(std::int64_t userId, std::int64_t organizationId);
 
 private:
     static Organization organization(const SqlRow& row, std::size_t first = 0);
