@@ -124,6 +124,9 @@ int runFanout(const Options& o) {
     // 2. The rounds.
     std::vector<double> onlineMs, offlineMs, responseMs;
     const auto roundLimit = std::chrono::seconds(std::min(o.timeoutSeconds, 30));
+    // When the new agent's register and close were sent (set on its loop thread).
+    std::atomic<std::int64_t> sent{0};
+    std::atomic<std::int64_t> closedAt{0};
     for (int r = 0; r < o.warmup + o.rounds; ++r) {
         round = r;
         online.reset();
@@ -136,7 +139,6 @@ int runFanout(const Options& o) {
             gErrors.add("fanout round " + std::to_string(r) + ": the new agent did not connect");
             break;
         }
-        std::atomic<std::int64_t> sent{0};
         agents.post(k, [&](Connection& c) {
             sent = nanos(Clock::now());
             agents.sendRegister(c);
@@ -155,7 +157,6 @@ int runFanout(const Options& o) {
         double onlineLatency = static_cast<double>(online.last.load() - sent.load()) / 1e6;
         double responseLatency =
             static_cast<double>(nanos(agents.registeredAt(k)) - sent.load()) / 1e6;
-        std::atomic<std::int64_t> closedAt{0};
         agents.post(k, [&](Connection& c) {
             closedAt = nanos(Clock::now());
             agents.closeNow(c);
