@@ -33,94 +33,13 @@ struct SslInit {
 };
 SslInit sslInit;
 
-const std::string kUpgrade =
-    "GET /testkit/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
-
-/// A client frame (FIN set, masked) with `opcode` and `payload`; `declared` > payload size
-/// announces more than is sent (a half frame).
-std::string clientFrame(const std::string& payload, int opcode = 1, std::size_t declared = 0) {
-    std::size_t length = std::max(declared, payload.size());
-    std::string f;
-    f += static_cast<char>(0x80 | opcode);
-    if (length < 126) {
-        f += static_cast<char>(0x80 | length);
-    } else if (length < 65536) {
-        f += static_cast<char>(0x80 | 126);
-        f += static_cast<char>(length >> 8);
-        f += static_cast<char>(length & 0xff);
-    } else {
-        f += static_cast<char>(0x80 | 127);
-        for (int shift = 56; shift >= 0; shift -= 8) {
-            f += static_cast<char>((length >> shift) & 0xff);
-        }
-    }
-    const char mask[4] = {0x11, 0x22, 0x33, 0x44};
-    f.append(mask, 4);
-    for (std::size_t i = 0; i < payload.size(); ++i) {
-        f += static_cast<char>(payload[i] ^ mask[i % 4]);
-    }
-    return f;
-}
-
-/// Takes one complete server frame off the front of `inbox`: its opcode, or -1 if incomplete.
-int takeFrame(std::string& inbox, std::string& payload) {
-    if (inbox.size() < 2) {
-        return -1;
-    }
-    auto byte = [&](std::size_t i) { return static_cast<unsigned char>(inbox[i]); };
-    std::size_t length = byte(1) & 0x7f;
-    std::size_t at = 2;
-    if (length == 126) {
-        if (inbox.size() < 4) {
-            return -1;
-        }
-        length = (byte(2) << 8) | byte(3);
-        at = 4;
-    } else if (length == 127) {
-        if (inbox.size() < 10) {
-            return -1;
-        }
-        length = 0;
-        for (std::size_t i = 2; i < 10; ++i) {
-            length = (length << 8) | byte(i);
-        }
-        at = 10;
-    }
-    if (inbox.size() < at + length) {
-        return -1;
-    }
-    int opcode = byte(0) & 0x0f;
-    payload = inbox.substr(at, length);
-    inbox.erase(0, at + length);
-    return opcode;
-}
-
-/// A WebSocket on a raw socket, past its 101.
-struct RawWebSocket {
-    RawSocket socket;
-    std::string inbox;
-};
-
-RawWebSocket openRawWebSocket(int port, int receiveBuffer = 0) {
-    RawWebSocket ws{RawSocket::connect(port, "", receiveBuffer), ""};
-    ws.socket.send(kUpgrade);
-    std::string head = ws.socket.readUntil("\r\n\r\n", 5000ms);
-    std::size_t end = head.find("\r\n\r\n");
-    if (head.compare(0, 12, "HTTP/1.1 101") != 0 || end == std::string::npos) {
-        throw std::runtime_error("WebSocket upgrade refused: " + head.substr(0, 40));
-    }
-    ws.inbox = head.substr(end + 4);
-    return ws;
-}
-
 /// Many echoing clients on raw sockets, driven in rounds by one thread: each round sends one
 /// text message on every client and waits for every echo.
 class EchoFleet {
 public:
     EchoFleet(int port, int count) {
         for (int i = 0; i < count; ++i) {
-            _clients.push_back(openRawWebSocket(port));
+            _clients.push_back(openRawWebSocket(port, "/testkit/ws"));
         }
     }
     /// One round, in waves of 250 clients (each wave sends, then waits for its echoes);
@@ -232,10 +151,10 @@ TEST(HostileWebSocketTest, NeverReaderAndHalfFrameStallNoneOfAThousandEchoes) {
         std::this_thread::sleep_for(50ms);
     }
 
-    RawWebSocket neverReads = openRawWebSocket(ports.pub, 4096);
+    RawWebSocket neverReads = openRawWebSocket(ports.pub, "/testkit/ws", 4096);
     std::atomic<std::size_t> flooded{0};
     std::thread flood([&] { flooded = floodWithoutReading(neverReads.socket, 5000ms); });
-    RawWebSocket halfFrame = openRawWebSocket(ports.pub);
+    RawWebSocket halfFrame = openRawWebSocket(ports.pub, "/testkit/ws");
     halfFrame.socket.send(clientFrame(std::string(10, 'h'), 1, 100));  // 10 of 100 bytes
     auto halfSent = Clock::now();
     double halfClosedAfter = -1;
@@ -277,7 +196,7 @@ TEST(HostileWebSocketTest, NeverReaderIsClosedForOverflowLongBeforeIoTimeout) {
                      ports.pub, "websocket: { max_outbound: 64KiB, io_timeout: 30s }");
     ServerProcess server(dir, yaml);
     ASSERT_TRUE(server.waitReady(ports.pub)) << server.log();
-    RawWebSocket neverReads = openRawWebSocket(ports.pub, 4096);
+    RawWebSocket neverReads = openRawWebSocket(ports.pub, "/testkit/ws", 4096);
     auto started = Clock::now();
     std::size_t sent = floodWithoutReading(neverReads.socket, 5000ms);
     bool closed = eventually([&] { return neverReads.socket.peerHungUp(); }, 1000ms);
@@ -287,12 +206,84 @@ TEST(HostileWebSocketTest, NeverReaderIsClosedForOverflowLongBeforeIoTimeout) {
     EXPECT_TRUE(server.waitForLog("websocket closed: overflow", std::chrono::seconds(2)))
         << server.log();
     // Once closed, a new client is served as usual.
-    RawWebSocket fresh = openRawWebSocket(ports.pub);
+    RawWebSocket fresh = openRawWebSocket(ports.pub, "/testkit/ws");
     fresh.socket.send(clientFrame("after"));
     fresh.inbox += fresh.socket.readFor(300ms);
     std::string payload;
     EXPECT_EQ(takeFrame(fresh.inbox, payload), 1);
     EXPECT_EQ(payload, "after");
+}
+
+TEST(HostileWebSocketTest, QuietPeersArePingedAndThoseThatNeverAnswerTimeOut) {
+    TempDir dir;
+    Ports ports;
+    std::string yaml =
+        withListener(configYaml(dir, ports, "  testkit: { listener: public }\n"), "public",
+                     ports.pub, "websocket: { ping_interval: 1s, idle_timeout: 4s }");
+    ServerProcess server(dir, yaml);
+    ASSERT_TRUE(server.waitReady(ports.pub)) << server.log();
+    RawWebSocket answers = openRawWebSocket(ports.pub, "/testkit/ws");
+    RawWebSocket mute = openRawWebSocket(ports.pub, "/testkit/ws");
+    // For 6 s (past idle_timeout), one answers every ping with a pong, the other never does.
+    int pings = 0;
+    auto until = Clock::now() + 6000ms;
+    while (Clock::now() < until) {
+        answers.inbox += answers.socket.readFor(200ms);
+        std::string payload;
+        int op = 0;
+        while ((op = takeFrame(answers.inbox, payload)) >= 0) {
+            if (op == 9) {
+                ++pings;
+                answers.socket.send(clientFrame(payload, 10));
+            }
+        }
+    }
+    EXPECT_GE(pings, 2);
+    EXPECT_FALSE(answers.socket.closedByPeer());
+    // The mute one got pings too, then the idle close (1001) and the end of the connection.
+    mute.inbox += mute.socket.readFor(200ms);
+    std::string payload;
+    int mutePings = 0;
+    int op = 0;
+    while ((op = takeFrame(mute.inbox, payload)) >= 0) {
+        if (op == 9) {
+            ++mutePings;
+        } else if (op == 8) {
+            ASSERT_GE(payload.size(), 2u);
+            EXPECT_EQ((static_cast<unsigned char>(payload[0]) << 8) |
+                          static_cast<unsigned char>(payload[1]),
+                      1001);
+        }
+    }
+    EXPECT_GE(mutePings, 2);
+    EXPECT_TRUE(mute.socket.closedByPeer() || mute.socket.peerHungUp());
+    EXPECT_TRUE(server.waitForLog("websocket closed: timeout")) << server.log();
+    // The one that answered is still served.
+    answers.socket.send(clientFrame("still"));
+    answers.inbox += answers.socket.readFor(300ms);
+    std::string echoed;
+    while ((op = takeFrame(answers.inbox, echoed)) == 9) {
+    }
+    EXPECT_EQ(op, 1);
+    EXPECT_EQ(echoed, "still");
+}
+
+TEST(HostileWebSocketTest, AConnectionEndedWithoutACloseFrameIsLostNotClosed) {
+    TempDir dir;
+    Ports ports;
+    ServerProcess server(dir, configYaml(dir, ports, "  testkit: { listener: public }\n"));
+    ASSERT_TRUE(server.waitReady(ports.pub)) << server.log();
+    {
+        RawWebSocket clean = openRawWebSocket(ports.pub, "/testkit/ws");
+        clean.socket.send(clientFrame(std::string("\x03\xe8", 2), 8));
+        clean.inbox += clean.socket.readFor(300ms);
+    }
+    EXPECT_TRUE(server.waitForLog("websocket closed: peer closed")) << server.log();
+    {
+        RawWebSocket cut = openRawWebSocket(ports.pub, "/testkit/ws");
+        cut.socket.close();
+    }
+    EXPECT_TRUE(server.waitForLog("websocket closed: connection lost")) << server.log();
 }
 
 // --- wss: the same on a TLS public listener ---------------------------------------------------
@@ -364,7 +355,8 @@ TEST(HostileWebSocketTest, OverTlsHalfFrameAndSilentHandshakeStallNobody) {
     // A wss client that sends 10 of a frame's 100 bytes (websocket.io_timeout 1s).
     Poco::Net::SecureStreamSocket half(
         Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(ports.pub)), context);
-    half.sendBytes(kUpgrade.data(), static_cast<int>(kUpgrade.size()));
+    const std::string upgrade = webSocketUpgrade("/testkit/ws");
+    half.sendBytes(upgrade.data(), static_cast<int>(upgrade.size()));
     half.setReceiveTimeout(Poco::Timespan(0, 200000));
     char head[1024];
     int headBytes = half.receiveBytes(head, sizeof head);

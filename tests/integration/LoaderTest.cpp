@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "TestSupport.h"
+#include "switchboard/Plugin.h"
 
 using namespace switchboard::test;
 
@@ -39,7 +40,8 @@ TEST(LoaderTest, NotAPlugin) {
 TEST(LoaderTest, WrongAbi) {
     EXPECT_TRUE(
         contains(checkOutput("  badabi: {}\n"),
-                 "switchboard-badabi.so was built for plugin ABI 999, this host needs ABI 5"));
+                 "switchboard-badabi.so was built for plugin ABI 999, this host needs ABI " +
+                     std::to_string(switchboard::kPluginAbiVersion)));
 }
 
 TEST(LoaderTest, NoManifest) {

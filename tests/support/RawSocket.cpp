@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
@@ -338,6 +339,81 @@ long raiseFileLimit() {
 
 double millisSince(std::chrono::steady_clock::time_point since) {
     return std::chrono::duration<double, std::milli>(Clock::now() - since).count();
+}
+
+std::string webSocketUpgrade(const std::string& target, const std::string& headers) {
+    return "GET " + target +
+           " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+           headers + "\r\n";
+}
+
+std::string clientFrame(const std::string& payload, int opcode, std::size_t declared) {
+    std::size_t length = std::max(declared, payload.size());
+    std::string f;
+    f += static_cast<char>(0x80 | opcode);
+    if (length < 126) {
+        f += static_cast<char>(0x80 | length);
+    } else if (length < 65536) {
+        f += static_cast<char>(0x80 | 126);
+        f += static_cast<char>(length >> 8);
+        f += static_cast<char>(length & 0xff);
+    } else {
+        f += static_cast<char>(0x80 | 127);
+        for (int shift = 56; shift >= 0; shift -= 8) {
+            f += static_cast<char>((length >> shift) & 0xff);
+        }
+    }
+    const char mask[4] = {0x11, 0x22, 0x33, 0x44};
+    f.append(mask, 4);
+    for (std::size_t i = 0; i < payload.size(); ++i) {
+        f += static_cast<char>(payload[i] ^ mask[i % 4]);
+    }
+    return f;
+}
+
+int takeFrame(std::string& inbox, std::string& payload) {
+    if (inbox.size() < 2) {
+        return -1;
+    }
+    auto byte = [&](std::size_t i) { return static_cast<unsigned char>(inbox[i]); };
+    std::size_t length = byte(1) & 0x7f;
+    std::size_t at = 2;
+    if (length == 126) {
+        if (inbox.size() < 4) {
+            return -1;
+        }
+        length = (byte(2) << 8) | byte(3);
+        at = 4;
+    } else if (length == 127) {
+        if (inbox.size() < 10) {
+            return -1;
+        }
+        length = 0;
+        for (std::size_t i = 2; i < 10; ++i) {
+            length = (length << 8) | byte(i);
+        }
+        at = 10;
+    }
+    if (inbox.size() < at + length) {
+        return -1;
+    }
+    int opcode = byte(0) & 0x0f;
+    payload = inbox.substr(at, length);
+    inbox.erase(0, at + length);
+    return opcode;
+}
+
+RawWebSocket openRawWebSocket(int port, const std::string& target, int receiveBuffer) {
+    RawWebSocket ws{RawSocket::connect(port, "", receiveBuffer), ""};
+    ws.socket.send(webSocketUpgrade(target));
+    std::string head = ws.socket.readUntil("\r\n\r\n", std::chrono::milliseconds(5000));
+    std::size_t end = head.find("\r\n\r\n");
+    if (head.compare(0, 12, "HTTP/1.1 101") != 0 || end == std::string::npos) {
+        throw std::runtime_error("WebSocket upgrade refused: " + head.substr(0, 40));
+    }
+    ws.inbox = head.substr(end + 4);
+    return ws;
 }
 
 }  // namespace switchboard::test

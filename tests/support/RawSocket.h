@@ -84,6 +84,27 @@ std::optional<RawResponse> readResponse(RawSocket& socket, std::chrono::millisec
 /// inherit it); returns the new soft limit.
 long raiseFileLimit();
 
+/// A WebSocket upgrade request for `target` (path and query) with a fixed key and `headers`
+/// (complete lines, each ending in \r\n).
+std::string webSocketUpgrade(const std::string& target, const std::string& headers = "");
+
+/// A client frame (FIN set, masked) with `opcode` and `payload`; `declared` > payload size
+/// announces more than is sent (a half frame).
+std::string clientFrame(const std::string& payload, int opcode = 1, std::size_t declared = 0);
+
+/// Takes one complete server frame off the front of `inbox`: its opcode, or -1 if incomplete.
+int takeFrame(std::string& inbox, std::string& payload);
+
+/// A WebSocket on a raw socket, past its 101; `inbox` holds what came after the response head.
+struct RawWebSocket {
+    RawSocket socket;
+    std::string inbox;
+};
+
+/// Connects (SO_RCVBUF `receiveBuffer` when > 0) and upgrades `target`. Throws
+/// std::runtime_error if the server does not answer 101.
+RawWebSocket openRawWebSocket(int port, const std::string& target, int receiveBuffer = 0);
+
 /// Milliseconds since `since`, as a double.
 double millisSince(std::chrono::steady_clock::time_point since);
 

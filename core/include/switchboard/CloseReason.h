@@ -4,7 +4,10 @@
 namespace switchboard {
 
 enum class CloseReason {
-    PeerClosed,     ///< the peer closed the connection (close frame, EOF, reset)
+    PeerClosed,     ///< the peer closed the connection cleanly (a WebSocket close frame, or EOF
+                    ///< on a stream)
+    Lost,           ///< the connection broke: a reset, a failed write, or a WebSocket that
+                    ///< ended without a close frame
     Timeout,        ///< idle too long, a partial frame or handshake not finished in time, or
                     ///< the peer accepted none of our bytes for the I/O timeout
     Overflow,       ///< more output queued for the peer than the limit (a peer that never reads)
@@ -13,11 +16,14 @@ enum class CloseReason {
     Server,         ///< the plugin closed it (close() was called)
 };
 
-/// "peer closed", "timeout", "overflow", "protocol error", "shutdown", "closed by server".
+/// "peer closed", "connection lost", "timeout", "overflow", "protocol error", "shutdown", "closed
+/// by server".
 inline const char* closeReasonName(CloseReason reason) {
     switch (reason) {
         case CloseReason::PeerClosed:
             return "peer closed";
+        case CloseReason::Lost:
+            return "connection lost";
         case CloseReason::Timeout:
             return "timeout";
         case CloseReason::Overflow:

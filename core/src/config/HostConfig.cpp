@@ -87,7 +87,12 @@ ConfigSchema buildSchema() {
         .size("max_outbound", "1MiB",
               "Bytes queued for one peer; beyond (a peer that does not read), it is closed")
         .atLeast("1KiB")
-        .duration("idle_timeout", "300s", "Close after this long without a frame (0: never)")
+        .duration("idle_timeout", "60s",
+                  "Close after this long without a frame from the peer, pongs included "
+                  "(0: never)")
+        .duration("ping_interval", "20s",
+                  "Send a ping after this long without a frame from the peer, so that live "
+                  "peers answer before idle_timeout (0: never)")
         .duration("io_timeout", "5s",
                   "Close a peer that leaves a frame half-sent, or takes none of the bytes "
                   "queued for it, for this long")
@@ -189,6 +194,7 @@ HostConfig HostConfig::parse(const ConfigDocument& doc, const std::string& workD
             }
             o.webSocket.maxMessage = l.getSize("websocket.max_message");
             o.webSocket.idleTimeout = l.getDuration("websocket.idle_timeout");
+            o.webSocket.pingInterval = l.getDuration("websocket.ping_interval");
             o.webSocket.maxOutbound = l.getSize("websocket.max_outbound");
             o.streamMaxOutbound = l.getSize("stream.max_outbound");
             o.maxConnections = static_cast<std::size_t>(l.getInt("max_connections"));

@@ -11,7 +11,8 @@ namespace switchboard {
 struct WebSocketLimits {
     std::size_t maxMessage = 64 * 1024;
     std::size_t maxOutbound = 1024 * 1024;  ///< bytes queued for the peer before it is closed
-    std::chrono::milliseconds idleTimeout{300000};  ///< 0: never
+    std::chrono::milliseconds idleTimeout{60000};   ///< 0: never
+    std::chrono::milliseconds pingInterval{20000};  ///< a ping after this long quiet; 0: never
     /// A half-received frame or queued output the peer does not take, for longer: closed.
     std::chrono::milliseconds ioTimeout{5000};
 };

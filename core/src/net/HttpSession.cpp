@@ -308,6 +308,9 @@ void HttpSession::upgrade(Connection& conn, const RouteEntry& route,
     conn.setOwner(route.owner);
     conn.setMaxOutbound(limits.maxOutbound);
     conn.setWriteStall(limits.ioTimeout);
+    // A WebSocket ends with the close handshake: once our close frame is out the socket goes,
+    // and the plugin hears of it at once (no lingering read as after an HTTP error answer).
+    conn.setLingerOnClose(false);
     conn.setProtocol(session);
     session->start(conn, request);
 }

@@ -321,7 +321,7 @@ void Connection::readable() {
                 protocol->onEof(*this);
             }
         } else if (n == -2) {
-            abort(CloseReason::PeerClosed);
+            abort(CloseReason::Lost);  // reset
         }
         return;
     }
@@ -364,7 +364,7 @@ void Connection::flush() {
         }
     }
     if (failed) {
-        abort(CloseReason::PeerClosed);
+        abort(CloseReason::Lost);
         return;
     }
     if (!drainedAndClose || _state != State::Open) {

@@ -105,6 +105,8 @@ public:
     Poco::Logger& ownerLogger(const char* fallback) const;
     void setMaxOutbound(std::size_t bytes) { _options.maxOutbound = bytes; }
     void setWriteStall(std::chrono::milliseconds stall) { _options.writeStall = stall; }
+    /// Loop thread: whether the close after the last byte lingers (Options::lingerOnClose).
+    void setLingerOnClose(bool linger) { _options.lingerOnClose = linger; }
     /// Called after the connection closed and its protocol heard of it (listener accounting).
     void setReleaser(std::function<void()> release) { _release = std::move(release); }
 

@@ -143,6 +143,10 @@ bool WebSocketCodec::sendBinary(std::string_view data) {
     return queue(WSLAY_BINARY_FRAME, data);
 }
 
+bool WebSocketCodec::ping() {
+    return !closing() && queue(WSLAY_PING, {});
+}
+
 void WebSocketCodec::close(std::uint16_t code, std::string_view reason) {
     if (closing()) {
         return;

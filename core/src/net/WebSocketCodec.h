@@ -39,6 +39,9 @@ public:
     /// Queues a text message (`text` must be UTF-8) or a binary one. False once closing.
     bool sendText(std::string_view text);
     bool sendBinary(std::string_view data);
+    /// Queues a ping with an empty payload (the peer's pong counts as a frame). False once
+    /// closing.
+    bool ping();
     /// Queues a close frame with `code` and `reason` (cut to 123 bytes); nothing is sent after
     /// it. Idempotent.
     void close(std::uint16_t code, std::string_view reason);

@@ -16,7 +16,8 @@ WebSocketSession::WebSocketSession(const std::shared_ptr<Connection>& conn,
       _peerHost(conn->peerHost()),
       _id(conn->id()),
       _codec(limits.maxMessage),
-      _lastFrame(std::chrono::steady_clock::now()) {}
+      _lastFrame(std::chrono::steady_clock::now()),
+      _lastPing(_lastFrame) {}
 
 void WebSocketSession::start(Connection& conn, const HttpRequest& upgrade) {
     try {
@@ -115,7 +116,7 @@ void WebSocketSession::onBytes(Connection& conn, const char* data, std::size_t s
 
 void WebSocketSession::onEof(Connection& conn) {
     _open = false;
-    conn.abort(CloseReason::PeerClosed);
+    conn.abort(CloseReason::Lost);  // no close frame came first
 }
 
 void WebSocketSession::onTick(Connection& conn, SteadyTime now) {
@@ -129,6 +130,16 @@ void WebSocketSession::onTick(Connection& conn, SteadyTime now) {
     }
     if (_limits.idleTimeout.count() > 0 && now - _lastFrame > _limits.idleTimeout) {
         closeWith(conn, 1001, "idle timeout", CloseReason::Timeout);
+        return;
+    }
+    if (_limits.pingInterval.count() > 0 && now - _lastFrame >= _limits.pingInterval &&
+        now - _lastPing >= _limits.pingInterval) {
+        // A quiet peer is asked for a pong; one that answers nothing meets idle_timeout.
+        _lastPing = now;
+        std::lock_guard<std::mutex> lock(_codecMutex);
+        if (_codec.ping()) {
+            conn.send(_codec.takeOutput());
+        }
     }
 }
 

@@ -60,6 +60,7 @@ private:
     mutable std::mutex _dataMutex;
     std::shared_ptr<void> _data;
     SteadyTime _lastFrame;     ///< loop thread
+    SteadyTime _lastPing;      ///< loop thread
     SteadyTime _partialSince;  ///< loop thread
     bool _partial = false;     ///< loop thread
 };

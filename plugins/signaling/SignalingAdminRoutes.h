@@ -1,0 +1,34 @@
+// Operator routes under /admin/api/signaling: organizations (list, show, delete) and the peers
+// online on this node (list, kick). Lists take limit (default 100, at most 1000) and offset and
+// answer {"total", "limit", "offset", "items"}.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "PeerRegistry.h"
+#include "SignalingStore.h"
+#include "switchboard/HostContext.h"
+#include "switchboard/Http.h"
+
+namespace switchboard::signaling {
+
+class SignalingAdminRoutes {
+public:
+    explicit SignalingAdminRoutes(PeerRegistry& registry) : _registry(registry) {}
+    void bind(HostContext* context, SignalingStore* store);
+    std::vector<Route> routes();
+
+private:
+    void organizations(const HttpRequest& req, HttpResponse& resp);
+    void organization(const HttpRequest& req, HttpResponse& resp);
+    void removeOrganization(const HttpRequest& req, HttpResponse& resp);
+    void peers(const HttpRequest& req, HttpResponse& resp);
+    void kick(const HttpRequest& req, HttpResponse& resp);
+
+    PeerRegistry& _registry;
+    HostContext* _context = nullptr;
+    SignalingStore* _store = nullptr;
+};
+
+}  // namespace switchboard::signaling

@@ -1,0 +1,372 @@
+// Signaling REST handlers (see SignalingRoutes.h).
+#include "SignalingRoutes.h"
+
+#include <Poco/Logger.h>
+
+namespace switchboard::signaling {
+
+namespace {
+
+constexpr const char* kNotMember = "Not a member of this organization";
+constexpr const char* kNotFound = "Organization not found";
+
+std::string text(const rapidjson::StringBuffer& buffer) {
+    return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+/// Runs a store call, answering 503 naming `what` when the store fails.
+template <class F>
+bool guarded(HostContext* context, HttpResponse& resp, const char* what, F&& call) {
+    try {
+        call();
+        return true;
+    } catch (const std::exception& e) {
+        context->logger().warning("signaling store: %s: %s", std::string(what),
+                                  std::string(e.what()));
+        resp.storeUnavailableBody("{\"error\":\"" + std::string(what) + "\",\"detail\":\"" +
+                                  std::string(what) + "\"}");
+        return false;
+    }
+}
+
+}  // namespace
+
+void answerError(HttpResponse& resp, int status, const std::string& message) {
+    std::string quoted = json::quote(message);
+    resp.json(status, "{\"error\":" + quoted + ",\"detail\":" + quoted + "}");
+}
+
+void writeOrganization(json::Writer& w, const Organization& org, bool close) {
+    w.StartObject();
+    w.Key("id");
+    w.Int64(org.id);
+    json::writeString(w, "name", org.name);
+    json::writeString(w, "subnet", org.subnet.text());
+    w.Key("owner_id");
+    w.Int64(org.ownerId);
+    w.Key("created_at");
+    w.Double(org.createdAt);
+    if (close) {
+        w.EndObject();
+    }
+}
+
+std::int64_t organizationId(const std::string& segment) {
+    if (segment.empty() || segment.size() > 18) {
+        return 0;
+    }
+    std::int64_t id = 0;
+    for (char c : segment) {
+        if (c < '0' || c > '9') {
+            return 0;
+        }
+        id = id * 10 + (c - '0');
+    }
+    return id;
+}
+
+SignalingRoutes::SignalingRoutes(std::shared_ptr<const SignalingConfig> config,
+                                 PeerRegistry& registry)
+    : _config(std::move(config)), _registry(registry) {}
+
+void SignalingRoutes::bind(HostContext* context, SignalingStore* store) {
+    _context = context;
+    _store = store;
+}
+
+std::vector<Route> SignalingRoutes::routes() {
+    auto handler = [this](void (SignalingRoutes::*method)(const HttpRequest&, HttpResponse&)) {
+        return [this, method](const HttpRequest& req, HttpResponse& resp) {
+            (this->*method)(req, resp);
+        };
+    };
+    return {{"POST", "/organizations", handler(&SignalingRoutes::create)},
+            {"GET", "/organizations", handler(&SignalingRoutes::mine)},
+            {"POST", "/organizations/{id}/join", handler(&SignalingRoutes::join)},
+            {"POST", "/organizations/{id}/leave", handler(&SignalingRoutes::leave)},
+            {"GET", "/organizations/{id}/members", handler(&SignalingRoutes::members)},
+            {"POST", "/organizations/{id}/allocate_ip", handler(&SignalingRoutes::allocate)},
+            {"GET", "/organizations/{id}/ips", handler(&SignalingRoutes::ips)}};
+}
+
+std::optional<Identity> SignalingRoutes::caller(const HttpRequest& req, HttpResponse& resp) {
+    std::string token = req.bearerToken();
+    if (token.empty()) {
+        answerError(resp, 401, "No token provided");
+        resp.setHeader("WWW-Authenticate", "Bearer");
+        return std::nullopt;
+    }
+    auto accounts = _context->services().find<Accounts>("accounts");
+    std::optional<Identity> who;
+    try {
+        if (accounts) {
+            who = accounts->verifyBearer(token);
+        }
+    } catch (const std::exception& e) {
+        _context->logger().warning("cannot check a bearer token: %s", std::string(e.what()));
+        accounts = nullptr;
+    }
+    if (!accounts) {
+        resp.storeUnavailableBody(
+            "{\"error\":\"authentication unavailable\",\"detail\":\"authentication "
+            "unavailable\"}");
+        return std::nullopt;
+    }
+    if (!who) {
+        answerError(resp, 401, "Invalid token");
+        resp.setHeader("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+    }
+    return who;
+}
+
+std::optional<Organization> SignalingRoutes::organization(const HttpRequest& req,
+                                                          HttpResponse& resp, std::int64_t user,
+                                                          bool member) {
+    std::int64_t id = organizationId(req.param("id"));
+    std::optional<Organization> org;
+    bool isMember = false;
+    if (id > 0 && !guarded(_context, resp, "cannot read the organization", [&] {
+            org = _store->find(id);
+            isMember = org && member && _store->isMember(id, user);
+        })) {
+        return std::nullopt;
+    }
+    if (!org) {
+        answerError(resp, 404, kNotFound);
+        return std::nullopt;
+    }
+    if (member && !isMember) {
+        answerError(resp, 403, kNotMember);
+        return std::nullopt;
+    }
+    return org;
+}
+
+void SignalingRoutes::create(const HttpRequest& req, HttpResponse& resp) {
+    auto who = caller(req, resp);
+    if (!who) {
+        return;
+    }
+    rapidjson::Document body;
+    std::string problem;
+    if (!json::parseBody(req, body, problem)) {
+        answerError(resp, 400, problem);
+        return;
+    }
+    std::string name;
+    std::string subnetText;
+    if (!json::requireString(body, "name", name, problem) ||
+        !json::requireString(body, "subnet", subnetText, problem)) {
+        answerError(resp, 400, problem);
+        return;
+    }
+    if (name.empty()) {
+        answerError(resp, 400, "name must not be empty");
+        return;
+    }
+    if (name.size() > _config->maxNameLength) {
+        answerError(
+            resp, 400,
+            "name is too long (limit " + std::to_string(_config->maxNameLength) + " bytes)");
+        return;
+    }
+    auto subnet = Subnet::parse(subnetText, problem);
+    if (!subnet) {
+        answerError(resp, 400, problem);
+        return;
+    }
+    std::optional<Organization> org;
+    if (!guarded(_context, resp, "cannot store the organization", [&] {
+            org = _store->create(name, *subnet, who->id, _config->maxOrganizationsPerUser);
+        })) {
+        return;
+    }
+    if (!org) {
+        answerError(resp, 403,
+                    "Organization limit reached (" +
+                        std::to_string(_config->maxOrganizationsPerUser) + " per user)");
+        return;
+    }
+    rapidjson::StringBuffer buffer;
+    json::Writer w(buffer);
+    writeOrganization(w, *org);
+    resp.json(200, text(buffer));
+}
+
+void SignalingRoutes::mine(const HttpRequest& req, HttpResponse& resp) {
+    auto who = caller(req, resp);
+    if (!who) {
+        return;
+    }
+    std::vector<Organization> orgs;
+    if (!guarded(_context, resp, "cannot read the organizations",
+                 [&] { orgs = _store->organizationsOf(who->id); })) {
+        return;
+    }
+    rapidjson::StringBuffer buffer;
+    json::Writer w(buffer);
+    w.StartArray();
+    for (const auto& org : orgs) {
+        writeOrganization(w, org);
+    }
+    w.EndArray();
+    resp.json(200, text(buffer));
+}
+
+void SignalingRoutes::join(const HttpRequest& req, HttpResponse& resp) {
+    auto who = caller(req, resp);
+    if (!who) {
+        return;
+    }
+    auto org = organization(req, resp, who->id, false);
+    if (!org) {
+        return;
+    }
+    bool joined = false;
+    if (!guarded(_context, resp, "cannot store the membership",
+                 [&] { joined = _store->join(org->id, who->id); })) {
+        return;
+    }
+    resp.json(200, "{\"message\":\"" +
+                       std::string(joined ? "Joined organization" : "Already a member") +
+                       "\",\"organization_id\":" + std::to_string(org->id) + "}");
+}
+
+void SignalingRoutes::leave(const HttpRequest& req, HttpResponse& resp) {
+    auto who = caller(req, resp);
+    if (!who) {
+        return;
+    }
+    auto org = organization(req, resp, who->id, true);
+    if (!org) {
+        return;
+    }
+    bool left = false;
+    if (!guarded(_context, resp, "cannot store the membership",
+                 [&] { left = _store->leave(org->id, who->id); })) {
+        return;
+    }
+    if (!left) {
+        answerError(resp, 403, kNotMember);  // left meanwhile, from another request
+        return;
+    }
+    _registry.removeUser(who->id, org->id, OfflineReason::Left, 1000, "left the organization");
+    resp.json(200, "{\"message\":\"Left organization\",\"organization_id\":" +
+                       std::to_string(org->id) + "}");
+}
+
+void SignalingRoutes::members(const HttpRequest& req, HttpResponse& resp) {
+    auto who = caller(req, resp);
+    if (!who) {
+        return;
+    }
+    auto org = organization(req, resp, who->id, true);
+    if (!org) {
+        return;
+    }
+    std::vector<Member> members;
+    if (!guarded(_context, resp, "cannot read the members",
+                 [&] { members = _store->members(org->id); })) {
+        return;
+    }
+    auto accounts = _context->services().find<Accounts>("accounts");
+    rapidjson::StringBuffer buffer;
+    json::Writer w(buffer);
+    w.StartArray();
+    for (const auto& m : members) {
+        std::optional<Identity> identity;
+        if (accounts) {
+            try {
+                identity = accounts->findById(m.userId);
+            } catch (const std::exception&) {
+                // shown without the names
+            }
+        }
+        w.StartObject();
+        w.Key("user_id");
+        w.Int64(m.userId);
+        json::writeStringOrNull(w, "email", identity ? identity->email : "");
+        json::writeStringOrNull(w, "username", identity ? identity->username : "");
+        json::writeStringOrNull(w, "virtual_ip", m.address ? addressText(*m.address) : "");
+        w.Key("joined_at");
+        w.Double(m.joinedAt);
+        w.Key("is_owner");
+        w.Bool(m.userId == org->ownerId);
+        w.EndObject();
+    }
+    w.EndArray();
+    resp.json(200, text(buffer));
+}
+
+void SignalingRoutes::allocate(const HttpRequest& req, HttpResponse& resp) {
+    auto who = caller(req, resp);
+    if (!who) {
+        return;
+    }
+    rapidjson::Document body;
+    std::string problem;
+    if (!json::parseBody(req, body, problem, json::BlankBody::EmptyObject)) {
+        answerError(resp, 400, problem);
+        return;
+    }
+    auto org = organization(req, resp, who->id, true);
+    if (!org) {
+        return;
+    }
+    std::optional<std::uint32_t> address;
+    bool created = false;
+    if (!guarded(_context, resp, "cannot store the address",
+                 [&] { address = _store->allocate(*org, who->id, created); })) {
+        return;
+    }
+    if (!address) {
+        answerError(resp, 409, "No free IP address left in subnet " + org->subnet.text());
+        return;
+    }
+    resp.json(200, "{\"virtual_ip\":" + json::quote(addressText(*address)) +
+                       ",\"organization_id\":" + std::to_string(org->id) + ",\"user_id\":" +
+                       std::to_string(who->id) + ",\"subnet\":" + json::quote(org->subnet.text()) +
+                       ",\"created\":" + (created ? "true" : "false") + "}");
+}
+
+void SignalingRoutes::ips(const HttpRequest& req, HttpResponse& resp) {
+    auto who = caller(req, resp);
+    if (!who) {
+        return;
+    }
+    auto org = organization(req, resp, who->id, true);
+    if (!org) {
+        return;
+    }
+    std::vector<Allocation> allocations;
+    if (!guarded(_context, resp, "cannot read the addresses",
+                 [&] { allocations = _store->allocations(org->id); })) {
+        return;
+    }
+    auto accounts = _context->services().find<Accounts>("accounts");
+    rapidjson::StringBuffer buffer;
+    json::Writer w(buffer);
+    w.StartArray();
+    for (const auto& a : allocations) {
+        std::optional<Identity> identity;
+        if (accounts) {
+            try {
+                identity = accounts->findById(a.userId);
+            } catch (const std::exception&) {
+                // shown without the email
+            }
+        }
+        w.StartObject();
+        json::writeString(w, "virtual_ip", addressText(a.address));
+        w.Key("user_id");
+        w.Int64(a.userId);
+        json::writeStringOrNull(w, "email", identity ? identity->email : "");
+        w.Key("allocated_at");
+        w.Double(a.allocatedAt);
+        w.EndObject();
+    }
+    w.EndArray();
+    resp.json(200, text(buffer));
+}
+
+}  // namespace switchboard::signaling
