@@ -15,7 +15,9 @@
 # Environment: AGENTS (100000), ORGS (1000), PEERS (1000), ROUNDS (20), WARMUP (2), PAIRS
 #   (1000), DURATION (10, seconds of relay), HOLD (10, seconds the agents are held at least),
 #   THREADS (2, client loops), WINDOW (512, agents connecting at once), EVENT_THREADS (2, the
-#   server's), DURING_HOLD (1), SETUP_PROCESSES (2).
+#   server's), DURING_HOLD (1), SETUP_PROCESSES (2), USERS (0: max(AGENTS/ORGS, PEERS+1); each
+#   user is in about AGENTS/USERS organizations), LIGHT_PAIRS (10: a second relay run with few
+#   pairs, for latency rather than throughput; 0 skips it).
 # stdout: one JSON line per run and a "signaling-summary" line; stderr: comment lines. Exit
 # status 1 if any run failed. Everything listens on 127.0.0.1 and stops by itself.
 set -uo pipefail # no -e: a failed run is reported and the summary still printed
@@ -40,6 +42,8 @@ WINDOW="${WINDOW:-512}"
 EVENT_THREADS="${EVENT_THREADS:-2}"
 DURING_HOLD="${DURING_HOLD:-1}"
 SETUP_PROCESSES="${SETUP_PROCESSES:-2}"
+USERS="${USERS:-0}"
+LIGHT_PAIRS="${LIGHT_PAIRS:-10}"
 if [ $((AGENTS % ORGS)) -ne 0 ]; then
   echo "bench/run-signaling.sh: AGENTS ($AGENTS) must be a multiple of ORGS ($ORGS)" >&2
   exit 2
@@ -135,7 +139,7 @@ RSS_EMPTY=$(rss_kb "$SB_PID")
 
 echo "# setup: accounts, organizations, memberships and addresses over REST" >&2
 if line=$(python3 bench/signaling_setup.py "$PUB_PORT" "$WORK" "$ORGS" "$PER_ORG" "$PEERS" \
-    "$PAIRS" "$SETUP_PROCESSES" 2> "$WORK/setup.err"); then
+    "$PAIRS" "$USERS" "$SETUP_PROCESSES" 2> "$WORK/setup.err"); then
   emit "${line%\}},\"server_rss_kb\":$(rss_kb "$SB_PID")}"
 else
   fail_line signaling-setup "$(tail -1 "$WORK/setup.err")"
@@ -177,6 +181,11 @@ fanout_and_relay() {
   alive "$SB_PID" || { fail_line signaling-relay "server exited: $(tail -1 "$SERVER_LOG")"; return; }
   sigload signaling-relay relay --agents "$WORK/agents-relay.txt" --pairs "$PAIRS" \
     --duration "$DURATION" --bind 127.0.2.2 --bind-count 1
+  if [ "$LIGHT_PAIRS" -gt 0 ]; then
+    sigload signaling-relay-light relay --agents "$WORK/agents-relay.txt" \
+      --pairs "$LIGHT_PAIRS" --duration "$DURATION" --bind 127.0.3.2 --bind-count 1 \
+      --name signaling-relay-light
+  fi
 }
 
 HOLD_ARGS=(hold --agents "$WORK/agents-hold.txt" --bind 127.0.0.2 --bind-count "$BIND_COUNT"
@@ -228,8 +237,9 @@ for l in open(sys.argv[1]):
     r = json.loads(l)
     runs[r["bench"]] = r
 agents = int(sys.argv[2])
-h, f, r, m = (runs.get(k, {}) for k in
-              ("signaling-hold", "signaling-fanout", "signaling-relay", "signaling-rss"))
+h, f, r, l, m = (runs.get(k, {}) for k in ("signaling-hold", "signaling-fanout",
+                                            "signaling-relay", "signaling-relay-light",
+                                            "signaling-rss"))
 peak = m.get("rss_peak_kb")
 s = {"bench": "signaling-summary", "agents": agents,
      "registered": h.get("registered"), "hold_errors": h.get("errors"),
@@ -241,7 +251,10 @@ s = {"bench": "signaling-summary", "agents": agents,
      "online_p99_ms": f.get("online_p99_ms"), "offline_p50_ms": f.get("offline_p50_ms"),
      "offline_p99_ms": f.get("offline_p99_ms"),
      "relay_pairs": r.get("pairs"), "relay_round_trips_per_s": r.get("round_trips_per_s"),
-     "relay_p50_ms": r.get("rtt_p50_ms"), "relay_p99_ms": r.get("rtt_p99_ms")}
+     "relay_p50_ms": r.get("rtt_p50_ms"), "relay_p99_ms": r.get("rtt_p99_ms"),
+     "light_relay_pairs": l.get("pairs"), "light_relay_round_trips_per_s":
+     l.get("round_trips_per_s"), "light_relay_p50_ms": l.get("rtt_p50_ms"),
+     "light_relay_p99_ms": l.get("rtt_p99_ms")}
 s["hold_goal_met"] = bool(h.get("ok") and h.get("registered") == agents and peak
                           and peak <= 1024 * 1024)
 s["fanout_goal_met"] = bool(f.get("ok") and f.get("online_p99_ms") is not None

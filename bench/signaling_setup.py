@@ -3,12 +3,14 @@
 with, through the public REST API (auth and signaling plugins), and writes the agents files
 sb-sigload reads: one line per agent, "ORGANIZATION_ID JWT".
 
-- USERS accounts bench-u<i>@example.com (POST /register, POST /login): max(PER_ORG, FANOUT + 1).
+- USERS accounts bench-u<i>@example.com (POST /register, POST /login); 0: max(PER_ORG,
+  FANOUT + 1).
 - ORGS organizations of PER_ORG members for the hold and relay runs, all on 10.0.0.0/24 (or the
   smallest block holding PER_ORG hosts): each organization is its own address space, so the
-  same subnet everywhere also checks that presence never crosses organizations. User
-  (o % PER_ORG) creates organization o, users 0..PER_ORG-1 join it and each allocates its
-  address: ORGS creates, ORGS * (PER_ORG - 1) joins, ORGS * PER_ORG allocations.
+  same subnet everywhere also checks that presence never crosses organizations. Organization o
+  has users (o * PER_ORG + k) % USERS, k < PER_ORG: the first creates it, the others join, each
+  allocates its address (ORGS creates, ORGS * (PER_ORG - 1) joins, ORGS * PER_ORG allocations);
+  each user is in about ORGS * PER_ORG / USERS organizations.
   -> OUT_DIR/agents-hold.txt, ORGS * PER_ORG lines, organization by organization.
 - ceil(2 * RELAY_PAIRS / PER_ORG) more organizations like those, for the relay run (pairs of
   consecutive lines): -> OUT_DIR/agents-relay.txt.
@@ -16,7 +18,7 @@ sb-sigload reads: one line per agent, "ORGANIZATION_ID JWT".
   -> OUT_DIR/agents-fanout.txt, FANOUT + 1 lines.
 Keep-alive connections, PROCESSES processes x THREADS threads. Bench helper only.
 
-Usage: signaling_setup.py PORT OUT_DIR ORGS PER_ORG FANOUT RELAY_PAIRS [PROCESSES [THREADS]]"""
+Usage: signaling_setup.py PORT OUT_DIR ORGS PER_ORG FANOUT RELAY_PAIRS USERS [PROCESSES [THREADS]]"""
 import http.client
 import json
 import multiprocessing
@@ -104,12 +106,16 @@ def organization(port, name, subnet, tokens, members):
     return org, requests
 
 
+def members_of(o, per_org, users):
+    return [(o * per_org + k) % users for k in range(per_org)]
+
+
 def org_slice(args):
     port, tokens, first, last, per_org, threads = args
     subnet = subnet_for(per_org)
 
     def one(o):
-        members = [(o + k) % per_org for k in range(per_org)]  # user o % per_org creates
+        members = members_of(o, per_org, len(tokens))
         org, requests = organization(port, "bench-%d" % o, subnet, tokens, members)
         return o, org, requests
 
@@ -121,9 +127,11 @@ def main():
     port, out_dir = int(sys.argv[1]), sys.argv[2]
     orgs, per_org, fanout = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
     relay_orgs = (2 * int(sys.argv[6]) + per_org - 1) // per_org
-    processes = int(sys.argv[7]) if len(sys.argv) > 7 else 2
-    threads = int(sys.argv[8]) if len(sys.argv) > 8 else 4
-    users = max(per_org, fanout + 1 if fanout > 0 else 0)
+    users = int(sys.argv[7]) or max(per_org, fanout + 1 if fanout > 0 else 0)
+    processes = int(sys.argv[8]) if len(sys.argv) > 8 else 2
+    threads = int(sys.argv[9]) if len(sys.argv) > 9 else 4
+    if users < max(per_org, fanout + 1 if fanout > 0 else 0):
+        raise SystemExit("USERS %d < max(PER_ORG, FANOUT + 1)" % users)
 
     start = time.time()
     with ThreadPoolExecutor(threads * processes) as pool:
@@ -144,8 +152,8 @@ def main():
     with open(out_dir + "/agents-hold.txt", "w") as hold, \
             open(out_dir + "/agents-relay.txt", "w") as relay:
         for o, org, _ in results:
-            for k in range(per_org):
-                (hold if o < orgs else relay).write("%s %s\n" % (org, tokens[(o + k) % per_org]))
+            for m in members_of(o, per_org, users):
+                (hold if o < orgs else relay).write("%s %s\n" % (org, tokens[m]))
     if fanout > 0:
         members = list(range(fanout + 1))
         with ThreadPoolExecutor(1) as pool:
@@ -156,7 +164,9 @@ def main():
             for m in members:
                 out.write("%s %s\n" % (org, tokens[m]))
     seconds = time.time() - start
-    print(json.dumps({"bench": "signaling-setup", "users": users, "organizations": orgs,
+    print(json.dumps({"bench": "signaling-setup", "users": users,
+                      "organizations_per_user": round(orgs * per_org / users, 1),
+                      "organizations": orgs,
                       "relay_organizations": relay_orgs,
                       "per_organization": per_org, "fanout_members": fanout + 1 if fanout else 0,
                       "account_seconds": round(account_seconds, 1),
