@@ -76,6 +76,8 @@ std::string latencyJson(const std::string& prefix, std::vector<double>& samples)
 
 /// VmRSS of pid in kB (-1 if unknown; 0 when pid is 0).
 long readRssKb(int pid);
+/// CPU time (user + system) pid has used, in seconds (-1 if unknown; 0 when pid is 0).
+double readCpuSeconds(int pid);
 /// JSON value of an RSS reading (null when unknown).
 std::string rssJson(long kb);
 

@@ -34,6 +34,7 @@ int runHold(const Options& o) {
     long rssBefore = readRssKb(o.serverPid);
 
     Agents agents(o, specs, "h", Hooks{});
+    const double cpuBefore = readCpuSeconds(o.serverPid);
     const Clock::time_point start = Clock::now();
     agents.openWindow(0, n, o.window);
     auto progress = [&] {
@@ -57,6 +58,7 @@ int runHold(const Options& o) {
     }
     double seconds = std::max(ms(start, last) / 1000.0, 1e-9);
     long rssRegistered = readRssKb(o.serverPid);
+    const double cpuRegister = readCpuSeconds(o.serverPid) - cpuBefore;
 
     // Presence: every agent ends up knowing the other registered agents of its organization.
     std::unordered_map<long, int> orgSize;
@@ -138,6 +140,10 @@ int runHold(const Options& o) {
         ",\"close_seconds\":" + fixed(closeSeconds) +
         ",\"errors\":" + std::to_string(gErrors.total());
     if (o.serverPid != 0) {
+        // Server CPU per registration: less disturbed by other load than the rate is.
+        r += ",\"server_cpu_seconds_registering\":" + fixed(cpuRegister) +
+             ",\"server_cpu_ms_per_register\":" +
+             fixed(cpuRegister * 1000 / std::max(agents.registeredCount(), 1));
         r += ",\"server_rss_before_kb\":" + rssJson(rssBefore) +
              ",\"server_rss_registered_kb\":" + rssJson(rssRegistered) +
              ",\"server_rss_settled_kb\":" + rssJson(rssSettled) +
