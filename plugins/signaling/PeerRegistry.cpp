@@ -66,8 +66,9 @@ std::string offlineMessage(const Peer& peer) {
 
 }  // namespace
 
-PeerRegistry::PeerRegistry(std::chrono::milliseconds reconnectGrace, Events events)
-    : _grace(reconnectGrace), _events(std::move(events)) {}
+PeerRegistry::PeerRegistry(std::chrono::milliseconds reconnectGrace, std::size_t maxAgentsPerUser,
+                           Events events)
+    : _grace(reconnectGrace), _maxAgentsPerUser(maxAgentsPerUser), _events(std::move(events)) {}
 
 std::shared_ptr<PeerRegistry::Group> PeerRegistry::group(std::int64_t organizationId, bool create) {
     std::lock_guard<std::mutex> lock(_groupsMutex);
@@ -99,7 +100,16 @@ void PeerRegistry::add(const PeerPtr& peer, const WebSocketPtr& conn,
     auto g = group(peer->organizationId, true);
     std::lock_guard<std::mutex> lock(g->mutex);
     auto it = g->peers.find(peer->peerId);
-    if (it != g->peers.end()) {
+    if (it == g->peers.end()) {
+        std::size_t mine = 0;
+        for (const auto& [id, entry] : g->peers) {
+            mine += entry.peer->userId == peer->userId ? 1 : 0;
+        }
+        if (mine >= _maxAgentsPerUser) {
+            throw PeerConflict("user has " + std::to_string(mine) +
+                               " agents registered in this organization, the limit");
+        }
+    } else {
         Entry& old = it->second;
         if (old.peer->userId != peer->userId) {
             throw PeerConflict("agent_id " + peer->peerId +

@@ -68,13 +68,17 @@ public:
     };
     using Clock = std::chrono::steady_clock;
 
-    PeerRegistry(std::chrono::milliseconds reconnectGrace, Events events);
+    /// `maxAgentsPerUser`: peers one user may have in one organization (a further add throws
+    /// PeerConflict; a replacement does not count twice).
+    PeerRegistry(std::chrono::milliseconds reconnectGrace, std::size_t maxAgentsPerUser,
+                 Events events);
 
     /// Adds `peer` on `conn`: sends it `register_agent_response` built by `response` from the
     /// JSON array of the group's other peers, and `peer_online` to the others, both under the
     /// group's lock so that every peer sees one order of events. An agent id already in the
     /// group for the same user is replaced (its connection closed by the server, the others get
-    /// just the new `peer_online`). Throws PeerConflict if another user holds the agent id.
+    /// just the new `peer_online`). Throws PeerConflict if another user holds the agent id or
+    /// the user has maxAgentsPerUser peers in the group already.
     void add(const PeerPtr& peer, const WebSocketPtr& conn,
              const std::function<std::string(const std::string& existingPeers)>& response);
 
@@ -129,6 +133,7 @@ private:
     void sendToOthersLocked(Group& g, const std::string& exceptPeerId, const std::string& text);
 
     const std::chrono::milliseconds _grace;
+    const std::size_t _maxAgentsPerUser;
     const Events _events;
     mutable std::mutex _groupsMutex;
     std::unordered_map<std::int64_t, std::shared_ptr<Group>> _groups;

@@ -10,8 +10,14 @@ void SignalingConfig::declare(ConfigSchema& schema) {
                   "after this long, unless it registers again (0: at once)")
         .integer("max_organizations_per_user", 100, 1, 1000000,
                  "Organizations one account may create")
+        .choice("join_policy", "open", {"open", "owner"},
+                "open: any account joins an organization by its id (the seed); owner: only the "
+                "owner adds members, with POST /organizations/{id}/members")
         .integer("max_name_length", 128, 1, 4096, "Longest organization name, in bytes")
         .integer("max_agent_id_length", 128, 1, 4096, "Longest agent_id accepted, in bytes")
+        .integer("max_agents_per_user", 100, 1, 1000000,
+                 "Agents one user may have registered in one organization at a time (each "
+                 "registration is announced to every peer of the organization)")
         .number("signal_rate", 100,
                 "Signals one connection may relay per second on average (beyond: an error "
                 "message, nothing relayed)")
@@ -27,8 +33,10 @@ SignalingConfig SignalingConfig::parse(const ConfigSection& section) {
     c.reconnectGrace = section.getDuration("reconnect_grace");
     c.maxOrganizationsPerUser =
         static_cast<std::size_t>(section.getInt("max_organizations_per_user"));
+    c.joinPolicy = section.getString("join_policy");
     c.maxNameLength = static_cast<std::size_t>(section.getInt("max_name_length"));
     c.maxAgentIdLength = static_cast<std::size_t>(section.getInt("max_agent_id_length"));
+    c.maxAgentsPerUser = static_cast<std::size_t>(section.getInt("max_agents_per_user"));
     c.signalRate = section.getNumber("signal_rate");
     c.signalBurst = section.getNumber("signal_burst");
     c.maxPendingMessages = static_cast<std::size_t>(section.getInt("max_pending_messages"));

@@ -26,7 +26,8 @@ void SignalingPlugin::configure(const ConfigSection& config) {
             _context->bus().publish("peer.offline", SignalingEvents::offline(peer, reason));
         }
     };
-    _registry = std::make_unique<PeerRegistry>(_config->reconnectGrace, std::move(events));
+    _registry = std::make_unique<PeerRegistry>(_config->reconnectGrace, _config->maxAgentsPerUser,
+                                               std::move(events));
     _routes = std::make_unique<SignalingRoutes>(_config, *_registry);
     _adminRoutes = std::make_unique<SignalingAdminRoutes>(*_registry);
     _socket = std::make_shared<SignalingSocket>(_config, *_registry);

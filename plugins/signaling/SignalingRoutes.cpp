@@ -85,6 +85,7 @@ std::vector<Route> SignalingRoutes::routes() {
             {"POST", "/organizations/{id}/join", handler(&SignalingRoutes::join)},
             {"POST", "/organizations/{id}/leave", handler(&SignalingRoutes::leave)},
             {"GET", "/organizations/{id}/members", handler(&SignalingRoutes::members)},
+            {"POST", "/organizations/{id}/members", handler(&SignalingRoutes::addMember)},
             {"POST", "/organizations/{id}/allocate_ip", handler(&SignalingRoutes::allocate)},
             {"GET", "/organizations/{id}/ips", handler(&SignalingRoutes::ips)}};
 }
@@ -222,6 +223,17 @@ void SignalingRoutes::join(const HttpRequest& req, HttpResponse& resp) {
     if (!org) {
         return;
     }
+    if (_config->joinPolicy == "owner" && org->ownerId != who->id) {
+        bool member = false;
+        if (!guarded(_context, resp, "cannot read the membership",
+                     [&] { member = _store->isMember(org->id, who->id); })) {
+            return;
+        }
+        if (!member) {
+            answerError(resp, 403, "Only the owner adds members to this organization");
+            return;
+        }
+    }
     bool joined = false;
     if (!guarded(_context, resp, "cannot store the membership",
                  [&] { joined = _store->join(org->id, who->id); })) {
@@ -253,6 +265,68 @@ void SignalingRoutes::leave(const HttpRequest& req, HttpResponse& resp) {
     _registry.removeUser(who->id, org->id, OfflineReason::Left, 1000, "left the organization");
     resp.json(200, "{\"message\":\"Left organization\",\"organization_id\":" +
                        std::to_string(org->id) + "}");
+}
+
+void SignalingRoutes::addMember(const HttpRequest& req, HttpResponse& resp) {
+    auto who = caller(req, resp);
+    if (!who) {
+        return;
+    }
+    rapidjson::Document body;
+    std::string problem;
+    if (!json::parseBody(req, body, problem)) {
+        answerError(resp, 400, problem);
+        return;
+    }
+    std::int64_t userId = 0;
+    std::string email;
+    if (body.HasMember("user_id")) {
+        if (!json::requireInt(body, "user_id", userId, problem)) {
+            answerError(resp, 400, problem);
+            return;
+        }
+    } else if (!json::requireString(body, "email", email, problem)) {
+        answerError(resp, 400, "user_id or email is required");
+        return;
+    }
+    auto org = organization(req, resp, who->id, false);
+    if (!org) {
+        return;
+    }
+    if (org->ownerId != who->id) {
+        answerError(resp, 403, "Only the owner adds members to this organization");
+        return;
+    }
+    auto accounts = _context->services().find<Accounts>("accounts");
+    std::optional<Identity> identity;
+    try {
+        if (accounts) {
+            identity = userId > 0 ? accounts->findById(userId)
+                                  : (email.find('@') != std::string::npos ? accounts->find(email)
+                                                                          : std::nullopt);
+        }
+    } catch (const std::exception& e) {
+        _context->logger().warning("cannot look up an account: %s", std::string(e.what()));
+        accounts = nullptr;
+    }
+    if (!accounts) {
+        resp.storeUnavailableBody(
+            "{\"error\":\"cannot look up the account\",\"detail\":\"cannot look up the "
+            "account\"}");
+        return;
+    }
+    if (!identity) {
+        answerError(resp, 404, "User not found");
+        return;
+    }
+    bool joined = false;
+    if (!guarded(_context, resp, "cannot store the membership",
+                 [&] { joined = _store->join(org->id, identity->id); })) {
+        return;
+    }
+    resp.json(200, "{\"message\":\"" + std::string(joined ? "Member added" : "Already a member") +
+                       "\",\"organization_id\":" + std::to_string(org->id) +
+                       ",\"user_id\":" + std::to_string(identity->id) + "}");
 }
 
 void SignalingRoutes::members(const HttpRequest& req, HttpResponse& resp) {

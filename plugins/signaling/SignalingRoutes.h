@@ -42,6 +42,7 @@ private:
     void mine(const HttpRequest& req, HttpResponse& resp);
     void join(const HttpRequest& req, HttpResponse& resp);
     void leave(const HttpRequest& req, HttpResponse& resp);
+    void addMember(const HttpRequest& req, HttpResponse& resp);
     void members(const HttpRequest& req, HttpResponse& resp);
     void allocate(const HttpRequest& req, HttpResponse& resp);
     void ips(const HttpRequest& req, HttpResponse& resp);

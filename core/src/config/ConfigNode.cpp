@@ -298,6 +298,11 @@ std::string ConfigSection::Node::typeName(ConfigType type) {
 
 std::string ConfigSection::Node::formatNumber(double value) {
     char buf[32];
+    if (value == static_cast<double>(static_cast<long long>(value)) && value > -1e15 &&
+        value < 1e15) {
+        std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(value));  // 100, not 1e+02
+        return buf;
+    }
     for (int precision = 1; precision <= 17; ++precision) {
         std::snprintf(buf, sizeof buf, "%.*g", precision, value);
         double back = 0;

@@ -55,7 +55,18 @@ struct WebSocketCodecCallbacks {
     }
 };
 
-WebSocketCodec::WebSocketCodec(std::size_t maxMessage) {
+WebSocketCodec::WebSocketCodec(std::size_t maxMessage) : _maxMessage(maxMessage) {}
+
+WebSocketCodec::~WebSocketCodec() {
+    if (_ctx != nullptr) {
+        wslay_event_context_free(_ctx);
+    }
+}
+
+void WebSocketCodec::acquire() {
+    if (_ctx != nullptr) {
+        return;
+    }
     wslay_event_callbacks callbacks{};
     callbacks.recv_callback = &WebSocketCodecCallbacks::recv;
     callbacks.send_callback = &WebSocketCodecCallbacks::send;
@@ -63,14 +74,23 @@ WebSocketCodec::WebSocketCodec(std::size_t maxMessage) {
     if (wslay_event_context_server_init(&_ctx, &callbacks, this) != 0) {
         throw std::bad_alloc();
     }
-    wslay_event_config_set_max_recv_msg_length(_ctx, maxMessage);
+    wslay_event_config_set_max_recv_msg_length(_ctx, _maxMessage);
 }
 
-WebSocketCodec::~WebSocketCodec() {
+void WebSocketCodec::releaseIfIdle() {
+    // Between messages a wslay context holds nothing a fresh one would not: give its ~8.5 KB
+    // (two 4 KiB buffers) back, so that an idle connection costs only this object.
+    if (_ctx == nullptr || midFrame() || _fragmented || _closeCode != 0 ||
+        wslay_event_want_write(_ctx) || !wslay_event_want_read(_ctx) ||
+        wslay_event_get_close_received(_ctx) || wslay_event_get_close_sent(_ctx)) {
+        return;
+    }
     wslay_event_context_free(_ctx);
+    _ctx = nullptr;
 }
 
 bool WebSocketCodec::receive(std::string_view bytes, std::vector<Message>& messages) {
+    acquire();
     if (!wslay_event_want_read(_ctx)) {
         return false;
     }
@@ -91,7 +111,9 @@ bool WebSocketCodec::receive(std::string_view bytes, std::vector<Message>& messa
         // close itself: 1009 for size, 1002 otherwise.
         _closeCode = wslay_event_get_status_code_sent(_ctx);
     }
-    return rv == 0 && wslay_event_want_read(_ctx);
+    bool more = rv == 0 && wslay_event_want_read(_ctx);
+    releaseIfIdle();
+    return more;
 }
 
 void WebSocketCodec::track(std::string_view bytes) {
@@ -122,16 +144,25 @@ void WebSocketCodec::track(std::string_view bytes) {
             }
         }
         _payloadLeft = length;
+        std::uint8_t opcode = _header[0] & 0x0f;
+        bool fin = (_header[0] & 0x80) != 0;
+        if (opcode == 0x1 || opcode == 0x2) {
+            _fragmented = !fin;  // a message continued in further frames
+        } else if (opcode == 0x0 && fin) {
+            _fragmented = false;
+        }
         _headerLength = 0;
     }
 }
 
 bool WebSocketCodec::queue(std::uint8_t opcode, std::string_view data) {
+    acquire();
     wslay_event_msg msg{opcode, reinterpret_cast<const std::uint8_t*>(data.data()), data.size()};
     if (wslay_event_queue_msg(_ctx, &msg) != 0) {
         return false;
     }
     flush();
+    releaseIfIdle();
     return true;
 }
 
@@ -152,6 +183,7 @@ void WebSocketCodec::close(std::uint16_t code, std::string_view reason) {
         return;
     }
     reason = reason.substr(0, 123);  // a close payload holds at most 125 bytes with the code
+    acquire();
     _closeCode = code;
     wslay_event_queue_close(_ctx, code, reinterpret_cast<const std::uint8_t*>(reason.data()),
                             reason.size());
@@ -174,12 +206,12 @@ std::string WebSocketCodec::takeOutput() {
 }
 
 bool WebSocketCodec::closing() const {
-    return _closeCode != 0 || wslay_event_get_close_received(_ctx) ||
-           wslay_event_get_close_sent(_ctx);
+    return _closeCode != 0 || (_ctx != nullptr && (wslay_event_get_close_received(_ctx) ||
+                                                   wslay_event_get_close_sent(_ctx)));
 }
 
 std::uint16_t WebSocketCodec::peerCloseCode() const {
-    if (!wslay_event_get_close_received(_ctx)) {
+    if (_ctx == nullptr || !wslay_event_get_close_received(_ctx)) {
         return 0;
     }
     std::uint16_t code = wslay_event_get_status_code_received(_ctx);

@@ -63,18 +63,25 @@ public:
 private:
     friend struct WebSocketCodecCallbacks;
     bool queue(std::uint8_t opcode, std::string_view data);
+    /// Makes the wslay context if there is none (an idle codec holds none).
+    void acquire();
+    /// Frees the wslay context when nothing is in progress: no partial frame or fragmented
+    /// message, no output waiting, no close begun.
+    void releaseIfIdle();
     void flush();
     /// Follows frame boundaries in `bytes` (for midFrame()).
     void track(std::string_view bytes);
 
-    wslay_event_context* _ctx = nullptr;
-    std::string_view _in;  ///< the bytes receive() is decoding
+    const std::size_t _maxMessage;
+    wslay_event_context* _ctx = nullptr;  ///< only while something is in progress
+    std::string_view _in;                 ///< the bytes receive() is decoding
     std::string _out;
     std::vector<Message>* _messages = nullptr;
     std::uint16_t _closeCode = 0;
     std::uint8_t _header[14] = {};
     std::size_t _headerLength = 0;
     std::uint64_t _payloadLeft = 0;
+    bool _fragmented = false;  ///< a data message's first frame arrived, its last not yet
 };
 
 }  // namespace switchboard

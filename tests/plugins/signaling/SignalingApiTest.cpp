@@ -328,3 +328,57 @@ TEST(SignalingDurability, KillNineKeepsOrganizationsMembersAndAddresses) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(SignalingJoinPolicyTest, TheOwnerAddsMembersAndWithPolicyOwnerNobodyElseJoins) {
+    AuthServer server(signalingPlugins(", join_policy: owner"));
+    User owner = makeUser(server.pub(), "policy-owner");
+    User guest = makeUser(server.pub(), "policy-guest");
+    User third = makeUser(server.pub(), "policy-third");
+    std::int64_t id = createOrg(server.pub(), owner, "10.80.0.0/24");
+    std::string base = "/organizations/" + std::to_string(id);
+    auto refused = api("POST", server.pub(), base + "/join", guest.token);
+    EXPECT_EQ(refused.status, 403) << refused.body;
+    EXPECT_EQ(auth::jsonString(refused.body, "error"),
+              "Only the owner adds members to this organization");
+
+    auto added = api("POST", server.pub(), base + "/members", owner.token,
+                     "{\"email\":\"" + guest.email + "\"}");
+    ASSERT_EQ(added.status, 200) << added.body;
+    EXPECT_EQ(auth::jsonString(added.body, "message"), "Member added");
+    EXPECT_EQ(auth::jsonInt(added.body, "user_id"), guest.id);
+    // A member joining again is harmless; it may allocate now.
+    EXPECT_EQ(api("POST", server.pub(), base + "/join", guest.token).status, 200);
+    EXPECT_EQ(allocate(server.pub(), guest, id), "10.80.0.1");
+
+    auto byId = api("POST", server.pub(), base + "/members", owner.token,
+                    "{\"user_id\":" + std::to_string(third.id) + "}");
+    EXPECT_EQ(byId.status, 200) << byId.body;
+    auto again = api("POST", server.pub(), base + "/members", owner.token,
+                     "{\"user_id\":" + std::to_string(third.id) + "}");
+    EXPECT_EQ(auth::jsonString(again.body, "message"), "Already a member");
+
+    EXPECT_EQ(api("POST", server.pub(), base + "/members", guest.token,
+                  "{\"user_id\":" + std::to_string(third.id) + "}")
+                  .status,
+              403);
+    auto unknown = api("POST", server.pub(), base + "/members", owner.token,
+                       "{\"email\":\"nobody@example.com\"}");
+    EXPECT_EQ(unknown.status, 404);
+    EXPECT_EQ(auth::jsonString(unknown.body, "error"), "User not found");
+    auto empty = api("POST", server.pub(), base + "/members", owner.token, "{}");
+    EXPECT_EQ(empty.status, 400);
+    EXPECT_EQ(auth::jsonString(empty.body, "error"), "user_id or email is required");
+    auto badType = api("POST", server.pub(), base + "/members", owner.token, "{\"user_id\":\"x\"}");
+    EXPECT_EQ(badType.status, 400);
+    EXPECT_EQ(auth::jsonString(badType.body, "error"), "user_id must be an integer");
+    EXPECT_EQ(
+        api("POST", server.pub(), "/organizations/99999/members", owner.token, "{\"user_id\":1}")
+            .status,
+        404);
+    auto members = parse(api("GET", server.pub(), base + "/members", owner.token).body);
+    EXPECT_EQ(members.Size(), 3u);
+}
+
+}  // namespace

@@ -26,11 +26,11 @@ end
 class SignalingSocketTest : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
-        server =
-            new AuthServer(signalingPlugins(", reconnect_grace: 1s"), kHook, "", [](AuthServer& s) {
-                s.yaml = withListener(s.yaml, "public", s.ports.pub,
-                                      "websocket: { max_outbound: 64KiB }");
-            });
+        server = new AuthServer(signalingPlugins(", reconnect_grace: 1s, max_agents_per_user: 25"),
+                                kHook, "", [](AuthServer& s) {
+                                    s.yaml = withListener(s.yaml, "public", s.ports.pub,
+                                                          "websocket: { max_outbound: 64KiB }");
+                                });
     }
     static void TearDownTestSuite() { delete server; }
     static int port() { return server->pub(); }
@@ -286,6 +286,25 @@ TEST_F(SignalingSocketTest, MessagesSentBeforeTheAnswerAreHandledInOrder) {
     EXPECT_EQ(a.next().value_or(""), R"({"type":"signal","from":"self","data":{"n":1}})");
 }
 
+TEST_F(SignalingSocketTest, AgentsPerUserInAnOrganizationAreLimited) {
+    Org org = makeOrg("many", "10.14.0.0/24", 1);
+    std::vector<std::unique_ptr<Agent>> agents;
+    for (int i = 0; i < 25; ++i) {
+        agents.push_back(std::make_unique<Agent>(port(), org.users[0].token));
+        agents.back()->registered("many-" + std::to_string(i));
+    }
+    Agent oneMore(port(), org.users[0].token);
+    oneMore.registerAgent("many-25");
+    auto refusal = parse(oneMore.next().value_or("{}"));
+    EXPECT_EQ(str(refusal, "error"), "Registration failed");
+    EXPECT_EQ(str(refusal, "detail"),
+              "user has 25 agents registered in this organization, the limit");
+    EXPECT_TRUE(oneMore.waitClosed());
+    // Replacing one of them is not one more.
+    Agent again(port(), org.users[0].token);
+    EXPECT_EQ(str(again.registered("many-3"), "status"), "registered");
+}
+
 TEST_F(SignalingSocketTest, TheSameAgentReplacesItsOldConnectionWithoutAFlap) {
     Org org = makeOrg("replace", "10.8.0.0/24", 3);
     EventStream events(server->admin(), "peer.*");
@@ -408,6 +427,31 @@ TEST_F(SignalingSocketTest, LeavingTheOrganizationAndTheOperatorsKickEndThePeer)
         1);
 }
 
+TEST_F(SignalingSocketTest, DeletingTheAccountClosesItsAgentsAndForgetsItsMemberships) {
+    Org org = makeOrg("deleted", "10.15.0.0/24", 2);
+    Agent watcher(port(), org.users[0].token);
+    watcher.registered("deleted-watcher");
+    Agent doomed(port(), org.users[1].token);
+    doomed.registered("doomed");
+    ASSERT_TRUE(watcher.nextOf("peer_online"));
+    auto r = api("DELETE", port(), "/account", org.users[1].token,
+                 R"({"current_password":"password123"})");
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_TRUE(doomed.waitClosed());
+    auto off = watcher.nextOf("peer_offline");
+    ASSERT_TRUE(off);
+    EXPECT_EQ(str(*off, "peer_id"), "doomed");
+    // Its membership and address are gone: the address is free for the next member.
+    auto members = parse(api("GET", port(), "/organizations/" + std::to_string(org.id) + "/members",
+                             org.users[0].token)
+                             .body);
+    ASSERT_TRUE(members.IsArray());
+    EXPECT_EQ(members.Size(), 1u);
+    User next = makeUser(port(), "deleted-next");
+    join(port(), next, org.id);
+    EXPECT_EQ(allocate(port(), next, org.id), "10.15.0.2");
+}
+
 TEST_F(SignalingSocketTest, BusEventsCarryTheOrganizationAndTheReason) {
     Org org = makeOrg("events", "10.11.0.0/24", 1);
     EventStream events(server->admin(), "peer.*");
@@ -473,6 +517,30 @@ TEST_F(SignalingSocketTest, APeerThatNeverReadsIsDroppedWhileTheOthersGoOn) {
         ASSERT_TRUE(on);
         EXPECT_EQ(str((*on)["peer"], "peer_id"), "newcomer");
     }
+}
+
+}  // namespace
+
+namespace {
+
+TEST(SignalingHookTest, ExampleHookFromThePluginFolderWorks) {
+    std::string script =
+        std::string(SB_SOURCE_DIR) + "/plugins/signaling/hooks/on_peer_register.lua";
+    AuthServer server(signalingPlugins(), "", "lua: { scripts: [" + script + "] }\n");
+    ASSERT_TRUE(server.ready);
+    User u = makeUser(server.pub(), "example-hook");
+    std::int64_t id = createOrg(server.pub(), u, "10.20.0.0/24");
+    allocate(server.pub(), u, id);
+    Agent refused(server.pub(), u.token);
+    refused.send(R"({"type":"register","agent_id":"a","public_ip":"192.0.2.8","public_port":1})");
+    EXPECT_EQ(errorThenClose(refused), "public_ip 192.0.2.8 is not accepted");
+    Agent accepted(server.pub(), u.token);
+    auto r = accepted.registered("good-agent");
+    EXPECT_EQ(r["virtual_ip"], "10.20.0.1");
+    EXPECT_TRUE(server.process->waitForLog("agent good-agent of user " + std::to_string(u.id) +
+                                           " joins organization " + std::to_string(id) +
+                                           " from 127.0.0.1"))
+        << server.log();
 }
 
 }  // namespace
