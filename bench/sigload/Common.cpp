@@ -62,6 +62,12 @@ void atomicMax(std::atomic<std::int64_t>& target, std::int64_t value) {
     }
 }
 
+void atomicMin(std::atomic<std::int64_t>& target, std::int64_t value) {
+    std::int64_t seen = target.load();
+    while (value < seen && !target.compare_exchange_weak(seen, value)) {
+    }
+}
+
 std::string latencyJson(const std::string& prefix, std::vector<double>& v) {
     auto fmt = [](double x) {
         char buf[32];

@@ -68,8 +68,9 @@ void note(const std::string& what);
 double ms(Clock::time_point from, Clock::time_point to);
 /// Nanoseconds since the clock's epoch, for atomics.
 std::int64_t nanos(Clock::time_point t);
-/// Keeps the larger of target and value.
+/// Keeps the larger (atomicMin: smaller) of target and value.
 void atomicMax(std::atomic<std::int64_t>& target, std::int64_t value);
+void atomicMin(std::atomic<std::int64_t>& target, std::int64_t value);
 
 /// p50/p90/p99/max/mean of samples (ms) as JSON members "<prefix>_p50_ms",... (sorts samples).
 std::string latencyJson(const std::string& prefix, std::vector<double>& samples);

@@ -1,8 +1,10 @@
 // sb-sigload fanout: K agents of one organization registered; per round a new agent registers and
 // the time from sending its register to the last of the K peer_online deliveries is taken, then
-// it closes cleanly and the time to the last peer_offline likewise.
+// it closes cleanly and the time to the last peer_offline likewise (and to the first of each:
+// the difference is the spread of the fan-out).
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <iostream>
 #include <thread>
 
@@ -25,14 +27,16 @@ int roundOf(std::string_view peer) {
     return r;
 }
 
-// What one round waits for: K deliveries, the time of the last one, duplicates seen.
+// What one round waits for: K deliveries, the times of the first and last, duplicates seen.
 struct Tally {
     std::atomic<int> count{0};
+    std::atomic<std::int64_t> first{INT64_MAX};
     std::atomic<std::int64_t> last{0};
     std::vector<int> seen;  // per peer, the last round counted (touched on its loop only)
 
     void reset() {
         count = 0;
+        first = INT64_MAX;
         last = 0;
     }
 };
@@ -82,6 +86,7 @@ int runFanout(const Options& o) {
         }
         t.seen[static_cast<std::size_t>(i)] = r;
         atomicMax(t.last, nanos(at));
+        atomicMin(t.first, nanos(at));
         ++t.count;
     };
     Hooks hooks;
@@ -122,7 +127,7 @@ int runFanout(const Options& o) {
               << " + " << o.rounds << " rounds" << std::endl;
 
     // 2. The rounds.
-    std::vector<double> onlineMs, offlineMs, responseMs;
+    std::vector<double> onlineMs, offlineMs, responseMs, onlineFirstMs, offlineFirstMs;
     const auto roundLimit = std::chrono::seconds(std::min(o.timeoutSeconds, 30));
     // When the new agent's register and close were sent (set on its loop thread).
     std::atomic<std::int64_t> sent{0};
@@ -155,6 +160,7 @@ int runFanout(const Options& o) {
                         std::to_string(agents.known(k)) + " peers, expected " + std::to_string(k));
         }
         double onlineLatency = static_cast<double>(online.last.load() - sent.load()) / 1e6;
+        double onlineFirst = static_cast<double>(online.first.load() - sent.load()) / 1e6;
         double responseLatency =
             static_cast<double>(nanos(agents.registeredAt(k)) - sent.load()) / 1e6;
         agents.post(k, [&](Connection& c) {
@@ -169,10 +175,13 @@ int runFanout(const Options& o) {
             break;
         }
         double offlineLatency = static_cast<double>(offline.last.load() - closedAt.load()) / 1e6;
+        double offlineFirst = static_cast<double>(offline.first.load() - closedAt.load()) / 1e6;
         if (r >= o.warmup) {
             onlineMs.push_back(onlineLatency);
             offlineMs.push_back(offlineLatency);
             responseMs.push_back(responseLatency);
+            onlineFirstMs.push_back(onlineFirst);
+            offlineFirstMs.push_back(offlineFirst);
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
@@ -195,7 +204,9 @@ int runFanout(const Options& o) {
                     ",\"rounds\":" + std::to_string(onlineMs.size()) +
                     ",\"warmup_rounds\":" + std::to_string(o.warmup) + "," +
                     latencyJson("online", onlineMs) + "," + latencyJson("offline", offlineMs) +
-                    "," + latencyJson("register_response", responseMs) +
+                    "," + latencyJson("register_response", responseMs) + "," +
+                    latencyJson("online_first", onlineFirstMs) + "," +
+                    latencyJson("offline_first", offlineFirstMs) +
                     ",\"stale_deliveries\":" + std::to_string(stale.load()) +
                     ",\"errors\":" + std::to_string(gErrors.total());
     if (o.serverPid != 0) {
