@@ -155,7 +155,61 @@ void WebSocketCodec::track(std::string_view bytes) {
     }
 }
 
+namespace {
+
+/// wslay's frame layer for whole unfragmented frames from an idle codec: one context per thread,
+/// back in its initial state after every frame (its callback takes every byte), so sending to
+/// an idle connection allocates nothing and keeps nothing.
+class FrameWriter {
+public:
+    FrameWriter() {
+        wslay_frame_callbacks callbacks{&FrameWriter::write, nullptr, nullptr};
+        if (wslay_frame_context_init(&_ctx, &callbacks, this) != 0) {
+            throw std::bad_alloc();
+        }
+    }
+    ~FrameWriter() { wslay_frame_context_free(_ctx); }
+    FrameWriter(const FrameWriter&) = delete;
+    FrameWriter& operator=(const FrameWriter&) = delete;
+
+    /// Appends one unmasked frame with `opcode` and `payload` to `out`.
+    bool frame(std::uint8_t opcode, std::string_view payload, std::string& out) {
+        _out = &out;
+        wslay_frame_iocb iocb{};
+        iocb.fin = 1;
+        iocb.opcode = opcode;
+        iocb.payload_length = payload.size();
+        std::size_t sent = 0;
+        do {
+            iocb.data = reinterpret_cast<const std::uint8_t*>(payload.data()) + sent;
+            iocb.data_length = payload.size() - sent;
+            ssize_t n = wslay_frame_send(_ctx, &iocb);
+            if (n < 0) {
+                _out = nullptr;
+                return false;
+            }
+            sent += static_cast<std::size_t>(n);
+        } while (sent < payload.size());
+        _out = nullptr;
+        return true;
+    }
+
+private:
+    static ssize_t write(const std::uint8_t* data, std::size_t len, int, void* user) {
+        static_cast<FrameWriter*>(user)->_out->append(reinterpret_cast<const char*>(data), len);
+        return static_cast<ssize_t>(len);
+    }
+    wslay_frame_context* _ctx = nullptr;
+    std::string* _out = nullptr;
+};
+
+}  // namespace
+
 bool WebSocketCodec::queue(std::uint8_t opcode, std::string_view data) {
+    if (_ctx == nullptr && _closeCode == 0) {
+        thread_local FrameWriter writer;
+        return writer.frame(opcode, data, _out);
+    }
     acquire();
     wslay_event_msg msg{opcode, reinterpret_cast<const std::uint8_t*>(data.data()), data.size()};
     if (wslay_event_queue_msg(_ctx, &msg) != 0) {
