@@ -44,6 +44,18 @@ bool page(const HttpRequest& req, HttpResponse& resp, std::size_t& limit, std::s
     return true;
 }
 
+/// Opens the list object: total, limit, offset and the "items" key.
+void startPage(json::Writer& w, std::uint64_t total, std::size_t limit, std::size_t offset) {
+    w.StartObject();
+    w.Key("total");
+    w.Uint64(total);
+    w.Key("limit");
+    w.Uint64(limit);
+    w.Key("offset");
+    w.Uint64(offset);
+    w.Key("items");
+}
+
 std::string text(const rapidjson::StringBuffer& buffer) {
     return std::string(buffer.GetString(), buffer.GetSize());
 }
@@ -88,14 +100,7 @@ void SignalingAdminRoutes::organizations(const HttpRequest& req, HttpResponse& r
     }
     rapidjson::StringBuffer buffer;
     json::Writer w(buffer);
-    w.StartObject();
-    w.Key("total");
-    w.Int64(total);
-    w.Key("limit");
-    w.Uint64(limit);
-    w.Key("offset");
-    w.Uint64(offset);
-    w.Key("items");
+    startPage(w, static_cast<std::uint64_t>(total), limit, offset);
     w.StartArray();
     for (const auto& [org, members] : rows) {
         writeOrganization(w, org, false);
@@ -193,14 +198,7 @@ void SignalingAdminRoutes::peers(const HttpRequest& req, HttpResponse& resp) {
     auto listed = _registry.list(org, limit, offset, total);
     rapidjson::StringBuffer buffer;
     json::Writer w(buffer);
-    w.StartObject();
-    w.Key("total");
-    w.Uint64(total);
-    w.Key("limit");
-    w.Uint64(limit);
-    w.Key("offset");
-    w.Uint64(offset);
-    w.Key("items");
+    startPage(w, total, limit, offset);
     w.StartArray();
     for (const auto& item : listed) {
         const Peer& p = *item.peer;

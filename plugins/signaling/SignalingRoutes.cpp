@@ -29,6 +29,18 @@ bool guarded(HostContext* context, HttpResponse& resp, const char* what, F&& cal
     }
 }
 
+/// The account `userId`, or nullopt when it is gone or cannot be read (listed without names).
+std::optional<Identity> lookup(const std::shared_ptr<Accounts>& accounts, std::int64_t userId) {
+    if (!accounts) {
+        return std::nullopt;
+    }
+    try {
+        return accounts->findById(userId);
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+}
+
 }  // namespace
 
 void answerError(HttpResponse& resp, int status, const std::string& message) {
@@ -348,14 +360,7 @@ void SignalingRoutes::members(const HttpRequest& req, HttpResponse& resp) {
     json::Writer w(buffer);
     w.StartArray();
     for (const auto& m : members) {
-        std::optional<Identity> identity;
-        if (accounts) {
-            try {
-                identity = accounts->findById(m.userId);
-            } catch (const std::exception&) {
-                // shown without the names
-            }
-        }
+        std::optional<Identity> identity = lookup(accounts, m.userId);
         w.StartObject();
         w.Key("user_id");
         w.Int64(m.userId);
@@ -422,14 +427,7 @@ void SignalingRoutes::ips(const HttpRequest& req, HttpResponse& resp) {
     json::Writer w(buffer);
     w.StartArray();
     for (const auto& a : allocations) {
-        std::optional<Identity> identity;
-        if (accounts) {
-            try {
-                identity = accounts->findById(a.userId);
-            } catch (const std::exception&) {
-                // shown without the email
-            }
-        }
+        std::optional<Identity> identity = lookup(accounts, a.userId);
         w.StartObject();
         json::writeString(w, "virtual_ip", addressText(a.address));
         w.Key("user_id");

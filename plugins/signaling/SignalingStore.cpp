@@ -9,6 +9,18 @@ namespace {
 
 constexpr const char* kOrgColumns = "o.id, o.name, o.network, o.prefix, o.owner_id, o.created_at";
 
+/// Adds one to the counter `name` and returns the new value.
+std::int64_t next(StoreTx& tx, const std::string& name) {
+    tx.execute("UPDATE signaling_counters SET value = value + 1 WHERE name = $1", {name});
+    return tx.query("SELECT value FROM signaling_counters WHERE name = $1", {name}).at(0).getInt(0);
+}
+
+void addMember(StoreTx& tx, std::int64_t orgId, std::int64_t userId, double joinedAt) {
+    tx.execute(
+        "INSERT INTO signaling_members (org_id, user_id, joined_at, seq) VALUES ($1, $2, $3, $4)",
+        {orgId, userId, joinedAt, next(tx, "member_seq")});
+}
+
 }  // namespace
 
 SignalingStore::SignalingStore(Store& store) : _store(store) {
@@ -64,12 +76,8 @@ std::optional<Organization> SignalingStore::create(const std::string& name, cons
         if (static_cast<std::size_t>(owned.at(0).getInt(0)) >= maxPerOwner) {
             return;
         }
-        tx.execute(
-            "UPDATE signaling_counters SET value = value + 1 WHERE name = 'organization_id'");
         Organization o;
-        o.id = tx.query("SELECT value FROM signaling_counters WHERE name = 'organization_id'")
-                   .at(0)
-                   .getInt(0);
+        o.id = next(tx, "organization_id");
         o.name = name;
         o.subnet = subnet;
         o.ownerId = ownerId;
@@ -79,15 +87,7 @@ std::optional<Organization> SignalingStore::create(const std::string& name, cons
             "created_at) VALUES ($1, $2, $3, $4, $5, $6)",
             {o.id, o.name, static_cast<std::int64_t>(subnet.network),
              static_cast<std::int64_t>(subnet.prefix), ownerId, o.createdAt});
-        tx.execute("UPDATE signaling_counters SET value = value + 1 WHERE name = 'member_seq'");
-        std::int64_t seq =
-            tx.query("SELECT value FROM signaling_counters WHERE name = 'member_seq'")
-                .at(0)
-                .getInt(0);
-        tx.execute(
-            "INSERT INTO signaling_members (org_id, user_id, joined_at, seq) VALUES ($1, $2, $3, "
-            "$4)",
-            {o.id, ownerId, o.createdAt, seq});
+        addMember(tx, o.id, ownerId, o.createdAt);
         created = o;
     });
     return created;
@@ -145,15 +145,7 @@ bool SignalingStore::join(std::int64_t orgId, std::int64_t userId) {
                  .empty()) {
             return;
         }
-        tx.execute("UPDATE signaling_counters SET value = value + 1 WHERE name = 'member_seq'");
-        std::int64_t seq =
-            tx.query("SELECT value FROM signaling_counters WHERE name = 'member_seq'")
-                .at(0)
-                .getInt(0);
-        tx.execute(
-            "INSERT INTO signaling_members (org_id, user_id, joined_at, seq) VALUES ($1, $2, $3, "
-            "$4)",
-            {orgId, userId, epochSeconds(), seq});
+        addMember(tx, orgId, userId, epochSeconds());
         joined = true;
     });
     return joined;
