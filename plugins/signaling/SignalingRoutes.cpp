@@ -155,6 +155,16 @@ std::optional<Organization> SignalingRoutes::organization(const HttpRequest& req
     return org;
 }
 
+std::pair<std::optional<Identity>, std::optional<Organization>> SignalingRoutes::member(
+    const HttpRequest& req, HttpResponse& resp) {
+    auto who = caller(req, resp);
+    if (!who) {
+        return {};
+    }
+    auto org = organization(req, resp, who->id, true);
+    return {who, org};
+}
+
 void SignalingRoutes::create(const HttpRequest& req, HttpResponse& resp) {
     auto who = caller(req, resp);
     if (!who) {
@@ -257,11 +267,7 @@ void SignalingRoutes::join(const HttpRequest& req, HttpResponse& resp) {
 }
 
 void SignalingRoutes::leave(const HttpRequest& req, HttpResponse& resp) {
-    auto who = caller(req, resp);
-    if (!who) {
-        return;
-    }
-    auto org = organization(req, resp, who->id, true);
+    auto [who, org] = member(req, resp);
     if (!org) {
         return;
     }
@@ -342,11 +348,7 @@ void SignalingRoutes::addMember(const HttpRequest& req, HttpResponse& resp) {
 }
 
 void SignalingRoutes::members(const HttpRequest& req, HttpResponse& resp) {
-    auto who = caller(req, resp);
-    if (!who) {
-        return;
-    }
-    auto org = organization(req, resp, who->id, true);
+    auto [who, org] = member(req, resp);
     if (!org) {
         return;
     }
@@ -409,11 +411,7 @@ void SignalingRoutes::allocate(const HttpRequest& req, HttpResponse& resp) {
 }
 
 void SignalingRoutes::ips(const HttpRequest& req, HttpResponse& resp) {
-    auto who = caller(req, resp);
-    if (!who) {
-        return;
-    }
-    auto org = organization(req, resp, who->id, true);
+    auto [who, org] = member(req, resp);
     if (!org) {
         return;
     }

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "PeerRegistry.h"
@@ -37,6 +38,10 @@ private:
     /// 403 unless `user` is a member.
     std::optional<Organization> organization(const HttpRequest& req, HttpResponse& resp,
                                              std::int64_t user, bool member);
+
+    /// caller() and organization() for a route of members: both set, or the answer given.
+    std::pair<std::optional<Identity>, std::optional<Organization>> member(const HttpRequest& req,
+                                                                           HttpResponse& resp);
 
     void create(const HttpRequest& req, HttpResponse& resp);
     void mine(const HttpRequest& req, HttpResponse& resp);
