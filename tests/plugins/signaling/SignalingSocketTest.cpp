@@ -544,3 +544,41 @@ TEST(SignalingHookTest, ExampleHookFromThePluginFolderWorks) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(SignalingTimeoutTest, APeerThatAnswersNoPingTimesOutAndIsAnnouncedAtOnce) {
+    AuthServer server(signalingPlugins(), "", "", [](AuthServer& s) {
+        s.yaml = withListener(s.yaml, "public", s.ports.pub,
+                              "websocket: { ping_interval: 1s, idle_timeout: 3s }");
+    });
+    ASSERT_TRUE(server.ready);
+    User a = makeUser(server.pub(), "timeout-a");
+    User b = makeUser(server.pub(), "timeout-b");
+    std::int64_t id = createOrg(server.pub(), a, "10.30.0.0/24");
+    join(server.pub(), b, id);
+    allocate(server.pub(), a, id);
+    allocate(server.pub(), b, id);
+    EventStream events(server.admin(), "peer.offline");
+    Agent watcher(server.pub(), a.token);  // answers every ping while it reads
+    watcher.registered("awake");
+    RawWebSocket mute = openRawWebSocket(server.pub(), "/ws?token=" + b.token);
+    mute.socket.send(clientFrame(
+        R"({"type":"register","agent_id":"asleep","public_ip":"1.2.3.4","public_port":9})"));
+    ASSERT_NE(mute.socket.readUntil("register_agent_response", 5000ms).find("register_agent"),
+              std::string::npos);
+    // The watcher hears of it, then of its end: idle_timeout, no grace (it was not lost).
+    auto online = watcher.nextOf("peer_online");
+    ASSERT_TRUE(online);
+    auto offline = watcher.nextOf("peer_offline", 8000ms);
+    ASSERT_TRUE(offline);
+    EXPECT_EQ(std::string((*offline)["peer_id"].GetString()), "asleep");
+    auto event = events.next("peer.offline", "\"peer_id\":\"asleep\"");
+    ASSERT_TRUE(event);
+    EXPECT_NE(event->data.find("\"reason\":\"timeout\""), std::string::npos) << event->data;
+    // The watcher, which answered the pings, is still registered.
+    watcher.send(R"({"type":"ping"})");
+    EXPECT_EQ(watcher.nextOf("pong").has_value(), true);
+}
+
+}  // namespace
