@@ -118,6 +118,10 @@ void Agents::onOpen(Connection& conn) {
     }
 }
 
+bool Agents::ignored(std::string_view peerId) const {
+    return !_o.ignorePrefix.empty() && peerId.substr(0, _o.ignorePrefix.size()) == _o.ignorePrefix;
+}
+
 void Agents::onText(Connection& conn, std::string_view text, Clock::time_point at) {
     Slot& s = slot(conn.index());
     std::string_view type = json::str(json::member(text, "type"));
@@ -125,6 +129,9 @@ void Agents::onText(Connection& conn, std::string_view text, Clock::time_point a
         std::string_view peer = json::str(json::member(json::member(text, "peer"), "peer_id"));
         if (peer.empty()) {
             gErrors.add("peer_online without peer.peer_id: " + std::string(text.substr(0, 200)));
+            return;
+        }
+        if (ignored(peer)) {
             return;
         }
         ++s.known;
@@ -136,6 +143,9 @@ void Agents::onText(Connection& conn, std::string_view text, Clock::time_point a
         std::string_view peer = json::str(json::member(text, "peer_id"));
         if (peer.empty()) {
             gErrors.add("peer_offline without peer_id: " + std::string(text.substr(0, 200)));
+            return;
+        }
+        if (ignored(peer)) {
             return;
         }
         --s.known;
@@ -175,12 +185,17 @@ void Agents::onResponse(Connection& conn, std::string_view text, Clock::time_poi
         gErrors.add("a second register_agent_response");
         return;
     }
-    int peers = json::forEach(json::member(text, "existing_peers"), [](std::string_view) {});
+    int skipped = 0;
+    int peers = json::forEach(json::member(text, "existing_peers"), [&](std::string_view peer) {
+        if (ignored(json::str(json::member(peer, "peer_id")))) {
+            ++skipped;
+        }
+    });
     if (peers < 0) {
         fail(s, "register_agent_response without an existing_peers array");
         return;
     }
-    s.known += peers;
+    s.known += peers - skipped;
     s.done = at;
     s.registered = true;
     ++_registered;

@@ -100,6 +100,8 @@ private:
     void fail(Slot& s, const std::string& why);
     void onResponse(Connection& conn, std::string_view text, Clock::time_point at);
 
+    /// Options::ignorePrefix: another test's peer, left out of what the agents know.
+    bool ignored(std::string_view peerId) const;
     const Options& _o;
     std::vector<AgentSpec> _specs;
     Hooks _hooks;

@@ -40,6 +40,7 @@ struct Options {
     int payload = 64;
     bool tokenHeader = false;  // Authorization: Bearer instead of ?token=
     std::string name;          // "bench" field of the result line
+    std::string ignorePrefix;  // fanout: peers whose id starts with it are not counted
 };
 
 /// Collects errors from all threads: each of the first few distinct messages is printed once,

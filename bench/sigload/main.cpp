@@ -38,6 +38,7 @@ void usage(std::ostream& out) {
            "hold:    --agents FILE [--count N (all lines)] [--hold SECONDS (10; SIGUSR1 ends\n"
            "         it early)]\n"
            "fanout:  --agents FILE [--peers K (1000)] [--rounds R (20)] [--warmup W (2)]\n"
+           "         [--ignore PREFIX (announcements of peers whose id starts with it)]\n"
            "relay:   --agents FILE [--pairs P (100)] [--duration SECONDS (10)]\n"
            "         [--payload BYTES (64)]\n"
            "echo:    --connections N [--hold SECONDS (10)] [--busy C (100)]\n"
@@ -95,6 +96,8 @@ Options parseOptions(int argc, char** argv) {
             o.holdSeconds = parseInt(arg, v, 0, 86400);
         } else if (arg == "--peers") {
             o.peers = parseInt(arg, v, 1, 1000000);
+        } else if (arg == "--ignore") {
+            o.ignorePrefix = v;
         } else if (arg == "--rounds") {
             o.rounds = parseInt(arg, v, 1, 1000000);
         } else if (arg == "--warmup") {
