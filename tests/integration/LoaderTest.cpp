@@ -39,7 +39,7 @@ TEST(LoaderTest, NotAPlugin) {
 TEST(LoaderTest, WrongAbi) {
     EXPECT_TRUE(
         contains(checkOutput("  badabi: {}\n"),
-                 "switchboard-badabi.so was built for plugin ABI 999, this host needs ABI 5"));
+                 "switchboard-badabi.so was built for plugin ABI 999, this host needs ABI 6"));
 }
 
 TEST(LoaderTest, NoManifest) {
