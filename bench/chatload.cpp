@@ -47,7 +47,7 @@ struct Options {
     double warmup = 2;
     std::string prefix = "bench";
     std::string password = "bench-password-1";
-    int maxHandshakes = 256;
+    int maxHandshakes = 64;
 };
 
 std::int64_t nowNs() {
@@ -232,9 +232,9 @@ private:
                 ++_s.ready;
             } else if (_s.opt.mode == "register") {
                 c.state = State::Ready;
-                queue(c, frame(REG, "{\"login\":\"" + c.user + "\",\"password\":\"" +
-                                        _s.opt.password + "\",\"email\":\"" + c.user +
-                                        "@bench.example\"}"));
+                queue(c,
+                      frame(REG, "{\"login\":\"" + c.user + "\",\"password\":\"" + _s.opt.password +
+                                     "\",\"email\":\"" + c.user + "@bench.example\"}"));
             } else {
                 c.state = State::LoggingIn;
                 queue(c, frame(LOG, "{\"login\":\"" + c.user + "\",\"password\":\"" +
@@ -249,8 +249,8 @@ private:
 
     void flush(Conn& c) {
         while (!c.out.empty() && c.state != State::Closed && c.state != State::Handshake) {
-            int n = SSL_write(c.ssl, c.out.data(), static_cast<int>(std::min<std::size_t>(
-                                                       c.out.size(), 64 * 1024)));
+            int n = SSL_write(c.ssl, c.out.data(),
+                              static_cast<int>(std::min<std::size_t>(c.out.size(), 64 * 1024)));
             if (n <= 0) {
                 int e = SSL_get_error(c.ssl, n);
                 if (e != SSL_ERROR_WANT_WRITE && e != SSL_ERROR_WANT_READ) {
@@ -288,8 +288,7 @@ private:
         c.in.erase(0, at);
     }
 
-    void onFrame(Conn& c, int type, std::string_view payload,
-                 std::vector<std::uint32_t>& samples) {
+    void onFrame(Conn& c, int type, std::string_view payload, std::vector<std::uint32_t>& samples) {
         switch (type) {
             case LIS:
                 if (c.state == State::LoggingIn && payload.find("\"more\"") == std::string::npos) {
@@ -309,6 +308,9 @@ private:
                 if (_s.opt.mode == "register" &&
                     payload.find("already taken") != std::string::npos) {
                     break;  // registered by an earlier run
+                }
+                if (_s.opt.mode == "idle") {
+                    break;  // the probe's answer ("Not logged in")
                 }
                 ++c.errors;
                 if (c.sender) {
@@ -400,7 +402,8 @@ double percentile(std::vector<std::uint32_t>& v, double p) {
     if (v.empty()) {
         return 0;
     }
-    std::size_t k = std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())));
+    std::size_t k =
+        std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())));
     std::nth_element(v.begin(), v.begin() + static_cast<long>(k), v.end());
     return v[k] / 1000.0;
 }
@@ -427,18 +430,30 @@ int main(int argc, char** argv) {
             }
             return argv[++i];
         };
-        if (a == "--mode") o.mode = value();
-        else if (a == "--port") o.port = std::stoi(value());
-        else if (a == "--pairs") o.pairs = std::stoi(value());
-        else if (a == "--connections") o.connections = std::stoi(value());
-        else if (a == "--threads") o.threads = std::stoi(value());
-        else if (a == "--depth") o.depth = std::stoi(value());
-        else if (a == "--rate") o.rate = std::stod(value());
-        else if (a == "--seconds") o.seconds = std::stod(value());
-        else if (a == "--warmup") o.warmup = std::stod(value());
-        else if (a == "--prefix") o.prefix = value();
-        else if (a == "--password") o.password = value();
-        else usage();
+        if (a == "--mode")
+            o.mode = value();
+        else if (a == "--port")
+            o.port = std::stoi(value());
+        else if (a == "--pairs")
+            o.pairs = std::stoi(value());
+        else if (a == "--connections")
+            o.connections = std::stoi(value());
+        else if (a == "--threads")
+            o.threads = std::stoi(value());
+        else if (a == "--depth")
+            o.depth = std::stoi(value());
+        else if (a == "--rate")
+            o.rate = std::stod(value());
+        else if (a == "--seconds")
+            o.seconds = std::stod(value());
+        else if (a == "--warmup")
+            o.warmup = std::stod(value());
+        else if (a == "--prefix")
+            o.prefix = value();
+        else if (a == "--password")
+            o.password = value();
+        else
+            usage();
     }
     int total = o.mode == "idle" ? o.connections : 2 * o.pairs;
     if (total <= 0) {
@@ -498,10 +513,11 @@ int main(int argc, char** argv) {
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
         }
         finish();
-        std::printf("{\"mode\":\"register\",\"accounts\":%d,\"errors\":%lld,\"failed\":%d,"
-                    "\"seconds\":%.1f}\n",
-                    total, static_cast<long long>(sum(&Conn::errors)), s.failed.load(),
-                    secondsSince(started));
+        std::printf(
+            "{\"mode\":\"register\",\"accounts\":%d,\"errors\":%lld,\"failed\":%d,"
+            "\"seconds\":%.1f}\n",
+            total, static_cast<long long>(sum(&Conn::errors)), s.failed.load(),
+            secondsSince(started));
         return sum(&Conn::errors) == 0 && s.failed == 0 ? 0 : 1;
     }
 
@@ -510,8 +526,8 @@ int main(int argc, char** argv) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     double setup = secondsSince(started);
-    std::fprintf(stderr, "# %d/%d connections ready in %.1f s (%d failed)\n", s.ready.load(),
-                 total, setup, s.failed.load());
+    std::fprintf(stderr, "# %d/%d connections ready in %.1f s (%d failed)\n", s.ready.load(), total,
+                 setup, s.failed.load());
     if (o.mode == "idle") {
         std::this_thread::sleep_for(std::chrono::duration<double>(o.seconds));
         s.go = true;
@@ -535,9 +551,10 @@ int main(int argc, char** argv) {
             open += w->open();
         }
         finish();
-        std::printf("{\"mode\":\"idle\",\"connections\":%d,\"ready\":%d,\"held\":%d,"
-                    "\"answered_after_hold\":%d,\"setup_s\":%.1f,\"hold_s\":%.0f}\n",
-                    total, s.ready.load(), open, replied, setup, o.seconds);
+        std::printf(
+            "{\"mode\":\"idle\",\"connections\":%d,\"ready\":%d,\"held\":%d,"
+            "\"answered_after_hold\":%d,\"setup_s\":%.1f,\"hold_s\":%.0f}\n",
+            total, s.ready.load(), open, replied, setup, o.seconds);
         return replied == total ? 0 : 1;
     }
 
@@ -562,8 +579,8 @@ int main(int argc, char** argv) {
     auto drainFrom = Clock::now();
     while (secondsSince(drainFrom) < 30) {
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
-        if (sum(&Conn::received) >= sum(&Conn::acked) && sum(&Conn::acked) + sum(&Conn::errors) >=
-                                                             sum(&Conn::sent)) {
+        if (sum(&Conn::received) >= sum(&Conn::acked) &&
+            sum(&Conn::acked) + sum(&Conn::errors) >= sum(&Conn::sent)) {
             break;
         }
     }
@@ -572,21 +589,20 @@ int main(int argc, char** argv) {
     std::int64_t sent = sum(&Conn::sent), acked = sum(&Conn::acked), errors = sum(&Conn::errors),
                  received = sum(&Conn::received);
     std::vector<std::uint32_t> lat = std::move(s.latencyUs);
-    double p50 = percentile(lat, 0.50), p99 = percentile(lat, 0.99),
-           p999 = percentile(lat, 0.999);
+    double p50 = percentile(lat, 0.50), p99 = percentile(lat, 0.99), p999 = percentile(lat, 0.999);
     double max = lat.empty() ? 0 : *std::max_element(lat.begin(), lat.end()) / 1000.0;
     double rate = static_cast<double>(receivedAtEnd - warmDelivered) / measured;
-    std::printf("{\"mode\":\"%s\",\"connections\":%d,\"pairs\":%d,\"depth\":%d,\"offered\":%.0f,"
-                "\"delivered_per_s\":%.0f,\"delivered_in_window\":%lld,\"sent\":%lld,"
-                "\"acked\":%lld,\"errors\":%lld,\"received\":%lld,\"lost\":%lld,"
-                "\"p50_ms\":%.2f,\"p99_ms\":%.2f,\"p999_ms\":%.2f,\"max_ms\":%.2f,"
-                "\"failed\":%d,\"seconds\":%.1f}\n",
-                o.mode.c_str(), total, o.pairs, o.mode == "saturate" ? o.depth : 0,
-                o.mode == "open" ? o.rate : 0.0, rate,
-                static_cast<long long>(deliveredInWindow), static_cast<long long>(sent),
-                static_cast<long long>(acked), static_cast<long long>(errors),
-                static_cast<long long>(received),
-                static_cast<long long>(std::max<std::int64_t>(0, acked - received)), p50, p99,
-                p999, max, s.failed.load(), measured);
+    std::printf(
+        "{\"mode\":\"%s\",\"connections\":%d,\"pairs\":%d,\"depth\":%d,\"offered\":%.0f,"
+        "\"delivered_per_s\":%.0f,\"delivered_in_window\":%lld,\"sent\":%lld,"
+        "\"acked\":%lld,\"errors\":%lld,\"received\":%lld,\"lost\":%lld,"
+        "\"p50_ms\":%.2f,\"p99_ms\":%.2f,\"p999_ms\":%.2f,\"max_ms\":%.2f,"
+        "\"failed\":%d,\"seconds\":%.1f}\n",
+        o.mode.c_str(), total, o.pairs, o.mode == "saturate" ? o.depth : 0,
+        o.mode == "open" ? o.rate : 0.0, rate, static_cast<long long>(deliveredInWindow),
+        static_cast<long long>(sent), static_cast<long long>(acked), static_cast<long long>(errors),
+        static_cast<long long>(received),
+        static_cast<long long>(std::max<std::int64_t>(0, acked - received)), p50, p99, p999, max,
+        s.failed.load(), measured);
     return acked <= received && s.failed == 0 ? 0 : 1;
 }

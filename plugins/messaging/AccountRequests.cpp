@@ -11,9 +11,10 @@
 
 namespace switchboard::messaging {
 
-void AccountRequests::bind(HostContext* context, Directory* directory) {
+void AccountRequests::bind(HostContext* context, Directory* directory, std::size_t sendBudget) {
     _context = context;
     _directory = directory;
+    _sendBudget = sendBudget;
 }
 
 void AccountRequests::send(const std::shared_ptr<ChatSession>& s, const StreamPtr& conn,
@@ -58,9 +59,9 @@ void AccountRequests::login(const StreamPtr& conn, const std::shared_ptr<ChatSes
         AuthResult r = accounts->authenticate(login, password, conn->peerHost());
         if (r.status == AuthResult::Status::RateLimited) {
             send(s, conn,
-                 ChatFrames::errRetry("Too many failed logins; retry in " +
-                                          std::to_string(r.retryAfter) + " s",
-                                      r.retryAfter));
+                 ChatFrames::errRetry(
+                     "Too many failed logins; retry in " + std::to_string(r.retryAfter) + " s",
+                     r.retryAfter));
             return;
         }
         if (r.status != AuthResult::Status::Ok) {
@@ -90,9 +91,9 @@ void AccountRequests::login(const StreamPtr& conn, const std::shared_ptr<ChatSes
             item.frame = std::move(frame);
             items.push_back(std::move(item));
         };
-        reply(FrameCodec::encode(FrameType::SES,
-                                 "{\"session\":" + std::to_string(sessionId) + "}"));
-        for (auto& frame : ChatFrames::list(_directory->listChunks(), 0)) {
+        reply(
+            FrameCodec::encode(FrameType::SES, "{\"session\":" + std::to_string(sessionId) + "}"));
+        for (auto& frame : ChatFrames::list(_directory->listChunks(), 0, _sendBudget)) {
             reply(std::move(frame));
         }
         MessageWriter::Item drain;

@@ -20,7 +20,7 @@ class ChatHandler;
 class AccountRequests {
 public:
     explicit AccountRequests(ChatHandler& handler) : _handler(handler) {}
-    void bind(HostContext* context, Directory* directory);
+    void bind(HostContext* context, Directory* directory, std::size_t sendBudget);
 
     /// LOG: SES{session} and LIS{users} (then the undelivered messages), or ERR.
     void login(const StreamPtr& conn, const std::shared_ptr<ChatSession>& s,
@@ -52,6 +52,7 @@ private:
     ChatHandler& _handler;
     HostContext* _context = nullptr;
     Directory* _directory = nullptr;
+    std::size_t _sendBudget = 0;
 };
 
 }  // namespace switchboard::messaging

@@ -17,9 +17,9 @@ std::string ChatFrames::reply(FrameType type, std::string_view text) {
 }
 
 std::string ChatFrames::errRetry(std::string_view text, long long seconds) {
-    return FrameCodec::encode(FrameType::ERR, "{\"msg\":" + json::quote(text) +
-                                                  ",\"retry_after\":" + std::to_string(seconds) +
-                                                  "}");
+    return FrameCodec::encode(
+        FrameType::ERR,
+        "{\"msg\":" + json::quote(text) + ",\"retry_after\":" + std::to_string(seconds) + "}");
 }
 
 std::string ChatFrames::delivered(const StoredMessage& m) {
@@ -42,7 +42,7 @@ std::vector<std::string> ChatFrames::history(const std::vector<StoredMessage>& m
     std::string current = kOpen;
     bool empty = true;
     for (const auto& m : messages) {
-        std::string entry = delivered(m);
+        const std::string& entry = m.body;
         if (!empty && current.size() + 1 + entry.size() + kMore.size() > FrameCodec::kMaxPayload) {
             out.push_back(FrameCodec::encode(FrameType::HIS, current + kMore));
             current = kOpen;
@@ -59,8 +59,8 @@ std::vector<std::string> ChatFrames::history(const std::vector<StoredMessage>& m
     return out;
 }
 
-std::vector<std::string> ChatFrames::list(const Directory::ListChunks& chunks,
-                                          std::size_t offset) {
+std::vector<std::string> ChatFrames::list(const Directory::ListChunks& chunks, std::size_t offset,
+                                          std::size_t budget) {
     const auto& all = *chunks;
     std::size_t start = 0;  // the chunk holding `offset` (its start, if the list moved)
     while (start + 1 < all.size() && all[start + 1].first <= offset) {
@@ -70,7 +70,7 @@ std::vector<std::string> ChatFrames::list(const Directory::ListChunks& chunks,
     std::size_t bytes = 0;
     for (std::size_t i = start; i < all.size(); ++i) {
         bool last = i + 1 == all.size();
-        bool full = !last && bytes + all[i].names.size() + all[i + 1].names.size() > kListBudget;
+        bool full = !last && bytes + all[i].names.size() + all[i + 1].names.size() > budget;
         std::string payload = "{\"users\":[" + all[i].names + "]";
         if (full) {
             payload += ",\"next\":" + std::to_string(all[i + 1].first);

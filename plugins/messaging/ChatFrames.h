@@ -26,19 +26,18 @@ struct ChatFrames {
     static std::string dis(std::string_view text = {}) { return reply(FrameType::DIS, text); }
     /// {"msg": text, "retry_after": seconds}
     static std::string errRetry(std::string_view text, long long seconds);
-    /// The JSON object of a delivered message (also a HIS entry).
+    /// The JSON object of a delivered message from its sender, reciever, msg and ts (stored as
+    /// its body, also a HIS entry).
     static std::string delivered(const StoredMessage& m);
-    /// HIS frames: the entries oldest first, split over several frames when they pass 64 KiB
+    /// HIS frames: the bodies oldest first, split over several frames when they pass 64 KiB
     /// ({"history":[...],"more":true} for all but the last).
     static std::vector<std::string> history(const std::vector<StoredMessage>& messages);
-    /// Bytes of LIS frames one request is answered with at most (so the connection's outbound
-    /// queue never overflows with a big directory); past it, the last frame names where to
-    /// continue.
-    static constexpr std::size_t kListBudget = 256 * 1024;
     /// The LIS answer from the login at `offset` on: frames of up to 64 KiB, all but the last
-    /// with "more": true; when logins remain beyond kListBudget, the last carries "next": N
-    /// (ask LIS{"offset": N} for the rest).
-    static std::vector<std::string> list(const Directory::ListChunks& chunks, std::size_t offset);
+    /// with "more": true; past `budget` bytes (send_budget, so the connection's outbound queue
+    /// never overflows with a big directory) the last carries "next": N instead (ask
+    /// LIS{"offset": N} for the rest).
+    static std::vector<std::string> list(const Directory::ListChunks& chunks, std::size_t offset,
+                                         std::size_t budget);
 };
 
 }  // namespace switchboard::messaging

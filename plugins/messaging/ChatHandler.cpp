@@ -48,7 +48,7 @@ void ChatHandler::bind(HostContext* context, MessageWriter* writer, Directory* d
     _writer = writer;
     _directory = directory;
     _presence = presence;
-    _accounts->bind(context, directory);
+    _accounts->bind(context, directory, _config->sendBudget);
     Metrics& m = context->metrics();
     _received = &m.counter("messages_received_total", "MSG frames received");
     _errors = &m.counter("errors_total", "ERR frames sent for bad requests");
@@ -140,8 +140,7 @@ void ChatHandler::offload(const StreamPtr& conn, const std::shared_ptr<ChatSessi
         try {
             task();
         } catch (const std::exception& e) {
-            _context->logger().error("chat connection %?u: %s", conn->id(),
-                                     std::string(e.what()));
+            _context->logger().error("chat connection %?u: %s", conn->id(), std::string(e.what()));
             reply(s, conn, ChatFrames::err("Internal error"));
         }
         resume(conn, s);
@@ -309,8 +308,7 @@ void ChatHandler::sendMessage(const StreamPtr& conn, const std::shared_ptr<ChatS
         if (wait > 0) {
             _rejected->inc();
             reply(s, conn,
-                  ChatFrames::errRetry("Too many messages; retry in " + std::to_string(wait) +
-                                           " s",
+                  ChatFrames::errRetry("Too many messages; retry in " + std::to_string(wait) + " s",
                                        wait));
             return;
         }
@@ -328,10 +326,9 @@ void ChatHandler::sendMessage(const StreamPtr& conn, const std::shared_ptr<ChatS
         auto& a = arg.GetAllocator();
         arg.AddMember("sender", rapidjson::Value(m.sender.c_str(), a), a);
         arg.AddMember("reciever", rapidjson::Value(m.reciever.c_str(), a), a);
-        arg.AddMember("msg",
-                      rapidjson::Value(m.msg.data(),
-                                       static_cast<rapidjson::SizeType>(m.msg.size()), a),
-                      a);
+        arg.AddMember(
+            "msg",
+            rapidjson::Value(m.msg.data(), static_cast<rapidjson::SizeType>(m.msg.size()), a), a);
         arg.AddMember("ts", m.ts, a);
         LuaResult r = lua.call("on_chat_message", {&arg});
         if (!r.ok) {
@@ -355,12 +352,13 @@ void ChatHandler::sendMessage(const StreamPtr& conn, const std::shared_ptr<ChatS
             m.msg.assign(first["msg"].GetString(), first["msg"].GetStringLength());
         }
     }
-    std::string delivered = ChatFrames::delivered(m);
-    if (delivered.size() > ChatFrames::kMaxDelivered) {
-        refuse("Message too long: delivered it would be " + std::to_string(delivered.size()) +
+    m.body = ChatFrames::delivered(m);
+    if (m.body.size() > ChatFrames::kMaxDelivered) {
+        refuse("Message too long: delivered it would be " + std::to_string(m.body.size()) +
                " bytes (limit " + std::to_string(ChatFrames::kMaxDelivered) + ")");
         return;
     }
+    m.msg.clear();  // the body holds it
     m.id = _writer->nextId();
     ++s->messagesSent;
     MessageWriter::Item item;
@@ -368,7 +366,7 @@ void ChatHandler::sendMessage(const StreamPtr& conn, const std::shared_ptr<ChatS
     item.conn = conn;
     item.session = s;
     item.message = std::move(m);
-    item.frame = FrameCodec::encode(FrameType::MSG, delivered);
+    item.frame = FrameCodec::encode(FrameType::MSG, item.message.body);
     _writer->push(std::move(item));
 }
 
@@ -405,8 +403,8 @@ void ChatHandler::handleList(const StreamPtr& conn, const std::shared_ptr<ChatSe
         reply(s, conn, ChatFrames::err("offset must be a non-negative integer"));
         return;
     }
-    for (auto& frame :
-         ChatFrames::list(_directory->listChunks(), static_cast<std::size_t>(offset))) {
+    for (auto& frame : ChatFrames::list(_directory->listChunks(), static_cast<std::size_t>(offset),
+                                        _config->sendBudget)) {
         reply(s, conn, std::move(frame));
     }
 }

@@ -91,8 +91,7 @@ private:
     /// Runs `then` with the account `login`, looked up in the directory or, on a miss, with
     /// Accounts::find on the work pool; ERR "Unknown user: <login>" if there is none.
     void resolve(const StreamPtr& conn, const std::shared_ptr<ChatSession>& s,
-                 const std::string& login,
-                 std::function<void(const Directory::Entry&)> then);
+                 const std::string& login, std::function<void(const Directory::Entry&)> then);
     /// Runs `task` on the work pool with the session busy; ERR "Server busy" if the pool's
     /// queue is full.
     void offload(const StreamPtr& conn, const std::shared_ptr<ChatSession>& s,

@@ -55,7 +55,7 @@ private:
     mutable std::mutex _mutex;
     std::map<std::int64_t, Account> _accounts;              ///< by id: LIS order
     std::unordered_map<std::string, std::int64_t> _byName;  ///< folded username and email
-    ListChunks _lis;  ///< cached; reset on every change
+    ListChunks _lis;                                        ///< cached; reset on every change
 };
 
 }  // namespace switchboard::messaging

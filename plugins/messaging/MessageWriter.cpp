@@ -3,24 +3,27 @@
 
 #include <Poco/Logger.h>
 
+#include <chrono>
+
 #include "ChatFrames.h"
 
 namespace switchboard::messaging {
 
 namespace {
-/// Undelivered messages sent per drain item (and bytes, so the connection's outbound queue
-/// never fills with them); the rest follow in a later batch.
+/// Undelivered messages sent per drain item (and at most send_budget bytes, so the
+/// connection's outbound queue never fills with them); the rest follow in a later batch.
 constexpr std::int64_t kDrainChunk = 200;
-constexpr std::size_t kDrainBytes = 256 * 1024;
 }  // namespace
 
 MessageWriter::MessageWriter(MessagingStore& store, Presence& presence, Poco::Logger& logger,
-                             Metrics& metrics, std::int64_t historyLimit, std::size_t maxBatch)
+                             Metrics& metrics, std::int64_t historyLimit, std::size_t maxBatch,
+                             std::size_t drainBytes)
     : _store(store),
       _presence(presence),
       _logger(logger),
       _historyLimit(historyLimit),
       _maxBatch(maxBatch),
+      _drainBytes(drainBytes),
       _stored(metrics.counter("messages_stored_total", "Messages committed to the store")),
       _delivered(metrics.counter("messages_delivered_total",
                                  "Messages handed to a live connection of their receiver")),
@@ -99,11 +102,30 @@ std::size_t MessageWriter::queued() const {
 void MessageWriter::run() {
     std::vector<Item> batch;
     for (;;) {
+        // Drains whose connection has taken its last chunk (or closed) go first.
+        for (auto it = _deferred.begin(); it != _deferred.end();) {
+            if (!it->conn->isOpen()) {
+                it->session->inflight.fetch_sub(1);
+                it = _deferred.erase(it);
+            } else if (it->conn->queued() <= _drainBytes) {
+                batch.push_back(std::move(*it));
+                it = _deferred.erase(it);
+            } else {
+                ++it;
+            }
+        }
         {
             std::unique_lock<std::mutex> lock(_mutex);
-            _wake.wait(lock, [this] { return _stopping || !_queue.empty(); });
-            if (_queue.empty()) {
-                return;  // stopping, nothing left
+            if (batch.empty()) {
+                auto ready = [this] { return _stopping || !_queue.empty(); };
+                if (_deferred.empty()) {
+                    _wake.wait(lock, ready);
+                } else if (!_wake.wait_for(lock, std::chrono::milliseconds(5), ready)) {
+                    continue;  // look at the deferred drains again
+                }
+                if (_queue.empty()) {
+                    break;  // stopping, nothing left
+                }
             }
             while (!_queue.empty() && batch.size() < _maxBatch) {
                 batch.push_back(std::move(_queue.front()));
@@ -113,6 +135,10 @@ void MessageWriter::run() {
         runBatch(batch);
         batch.clear();
     }
+    for (auto& item : _deferred) {  // stopping: those messages wait for the next login
+        item.session->inflight.fetch_sub(1);
+    }
+    _deferred.clear();
 }
 
 void MessageWriter::runBatch(std::vector<Item>& batch) {
@@ -160,10 +186,11 @@ void MessageWriter::write(std::vector<Item>& batch) {
                 case Item::Kind::Drain: {
                     flush();
                     auto messages =
-                        _store.takeUndelivered(tx, item.userId, kDrainChunk, kDrainBytes);
+                        _store.takeUndelivered(tx, item.userId, kDrainChunk, _drainBytes);
+                    item.ids.clear();
                     for (const auto& m : messages) {
-                        item.out.push_back(
-                            FrameCodec::encode(FrameType::MSG, ChatFrames::delivered(m)));
+                        item.out.push_back(FrameCodec::encode(FrameType::MSG, m.body));
+                        item.ids.push_back(m.id);
                     }
                     // Live delivery starts once a drain finds nothing left, so a live message
                     // never overtakes an older stored one: until then messages to the account
@@ -229,17 +256,24 @@ void MessageWriter::deliver(std::vector<Item>& batch) {
                 if (item.failed) {
                     break;  // the messages stay undelivered: they come at the next login
                 }
-                for (const auto& frame : item.out) {
-                    item.conn->send(frame);
+                for (std::size_t i = 0; i < item.out.size(); ++i) {
+                    if (item.conn->send(item.out[i])) {
+                        _delivered.inc();
+                    } else {  // closed meanwhile (or overflowed): they wait for the next login
+                        undelivered.insert(undelivered.end(), item.ids.begin() + i, item.ids.end());
+                        item.more = false;
+                        break;
+                    }
                 }
-                _delivered.inc(item.out.size());
                 if (item.more && item.conn->isOpen()) {
                     Item more;
                     more.kind = Item::Kind::Drain;
                     more.conn = item.conn;
                     more.session = item.session;
                     more.userId = item.userId;
-                    push(std::move(more));
+                    // The next chunk once the peer has taken this one (stream.max_outbound).
+                    more.session->inflight.fetch_add(1);
+                    _deferred.push_back(std::move(more));
                 }
                 break;
             case Item::Kind::Forget:

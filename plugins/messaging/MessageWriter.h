@@ -33,20 +33,21 @@ public:
         Kind kind = Kind::Reply;
         StreamPtr conn;
         std::shared_ptr<ChatSession> session;
-        StoredMessage message;      ///< Message
-        std::string frame;          ///< Message: the delivered MSG frame; Reply: the bytes
-        bool closeAfter = false;    ///< Reply
-        std::int64_t userId = 0;    ///< History, Drain, Forget
-        std::int64_t otherId = 0;   ///< History
+        StoredMessage message;     ///< Message
+        std::string frame;         ///< Message: the delivered MSG frame; Reply: the bytes
+        bool closeAfter = false;   ///< Reply
+        std::int64_t userId = 0;   ///< History, Drain, Forget
+        std::int64_t otherId = 0;  ///< History
         // Filled while the batch runs.
         std::vector<StreamPtr> targets;
         std::vector<std::string> out;
+        std::vector<std::int64_t> ids;  ///< Drain: the message of each frame in `out`
         bool failed = false;
         bool more = false;  ///< Drain: undelivered messages remain
     };
 
-    MessageWriter(MessagingStore& store, Presence& presence, Poco::Logger& logger,
-                  Metrics& metrics, std::int64_t historyLimit, std::size_t maxBatch);
+    MessageWriter(MessagingStore& store, Presence& presence, Poco::Logger& logger, Metrics& metrics,
+                  std::int64_t historyLimit, std::size_t maxBatch, std::size_t drainBytes);
     ~MessageWriter();
 
     void start();
@@ -55,8 +56,8 @@ public:
     /// Queues an item (counted in its session's inflight).
     void push(Item item);
     /// Sends `bytes` on `conn` now, or through the queue while the session has items in it.
-    void send(const std::shared_ptr<ChatSession>& session, const StreamPtr& conn,
-              std::string bytes, bool closeAfter = false);
+    void send(const std::shared_ptr<ChatSession>& session, const StreamPtr& conn, std::string bytes,
+              bool closeAfter = false);
     /// Queues several items in one step (nothing can come between them).
     void pushAll(std::vector<Item> items);
     std::size_t queued() const;
@@ -75,6 +76,7 @@ private:
     Poco::Logger& _logger;
     const std::int64_t _historyLimit;
     const std::size_t _maxBatch;
+    const std::size_t _drainBytes;
     Counter& _stored;
     Counter& _delivered;
     Counter& _commits;
@@ -83,6 +85,8 @@ private:
     mutable std::mutex _mutex;
     std::condition_variable _wake;
     std::deque<Item> _queue;
+    /// Drains waiting for their connection to take what was sent (writer thread only).
+    std::vector<Item> _deferred;
     bool _stopping = false;
     std::thread _thread;
 };

@@ -80,7 +80,8 @@ void MessagingAdminRoutes::list(const HttpRequest& req, HttpResponse& resp) {
 
 void MessagingAdminRoutes::kick(const HttpRequest& req, HttpResponse& resp) {
     std::string text = req.param("id");
-    if (text.empty() || text.size() > 19 || text.find_first_not_of("0123456789") != std::string::npos) {
+    if (text.empty() || text.size() > 19 ||
+        text.find_first_not_of("0123456789") != std::string::npos) {
         resp.error(400, "connection id must be a number");
         return;
     }

@@ -13,7 +13,12 @@ void MessagingConfig::declare(ConfigSchema& schema) {
         .atLeast("1ms")
         .integer("max_batch", 2048, 1, 100000,
                  "Messages written in one transaction at most (group commit across "
-                 "connections)");
+                 "connections)")
+        .size("send_budget", "256KiB",
+              "Bytes of stored messages (at login) or of LIS frames sent to a connection in one "
+              "go; keep it below the listener's stream.max_outbound, which closes a connection "
+              "whose queue passes it")
+        .atLeast("1KiB");
     schema.section("rate_limit", "Messages one account may send (ERR with a retry hint beyond)")
         .integer("messages", 200, 0, 100000000, "Messages per account per window (0: no limit)")
         .duration("window", "1s", "Length of the counting window")
@@ -26,6 +31,7 @@ MessagingConfig MessagingConfig::parse(const ConfigSection& section) {
     c.historyLimit = section.getInt("history_limit");
     c.frameTimeout = section.getDuration("frame_timeout");
     c.maxBatch = static_cast<std::size_t>(section.getInt("max_batch"));
+    c.sendBudget = static_cast<std::size_t>(section.getSize("send_budget"));
     c.messagesPerWindow = static_cast<std::uint64_t>(section.getInt("rate_limit.messages"));
     c.rateWindow = section.getDuration("rate_limit.window");
     return c;

@@ -72,7 +72,7 @@ void MessagingPlugin::start(HostContext& context) {
     loadDirectory(context);
     _writer = std::make_unique<MessageWriter>(*_store, _presence, context.logger(),
                                               context.metrics(), _config->historyLimit,
-                                              _config->maxBatch);
+                                              _config->maxBatch, _config->sendBudget);
     _writer->start();
     _handler->bind(&context, _writer.get(), &_directory, &_presence);
     subscribe(context);

@@ -1,7 +1,7 @@
-// The messaging plugin's table: every message with its conversation (the two account ids,
-// smaller first, for history) and whether it reached a live connection of its receiver (the
-// undelivered ones are sent at the receiver's next login). Ids are assigned here, in memory,
-// so a batch of messages is one multi-row INSERT.
+// The messaging plugin's table: every message (its delivered JSON) with its conversation (the
+// two account ids, smaller first, for history) and whether it reached a live connection of its
+// receiver (the undelivered ones are sent at the receiver's next login). Ids are assigned here,
+// in memory, so a batch of messages is a few multi-row INSERTs.
 #pragma once
 
 #include <atomic>
@@ -13,6 +13,9 @@
 
 namespace switchboard::messaging {
 
+/// A message as sent (sender, reciever, msg, ts) and as stored: `body`, its delivered JSON
+/// ({"sender", "reciever", "msg", "ts"}), sent as is by HIS and the offline drain. Rows read
+/// back carry the ids, body and delivered flag only.
 struct StoredMessage {
     std::int64_t id = 0;
     std::int64_t senderId = 0;
@@ -21,6 +24,7 @@ struct StoredMessage {
     std::string reciever;
     std::string msg;
     double ts = 0;
+    std::string body;
     bool delivered = false;
 };
 
@@ -38,7 +42,7 @@ public:
     std::vector<StoredMessage> history(StoreTx& tx, std::int64_t a, std::int64_t b,
                                        std::int64_t limit);
     /// The oldest undelivered messages to `receiverId` (at most `limit`, and no more than
-    /// `maxBytes` of text after the first), marked delivered.
+    /// `maxBytes` of bodies after the first), marked delivered.
     std::vector<StoredMessage> takeUndelivered(StoreTx& tx, std::int64_t receiverId,
                                                std::int64_t limit, std::size_t maxBytes);
     void markUndelivered(StoreTx& tx, std::int64_t id);

@@ -99,9 +99,9 @@ public:
             return f;
         }
         auto first = static_cast<unsigned char>(_buffer[0]);
-        std::size_t length = (static_cast<std::size_t>(static_cast<unsigned char>(_buffer[1]))
-                              << 8) |
-                             static_cast<unsigned char>(_buffer[2]);
+        std::size_t length =
+            (static_cast<std::size_t>(static_cast<unsigned char>(_buffer[1])) << 8) |
+            static_cast<unsigned char>(_buffer[2]);
         if (!fill(3 + length, timeout)) {
             return f;
         }
@@ -245,9 +245,8 @@ struct ChatServer {
     void registerUser(const std::string& login, const std::string& password = "password123",
                       const std::string& email = "") {
         ChatClient c(ports.chat);
-        c.send(REG, "{\"login\":\"" + login + "\",\"password\":\"" + password +
-                        "\",\"email\":\"" + (email.empty() ? login + "@example.com" : email) +
-                        "\"}");
+        c.send(REG, "{\"login\":\"" + login + "\",\"password\":\"" + password + "\",\"email\":\"" +
+                        (email.empty() ? login + "@example.com" : email) + "\"}");
         Frame f = c.read();
         EXPECT_EQ(f.type, ACK) << "REG " << login << ": " << f.payload;
     }

@@ -43,7 +43,8 @@ TEST(MessagingApiTest, RegisterErrorsNameTheProblem) {
     ChatClient c(server.chat());
     c.send(REG, "{\"login\":\"carol\",\"password\":\"password123\",\"email\":\"c2@example.com\"}");
     c.expectError("Username already taken");
-    c.send(REG, "{\"login\":\"dave\",\"password\":\"password123\",\"email\":\"carol@example.com\"}");
+    c.send(REG,
+           "{\"login\":\"dave\",\"password\":\"password123\",\"email\":\"carol@example.com\"}");
     c.expectError("Email already registered");
     c.send(REG, "{\"login\":\"dave\",\"password\":\"short\",\"email\":\"d@example.com\"}");
     c.expectError("password must be at least 8 characters");
@@ -343,7 +344,8 @@ TEST(MessagingApiTest, AdminListsAndKicksConnections) {
     server.registerUser("vera");
     ChatClient c(server.chat());
     ASSERT_TRUE(c.login("vera", "password123"));
-    std::map<std::string, std::string> auth{{"Authorization", std::string("Bearer ") + kAdminToken}};
+    std::map<std::string, std::string> auth{
+        {"Authorization", std::string("Bearer ") + kAdminToken}};
     HttpResult list = http("GET", server.ports.admin, "/admin/api/messaging/connections", "", auth);
     ASSERT_EQ(list.status, 200) << list.body;
     rapidjson::Document d;
@@ -361,10 +363,10 @@ TEST(MessagingApiTest, AdminListsAndKicksConnections) {
     EXPECT_EQ(kick.status, 200) << kick.body;
     EXPECT_EQ(c.expect(DIS).str("msg"), "Disconnected by an operator");
     EXPECT_TRUE(c.closedWithin(5s));
-    EXPECT_EQ(http("POST", server.ports.admin, "/admin/api/messaging/connections/999999/kick", "",
-                   auth)
-                  .status,
-              404);
+    EXPECT_EQ(
+        http("POST", server.ports.admin, "/admin/api/messaging/connections/999999/kick", "", auth)
+            .status,
+        404);
 }
 
 }  // namespace
