@@ -79,14 +79,18 @@ void ChatHandler::onData(const StreamPtr& conn, std::string_view bytes) {
         return;
     }
     Lock lock(s->mutex);
+    if (s->closing) {
+        return;
+    }
     s->codec.feed(bytes);
     Frame frame;
-    while (conn->isOpen() && s->codec.next(frame)) {
+    while (conn->isOpen() && !s->closing && s->codec.next(frame)) {
         if (!s->busy) {
             handle(conn, s, frame);
             continue;
         }
         if (s->queued.size() >= kMaxQueuedFrames) {
+            s->closing = true;
             reply(s, conn, ChatFrames::dis("Too many requests waiting"), true);
             return;
         }
@@ -126,7 +130,7 @@ void ChatHandler::onClose(const StreamPtr& conn) {
 void ChatHandler::resume(const StreamPtr& conn, const std::shared_ptr<ChatSession>& s) {
     Lock lock(s->mutex);
     s->busy = false;
-    while (!s->busy && !s->queued.empty() && conn->isOpen()) {
+    while (!s->busy && !s->closing && !s->queued.empty() && conn->isOpen()) {
         Frame frame = std::move(s->queued.front());
         s->queued.pop_front();
         handle(conn, s, frame);
@@ -161,6 +165,7 @@ void ChatHandler::handle(const StreamPtr& conn, const std::shared_ptr<ChatSessio
     bool known = FrameCodec::knownType(frame.type);
     if (frame.version != FrameCodec::kVersion) {
         if (!known) {  // neither field makes sense: the stream is not chat frames
+            s->closing = true;
             reply(s, conn, ChatFrames::dis("Bad frame header"), true);
             return;
         }
@@ -425,6 +430,13 @@ void ChatHandler::checkTimeouts() {
         }
     }
     for (auto& [conn, s] : late) {
+        {
+            std::lock_guard<std::mutex> lock(s->mutex);
+            if (s->closing) {
+                continue;
+            }
+            s->closing = true;
+        }
         s->partialSinceMs = 0;
         reply(s, conn, ChatFrames::dis("Incomplete frame: timed out"), true);
     }

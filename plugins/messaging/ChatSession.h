@@ -20,6 +20,8 @@ struct ChatSession {
     /// keep the order of the requests.
     bool busy = false;
     std::deque<Frame> queued;
+    /// A DIS for a framing error is on its way: later bytes are ignored.
+    bool closing = false;
     std::int64_t userId = 0;  ///< 0 until LOG succeeds
     std::string login;
     std::int64_t sessionId = 0;
