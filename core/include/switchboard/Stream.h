@@ -23,6 +23,10 @@ public:
     /// Queues bytes for sending. Thread-safe. Returns false if the connection is closed; past
     /// the listener's stream.max_outbound (a peer that does not read) it is closed (Overflow).
     virtual bool send(std::string_view bytes) = 0;
+    /// Bytes queued for sending and not yet taken by the socket (0 once closed). Thread-safe.
+    /// For senders of long answers (a chat backlog) that continue only while the peer keeps
+    /// up, instead of passing stream.max_outbound.
+    virtual std::size_t queued() const = 0;
     /// Closes after the queued bytes are sent. Thread-safe, idempotent.
     virtual void close() = 0;
     /// False once either side closed the connection.

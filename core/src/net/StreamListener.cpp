@@ -28,6 +28,11 @@ bool StreamSession::send(std::string_view bytes) {
     return conn && _open.load() && conn->send(bytes);
 }
 
+std::size_t StreamSession::queued() const {
+    auto conn = _conn.lock();
+    return conn && _open.load() ? conn->queued() : 0;
+}
+
 void StreamSession::close() {
     if (!_open.exchange(false)) {
         return;

@@ -33,6 +33,7 @@ public:
     std::uint64_t id() const override { return _id; }
     std::string peerHost() const override { return _peerHost; }
     bool send(std::string_view bytes) override;
+    std::size_t queued() const override;
     void close() override;
     bool isOpen() const override { return _open.load(); }
     void setData(std::shared_ptr<void> data) override;
