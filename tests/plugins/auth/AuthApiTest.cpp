@@ -344,6 +344,38 @@ TEST_F(AuthApiTest, CommunicateRejectsBodiesThatAreNotObjects) {
     EXPECT_EQ(array.body, errorJson("body must be a JSON object"));
 }
 
+TEST_F(AuthApiTest, CommunicateRefusesDataNestedPastTheHooksLimit) {
+    Login l = login(port(), "username", "alice", "password123");
+    Auth cookie{l.auth.cookie, ""};
+    // The body is one level; `n` adds one per array.
+    auto nestedBody = [](int levels) {
+        return R"({"action":"data","n":)" + std::string(levels - 1, '[') + "1" +
+               std::string(levels - 1, ']') + "}";
+    };
+    std::string deepest = nestedBody(32);
+    HttpResult fits = post(port(), "/communicate", deepest, cookie);
+    EXPECT_EQ(fits.status, 200) << fits.body;
+    EXPECT_TRUE(sameJson(fits.body, deepest)) << fits.body;
+    auto warnings = [&] {
+        std::string log = server->log();
+        std::size_t n = 0;
+        for (std::size_t at = log.find("nested too deeply"); at != std::string::npos;
+             at = log.find("nested too deeply", at + 1)) {
+            ++n;
+        }
+        return n;
+    };
+    std::size_t before = warnings();
+    for (int levels : {33, 40, 1000}) {
+        HttpResult r = post(port(), "/communicate", nestedBody(levels), cookie);
+        EXPECT_EQ(r.status, 400) << levels;
+        EXPECT_EQ(r.body, errorJson("body is nested too deeply (limit 32 levels)")) << levels;
+    }
+    EXPECT_EQ(warnings(), before) << "the client's mistake is not the server's warning";
+    EXPECT_EQ(post(port(), "/communicate", R"({"action":"echo","message":"ok"})", cookie).body,
+              "{\"echo\":\"ok\"}");
+}
+
 TEST_F(AuthApiTest, ForceCloseClosesTheConnectionAfterTheResponse) {
     Login l = login(port(), "username", "alice", "password123");
     Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port()));
