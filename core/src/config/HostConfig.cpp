@@ -48,7 +48,9 @@ ConfigSchema buildSchema() {
 
     root.section("store", "Storage")
         .string("url", "sqlite:var/switchboard.db", "sqlite:<path> or postgresql://...")
-        .duration("flush_interval", "1s", "Longest delay of write-behind updates")
+        .duration("flush_interval", "1s",
+                  "Period of write-behind flushes: an update is written at most this plus one "
+                  "flush round (switchboard_store_flush_round_seconds_max) later")
         .atLeast("1ms");
     root.section("bus", "Event bus")
         .string("url", "local", "local (in-process) or redis://host:port")
