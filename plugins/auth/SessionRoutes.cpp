@@ -5,6 +5,7 @@
 #include <Poco/Logger.h>
 
 #include "switchboard/Json.h"
+#include "switchboard/Lua.h"
 
 namespace switchboard::auth {
 
@@ -109,6 +110,12 @@ void SessionRoutes::communicate(const HttpRequest& req, HttpResponse& resp, cons
     if (req.body().empty()) {
         data.SetObject();
     } else if (!json::readBody(req, data, resp)) {
+        return;
+    }
+    if (json::depth(data) > Lua::kMaxDepth) {
+        // The hook could not take it: the client's mistake, not a hook failure to warn about.
+        resp.error(
+            400, "body is nested too deeply (limit " + std::to_string(Lua::kMaxDepth) + " levels)");
         return;
     }
     if (native) {

@@ -1,6 +1,7 @@
 // Configuration reload through SIGHUP and POST /admin/api/reload: changed plugins restart,
 // unchanged ones keep running untouched, Lua scripts reload, a bad config changes nothing.
 #include <Poco/Exception.h>
+#include <Poco/File.h>
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
@@ -35,12 +36,19 @@ protected:
     }
     std::string config(const std::string& greeting, bool testkitEnabled,
                        const std::string& extraPlugin = "") {
-        return configYaml(dir, ports,
-                          "  pairing: { listener: pairing }\n"
-                          "  testkit: { listener: public, greeting: " +
-                              greeting + ", enabled: " + (testkitEnabled ? "true" : "false") +
-                              " }\n" + extraPlugin,
-                          "lua: { scripts: [" + script + "] }\n");
+        // A reload waits for a held request for up to shutdown_timeout: longer than a test
+        // holds one, so what a test sees never depends on the machine's speed.
+        return longShutdown(configYaml(dir, ports,
+                                       "  pairing: { listener: pairing }\n"
+                                       "  testkit: { listener: public, greeting: " +
+                                           greeting +
+                                           ", enabled: " + (testkitEnabled ? "true" : "false") +
+                                           " }\n" + extraPlugin,
+                                       "lua: { scripts: [" + script + "] }\n"));
+    }
+    static std::string longShutdown(std::string yaml) {
+        const std::string from = "shutdown_timeout: 2s";
+        return yaml.replace(yaml.find(from), from.size(), "shutdown_timeout: 20s");
     }
     std::string greeting() { return http("GET", ports.pub, "/testkit/greeting").body; }
     std::unique_ptr<Poco::Net::WebSocket> openSocket() {
@@ -72,6 +80,16 @@ protected:
         }
     }
     void rewrite(const std::string& yaml) { dir.write("switchboard.yaml", yaml); }
+    /// GET /testkit/hold in the background: inside the handler once entered() exists, until
+    /// release().
+    std::future<HttpResult> hold() {
+        return std::async(std::launch::async, [this] {
+            return http("GET", ports.pub,
+                        "/testkit/hold?entered=" + entered() + "&release=" + dir.file("release"));
+        });
+    }
+    std::string entered() const { return dir.file("entered"); }
+    void release() const { dir.write("release", ""); }
 
     TempDir dir;
     Ports ports;
@@ -156,49 +174,58 @@ TEST_F(ReloadTest, LuaScriptsReload) {
 }
 
 TEST_F(ReloadTest, RequestsInsideARestartedPluginFinishFirst) {
-    auto slow = std::async(std::launch::async,
-                           [&] { return http("GET", ports.pub, "/testkit/slow?ms=700"); });
-    // Give the request time to get inside the handler (loopback: well under 150 ms); if it
-    // is late it simply lands on the new instance and the test still holds.
-    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    auto held = hold();
+    ASSERT_TRUE(eventually([&] { return Poco::File(entered()).exists(); })) << server->log();
     rewrite(config("two", true));
-    HttpResult reload = http("POST", ports.admin, "/admin/api/reload", "", admin());
-    EXPECT_EQ(reload.status, 200) << reload.body;
-    HttpResult r = slow.get();
+    auto reload = std::async(std::launch::async, [&] {
+        return http("POST", ports.admin, "/admin/api/reload", "", admin());
+    });
+    // The restart has begun (its routes say so) and waits for the request inside.
+    EXPECT_TRUE(eventually([&] {
+        return http("GET", ports.pub, "/testkit/greeting").status == 503;
+    })) << server->log();
+    EXPECT_EQ(reload.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout);
+    release();
+    HttpResult r = held.get();
     EXPECT_EQ(r.status, 200);
-    EXPECT_EQ(r.body, "{\"slept\":700}");
+    EXPECT_EQ(r.body, "{\"held_by\":\"one\"}");  // the old instance, still whole
+    HttpResult done = reload.get();
+    EXPECT_EQ(done.status, 200) << done.body;
     EXPECT_TRUE(server->running()) << server->log();
     EXPECT_EQ(greeting(), "{\"greeting\":\"two\"}");
+    EXPECT_FALSE(contains(server->log(), "still running")) << server->log();
 }
 
 TEST_F(ReloadTest, ARestartingPluginsRoutesAnswer503NeverNotFound) {
-    // A request inside the plugin holds its restart for ~550 ms; meanwhile its other routes
-    // must say "retry" (a TunneLink client reads 404 as "server not registered").
-    auto slow = std::async(std::launch::async,
-                           [&] { return http("GET", ports.pub, "/testkit/slow?ms=700"); });
-    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    // A request held inside the plugin holds its restart; meanwhile its other routes must say
+    // "retry" (a TunneLink client reads 404 as "server not registered").
+    auto held = hold();
+    ASSERT_TRUE(eventually([&] { return Poco::File(entered()).exists(); })) << server->log();
     rewrite(config("two", true));
     auto reload = std::async(std::launch::async, [&] {
         return http("POST", ports.admin, "/admin/api/reload", "", admin());
     });
     std::map<int, int> statuses;
     std::string retryAfter, message;
-    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(900);
-    while (std::chrono::steady_clock::now() < until) {
+    auto ask = [&] {
         HttpResult r = http("GET", ports.pub, "/testkit/greeting");
         ++statuses[r.status];
         if (r.status == 503) {
             retryAfter = r.header("retry-after");
             message = r.body;
         }
-    }
+        return r;
+    };
+    EXPECT_TRUE(eventually([&] { return ask().status == 503; })) << server->log();
+    release();
+    EXPECT_TRUE(eventually([&] { return ask().body == "{\"greeting\":\"two\"}"; }))
+        << server->log();
     EXPECT_EQ(reload.get().status, 200);
-    EXPECT_EQ(slow.get().status, 200);
+    EXPECT_EQ(held.get().status, 200);
     EXPECT_EQ(statuses.count(404), 0u);
     EXPECT_GT(statuses[503], 0);
     EXPECT_EQ(retryAfter, "1");
     EXPECT_EQ(message, "{\"error\":\"plugin testkit is restarting; retry shortly\"}");
-    EXPECT_EQ(greeting(), "{\"greeting\":\"two\"}");
 }
 
 TEST_F(ReloadTest, OnlyTheRestartedPluginsConnectionsClose) {

@@ -198,6 +198,34 @@ struct EventStream::Impl {
     Poco::Net::HTTPClientSession session;
     Poco::Net::HTTPResponse response;
     std::istream* in = nullptr;
+
+    /// The next event `wanted` accepts (others are skipped); nullopt after 15 s.
+    template <class Wanted>
+    std::optional<Event> read(Wanted wanted) {
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+        Event event;
+        std::string line;
+        auto readLine = [&] {
+            try {
+                return static_cast<bool>(std::getline(*in, line));
+            } catch (const Poco::Exception&) {
+                return false;  // read timeout: no event came
+            }
+        };
+        while (std::chrono::steady_clock::now() < deadline && readLine()) {
+            if (line.compare(0, 7, "event: ") == 0) {
+                event.topic = line.substr(7);
+            } else if (line.compare(0, 6, "data: ") == 0) {
+                event.data = line.substr(6);
+            } else if (line.empty()) {
+                if (!event.topic.empty() && wanted(event)) {
+                    return event;
+                }
+                event = Event{};
+            }
+        }
+        return std::nullopt;
+    }
 };
 
 EventStream::EventStream(int adminPort, const std::string& topic)
@@ -223,29 +251,13 @@ std::string EventStream::contentType() const {
 
 std::optional<EventStream::Event> EventStream::next(const std::string& topic,
                                                     const std::string& needle) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-    Event event;
-    std::string line;
-    auto readLine = [&] {
-        try {
-            return static_cast<bool>(std::getline(*_impl->in, line));
-        } catch (const Poco::Exception&) {
-            return false;  // read timeout: no event came
-        }
-    };
-    while (std::chrono::steady_clock::now() < deadline && readLine()) {
-        if (line.compare(0, 7, "event: ") == 0) {
-            event.topic = line.substr(7);
-        } else if (line.compare(0, 6, "data: ") == 0) {
-            event.data = line.substr(6);
-        } else if (line.empty()) {
-            if (event.topic == topic && event.data.find(needle) != std::string::npos) {
-                return event;
-            }
-            event = Event{};
-        }
-    }
-    return std::nullopt;
+    return _impl->read([&](const Event& e) {
+        return e.topic == topic && e.data.find(needle) != std::string::npos;
+    });
+}
+
+std::optional<EventStream::Event> EventStream::nextAnyTopic(const std::string& needle) {
+    return _impl->read([&](const Event& e) { return e.data.find(needle) != std::string::npos; });
 }
 
 std::string configYaml(const TempDir& dir, const Ports& ports, const std::string& plugins,
@@ -274,6 +286,21 @@ void executeOnDatabase(const std::string& database, const std::string& sql) {
     Poco::Data::Session session("SQLite", database);
     session.setProperty("connectionTimeout", std::size_t{5});
     session << sql, Poco::Data::Keywords::now;
+}
+
+void releaseLuaHold(const std::string& database) {
+    executeOnDatabase(database, "INSERT INTO lua_kv (key, value) VALUES ('release', 'true')");
+}
+
+std::string forHolding(std::string yaml) {
+    const std::string from = "shutdown_timeout: 2s";
+    yaml.replace(yaml.find(from), from.size(), "shutdown_timeout: 20s");
+    std::size_t lua = yaml.find("lua: { ");
+    if (lua == std::string::npos) {
+        throw std::logic_error("forHolding: the config has no lua: { ... } line");
+    }
+    yaml.insert(lua + 7, "instruction_budget: 1000000000, ");
+    return yaml;
 }
 
 std::string withListener(std::string yaml, const std::string& name, int port,

@@ -86,6 +86,9 @@ public:
     /// The next event of `topic` whose data contains `needle` (other events are skipped);
     /// nullopt if none arrives within 15 s.
     std::optional<Event> next(const std::string& topic, const std::string& needle = "");
+    /// The next event of any topic whose data contains `needle`, so a test can see an event
+    /// its subscription should have kept out; nullopt if none arrives within 15 s.
+    std::optional<Event> nextAnyTopic(const std::string& needle);
 
 private:
     struct Impl;
@@ -119,6 +122,20 @@ std::string withServerKeys(std::string yaml, const std::string& lines);
 /// Runs SQL on a server's SQLite file from outside (WAL: alongside the running server), e.g. to
 /// rename a plugin's table away so that its writes fail.
 void executeOnDatabase(const std::string& database, const std::string& sql);
+
+/// Lua defining hold_here(): logs "hook holding here" and loops until releaseLuaHold() — a
+/// hook that calls it keeps its request inside the plugin for as long as a test needs, e.g. to
+/// watch the plugin restart. Needs forHolding()'s config.
+constexpr const char* kLuaHold =
+    "function hold_here()\n"
+    "  log.info('hook holding here')\n"
+    "  while store.get('release') == nil do end\n"
+    "end\n";
+/// Ends every hold_here() of the server whose SQLite file is `database`.
+void releaseLuaHold(const std::string& database);
+/// `yaml` (from configYaml) with the Lua instruction budget at its maximum and
+/// server.shutdown_timeout at 20 s, so a held hook neither runs out nor is given up on.
+std::string forHolding(std::string yaml);
 
 /// The result of running the binary to completion.
 struct RunResult {

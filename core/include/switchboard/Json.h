@@ -37,6 +37,10 @@ bool parseBody(const HttpRequest& req, rapidjson::Document& doc, std::string& er
 bool readBody(const HttpRequest& req, rapidjson::Document& doc, HttpResponse& resp,
               BlankBody blank = BlankBody::Invalid);
 
+/// Levels of nested objects and arrays in `value`: 0 for a scalar, 1 for {} or [1, 2], 2 for
+/// {"a": []}. Iterative, so a value of any depth is safe to measure.
+std::size_t depth(const rapidjson::Value& value);
+
 /// Serialises a value to compact JSON text.
 std::string stringify(const rapidjson::Value& value);
 

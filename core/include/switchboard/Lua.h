@@ -4,6 +4,7 @@
 
 #include <rapidjson/document.h>
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,11 @@ struct LuaResult {
 
 class Lua {
 public:
+    /// Deepest nesting of objects and arrays (json::depth) a hook argument or result may have;
+    /// a deeper argument fails the call. Plugins check client input against it first and
+    /// answer 400: that call would fail because of what the client sent.
+    static constexpr std::size_t kMaxDepth = 32;
+
     virtual ~Lua() = default;
     /// True if the loaded scripts define a global function of that name.
     virtual bool hasHook(const std::string& name) const = 0;

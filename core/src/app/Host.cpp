@@ -32,6 +32,18 @@ std::string join(const std::vector<std::string>& lines) {
     return out;
 }
 
+AdminSettings adminSettings(const HostConfig& c) {
+    AdminSettings a;
+    auto listener = c.listeners.find(c.adminListener);
+    ListenerOptions none;
+    const ListenerOptions& admin = listener != c.listeners.end() ? listener->second : none;
+    a.hosts = std::make_shared<const AdminHosts>(admin.bind, admin.port, c.adminAllowedHosts);
+    a.sessionTtl = c.adminSessionTtl;
+    a.failuresPerAddress = c.adminFailuresPerAddress;
+    a.failureWindow = c.adminFailureWindow;
+    return a;
+}
+
 LuaOptions luaOptions(const HostConfig& c) {
     LuaOptions o;
     o.scripts = c.luaScripts;
@@ -196,6 +208,7 @@ void Host::start() {
         } else {
             _admin->setToken(_config.adminToken);
         }
+        _admin->configure(adminSettings(_config));
         _store = DataStore::open(_config.storeUrl, _workDir, _config.flushInterval);
         _bus = Bus::open(_config.busUrl, _config.busQueue);
         _admin->setBus(_bus.get());
@@ -308,6 +321,7 @@ std::vector<std::string> Host::reload() {
     auto listeners = _config.listeners;
     _config = l->config;
     _config.listeners = listeners;
+    _admin->configure(adminSettings(_config));  // the running listener's bind and port
     log().notice("configuration reloaded from %s", _configFile);
     return problems;
 }

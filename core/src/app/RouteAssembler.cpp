@@ -127,7 +127,8 @@ Mounts RouteAssembler::build(const std::string& file, const std::string& adminLi
         for (const auto& route : slot.adminRoutes) {
             std::string path = "/admin/api/" + slot.name + route.path;
             entries[adminListener].push_back(
-                leaving ? entry(route.method, path, slot.name, restarting(slot.name), nullptr, true)
+                leaving ? entry(route.method, path, slot.name, _admin.guard(restarting(slot.name)),
+                                nullptr, true)
                         : entry(route.method, path, slot.name,
                                 _admin.guard(counted(counter, slot.plugin, route.handler))));
         }

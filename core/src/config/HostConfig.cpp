@@ -3,6 +3,7 @@
 
 #include <Poco/Path.h>
 
+#include "admin/AdminHosts.h"
 #include "config/ConfigDocument.h"
 #include "net/TrustedProxies.h"
 
@@ -47,7 +48,9 @@ ConfigSchema buildSchema() {
 
     root.section("store", "Storage")
         .string("url", "sqlite:var/switchboard.db", "sqlite:<path> or postgresql://...")
-        .duration("flush_interval", "1s", "Longest delay of write-behind updates")
+        .duration("flush_interval", "1s",
+                  "Period of write-behind flushes: an update is written at most this plus one "
+                  "flush round (switchboard_store_flush_round_seconds_max) later")
         .atLeast("1ms");
     root.section("bus", "Event bus")
         .string("url", "local", "local (in-process) or redis://host:port")
@@ -108,9 +111,23 @@ ConfigSchema buildSchema() {
               "Bytes queued for one peer; beyond (a peer that does not read), it is closed")
         .atLeast("1KiB");
 
-    root.section("admin", "Admin API and console")
-        .string("token", "", "Bearer token; generated into <data_dir>/admin-token when empty")
-        .string("listener", "admin", "Listener serving /admin/api, /metrics and the console");
+    ConfigSchema& admin =
+        root.section("admin", "Admin API and console")
+            .string("token", "", "Bearer token; generated into <data_dir>/admin-token when empty")
+            .string("listener", "admin", "Listener serving /admin/api, /metrics and the console")
+            .stringList("allowed_hosts",
+                        "Host names the admin listener answers besides its bind address, "
+                        "localhost, 127.0.0.1 and [::1] (name: bare or with the listener's port; "
+                        "name:port: that port); any other Host gets 421 (DNS rebinding)")
+            .duration("session_ttl", "12h",
+                      "Lifetime of a console session (cookie from POST /admin/api/session)")
+            .atLeast("1s");
+    admin.section("rate_limit", "Failed admin token attempts (429 with Retry-After beyond)")
+        .integer("per_address", 10, 0, 1000000,
+                 "Failed attempts per client address per window (0: no limit); there is no "
+                 "total, so nobody can lock everyone out")
+        .duration("window", "60s", "Length of the counting window")
+        .atLeast("1ms");
     root.section("lua", "Lua hooks")
         .stringList("scripts", "Lua files loaded in order")
         .integer("instruction_budget", 1000000, 1000, 1000000000,
@@ -168,6 +185,17 @@ HostConfig HostConfig::parse(const ConfigDocument& doc, const std::string& workD
         c.busQueue = static_cast<std::size_t>(root.getInt("bus.queue_size"));
         c.adminToken = root.getString("admin.token");
         c.adminListener = root.getString("admin.listener");
+        for (const auto& entry : root.getStringList("admin.allowed_hosts")) {
+            std::string problem = AdminHosts::entryProblem(entry);
+            if (!problem.empty()) {
+                errors.push_back(root.error("admin.allowed_hosts", problem).what());
+            }
+            c.adminAllowedHosts.push_back(entry);
+        }
+        c.adminSessionTtl = root.getDuration("admin.session_ttl");
+        c.adminFailuresPerAddress =
+            static_cast<std::uint64_t>(root.getInt("admin.rate_limit.per_address"));
+        c.adminFailureWindow = root.getDuration("admin.rate_limit.window");
         for (const auto& script : root.getStringList("lua.scripts")) {
             c.luaScripts.push_back(absolute(script, workDir));
         }

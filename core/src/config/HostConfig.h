@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -38,6 +39,10 @@ struct HostConfig {
     std::map<std::string, ListenerOptions> listeners;
     std::string adminToken;
     std::string adminListener = "admin";
+    std::vector<std::string> adminAllowedHosts;
+    std::chrono::milliseconds adminSessionTtl{12 * 3600 * 1000};
+    std::uint64_t adminFailuresPerAddress = 10;
+    std::chrono::milliseconds adminFailureWindow{60000};
     std::vector<std::string> luaScripts;
     std::uint64_t luaInstructionBudget = 1000000;
     std::size_t luaMemoryLimit = 32 * 1024 * 1024;

@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "switchboard/Lua.h"
+
 namespace switchboard {
 
 /// Stateless conversion helpers. JSON -> Lua: objects and arrays become tables, null becomes nil.
@@ -19,7 +21,7 @@ namespace switchboard {
 class LuaConvert {
 public:
     /// Deepest table nesting converted either way; deeper values (and cycles) are an error.
-    static constexpr int kMaxDepth = 32;
+    static constexpr int kMaxDepth = static_cast<int>(Lua::kMaxDepth);
     /// Lua -> JSON costs instructions per value (building one takes 100-300 ns) and one per
     /// this many bytes of string: tables may share subtables, so a few bytes of Lua can stand
     /// for 2^31 values.

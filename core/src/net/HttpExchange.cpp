@@ -283,6 +283,9 @@ std::ostream& ServedResponse::stream(const std::string& contentType) {
     if (!_conn->send(head)) {
         _stream->setstate(std::ios::badbit);
     }
+    // Reading was paused for the handler; a stream's client sends nothing more, so read again
+    // to see it leave (HttpSession closes a streaming connection at its end of input).
+    _conn->post([conn = _conn] { conn->resumeReading(); });
     return *_stream;
 }
 

@@ -2,6 +2,7 @@
 // the wire by HttpRequestParser, and a response serialised into the bytes the connection sends.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <ostream>
 #include <streambuf>
@@ -68,7 +69,8 @@ public:
     /// Forgets everything set so far (used when a handler threw half-way).
     void reset();
     int status() const { return _status; }
-    bool streamed() const { return _streamed; }
+    /// Read by the connection's loop while a handler thread streams (so atomic).
+    bool streamed() const { return _streamed.load(); }
     bool closeRequested() const { return _close || _streamed; }
     /// The bytes to send: status line, headers (Content-Length, Date, Server, Connection) and
     /// body; for a streamed response, the chunked body's end.
@@ -82,7 +84,7 @@ private:
     std::string _contentType = "application/json";
     std::vector<std::pair<std::string, std::string>> _headers;
     bool _close = false;
-    bool _streamed = false;
+    std::atomic<bool> _streamed{false};
     std::unique_ptr<ChunkBuffer> _chunks;
     std::unique_ptr<std::ostream> _stream;
 };

@@ -90,6 +90,9 @@ void HttpSession::onOpen(Connection&) {
 }
 
 void HttpSession::onBytes(Connection& conn, const char* data, std::size_t size) {
+    if (_busy && _running && _running->response.streamed()) {
+        return;  // nothing may follow a request answered with a stream: dropped
+    }
     if (_busy) {
         _pending.append(data, size);
         conn.pauseReading();
@@ -211,6 +214,7 @@ void HttpSession::dispatch(Connection& conn) {
         return;
     }
     _busy = true;
+    _running = exchange;
     std::shared_ptr<Connection> c = conn.shared_from_this();
     std::shared_ptr<HttpSession> self = shared_from_this();
     bool keepAlive = request.keepAlive() && !_peerDone;
@@ -225,6 +229,7 @@ void HttpSession::dispatch(Connection& conn) {
     });
     if (!queued) {
         _busy = false;
+        _running.reset();
         _listener->rejected.inc();
         exchange->response.error(503, "server busy");
         exchange->response.setHeader("Retry-After", "1");
@@ -250,6 +255,7 @@ void HttpSession::runHandler(Exchange& exchange) {
 void HttpSession::complete(Connection& conn, Exchange& exchange, std::string bytes) {
     bool resume = _busy;  // a handler thread answered: reading was paused for it
     _busy = false;
+    _running.reset();
     if (exchange.entry != nullptr && exchange.entry->metrics) {
         exchange.entry->metrics->observe(exchange.response.status(), microsSince(exchange.started));
     }
@@ -318,6 +324,11 @@ void HttpSession::upgrade(Connection& conn, const RouteEntry& route,
 void HttpSession::onEof(Connection& conn) {
     _peerDone = true;
     if (_busy) {
+        if (_running && _running->response.streamed()) {
+            // A stream (Server-Sent Events) has no end for the client to wait for: it left.
+            // Closing now makes the handler's next flush fail, so it returns its thread.
+            conn.abort(CloseReason::PeerClosed);
+        }
         return;  // the response goes out, then the connection closes
     }
     if (_parser.finish() == HttpRequestParser::Status::Error) {

@@ -50,9 +50,10 @@ private:
     std::string _pending;  ///< bytes that arrived behind a request whose handler still runs
     SteadyTime _since{};   ///< when the current request began, or the connection went idle
     std::size_t _charged = 0;
-    bool _timing = false;  ///< a request is being received (the deadline runs)
-    bool _busy = false;    ///< a handler runs for this connection
-    bool _served = false;  ///< a response was sent (idle time is keep-alive time now)
+    bool _timing = false;                ///< a request is being received (the deadline runs)
+    bool _busy = false;                  ///< a handler runs for this connection
+    std::shared_ptr<Exchange> _running;  ///< the exchange whose handler runs (loop thread)
+    bool _served = false;                ///< a response was sent (idle time is keep-alive time now)
     bool _peerDone = false;
     bool _closed = false;
     bool _continueSent = false;

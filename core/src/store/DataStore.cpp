@@ -104,26 +104,66 @@ private:
     std::optional<Session> _session;
 };
 
-/// The backend's write lock, if it has one. Take it before a Lease so waiting writers hold no
-/// session.
+/// Turns for writers of a single-writer backend. The flusher goes first: it waits only for
+/// the write in progress, never behind a queue of request threads (an unfair mutex let request
+/// threads barge ahead of it for seconds under load, and write-behind updates waited that long).
+class DataStore::WriteGate {
+public:
+    void lock(bool flusher) {
+        std::unique_lock<std::mutex> lock(_mutex);
+        if (flusher) {
+            ++_flushersWaiting;
+            _flusherTurn.wait(lock, [&] { return !_held; });
+            --_flushersWaiting;
+        } else {
+            _writerTurn.wait(lock, [&] { return !_held && _flushersWaiting == 0; });
+        }
+        _held = true;
+    }
+    void unlock() {
+        std::lock_guard<std::mutex> lock(_mutex);
+        _held = false;
+        if (_flushersWaiting > 0) {
+            _flusherTurn.notify_one();
+        } else {
+            _writerTurn.notify_one();
+        }
+    }
+
+private:
+    std::mutex _mutex;
+    std::condition_variable _flusherTurn;
+    std::condition_variable _writerTurn;
+    bool _held = false;
+    int _flushersWaiting = 0;
+};
+
+/// A writer's turn, if the backend needs turns. Take it before a Lease so waiting writers hold
+/// no session.
 class DataStore::WriterLock {
 public:
-    explicit WriterLock(DataStore& store) {
+    explicit WriterLock(DataStore& store, bool flusher = false) {
         if (tlsWriter == &store) {
             throw StoreError("store: write from inside transaction(); use its StoreTx instead");
         }
-        if (std::mutex* lock = store._backend->writeLock()) {
-            _lock = std::unique_lock<std::mutex>(*lock);
+        if (store._writeGate) {
+            store._writeGate->lock(flusher);
+            _gate = store._writeGate.get();
         }
         _previous = tlsWriter;
         tlsWriter = &store;
     }
-    ~WriterLock() { tlsWriter = _previous; }
+    ~WriterLock() {
+        tlsWriter = _previous;
+        if (_gate != nullptr) {
+            _gate->unlock();
+        }
+    }
     WriterLock(const WriterLock&) = delete;
     WriterLock& operator=(const WriterLock&) = delete;
 
 private:
-    std::unique_lock<std::mutex> _lock;
+    WriteGate* _gate = nullptr;
     const DataStore* _previous = nullptr;  ///< another store's writer on this thread, if any
 };
 
@@ -136,6 +176,7 @@ std::unique_ptr<DataStore> DataStore::open(const std::string& url, const std::st
 
 DataStore::DataStore(std::unique_ptr<StoreBackend> backend, std::chrono::milliseconds flushInterval)
     : _backend(std::move(backend)),
+      _writeGate(_backend->singleWriter() ? std::make_unique<WriteGate>() : nullptr),
       _poolSize(_backend->poolSize()),
       _freeSessions(_poolSize),
       _flushInterval(flushInterval) {}
@@ -205,7 +246,13 @@ DataStore::Stats DataStore::stats() const {
     for (const auto& batcher : all) {
         pending += batcher->pending();
     }
-    return {_flushes.load(), _flushedRows.load(), _flushErrors.load(), pending, all.size()};
+    return {_flushes.load(),
+            _flushedRows.load(),
+            _flushErrors.load(),
+            pending,
+            all.size(),
+            static_cast<double>(_lastRoundMicros.load()) / 1e6,
+            static_cast<double>(_maxRoundMicros.load()) / 1e6};
 }
 
 void DataStore::registerMetrics(MetricsRegistry& metrics) const {
@@ -224,6 +271,18 @@ void DataStore::registerMetrics(MetricsRegistry& metrics) const {
             "# HELP switchboard_store_pending Write-behind updates not yet written\n"
             "# TYPE switchboard_store_pending gauge\nswitchboard_store_pending " +
             std::to_string(s.pending) + "\n";
+        out +=
+            "# HELP switchboard_store_flush_round_seconds Duration of the latest write-behind "
+            "flush round (waiting for the write lock included)\n"
+            "# TYPE switchboard_store_flush_round_seconds gauge\n"
+            "switchboard_store_flush_round_seconds " +
+            std::to_string(s.lastRoundSeconds) + "\n";
+        out +=
+            "# HELP switchboard_store_flush_round_seconds_max The longest flush round since "
+            "start: a write-behind update is written at most flush_interval plus this late\n"
+            "# TYPE switchboard_store_flush_round_seconds_max gauge\n"
+            "switchboard_store_flush_round_seconds_max " +
+            std::to_string(s.maxRoundSeconds) + "\n";
     });
 }
 
@@ -342,12 +401,20 @@ void DataStore::writeBatch(const std::string& sql, const WriteBehindBatcher::Pen
 }
 
 void DataStore::runFlusher() {
+    // Rounds start on a fixed schedule: waiting a whole interval after a round ends would add
+    // the round's own duration to every update's wait.
+    auto next = std::chrono::steady_clock::now() + _flushInterval;
     std::unique_lock<std::mutex> lock(_flusherMutex);
-    while (!_flusherCond.wait_for(lock, _flushInterval, [this] { return _stopFlusher; })) {
+    while (!_flusherCond.wait_until(lock, next, [this] { return _stopFlusher; })) {
         lock.unlock();
         flushAll();
         pruneBatchers();
         lock.lock();
+        next += _flushInterval;
+        auto now = std::chrono::steady_clock::now();
+        if (next < now) {
+            next = now;  // a round longer than the interval: the next one starts at once
+        }
     }
 }
 
@@ -363,14 +430,69 @@ void DataStore::pruneBatchers() {
 }
 
 void DataStore::flushAll() {
-    for (const auto& batcher : batchers()) {
-        try {
-            batcher->flush();
-        } catch (const StoreError&) {
-            // Already logged and counted; the entries stay pending for the next round.
-        } catch (const std::exception& e) {
-            logger().error("write-behind '%s': %s", batcher->name(), std::string(e.what()));
+    struct Part {
+        std::shared_ptr<WriteBehindBatcher> batcher;
+        WriteBehindBatcher::Taken taken;
+        std::string error;
+    };
+    auto started = std::chrono::steady_clock::now();
+    std::vector<Part> parts;
+    for (auto& batcher : batchers()) {
+        Part part{batcher, {}, {}};
+        if (batcher->take(part.taken)) {
+            parts.push_back(std::move(part));
         }
+    }
+    if (parts.empty()) {
+        return;
+    }
+    // One transaction (one turn of the write lock, one commit) for the whole round; a
+    // savepoint per batcher, so one batcher's failing SQL keeps only its own rows back.
+    try {
+        WriterLock writer(*this, true);
+        Lease lease(*this);
+        Session& session = lease.session();
+        Poco::Data::Transaction tx(session);
+        for (Part& part : parts) {
+            runExecute(session, "SAVEPOINT write_behind", {});
+            try {
+                switchboard::writeBatch(session, part.batcher->sql(), part.taken.rows);
+                runExecute(session, "RELEASE SAVEPOINT write_behind", {});
+            } catch (const Poco::Exception& e) {
+                part.error = e.displayText();
+            } catch (const std::exception& e) {
+                part.error = e.what();
+            }
+            if (!part.error.empty()) {
+                runExecute(session, "ROLLBACK TO SAVEPOINT write_behind", {});
+                runExecute(session, "RELEASE SAVEPOINT write_behind", {});
+            }
+        }
+        tx.commit();
+    } catch (const Poco::Exception& e) {
+        for (Part& part : parts) {
+            part.error = part.error.empty() ? e.displayText() : part.error;
+        }
+    } catch (const std::exception& e) {
+        for (Part& part : parts) {
+            part.error = part.error.empty() ? e.what() : part.error;
+        }
+    }
+    for (Part& part : parts) {
+        if (part.error.empty()) {
+            ++_flushes;
+            _flushedRows += part.taken.rows.size();
+        } else {
+            ++_flushErrors;
+        }
+        part.batcher->settle(part.taken, part.error);
+    }
+    auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::steady_clock::now() - started)
+                      .count();
+    _lastRoundMicros = micros;
+    if (micros > _maxRoundMicros.load()) {
+        _maxRoundMicros = micros;  // only the flusher thread (and close()) writes it
     }
 }
 

@@ -29,9 +29,16 @@ class MetricsRegistry;
 /// The host's one Store. Created by the host at start, closed at stop; plugins see it as
 /// `Store&`. Thread-safe: reads run concurrently on pooled sessions (callers wait for a free
 /// session, never fail); writes (execute, transaction, migrate, flushes, and query() of
-/// anything but a SELECT) hold the backend's write lock, if it has one (StoreBackend::
-/// writeLock). Inside transaction(), use only the StoreTx: calling back into the Store for a
+/// anything but a SELECT) take turns when the backend allows one writer at a time
+/// (StoreBackend::singleWriter), the write-behind flusher first: it waits for the write in
+/// progress only. Inside transaction(), use only the StoreTx: calling back into the Store for a
 /// write from the same thread throws.
+///
+/// Write-behind: a flush round starts every flush interval, on a fixed schedule (a slow round
+/// does not push the next one back), and writes what every batcher holds in one transaction,
+/// each batcher in its own savepoint (one failing batcher keeps its rows for the next round,
+/// the others are written). So an update put() at time t is committed by t + flush interval +
+/// the time one round takes.
 class DataStore : public Store, private WriteBehindBatcher::Sink {
 public:
     struct Stats {
@@ -40,6 +47,8 @@ public:
         std::uint64_t flushErrors;  ///< failed write-behind flushes (entries kept for retry)
         std::uint64_t pending;      ///< keys waiting in all batchers now
         std::uint64_t batchers;     ///< write-behind batchers alive
+        double lastRoundSeconds;    ///< how long the latest flush round took (lock wait included)
+        double maxRoundSeconds;     ///< the longest flush round so far
     };
 
     /// Opens the store at `url` (see openBackend(); relative paths resolve against baseDir).
@@ -74,6 +83,7 @@ public:
 private:
     class Pool;
     class Lease;
+    class WriteGate;
     class WriterLock;
 
     DataStore(std::unique_ptr<StoreBackend> backend, std::chrono::milliseconds flushInterval);
@@ -88,6 +98,7 @@ private:
     std::vector<std::shared_ptr<WriteBehindBatcher>> batchers() const;
 
     std::unique_ptr<StoreBackend> _backend;
+    std::unique_ptr<WriteGate> _writeGate;  ///< null when the backend orders writers itself
     const std::size_t _poolSize;
     std::unique_ptr<Pool> _pool;
 
@@ -115,6 +126,8 @@ private:
     std::atomic<std::uint64_t> _flushes{0};
     std::atomic<std::uint64_t> _flushedRows{0};
     std::atomic<std::uint64_t> _flushErrors{0};
+    std::atomic<std::int64_t> _lastRoundMicros{0};
+    std::atomic<std::int64_t> _maxRoundMicros{0};
 };
 
 }  // namespace switchboard

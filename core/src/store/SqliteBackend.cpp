@@ -8,6 +8,8 @@
 #include <Poco/Logger.h>
 #include <Poco/Path.h>
 
+#include <mutex>
+
 #include "switchboard/Store.h"
 
 namespace switchboard {

@@ -22,11 +22,10 @@ public:
     /// Busy timeout, journal_mode=WAL (a warning if the file system refuses it),
     /// synchronous=NORMAL, foreign_keys=ON.
     void setupSession(Poco::Data::Session& session) override;
-    std::mutex* writeLock() override { return &_writeMutex; }
+    bool singleWriter() const override { return true; }
 
 private:
     std::string _path;
-    std::mutex _writeMutex;  ///< SQLite allows one writer per database
 };
 
 }  // namespace switchboard

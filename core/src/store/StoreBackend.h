@@ -5,7 +5,6 @@
 
 #include <cstddef>
 #include <memory>
-#include <mutex>
 #include <string>
 
 namespace Poco::Data {
@@ -33,11 +32,12 @@ public:
     virtual std::size_t poolSize() const = 0;
     /// Runs on every new pooled session (pragmas, timeouts). Throws Poco::Exception on failure.
     virtual void setupSession(Poco::Data::Session& session) = 0;
-    /// The write-serialisation policy: the lock every write holds (execute, transaction,
-    /// migrate, write-behind flushes, and query() of anything but a plain SELECT), or nullptr
-    /// when the database orders concurrent writers itself. SQLite allows one writer per
-    /// database file, so its backend returns a process-wide mutex; PostgreSQL needs none.
-    virtual std::mutex* writeLock() = 0;
+    /// The write-serialisation policy: true when the database takes one writer at a time, so
+    /// the store lets its writers (execute, transaction, migrate, write-behind flushes, and
+    /// query() of anything but a plain SELECT) take turns instead of waiting on the database's
+    /// own lock. SQLite allows one writer per database file; PostgreSQL orders concurrent
+    /// writers itself.
+    virtual bool singleWriter() const = 0;
 };
 
 /// The backend for a store.url: "sqlite:<path>" (a relative path resolves against `baseDir`,

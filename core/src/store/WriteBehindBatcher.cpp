@@ -74,4 +74,31 @@ void WriteBehindBatcher::restore(Pending& batch) {
     _discarded.clear();
 }
 
+bool WriteBehindBatcher::take(Taken& taken) {
+    taken.lock = std::unique_lock<std::mutex>(_flushMutex);
+    std::lock_guard<std::mutex> lock(_mutex);
+    if (_sink == nullptr || _pending.empty()) {
+        taken.lock.unlock();
+        return false;
+    }
+    taken.rows.swap(_pending);
+    _flushing = true;
+    return true;
+}
+
+void WriteBehindBatcher::settle(Taken& taken, const std::string& error) {
+    if (error.empty()) {
+        std::lock_guard<std::mutex> lock(_mutex);
+        _flushing = false;
+        _discarded.clear();
+    } else {
+        Poco::Logger::get("switchboard.store")
+            .warning("write-behind '%s': flush of %z rows failed, will retry: %s", _name,
+                     taken.rows.size(), error);
+        restore(taken.rows);
+    }
+    taken.rows.clear();
+    taken.lock.unlock();
+}
+
 }  // namespace switchboard

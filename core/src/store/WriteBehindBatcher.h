@@ -39,8 +39,23 @@ public:
     std::size_t pending() const override;
 
     const std::string& name() const { return _name; }
+    const std::string& sql() const { return _sql; }
     /// Called by the sink's owner when it closes: later flushes throw instead of touching it.
     void detach();
+
+    /// What the store's flush round took from one batcher: its rows, and the batcher's flush
+    /// lock, held until settle() so no other flush of it can overtake this one.
+    struct Taken {
+        std::unique_lock<std::mutex> lock;
+        Pending rows;
+    };
+    /// For the store's flush round, which writes several batchers in one transaction: moves
+    /// everything pending into `taken`. False (and nothing held) if nothing is pending or the
+    /// batcher is detached.
+    bool take(Taken& taken);
+    /// Ends a take(): `error` empty when the rows were written, else the rows are kept for the
+    /// next flush (as flush() does on failure) and `error` is logged.
+    void settle(Taken& taken, const std::string& error);
 
 private:
     void restore(Pending& batch);

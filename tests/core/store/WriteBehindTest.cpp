@@ -298,3 +298,25 @@ TEST_F(WriteBehindTest, FlushWritesRowsInKeyOrder) {
     std::sort(keys.begin(), keys.end());
     EXPECT_EQ(arrived, keys);
 }
+
+TEST_F(WriteBehindTest, AFailingBatcherKeepsOnlyItsOwnRowsBackInARound) {
+    // The flusher writes every batcher in one transaction, each in its own savepoint: the
+    // batcher whose SQL fails keeps its rows for the next round, the others are written.
+    auto store = open(std::chrono::milliseconds(50));
+    store->execute(kCreate);
+    auto good = store->writeBehind("good", kUpsert);
+    auto bad =
+        store->writeBehind("bad",
+                           "INSERT INTO later (key, seq, at) VALUES ($1, $2, $3) "
+                           "ON CONFLICT (key) DO UPDATE SET seq = excluded.seq, at = excluded.at");
+    bad->put("x", beat("x", 1));
+    good->put("a", beat("a", 1));
+    ASSERT_TRUE(eventually([&] { return seqOf(*store, "a") == 1; }));
+    ASSERT_TRUE(eventually([&] { return store->stats().flushErrors >= 2; }));
+    EXPECT_EQ(bad->pending(), 1u);
+    good->put("a", beat("a", 2));  // later rounds go on writing the good one
+    ASSERT_TRUE(eventually([&] { return seqOf(*store, "a") == 2; }));
+    store->execute("CREATE TABLE later (key TEXT PRIMARY KEY, seq BIGINT, at DOUBLE PRECISION)");
+    ASSERT_TRUE(eventually([&] { return bad->pending() == 0; }));
+    EXPECT_EQ(store->query("SELECT seq FROM later WHERE key = 'x'").at(0).getInt(0), 1);
+}

@@ -3,6 +3,7 @@
 #include <Poco/JWT/Token.h>
 #include <Poco/String.h>
 
+#include <future>
 #include <regex>
 
 #include "AuthTestSupport.h"
@@ -122,6 +123,10 @@ TEST_F(AuthApiTest, RegisterRejectsMissingWeakAndMalformedInput) {
         {R"({"email":"x@example.com","password":"password123","username":")" +
              std::string(65, 'u') + "\"}",
          "username is too long (limit 64 bytes)"},
+        {R"({"email":"x@)" + std::string(249, 'e') + R"(.com","password":"password123"})",
+         "email is too long (limit 254 bytes)"},
+        {R"({"email":"x@example.com","password":")" + std::string(1025, 'p') + "\"}",
+         "password is too long (limit 1024 bytes)"},
         {"not json", "body is not valid JSON"},
         {"", "body is not valid JSON"},
         {"[1]", "body must be a JSON object"},
@@ -135,6 +140,11 @@ TEST_F(AuthApiTest, RegisterRejectsMissingWeakAndMalformedInput) {
     EXPECT_EQ(
         post(port(), "/register", R"({"email":"x@example.com","password":"password123"})").status,
         201);
+    // The limits themselves are allowed: a 254-byte email, a 1024-byte password.
+    HttpResult longest = post(port(), "/register",
+                              R"({"email":"y@)" + std::string(248, 'e') + R"(.com","password":")" +
+                                  std::string(1024, 'p') + "\"}");
+    EXPECT_EQ(longest.status, 201) << longest.body;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -332,6 +342,38 @@ TEST_F(AuthApiTest, CommunicateRejectsBodiesThatAreNotObjects) {
     HttpResult array = post(port(), "/communicate", "[1,2]", cookie);
     EXPECT_EQ(array.status, 400);
     EXPECT_EQ(array.body, errorJson("body must be a JSON object"));
+}
+
+TEST_F(AuthApiTest, CommunicateRefusesDataNestedPastTheHooksLimit) {
+    Login l = login(port(), "username", "alice", "password123");
+    Auth cookie{l.auth.cookie, ""};
+    // The body is one level; `n` adds one per array.
+    auto nestedBody = [](int levels) {
+        return R"({"action":"data","n":)" + std::string(levels - 1, '[') + "1" +
+               std::string(levels - 1, ']') + "}";
+    };
+    std::string deepest = nestedBody(32);
+    HttpResult fits = post(port(), "/communicate", deepest, cookie);
+    EXPECT_EQ(fits.status, 200) << fits.body;
+    EXPECT_TRUE(sameJson(fits.body, deepest)) << fits.body;
+    auto warnings = [&] {
+        std::string log = server->log();
+        std::size_t n = 0;
+        for (std::size_t at = log.find("nested too deeply"); at != std::string::npos;
+             at = log.find("nested too deeply", at + 1)) {
+            ++n;
+        }
+        return n;
+    };
+    std::size_t before = warnings();
+    for (int levels : {33, 40, 1000}) {
+        HttpResult r = post(port(), "/communicate", nestedBody(levels), cookie);
+        EXPECT_EQ(r.status, 400) << levels;
+        EXPECT_EQ(r.body, errorJson("body is nested too deeply (limit 32 levels)")) << levels;
+    }
+    EXPECT_EQ(warnings(), before) << "the client's mistake is not the server's warning";
+    EXPECT_EQ(post(port(), "/communicate", R"({"action":"echo","message":"ok"})", cookie).body,
+              "{\"echo\":\"ok\"}");
 }
 
 TEST_F(AuthApiTest, ForceCloseClosesTheConnectionAfterTheResponse) {
@@ -661,6 +703,53 @@ TEST(AuthStoreFailureTest, AFailingStoreIs503WithRetryAfter) {
     }
     executeOnDatabase(database, "ALTER TABLE auth_users_away RENAME TO auth_users");
     EXPECT_TRUE(login(server.pub(), "username", "alice", "password123").ok());
+}
+
+TEST(AuthRestartTest, RoutesAnswer503WhileARequestInsideHoldsTheRestart) {
+    std::string script = std::string(kLuaHold) +
+                         "function on_communicate(username, token, data)\n"
+                         "  if data.hold then hold_here() end\n"
+                         "  return false, false, { held = data.hold == true }\n"
+                         "end\n";
+    std::string plugin = authPlugin(", credentials: { alice: password123 }");
+    AuthServer server(plugin, script, "", [](AuthServer& s) { s.yaml = forHolding(s.yaml); });
+    ASSERT_TRUE(server.ready);
+    Login l = login(server.pub(), "username", "alice", "password123");
+    ASSERT_TRUE(l.ok());
+    auto held = std::async(std::launch::async, [&] {
+        return post(server.pub(), "/communicate", R"({"hold":true})", {l.auth.cookie, ""});
+    });
+    ASSERT_TRUE(server.process->waitForLog("hook holding here")) << server.log();
+    // A changed section restarts the plugin; it waits for the call inside.
+    server.dir.write(
+        "switchboard.yaml",
+        forHolding(configYaml(server.dir, server.ports,
+                              authPlugin(", credentials: { alice: password123 }, "
+                                         "password_min_length: 9"),
+                              "lua: { scripts: [" + server.dir.file("hooks.lua") + "] }\n")));
+    auto reload = std::async(std::launch::async, [&] {
+        return http("POST", server.admin(), "/admin/api/reload", "",
+                    {{"Authorization", std::string("Bearer ") + kAdminToken}});
+    });
+    HttpResult restarting;
+    EXPECT_TRUE(eventually([&] {
+        restarting = call("GET", server.pub(), "/me", "", {"", l.auth.bearer});
+        return restarting.status != 200;
+    }));
+    EXPECT_EQ(restarting.status, 503);
+    EXPECT_EQ(restarting.header("Retry-After"), "1");
+    EXPECT_EQ(restarting.body, errorJson("plugin auth is restarting; retry shortly"));
+    EXPECT_EQ(post(server.pub(), "/login", R"({"username":"alice","password":"password123"})").body,
+              restarting.body);
+    releaseLuaHold(server.dir.path() + "/var/switchboard.db");
+    HttpResult answered = held.get();
+    EXPECT_EQ(answered.status, 200);
+    EXPECT_EQ(answered.body, "{\"held\":true}");
+    EXPECT_EQ(reload.get().status, 200);
+    // The new instance knows the session and the token.
+    EXPECT_EQ(call("GET", server.pub(), "/me", "", {"", l.auth.bearer}).status, 200);
+    EXPECT_EQ(post(server.pub(), "/communicate", "{}", {l.auth.cookie, ""}).body,
+              "{\"held\":false}");
 }
 
 // ---------------------------------------------------------------------------------------------

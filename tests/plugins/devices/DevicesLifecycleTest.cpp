@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include <cmath>
+#include <future>
 #include <iomanip>
 #include <sstream>
 
@@ -692,6 +693,47 @@ TEST(DevicesConfigTest, BadValuesAreReportedWithTheirPath) {
         EXPECT_NE(r.exitCode, 0) << c.plugins;
         EXPECT_NE(r.output.find(c.message), std::string::npos) << c.plugins << r.output;
     }
+}
+
+TEST(DevicesRestartTest, RoutesAnswer503WhileARequestInsideHoldsTheRestart) {
+    TempDir scripts;
+    std::string script =
+        scripts.write("hooks.lua", std::string(kLuaHold) +
+                                       "function on_device_heartbeat(device, info)\n"
+                                       "  if device.device_key == 'held' then hold_here() end\n"
+                                       "end\n");
+    std::string lua = "lua: { scripts: [" + script + "] }\n";
+    Server server(devicesConfig(", offline_after: 60s"), lua);
+    server.process.reset();  // again, with room to hold a request
+    server.yaml = forHolding(server.yaml);
+    server.start();
+    ASSERT_TRUE(server.ready);
+    ASSERT_TRUE(enrolAndRegister(server, "held"));
+    ASSERT_TRUE(enrolAndRegister(server, "other"));
+    auto held = std::async(std::launch::async, [&] { return heartbeat(server.pub(), "held"); });
+    ASSERT_TRUE(server.process->waitForLog("hook holding here")) << server.process->log();
+    // A changed section restarts the plugin; it waits for the heartbeat inside.
+    server.dir.write("switchboard.yaml",
+                     forHolding(configYaml(server.dir, server.ports,
+                                           devicesConfig(", offline_after: 61s"), lua)));
+    auto reload = std::async(std::launch::async, [&] {
+        return http("POST", server.admin(), "/admin/api/reload", "", adminAuth());
+    });
+    HttpResult restarting;
+    EXPECT_TRUE(eventually([&] {
+        restarting = details(server.pub(), "other");
+        return restarting.status != 200;
+    }));
+    EXPECT_EQ(restarting.status, 503);
+    EXPECT_EQ(restarting.header("Retry-After"), "1");
+    EXPECT_EQ(restarting.body, errorJson("plugin devices is restarting; retry shortly"));
+    EXPECT_EQ(heartbeat(server.pub(), "other").body, restarting.body);
+    releaseLuaHold(server.database());
+    HttpResult beat = held.get();
+    EXPECT_EQ(beat.status, 200) << beat.body;
+    EXPECT_EQ(reload.get().status, 200);
+    EXPECT_EQ(details(server.pub(), "other").status, 200);
+    EXPECT_EQ(heartbeat(server.pub(), "other").status, 200);
 }
 
 }  // namespace

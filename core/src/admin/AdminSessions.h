@@ -1,0 +1,37 @@
+// Console sessions of the admin listener: the cookie carries a random session id, never the
+// admin token; the server keeps only a digest of each id with its expiry, in memory.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <mutex>
+#include <string>
+
+namespace switchboard {
+
+/// Thread-safe. Sessions end at their expiry, on end(), and all at once on clear() (the admin
+/// token changed) or a restart. At most kMaxSessions live; a new one beyond ends the oldest.
+class AdminSessions {
+public:
+    static constexpr std::size_t kMaxSessions = 1000;
+    using Clock = std::chrono::steady_clock;
+
+    /// A new session lasting `ttl`; returns its id (64 hex digits) for the cookie.
+    std::string create(std::chrono::milliseconds ttl);
+    /// True if `id` names a live session.
+    bool valid(const std::string& id);
+    /// Ends the session `id` (nothing if there is none).
+    void end(const std::string& id);
+    void clear();
+    std::size_t size();
+
+private:
+    static std::string digest(const std::string& id);
+    void sweepLocked(Clock::time_point now);
+
+    std::mutex _mutex;
+    std::map<std::string, Clock::time_point> _expiry;  ///< by digest of the id
+};
+
+}  // namespace switchboard
