@@ -38,6 +38,8 @@ TEST(SignalingFanoutTest, ANeverReaderIsDroppedWhileAThousandPeersGetEveryAnnoun
     ASSERT_NE(sleeper.socket.readUntil("register_agent_response", 5000ms).find("register_agent"),
               std::string::npos);
 
+    Agent sender(server.pub(), u.token);
+    sender.registered("zz-sender");
     RunResult fanout;
     std::thread load([&] {
         fanout = runCommand({SB_SIG_LOAD, "fanout", "--port", std::to_string(server.pub()),
@@ -45,9 +47,15 @@ TEST(SignalingFanoutTest, ANeverReaderIsDroppedWhileAThousandPeersGetEveryAnnoun
                              "1", "--ignore", "zz-", "--timeout", "60"},
                             work.path(), std::chrono::seconds(120));
     });
-    // Meanwhile a sender floods the sleeper with 60 KB signals, far past its 1 MiB queue.
-    Agent sender(server.pub(), u.token);
-    sender.registered("zz-sender");
+    struct Joiner {
+        std::thread& t;
+        ~Joiner() {
+            if (t.joinable()) {
+                t.join();
+            }
+        }
+    } joiner{load};
+    // Meanwhile the sender floods the sleeper with 60 KB signals, far past its 1 MiB queue.
     std::string big =
         R"({"type":"signal","to":"zz-sleeper","data":{"blob":")" + std::string(60000, 'x') + "\"}}";
     for (int i = 0; i < 200 && !sleeper.socket.peerHungUp(); ++i) {
@@ -55,7 +63,7 @@ TEST(SignalingFanoutTest, ANeverReaderIsDroppedWhileAThousandPeersGetEveryAnnoun
     }
     auto dropped = events.next("peer.offline", "\"peer_id\":\"zz-sleeper\"");
     load.join();
-    ASSERT_TRUE(dropped);
+    ASSERT_TRUE(dropped) << fanout.output;
     EXPECT_NE(dropped->data.find("\"reason\":\"dropped\""), std::string::npos) << dropped->data;
     EXPECT_EQ(fanout.exitCode, 0) << fanout.output;
     EXPECT_NE(fanout.output.find("\"errors\":0"), std::string::npos) << fanout.output;
