@@ -19,7 +19,8 @@ namespace switchboard::json {
 /// Parses `text` into `doc`. Returns false and sets `error` if it is not a JSON object ("body
 /// is not valid JSON", "body must be a JSON object") or if a key or string in it is not valid
 /// UTF-8, naming where ("ssh_user is not valid UTF-8", "device_info.note is not valid UTF-8",
-/// "a key in device_info is not valid UTF-8").
+/// "a key in device_info is not valid UTF-8"), or if a number is too large for a double
+/// ("device_info.uptime is too large a number").
 bool parseObject(std::string_view text, rapidjson::Document& doc, std::string& error);
 
 /// What a request body of nothing but whitespace means to parseBody and readBody.

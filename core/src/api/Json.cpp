@@ -5,15 +5,18 @@
 #include "switchboard/Utf8.h"
 
 #include <algorithm>
+#include <cmath>
+#include <utility>
 #include <vector>
 
 namespace switchboard::json {
 
 namespace {
 
-/// Finds a key or string value of `root` that is not UTF-8; sets `error` naming where it is
-/// ("device_info.note is not valid UTF-8"). Walks with its own stack, and builds a path only
-/// for the value it reports: documents may be nested far deeper than recursion allows.
+/// Finds a key or string value of `root` that is not UTF-8, or a number too large for a double;
+/// sets `error` naming where it is ("device_info.note is not valid UTF-8"). Walks with its own
+/// stack, and builds a path only for the value it reports: documents may be nested far deeper than
+/// recursion allows.
 bool allUtf8(const rapidjson::Value& root, std::string& error) {
     struct Node {
         const rapidjson::Value* value;
@@ -48,6 +51,11 @@ bool allUtf8(const rapidjson::Value& root, std::string& error) {
                 error = (path.empty() ? std::string("body") : path) + " is not valid UTF-8";
                 return false;
             }
+        } else if (v.IsDouble() && !std::isfinite(v.GetDouble())) {
+            // RapidJSON reads 11e308 as infinity, which no JSON text can hold: stored and echoed
+            // it became truncated JSON (found by fuzz/json_body_fuzz).
+            error = pathOf(at) + " is too large a number";
+            return false;
         } else if (v.IsObject()) {
             for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
                 if (!validUtf8(
@@ -129,10 +137,80 @@ std::size_t depth(const rapidjson::Value& value) {
     return deepest;
 }
 
+namespace {
+
+/// Writes a scalar, or opens a container and pushes it onto `open`.
+void writeValue(Writer& writer, const rapidjson::Value& v,
+                std::vector<std::pair<const rapidjson::Value*, rapidjson::SizeType>>& open) {
+    switch (v.GetType()) {
+        case rapidjson::kNullType:
+            writer.Null();
+            return;
+        case rapidjson::kFalseType:
+            writer.Bool(false);
+            return;
+        case rapidjson::kTrueType:
+            writer.Bool(true);
+            return;
+        case rapidjson::kStringType:
+            writer.String(v.GetString(), v.GetStringLength());
+            return;
+        case rapidjson::kNumberType:
+            // As rapidjson's own Accept() writes numbers.
+            if (v.IsDouble()) {
+                writer.Double(v.GetDouble());
+            } else if (v.IsInt()) {
+                writer.Int(v.GetInt());
+            } else if (v.IsUint()) {
+                writer.Uint(v.GetUint());
+            } else if (v.IsInt64()) {
+                writer.Int64(v.GetInt64());
+            } else {
+                writer.Uint64(v.GetUint64());
+            }
+            return;
+        case rapidjson::kObjectType:
+            writer.StartObject();
+            open.emplace_back(&v, 0);
+            return;
+        case rapidjson::kArrayType:
+            writer.StartArray();
+            open.emplace_back(&v, 0);
+            return;
+    }
+}
+
+}  // namespace
+
 std::string stringify(const rapidjson::Value& value) {
+    // Not value.Accept(writer): it recurses once per level, and parseObject accepts nesting far
+    // deeper than a thread's stack (a 200 KB body of '[' crashed the server; found while writing
+    // fuzz/json_body_fuzz). The open containers are a heap stack here.
     rapidjson::StringBuffer buffer;
-    rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-    value.Accept(writer);
+    Writer writer(buffer);
+    std::vector<std::pair<const rapidjson::Value*, rapidjson::SizeType>> open;
+    writeValue(writer, value, open);
+    while (!open.empty()) {
+        const rapidjson::Value& container = *open.back().first;
+        rapidjson::SizeType next = open.back().second++;
+        if (container.IsObject()) {
+            if (next == container.MemberCount()) {
+                writer.EndObject(next);
+                open.pop_back();
+                continue;
+            }
+            const auto& member = container.MemberBegin()[next];
+            writer.Key(member.name.GetString(), member.name.GetStringLength());
+            writeValue(writer, member.value, open);
+        } else {
+            if (next == container.Size()) {
+                writer.EndArray(next);
+                open.pop_back();
+                continue;
+            }
+            writeValue(writer, container[next], open);
+        }
+    }
     return std::string(buffer.GetString(), buffer.GetSize());
 }
 

@@ -316,6 +316,11 @@ bool ConfigDocument::fillCollection(const ConfigField& field, const YAML::Node& 
             }
         } else if (!item.value.IsNull() && !item.value.IsMap()) {
             errors.push_back(message(itemLine, key, "expected a mapping"));
+        } else if (item.name.empty() || item.name.find('.') != std::string::npos) {
+            // Sections are found by dotted path: such a name could never be read back (found by
+            // fuzz/yaml_config_fuzz: "listeners.: not declared as section", with no file).
+            errors.push_back(message(item.line, item.name.empty() ? path : key,
+                                     "a name must be non-empty, without '.'"));
         } else {
             Node::Entry& child = entry.children.emplace_back();
             child.name = item.name;

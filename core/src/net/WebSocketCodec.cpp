@@ -23,6 +23,10 @@ struct WebSocketCodecCallbacks {
             return -1;
         }
         std::size_t n = std::min(len, c._in.size());
+        std::size_t at = c._fed - c._in.size();
+        if (at < c._closeStart && at + n > c._closeStart && at + n < c._closeEnd) {
+            n = c._closeStart - at;  // this read ends before the close frame, the next holds it
+        }
         std::memcpy(buf, c._in.data(), n);
         c._in.remove_prefix(n);
         return static_cast<ssize_t>(n);
@@ -94,12 +98,24 @@ bool WebSocketCodec::receive(std::string_view bytes, std::vector<Message>& messa
     if (!wslay_event_want_read(_ctx)) {
         return false;
     }
-    track(bytes);
+    std::string joined;
+    if (!_held.empty()) {
+        joined = _held;
+        joined.append(bytes);
+        bytes = joined;
+        _held.clear();
+    }
+    std::size_t usable = track(bytes);
+    _held.assign(bytes.substr(usable));
+    bytes = bytes.substr(0, usable);
     _in = bytes;
+    _fed = bytes.size();
     _messages = &messages;
     int rv = wslay_event_recv(_ctx);
     _messages = nullptr;
     _in = {};
+    _fed = 0;
+    _closeStart = _closeEnd = 0;
     if (rv != 0 && _closeCode == 0) {
         // A frame wslay cannot parse (a fragmented or oversized control frame, a bad length):
         // it queues a close without a status code, which RFC 6455 allows; we report 1002.
@@ -116,8 +132,10 @@ bool WebSocketCodec::receive(std::string_view bytes, std::vector<Message>& messa
     return more;
 }
 
-void WebSocketCodec::track(std::string_view bytes) {
+std::size_t WebSocketCodec::track(std::string_view bytes) {
+    constexpr std::uint8_t kClose = 0x8;
     std::size_t i = 0;
+    std::size_t frameStart = 0;
     while (i < bytes.size()) {
         if (_payloadLeft > 0) {
             std::size_t take =
@@ -125,6 +143,9 @@ void WebSocketCodec::track(std::string_view bytes) {
             _payloadLeft -= take;
             i += take;
             continue;
+        }
+        if (_headerLength == 0) {
+            frameStart = i;
         }
         _header[_headerLength++] = static_cast<std::uint8_t>(bytes[i++]);
         if (_headerLength < 2) {
@@ -152,7 +173,20 @@ void WebSocketCodec::track(std::string_view bytes) {
             _fragmented = false;
         }
         _headerLength = 0;
+        if (opcode == kClose && length <= 125 && _closeEnd == 0) {
+            if (length > bytes.size() - i) {
+                _payloadLeft = 0;  // held back whole: tracked again when the rest arrives
+                return frameStart;
+            }
+            _closeStart = frameStart;
+            _closeEnd = i + static_cast<std::size_t>(length);
+        }
     }
+    if (_headerLength > 0 && (_header[0] & 0x0f) == kClose) {
+        _headerLength = 0;  // a close frame's header cut short: held back too
+        return frameStart;
+    }
+    return bytes.size();
 }
 
 namespace {

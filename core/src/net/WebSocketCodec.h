@@ -51,7 +51,7 @@ public:
     /// Bytes waiting in the output.
     std::size_t pendingOutput() const { return _out.size(); }
     /// True while the input ends inside a frame (a header or payload only partly received).
-    bool midFrame() const { return _headerLength > 0 || _payloadLeft > 0; }
+    bool midFrame() const { return _headerLength > 0 || _payloadLeft > 0 || !_held.empty(); }
 
     /// True once a close frame was received or queued.
     bool closing() const;
@@ -69,12 +69,22 @@ private:
     /// message, no output waiting, no close begun.
     void releaseIfIdle();
     void flush();
-    /// Follows frame boundaries in `bytes` (for midFrame()).
-    void track(std::string_view bytes);
+    /// Follows frame boundaries in `bytes` (for midFrame()) and returns how many of them wslay
+    /// may have now: all but an unfinished close frame at the end, which is held back until it
+    /// is whole. Notes where a whole close frame lies in `_close` (for the recv callback).
+    std::size_t track(std::string_view bytes);
 
     const std::size_t _maxMessage;
     wslay_event_context* _ctx = nullptr;  ///< only while something is in progress
     std::string_view _in;                 ///< the bytes receive() is decoding
+    /// wslay 1.1.1 checks a close reason's UTF-8 skipping the first two bytes of each piece of
+    /// the payload it reads instead of the payload's: a close frame must reach it in one piece.
+    /// The start of a close frame not yet whole waits here; `_close` is where a whole one lies
+    /// in the bytes receive() is decoding ({0, 0}: none), so that no read ends inside it.
+    std::string _held;
+    std::size_t _fed = 0;  ///< size of the bytes receive() is decoding
+    std::size_t _closeStart = 0;
+    std::size_t _closeEnd = 0;
     std::string _out;
     std::vector<Message>* _messages = nullptr;
     std::uint16_t _closeCode = 0;

@@ -1,5 +1,5 @@
-// json::parseObject on hostile input: nesting deep enough to overflow a recursive parser's
-// stack must give the usual errors, never a crash.
+// json::parseObject and json::stringify on hostile input: nesting deep enough to overflow a
+// recursive parser's or writer's stack must give the usual errors or text, never a crash.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -26,6 +26,30 @@ TEST(JsonParseTest, DeeplyNestedMembersParse) {
     ASSERT_TRUE(json::parseObject(text, doc, error)) << error;
     EXPECT_EQ(doc["b"].GetInt(), 1);
     EXPECT_TRUE(doc["a"].IsArray());
+}
+
+// Found while writing fuzz/json_body_fuzz: stringify recursed once per level, and a 200 KB body
+// parseObject accepts (this one) overflowed the stack of the thread echoing it.
+TEST(JsonParseTest, DeeplyNestedMembersSerialise) {
+    rapidjson::Document doc;
+    std::string error;
+    std::string text = "{\"a\":" + std::string(200000, '[') + "{\"k\":[1,-2,3.5,\"s\",null,true]}" +
+                       std::string(200000, ']') + ",\"b\":{}}";
+    ASSERT_TRUE(json::parseObject(text, doc, error)) << error;
+    EXPECT_EQ(json::stringify(doc), text);
+}
+
+// Found by fuzz/json_body_fuzz: 11e308 parsed as infinity, which stringify cannot write: the
+// text it made ended there.
+TEST(JsonParseTest, NumbersTooLargeForADoubleAreRefusedNamingWhereTheyAre) {
+    rapidjson::Document doc;
+    std::string error;
+    EXPECT_FALSE(json::parseObject("{\"device_info\":{\"uptime\":11e308}}", doc, error));
+    EXPECT_EQ(error, "device_info.uptime is too large a number");
+    EXPECT_FALSE(json::parseObject("{\"a\":[1,-11e308]}", doc, error));
+    EXPECT_EQ(error, "a[1] is too large a number");
+    ASSERT_TRUE(json::parseObject("{\"a\":1.7976931348623157e308}", doc, error)) << error;
+    EXPECT_EQ(json::stringify(doc), "{\"a\":1.7976931348623157e308}");
 }
 
 TEST(JsonParseTest, InvalidUtf8IsRefusedNamingWhereItIs) {

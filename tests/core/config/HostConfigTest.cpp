@@ -57,3 +57,13 @@ TEST(HostConfigTest, ValuesJustPastTheBoundsAreReported) {
               Strings{"host.yaml:2: listeners.admin.websocket.max_message: must be between 1B "
                       "and 1GiB"});
 }
+
+// Found by fuzz/yaml_config_fuzz: a listener named "" (or "a.b") passed validation and then
+// failed as "listeners.: not declared as section", naming no file or line.
+TEST(HostConfigTest, SectionNamesThatCannotBeReadBackAreReported) {
+    EXPECT_EQ(problems("", "  \"\": { port: 9001 }\n  a.b: { port: 9002 }\n"),
+              (Strings{
+                  "host.yaml:3: listeners: a name must be non-empty, without '.'",
+                  "host.yaml:4: listeners.a.b: a name must be non-empty, without '.'",
+              }));
+}

@@ -115,6 +115,30 @@ TEST(HttpRequestParserTest, UpgradeStopsAtTheEndOfTheHead) {
     EXPECT_EQ(used, upgrade.size());  // the frame is left for the WebSocket codec
 }
 
+// Found by fuzz/http_request_fuzz: an upgrade request with a body was complete at its head when
+// the body had not all arrived, so the handler got part of it and the rest, however the bytes
+// were split, was framed as a request of its own.
+TEST(HttpRequestParserTest, AnUpgradeWithABodyEndsAfterTheBodyWhateverTheSplit) {
+    std::string request =
+        "POST /x HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+        "Content-Length: 27\r\n\r\n";
+    std::string body = "GET /smuggled HTTP/1.1\r\n\r\n!";
+    ASSERT_EQ(body.size(), 27u);
+    for (std::size_t cut = 1; cut < request.size() + body.size(); ++cut) {
+        std::string bytes = request + body;
+        HttpRequestParser parser(limits());
+        std::size_t used = 0;
+        Status status = parser.feed(bytes.data(), cut, used);
+        if (status != Status::Complete) {
+            ASSERT_EQ(status, Status::NeedMore) << "cut at " << cut;
+            ASSERT_EQ(used, cut);
+            status = parser.feed(bytes.data() + cut, bytes.size() - cut, used);
+        }
+        ASSERT_EQ(status, Status::Complete) << "cut at " << cut;
+        EXPECT_EQ(parser.request().body, body) << "cut at " << cut;
+    }
+}
+
 TEST(HttpRequestParserTest, BodiesThatEndEarlyAreRefused) {
     auto truncatedLength = outcome("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc");
     EXPECT_EQ(truncatedLength, std::make_pair(Status::Error, 400));
