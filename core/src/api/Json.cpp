@@ -118,19 +118,19 @@ bool readBody(const HttpRequest& req, rapidjson::Document& doc, HttpResponse& re
 
 std::size_t depth(const rapidjson::Value& value) {
     std::size_t deepest = 0;
-    std::vector<std::pair<const rapidjson::Value*, std::size_t>> todo{{&value, 1}};
-    while (!todo.empty()) {
-        auto [v, level] = todo.back();
-        todo.pop_back();
+    std::vector<std::pair<const rapidjson::Value*, std::size_t>> pending{{&value, 1}};
+    while (!pending.empty()) {
+        auto [v, level] = pending.back();
+        pending.pop_back();
         if (v->IsArray()) {
             deepest = std::max(deepest, level);
             for (const auto& item : v->GetArray()) {
-                todo.emplace_back(&item, level + 1);
+                pending.emplace_back(&item, level + 1);
             }
         } else if (v->IsObject()) {
             deepest = std::max(deepest, level);
             for (const auto& member : v->GetObject()) {
-                todo.emplace_back(&member.value, level + 1);
+                pending.emplace_back(&member.value, level + 1);
             }
         }
     }
