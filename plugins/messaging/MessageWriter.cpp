@@ -17,13 +17,14 @@ constexpr std::int64_t kDrainChunk = 200;
 
 MessageWriter::MessageWriter(MessagingStore& store, Presence& presence, Poco::Logger& logger,
                              Metrics& metrics, std::int64_t historyLimit, std::size_t maxBatch,
-                             std::size_t drainBytes)
+                             std::size_t drainBytes, std::chrono::microseconds commitInterval)
     : _store(store),
       _presence(presence),
       _logger(logger),
       _historyLimit(historyLimit),
       _maxBatch(maxBatch),
       _drainBytes(drainBytes),
+      _commitInterval(commitInterval),
       _stored(metrics.counter("messages_stored_total", "Messages committed to the store")),
       _delivered(metrics.counter("messages_delivered_total",
                                  "Messages handed to a live connection of their receiver")),
@@ -54,11 +55,15 @@ void MessageWriter::push(Item item) {
     if (item.session) {
         item.session->inflight.fetch_add(1);
     }
+    bool wake = false;
     {
         std::lock_guard<std::mutex> lock(_mutex);
         _queue.push_back(std::move(item));
+        wake = _idle || (_gathering && _queue.size() >= _maxBatch);
     }
-    _wake.notify_one();
+    if (wake) {
+        _wake.notify_one();
+    }
 }
 
 void MessageWriter::send(const std::shared_ptr<ChatSession>& session, const StreamPtr& conn,
@@ -85,13 +90,17 @@ void MessageWriter::pushAll(std::vector<Item> items) {
             item.session->inflight.fetch_add(1);
         }
     }
+    bool wake = false;
     {
         std::lock_guard<std::mutex> lock(_mutex);
         for (auto& item : items) {
             _queue.push_back(std::move(item));
         }
+        wake = _idle || (_gathering && _queue.size() >= _maxBatch);
     }
-    _wake.notify_one();
+    if (wake) {
+        _wake.notify_one();
+    }
 }
 
 std::size_t MessageWriter::queued() const {
@@ -118,20 +127,39 @@ void MessageWriter::run() {
             std::unique_lock<std::mutex> lock(_mutex);
             if (batch.empty()) {
                 auto ready = [this] { return _stopping || !_queue.empty(); };
+                _idle = true;
+                bool woken = true;
                 if (_deferred.empty()) {
                     _wake.wait(lock, ready);
-                } else if (!_wake.wait_for(lock, std::chrono::milliseconds(5), ready)) {
+                } else {
+                    woken = _wake.wait_for(lock, std::chrono::milliseconds(5), ready);
+                }
+                _idle = false;
+                if (!woken) {
                     continue;  // look at the deferred drains again
                 }
                 if (_queue.empty()) {
                     break;  // stopping, nothing left
                 }
             }
+            // Group commit: a commit right after the previous one waits out the interval (or
+            // for a full batch), so under load one transaction carries every message of it,
+            // instead of one commit per message each time the writer catches up.
+            auto due = _lastCommit + _commitInterval;
+            auto full = [this, &batch] {
+                return _stopping || batch.size() + _queue.size() >= _maxBatch;
+            };
+            if (_commitInterval.count() > 0 && !full() && std::chrono::steady_clock::now() < due) {
+                _gathering = true;
+                _wake.wait_until(lock, due, full);
+                _gathering = false;
+            }
             while (!_queue.empty() && batch.size() < _maxBatch) {
                 batch.push_back(std::move(_queue.front()));
                 _queue.pop_front();
             }
         }
+        _lastCommit = std::chrono::steady_clock::now();
         runBatch(batch);
         batch.clear();
     }

@@ -5,6 +5,7 @@
 // connection's replies stay in the order of its requests.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -47,7 +48,8 @@ public:
     };
 
     MessageWriter(MessagingStore& store, Presence& presence, Poco::Logger& logger, Metrics& metrics,
-                  std::int64_t historyLimit, std::size_t maxBatch, std::size_t drainBytes);
+                  std::int64_t historyLimit, std::size_t maxBatch, std::size_t drainBytes,
+                  std::chrono::microseconds commitInterval);
     ~MessageWriter();
 
     void start();
@@ -77,6 +79,10 @@ private:
     const std::int64_t _historyLimit;
     const std::size_t _maxBatch;
     const std::size_t _drainBytes;
+    /// A commit starts at least this long after the previous one began (0: at once), so the
+    /// messages that arrive meanwhile share its transaction.
+    const std::chrono::microseconds _commitInterval;
+    std::chrono::steady_clock::time_point _lastCommit{};
     Counter& _stored;
     Counter& _delivered;
     Counter& _commits;
@@ -88,6 +94,10 @@ private:
     /// Drains waiting for their connection to take what was sent (writer thread only).
     std::vector<Item> _deferred;
     bool _stopping = false;
+    /// The writer sleeps until an item arrives (push wakes it); while it gathers a batch, only
+    /// a full batch does.
+    bool _idle = false;
+    bool _gathering = false;
     std::thread _thread;
 };
 

@@ -17,6 +17,7 @@ struct MessagingConfig {
     std::uint64_t messagesPerWindow = 200;
     std::chrono::milliseconds rateWindow{1000};
     std::size_t maxBatch = 2048;
+    std::chrono::microseconds commitInterval{1000};
     std::size_t sendBudget = 256 * 1024;
 
     static void declare(ConfigSchema& schema);

@@ -70,9 +70,9 @@ void MessagingPlugin::start(HostContext& context) {
     _context = &context;
     _store = std::make_unique<MessagingStore>(context.store());
     loadDirectory(context);
-    _writer = std::make_unique<MessageWriter>(*_store, _presence, context.logger(),
-                                              context.metrics(), _config->historyLimit,
-                                              _config->maxBatch, _config->sendBudget);
+    _writer = std::make_unique<MessageWriter>(
+        *_store, _presence, context.logger(), context.metrics(), _config->historyLimit,
+        _config->maxBatch, _config->sendBudget, _config->commitInterval);
     _writer->start();
     _handler->bind(&context, _writer.get(), &_directory, &_presence);
     subscribe(context);

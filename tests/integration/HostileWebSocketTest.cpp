@@ -26,6 +26,9 @@ using Poco::Net::WebSocket;
 namespace {
 
 const long kFileLimit = raiseFileLimit();  // before any server starts: children inherit it
+/// Worst echo round (ms) of the well-behaved fleet: below websocket.io_timeout (1 s), which is
+/// how long a stalled loop would wait on a hostile peer.
+constexpr double kEchoBar = 750;
 
 struct SslInit {
     SslInit() { Poco::Net::initializeSSL(); }
@@ -177,8 +180,11 @@ TEST(HostileWebSocketTest, NeverReaderAndHalfFrameStallNoneOfAThousandEchoes) {
               << flooded << " bytes\n";
     EXPECT_EQ(missingBefore, 0);
     EXPECT_EQ(missingDuring, 0);
-    EXPECT_LT(worstBefore, 100);
-    EXPECT_LT(worstDuring, 100) << "the hostile peers delayed the others";
+    // A hostile peer that stalled a loop would hold it until websocket.io_timeout (1 s) or the
+    // write stall limit; what stays below is the machine's scheduling (a quiet run echoes in
+    // ~15 ms, a machine at load 12 in up to ~400 ms, before any hostile peer connects).
+    EXPECT_LT(worstBefore, kEchoBar);
+    EXPECT_LT(worstDuring, kEchoBar) << "the hostile peers delayed the others";
     EXPECT_TRUE(neverReaderClosed) << "a peer that never reads is still open";
     EXPECT_GE(halfClosedAfter, 800) << "closed before websocket.io_timeout (1s)";
     EXPECT_LE(halfClosedAfter, 2500) << "the half frame was not closed after io_timeout";
@@ -389,8 +395,8 @@ TEST(HostileWebSocketTest, OverTlsHalfFrameAndSilentHandshakeStallNobody) {
               << " ms; silent handshake closed after " << silentClosedAfter << " ms\n";
     EXPECT_EQ(missingBefore, 0);
     EXPECT_EQ(missingDuring, 0);
-    EXPECT_LT(worstBefore, 100);
-    EXPECT_LT(worstDuring, 100);
+    EXPECT_LT(worstBefore, kEchoBar);
+    EXPECT_LT(worstDuring, kEchoBar) << "the hostile peers delayed the others";
     EXPECT_GE(halfClosedAfter, 800);
     EXPECT_LE(halfClosedAfter, 2500);
     EXPECT_TRUE(server.waitForLog("websocket closed: timeout", std::chrono::seconds(2)));
