@@ -15,8 +15,14 @@ struct PairingConfig {
     std::chrono::milliseconds checkInterval{5000};
     std::size_t maxFieldLength = 16384;
     std::uint64_t failedLookupsPerAddress = 20;
+    std::uint64_t failedLookupsPerNetwork = 60;
     std::uint64_t failedLookupsTotal = 1000;
+    std::uint64_t failedLookupsUnderAttack = 1;
+    std::uint64_t failedLookupsPerNetworkUnderAttack = 4;
     std::chrono::milliseconds rateWindow{60000};
+    std::uint64_t registrationsPerAddress = 30;
+    std::uint64_t registrationsPerNetwork = 120;
+    std::chrono::milliseconds registrationWindow{60000};
 
     static void declare(ConfigSchema& schema);
     /// Reads the validated section (every bound is in the schema).

@@ -4,6 +4,8 @@
 
 #include <Poco/Logger.h>
 
+#include <algorithm>
+
 #include "PairingEvents.h"
 #include "switchboard/Clock.h"
 #include "switchboard/Json.h"
@@ -49,7 +51,12 @@ PairingRoutes::PairingRoutes(std::shared_ptr<const PairingConfig> config, Server
     : _config(std::move(config)),
       _registry(registry),
       _lookupLimiter(_config->failedLookupsPerAddress, _config->failedLookupsTotal,
-                     _config->rateWindow) {}
+                     _config->rateWindow, _config->failedLookupsUnderAttack),
+      _networkLimiter(_config->failedLookupsPerNetwork, _config->failedLookupsTotal,
+                      _config->rateWindow, _config->failedLookupsPerNetworkUnderAttack),
+      _registrationLimiter(_config->registrationsPerAddress, 0, _config->registrationWindow),
+      _registrationNetworkLimiter(_config->registrationsPerNetwork, 0,
+                                  _config->registrationWindow) {}
 
 void PairingRoutes::bind(HostContext* context, PairingStore* store) {
     if (context != nullptr) {
@@ -59,7 +66,8 @@ void PairingRoutes::bind(HostContext* context, PairingStore* store) {
         _lookupsOk = &m.counter("lookups_total", "Pairing-code look-ups", "result=\"found\"");
         _lookupsFailed =
             &m.counter("lookups_total", "Pairing-code look-ups", "result=\"not_found\"");
-        _rateLimited = &m.counter("rate_limited_total", "Look-ups refused with 429");
+        _rateLimited =
+            &m.counter("rate_limited_total", "Look-ups and registrations refused with 429");
     }
     _store = store;
     _context = context;
@@ -158,6 +166,26 @@ void PairingRoutes::registerServer(const HttpRequest& req, HttpResponse& resp) {
     if (!allowedByHook(s, req.clientAddress(), resp)) {
         return;
     }
+    // New keys take codes from a space of 9,000: counted per address and network before one is
+    // reserved, so one client cannot take them all (re-registering a known key takes none).
+    std::string peer = req.clientAddress();
+    std::string network = addressNetwork(peer);
+    bool known = _registry.byKey(s.sshPubkey).has_value();
+    if (!known) {
+        std::int64_t wait = _registrationLimiter.attempt(peer);
+        if (wait == 0) {
+            wait = _registrationNetworkLimiter.attempt(network);
+            if (wait > 0) {
+                _registrationLimiter.forgive(peer);
+            }
+        }
+        if (wait > 0) {
+            _rateLimited->inc();
+            resp.setHeader("Retry-After", std::to_string(wait));
+            resp.error(429, "too many registrations; retry later");
+            return;
+        }
+    }
     std::lock_guard<std::mutex> lock(_registerMutex);
     std::optional<int> code = _registry.reserveCode();
     if (!code) {
@@ -224,7 +252,10 @@ void PairingRoutes::serverStatus(const HttpRequest& req, HttpResponse& resp) {
 
 void PairingRoutes::serverDetails(const HttpRequest& req, HttpResponse& resp) {
     std::string peer = req.clientAddress();
-    if (std::int64_t wait = _lookupLimiter.retryAfter(peer); wait > 0) {
+    std::string network = addressNetwork(peer);
+    std::int64_t wait =
+        std::max(_lookupLimiter.retryAfter(peer), _networkLimiter.retryAfter(network));
+    if (wait > 0) {
         _rateLimited->inc();
         resp.setHeader("Retry-After", std::to_string(wait));
         resp.error(429, "too many failed pairing-code look-ups; retry later");
@@ -243,6 +274,7 @@ void PairingRoutes::serverDetails(const HttpRequest& req, HttpResponse& resp) {
     }
     if (!s) {
         _lookupLimiter.fail(peer);
+        _networkLimiter.fail(network);
         _lookupsFailed->inc();
         resp.error(404, "Invalid pairing code");
         return;

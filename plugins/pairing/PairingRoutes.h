@@ -37,7 +37,12 @@ private:
 
     std::shared_ptr<const PairingConfig> _config;
     ServerRegistry& _registry;
+    /// Failed look-ups per address and per network (both shrink during an attack).
     RateLimiter _lookupLimiter;
+    RateLimiter _networkLimiter;
+    /// Registrations of new keys per address and per network.
+    RateLimiter _registrationLimiter;
+    RateLimiter _registrationNetworkLimiter;
     HostContext* _context = nullptr;
     PairingStore* _store = nullptr;
     std::mutex _registerMutex;  ///< registrations are rare: one at a time keeps codes simple

@@ -1,7 +1,10 @@
 // Fixed-window failure limiter (see switchboard/RateLimiter.h).
 #include "switchboard/RateLimiter.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
+#include <cstring>
 
 namespace switchboard {
 
@@ -9,29 +12,63 @@ namespace {
 constexpr std::size_t kSweepAbove = 100000;
 }
 
+std::string addressNetwork(const std::string& address) {
+    char text[INET6_ADDRSTRLEN] = {};
+    in_addr v4{};
+    if (inet_pton(AF_INET, address.c_str(), &v4) == 1) {
+        v4.s_addr &= htonl(0xffffff00u);
+        inet_ntop(AF_INET, &v4, text, sizeof text);
+        return std::string(text) + "/24";
+    }
+    in6_addr v6{};
+    if (inet_pton(AF_INET6, address.c_str(), &v6) != 1) {
+        return address;
+    }
+    static const unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (std::memcmp(v6.s6_addr, kMapped, sizeof kMapped) == 0) {
+        std::memcpy(&v4.s_addr, v6.s6_addr + 12, 4);
+        v4.s_addr &= htonl(0xffffff00u);
+        inet_ntop(AF_INET, &v4, text, sizeof text);
+        return std::string(text) + "/24";
+    }
+    std::memset(v6.s6_addr + 8, 0, 8);
+    inet_ntop(AF_INET6, &v6, text, sizeof text);
+    return std::string(text) + "/64";
+}
+
 RateLimiter::RateLimiter(std::uint64_t perKey, std::uint64_t total,
-                         std::chrono::milliseconds window)
-    : _perKey(perKey), _total(total), _windowMs(std::max<std::int64_t>(window.count(), 1)) {}
+                         std::chrono::milliseconds window, std::uint64_t perKeyUnderAttack)
+    : _perKey(perKey),
+      _total(total),
+      _perKeyUnderAttack(std::max<std::uint64_t>(perKeyUnderAttack, 1)),
+      _windowMs(std::max<std::int64_t>(window.count(), 1)) {}
 
 std::int64_t RateLimiter::nowMs() const {
     return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
         .count();
 }
 
+bool RateLimiter::attackedLocked(std::int64_t now) const {
+    return _total > 0 && _all.count >= _total && now < _all.start + _windowMs;
+}
+
+std::uint64_t RateLimiter::allowanceLocked(std::int64_t now) const {
+    if (!attackedLocked(now)) {
+        return _perKey;
+    }
+    return _perKey == 0 ? _perKeyUnderAttack : std::min(_perKey, _perKeyUnderAttack);
+}
+
 std::int64_t RateLimiter::waitLocked(const std::string& key, std::int64_t now) const {
-    std::int64_t until = 0;
-    if (_total > 0 && _all.count >= _total && now < _all.start + _windowMs) {
-        until = _all.start + _windowMs;
-    }
+    std::uint64_t allowance = allowanceLocked(now);
     auto it = _keys.find(key);
-    if (_perKey > 0 && it != _keys.end() && it->second.count >= _perKey &&
-        now < it->second.start + _windowMs) {
-        until = std::max(until, it->second.start + _windowMs);
-    }
-    if (until <= now) {
+    if (allowance == 0 || it == _keys.end() || it->second.count < allowance ||
+        now >= it->second.start + _windowMs) {
         return 0;
     }
-    return (until - now + 999) / 1000;
+    // Blocked until the key's own window ends (an attack ends no later: its window started
+    // before this key's last failure was counted in it).
+    return (it->second.start + _windowMs - now + 999) / 1000;
 }
 
 std::int64_t RateLimiter::retryAfter(const std::string& key) {
@@ -76,10 +113,7 @@ void RateLimiter::countLocked(const std::string& key, std::int64_t now) {
         _all = Window{now, 0};
     }
     ++_all.count;
-    if (_total > 0 && _all.count >= _total) {
-        _blockedUntil = std::max(_blockedUntil.load(), _all.start + _windowMs);
-    }
-    if (_perKey == 0) {
+    if (_perKey == 0 && _total == 0) {
         return;
     }
     if (_keys.size() > kSweepAbove) {
@@ -90,7 +124,13 @@ void RateLimiter::countLocked(const std::string& key, std::int64_t now) {
         w = Window{now, 0};
     }
     ++w.count;
-    if (w.count >= _perKey) {
+    // The smallest allowance this key can meet in its window: the attack's where a total is
+    // set. From there some key may be blocked, so checks leave the fast path until then.
+    std::uint64_t least = _perKey;
+    if (_total > 0) {
+        least = _perKey == 0 ? _perKeyUnderAttack : std::min(_perKey, _perKeyUnderAttack);
+    }
+    if (w.count >= least) {
         _blockedUntil = std::max(_blockedUntil.load(), w.start + _windowMs);
     }
 }
@@ -99,6 +139,11 @@ void RateLimiter::sweep(std::int64_t now) {
     for (auto it = _keys.begin(); it != _keys.end();) {
         it = now >= it->second.start + _windowMs ? _keys.erase(it) : std::next(it);
     }
+}
+
+bool RateLimiter::underAttack() const {
+    std::lock_guard<std::mutex> lock(_mutex);
+    return attackedLocked(nowMs());
 }
 
 std::size_t RateLimiter::trackedKeys() const {

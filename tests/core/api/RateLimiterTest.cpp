@@ -21,12 +21,34 @@ TEST(RateLimiterTest, BlocksAKeyAfterItsLimit) {
     EXPECT_EQ(limiter.retryAfter("5.6.7.8"), 0);
 }
 
-TEST(RateLimiterTest, TotalLimitBlocksEveryone) {
-    RateLimiter limiter(0, 5, std::chrono::seconds(60));
-    for (int i = 0; i < 5; ++i) {
+TEST(RateLimiterTest, TotalLimitShrinksEveryKeysAllowanceButLocksNobodyOut) {
+    RateLimiter limiter(4, 5, std::chrono::seconds(60));  // under attack: 1 per key
+    EXPECT_FALSE(limiter.underAttack());
+    limiter.fail("a");
+    limiter.fail("a");
+    EXPECT_EQ(limiter.retryAfter("a"), 0);  // 2 of its 4
+    for (int i = 0; i < 3; ++i) {
         limiter.fail("k" + std::to_string(i));
     }
-    EXPECT_GT(limiter.retryAfter("someone-else"), 0);
+    EXPECT_TRUE(limiter.underAttack());
+    // Every key that has failed once is refused now; one that has not still gets its try.
+    EXPECT_GT(limiter.retryAfter("a"), 0);
+    EXPECT_GT(limiter.retryAfter("k0"), 0);
+    EXPECT_EQ(limiter.retryAfter("someone-else"), 0);
+    EXPECT_EQ(limiter.attempt("someone-else"), 0);
+    EXPECT_GT(limiter.attempt("someone-else"), 0);
+}
+
+TEST(RateLimiterTest, UnderAttackAllowanceIsConfigurable) {
+    RateLimiter limiter(0, 2, std::chrono::seconds(60), 3);
+    limiter.fail("x");
+    limiter.fail("y");
+    EXPECT_TRUE(limiter.underAttack());
+    EXPECT_EQ(limiter.retryAfter("x"), 0);  // 1 of 3
+    limiter.fail("x");
+    limiter.fail("x");
+    EXPECT_GT(limiter.retryAfter("x"), 0);
+    EXPECT_EQ(limiter.retryAfter("y"), 0);
 }
 
 TEST(RateLimiterTest, WindowExpires) {
@@ -74,4 +96,12 @@ TEST(RateLimiterTest, ForgivenAttemptsDoNotCount) {
     EXPECT_GT(limiter.attempt("k"), 0);  // two failures: limited, and not counted again
     limiter.forgive("unknown");          // forgiving what was never counted changes nothing
     EXPECT_GT(limiter.retryAfter("k"), 0);
+}
+
+TEST(RateLimiterTest, AddressNetworkGroupsA24OrA64) {
+    EXPECT_EQ(addressNetwork("192.0.2.77"), "192.0.2.0/24");
+    EXPECT_EQ(addressNetwork("::ffff:192.0.2.77"), "192.0.2.0/24");
+    EXPECT_EQ(addressNetwork("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), "2001:db8:1:2::/64");
+    EXPECT_EQ(addressNetwork("::1"), "::/64");
+    EXPECT_EQ(addressNetwork("not an address"), "not an address");
 }

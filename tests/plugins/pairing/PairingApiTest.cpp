@@ -204,14 +204,17 @@ std::string pairingConfig(const std::string& offlineAfter, const std::string& mo
 
 // ---------------------------------------------------------------------------------------------
 // One server shared by the tests whose state does not interfere: servers stay online for 60s,
-// fields are capped at 256 bytes, bodies at 1 KiB, look-ups are not rate-limited.
+// fields are capped at 256 bytes, bodies at 1 KiB, look-ups and registrations are not
+// rate-limited.
 
 class PairingApiTest : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
         server = new Server(pairingConfig("60s",
                                           ", max_field_length: 256, "
-                                          "rate_limit: { per_address: 0, total: 0 }"),
+                                          "rate_limit: { per_address: 0, per_network: 0, "
+                                          "total: 0 }, registration_limit: { per_address: 0, "
+                                          "per_network: 0 }"),
                             "", "max_body: 1KiB");
     }
     static void TearDownTestSuite() {
@@ -827,36 +830,102 @@ TEST(PairingRateLimitTest, PerAddressLimitRefusesEvenValidCodes) {
         << metrics.body;
 }
 
-TEST(PairingRateLimitTest, TotalLimitRefusesEveryAddress) {
-    Server server(pairingConfig("60s", ", rate_limit: { per_address: 0, total: 3, window: 2s }"));
+HttpResult lookupFrom(const std::string& source, int port, int code) {
+    return httpFrom(source, "POST", port, "/get_server_details",
+                    "{\"pairing_code\":" + std::to_string(code) + "}");
+}
+
+TEST(PairingRateLimitTest, AnAttackShrinksEveryAllowanceButLocksNobodyOut) {
+    // 3 failures from anywhere in 2 s are an attack; per address 5, 1 during an attack (every
+    // source here is in 127.0.0.0/24, whose network allowance is set out of the way).
+    Server server(pairingConfig("60s",
+                                ", rate_limit: { per_address: 5, per_network: 0, total: 3, "
+                                "per_address_under_attack: 1, per_network_under_attack: 100, "
+                                "window: 2s }"));
     ASSERT_TRUE(server.ready);
     int code = registerServer(server.pairing(), "k-total");
     int unknown = code == 9999 ? 1000 : code + 1;
-    EXPECT_EQ(lookup(server.pairing(), unknown).status, 404);
-    EXPECT_EQ(httpFrom("127.0.0.2", "POST", server.pairing(), "/get_server_details",
-                       "{\"pairing_code\":" + std::to_string(unknown) + "}")
-                  .status,
-              404);
-    EXPECT_EQ(httpFrom("127.0.0.3", "POST", server.pairing(), "/get_server_details",
-                       "{\"pairing_code\":" + std::to_string(unknown) + "}")
-                  .status,
-              404);
-    for (const std::string source : {"127.0.0.1", "127.0.0.4"}) {
-        HttpResult r = httpFrom(source, "POST", server.pairing(), "/get_server_details",
-                                "{\"pairing_code\":" + std::to_string(code) + "}");
+    EXPECT_EQ(lookupFrom("127.0.0.1", server.pairing(), unknown).status, 404);
+    EXPECT_EQ(lookupFrom("127.0.0.1", server.pairing(), unknown).status, 404);  // 2 of its 5
+    EXPECT_EQ(lookupFrom("127.0.0.2", server.pairing(), unknown).status, 404);  // the 3rd: attack
+    // Addresses that have failed are held to one failure now, even with the valid code...
+    for (const std::string source : {"127.0.0.1", "127.0.0.2"}) {
+        HttpResult r = lookupFrom(source, server.pairing(), code);
         EXPECT_EQ(r.status, 429) << source;
         EXPECT_EQ(r.body, errorJson("too many failed pairing-code look-ups; retry later"));
+        std::string retry = r.header("Retry-After");
+        ASSERT_FALSE(retry.empty());
+        ASSERT_EQ(retry.find_first_not_of("0123456789"), std::string::npos) << retry;
+        EXPECT_GE(std::stoi(retry), 1);
+        EXPECT_LE(std::stoi(retry), 2);
     }
-    HttpResult limited = lookup(server.pairing(), code);
-    EXPECT_EQ(limited.status, 429);
-    std::string retry = limited.header("Retry-After");
-    ASSERT_FALSE(retry.empty());
-    ASSERT_EQ(retry.find_first_not_of("0123456789"), std::string::npos) << retry;
-    EXPECT_GE(std::stoi(retry), 1);
-    EXPECT_LE(std::stoi(retry), 2);
+    // ...while one that has not is never refused: its valid code works, and it may fail once.
+    HttpResult fresh = lookupFrom("127.0.0.4", server.pairing(), code);
+    EXPECT_EQ(fresh.status, 200);
+    EXPECT_EQ(fresh.body, serverJson("k-total"));
+    EXPECT_EQ(lookupFrom("127.0.0.5", server.pairing(), unknown).status, 404);
+    EXPECT_EQ(lookupFrom("127.0.0.5", server.pairing(), unknown).status, 429);
+    EXPECT_EQ(lookupFrom("127.0.0.6", server.pairing(), code).status, 200);
     // When the window ends, look-ups are answered again.
-    EXPECT_TRUE(eventually([&] { return lookup(server.pairing(), code).status == 200; }));
-    EXPECT_EQ(lookup(server.pairing(), code).body, serverJson("k-total"));
+    EXPECT_TRUE(
+        eventually([&] { return lookupFrom("127.0.0.1", server.pairing(), code).status == 200; }));
+}
+
+TEST(PairingRateLimitTest, OneNetworkCannotMultiplyItsAllowanceWithManyAddresses) {
+    // 60 addresses of one /24 with 20 guesses each walked 959 codes; per network it is 6 here.
+    Server server(pairingConfig(
+        "60s", ", rate_limit: { per_address: 2, per_network: 6, total: 0, window: 60s }"));
+    ASSERT_TRUE(server.ready);
+    int code = registerServer(server.pairing(), "k-network");
+    int unknown = code == 9999 ? 1000 : code + 1;
+    int notFound = 0;
+    int limited = 0;
+    for (int host = 1; host <= 10; ++host) {
+        for (int i = 0; i < 2; ++i) {
+            int status =
+                lookupFrom("127.0.0." + std::to_string(host), server.pairing(), unknown).status;
+            notFound += status == 404;
+            limited += status == 429;
+        }
+    }
+    EXPECT_EQ(notFound, 6) << "guesses the /24 was allowed";
+    EXPECT_EQ(limited, 14);
+    // Another network is not affected (127.0.1.0/24 is loopback as well).
+    HttpResult other = lookupFrom("127.0.1.1", server.pairing(), code);
+    EXPECT_EQ(other.status, 200);
+    EXPECT_EQ(other.body, serverJson("k-network"));
+}
+
+TEST(PairingRateLimitTest, NewRegistrationsAreLimitedPerAddressButReRegistrationIsNot) {
+    // ~9,000 registrations from one client used to take every code (503 for everyone).
+    Server server(pairingConfig(
+        "60s", ", registration_limit: { per_address: 3, per_network: 5, window: 60s }"));
+    ASSERT_TRUE(server.ready);
+    for (int i = 0; i < 3; ++i) {
+        registerServer(server.pairing(), "k-reg-" + std::to_string(i));
+    }
+    HttpResult refused = registerRaw(server.pairing(), serverJson("k-reg-3"));
+    EXPECT_EQ(refused.status, 429);
+    EXPECT_EQ(refused.body, errorJson("too many registrations; retry later"));
+    std::string retry = refused.header("Retry-After");
+    ASSERT_FALSE(retry.empty());
+    EXPECT_GE(std::stoi(retry), 1);
+    EXPECT_LE(std::stoi(retry), 60);
+    // A known key re-registers (a server restarting) whatever the count.
+    for (int i = 0; i < 3; ++i) {
+        registerServer(server.pairing(), "k-reg-0");
+    }
+    // Another address of the network has its own 3, up to the network's 5.
+    auto registerFrom = [&](const std::string& source, const std::string& key) {
+        return httpFrom(source, "POST", server.pairing(), "/register_server", serverJson(key));
+    };
+    EXPECT_EQ(registerFrom("127.0.0.2", "k-reg-a").status, 200);
+    EXPECT_EQ(registerFrom("127.0.0.2", "k-reg-b").status, 200);
+    HttpResult network = registerFrom("127.0.0.3", "k-reg-c");
+    EXPECT_EQ(network.status, 429);
+    EXPECT_EQ(network.body, errorJson("too many registrations; retry later"));
+    EXPECT_EQ(registerFrom("127.0.1.1", "k-reg-d").status, 200);
+    EXPECT_EQ(lookup(server.pairing(), 0).status, 404);  // look-ups are not affected
 }
 
 // ---------------------------------------------------------------------------------------------
