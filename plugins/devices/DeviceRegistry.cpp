@@ -37,6 +37,7 @@ void DeviceRegistry::load(const DeviceRecord& r, double now, double offlineAfter
         d->info = DeviceInfo();
     }
     d->sshPubkey = r.sshPubkey;
+    d->hasSecret = d->registered && DeviceTokens::fromHex(r.secretHash, d->secretHash);
     d->lastSeen = r.lastSeen;
     d->online = d->registered && r.lastSeen > 0 && now - r.lastSeen < offlineAfter;
     std::unique_lock<std::shared_mutex> lock(_mutex);

@@ -32,8 +32,9 @@ struct DeviceRecord {
     bool revoked = false;
     double lastSeen = 0;  ///< 0: never
     std::string deviceInfo = "{}";
-    std::string sshPubkey;  ///< "" when none
-    bool online = false;    ///< derived, not stored
+    std::string sshPubkey;   ///< "" when none
+    std::string secretHash;  ///< hex SHA-256 of the device secret, "" when none was issued
+    bool online = false;     ///< derived, not stored
 };
 
 /// One enrolled device. Fields other than lastSeen/online are guarded by `mutex`.
@@ -53,6 +54,12 @@ struct Device {
     bool revoked = false;
     DeviceInfo info;
     std::string sshPubkey;
+    /// The device secret issued at its registration (hashed like tokens), if any.
+    DeviceTokens::Hash secretHash{};
+    bool hasSecret = false;
+    /// The client address of its registration or latest heartbeat (memory only): an address
+    /// that is rate-limited still reaches the devices it serves.
+    std::string lastAddress;
     /// Written under `mutex`, readable without it.
     std::atomic<double> lastSeen{0};
     std::atomic<bool> online{false};

@@ -36,6 +36,10 @@ std::string DeviceTokens::generate() {
     return randomHex(3, true);
 }
 
+std::string DeviceTokens::generateSecret() {
+    return randomHex(16, false);
+}
+
 std::string DeviceTokens::generateDeviceKey() {
     return "device-" + randomHex(8, false);
 }

@@ -14,6 +14,8 @@ public:
 
     /// A fresh random token: 6 uppercase hex digits, e.g. "3FA09C".
     static std::string generate();
+    /// A fresh device secret, issued at registration: 32 lowercase hex digits (128 bits).
+    static std::string generateSecret();
     /// A fresh random device key: "device-" + 16 lowercase hex digits.
     static std::string generateDeviceKey();
     /// Upper-cases `input` into `code` if it is exactly 6 hex digits (either case), ignoring

@@ -249,6 +249,8 @@ void DevicesAdminRoutes::revoke(const HttpRequest& req, HttpResponse& resp) {
         device->tokenHash.fill(0);
         device->tokenExpiresAt = 0;
         device->sshPubkey.clear();
+        device->hasSecret = false;
+        device->secretHash.fill(0);
         wasOnline = _registry.markOffline(*device);
         if (!wasRevoked) {
             _revoked->inc();

@@ -21,12 +21,19 @@ void DevicesConfig::declare(ConfigSchema& schema) {
                 "(empty: an ed25519 key generated under the data directory)")
         .size("max_field_length", "1KiB", "Longest device_info value or enrolment note accepted")
         .atLeast("1B");
-    schema.section("rate_limit", "Failed registration-token attempts (429 beyond)")
+    schema.boolean("require_device_secret", false,
+                   "Heartbeats, SSH-key uploads and detail look-ups must present the "
+                   "device_secret issued at registration (X-Device-Secret header); off, the "
+                   "device key alone is enough, as for the seed's clients");
+    schema
+        .section("rate_limit",
+                 "Failed registration-token and device-secret attempts, and requests for "
+                 "unknown devices (429 beyond)")
         .integer("per_device", 10, 0, 1000000,
                  "Failed attempts per device per window (0: no limit)")
         .integer("per_address", 30, 0, 1000000,
-                 "Failed attempts per client address per window "
-                 "(0: no limit)")
+                 "Failed attempts per client address per window, requests naming an "
+                 "unknown device included (0: no limit)")
         .duration("window", "15m", "Length of the counting window")
         .atLeast("1ms");
 }
@@ -61,6 +68,7 @@ DevicesConfig DevicesConfig::parse(const ConfigSection& section) {
     c.failedTokensPerDevice = static_cast<std::uint64_t>(section.getInt("rate_limit.per_device"));
     c.failedTokensPerAddress = static_cast<std::uint64_t>(section.getInt("rate_limit.per_address"));
     c.rateWindow = section.getDuration("rate_limit.window");
+    c.requireDeviceSecret = section.getBool("require_device_secret");
     c.sshHostKeyFile = section.getString("ssh_host_key");
     if (!c.sshHostKeyFile.empty()) {
         c.sshHostKey = readHostKey(section, c.sshHostKeyFile);

@@ -22,6 +22,8 @@ struct DevicesConfig {
     std::uint64_t failedTokensPerDevice = 10;
     std::uint64_t failedTokensPerAddress = 30;
     std::chrono::milliseconds rateWindow{900000};
+    /// Heartbeats, SSH keys and details need the secret issued at registration.
+    bool requireDeviceSecret = false;
 
     static void declare(ConfigSchema& schema);
     /// Throws ConfigError for what the schema cannot express: an unreadable or malformed

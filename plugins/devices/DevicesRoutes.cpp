@@ -84,6 +84,57 @@ bool DevicesRoutes::limited(std::int64_t wait, HttpResponse& resp) {
     return true;
 }
 
+std::shared_ptr<Device> DevicesRoutes::authorizedDevice(const HttpRequest& req,
+                                                        HttpResponse& resp) {
+    const std::string address = req.clientAddress();
+    const std::string key = req.param("key");
+    std::shared_ptr<Device> device = _registry.find(key);
+    if (std::int64_t wait = _addressLimiter.retryAfter(address); wait > 0) {
+        // A limited address may still reach the devices it serves (their heartbeats come
+        // from it), never others: no answer tells it which other keys exist, and the devices
+        // behind a shared address do not go dark because one of them (or a neighbour) guessed.
+        bool serves = false;
+        if (device) {
+            std::lock_guard<std::mutex> lock(device->mutex);
+            serves = device->lastAddress == address;
+        }
+        if (!serves) {
+            limited(wait, resp);
+            return nullptr;
+        }
+    }
+    if (!device) {
+        _addressLimiter.fail(address);  // walking device keys counts as guessing
+        reply(resp, 404, false, "Device not found");
+        return nullptr;
+    }
+    if (!_config->requireDeviceSecret) {
+        return device;
+    }
+    if (limited(_deviceLimiter.retryAfter(key), resp)) {
+        return nullptr;
+    }
+    const std::string secret = req.header("X-Device-Secret");
+    if (secret.empty()) {
+        reply(resp, 401, false, "Device secret required");
+        return nullptr;
+    }
+    DeviceTokens::Hash presented = DeviceTokens::hash(key, secret);
+    bool valid = false;
+    {
+        std::lock_guard<std::mutex> lock(device->mutex);
+        valid = device->hasSecret && DeviceTokens::equal(presented, device->secretHash);
+    }
+    if (!valid) {
+        _deviceLimiter.fail(key);
+        _addressLimiter.fail(address);
+        _tokenFailures->inc();
+        reply(resp, 401, false, "Invalid device secret");
+        return nullptr;
+    }
+    return device;
+}
+
 bool DevicesRoutes::checkRegistered(const Device& device, HttpResponse& resp) {
     if (device.revoked) {
         reply(resp, 403, false, "Device revoked");
@@ -144,6 +195,8 @@ void DevicesRoutes::registerDevice(const HttpRequest& req, HttpResponse& resp) {
     HostContext* context = _context;
     double now = epochSeconds();
     bool cameOnline = false;
+    std::string secret;
+    DeviceTokens::Hash secretHash{};
     {
         std::lock_guard<std::mutex> lock(device->mutex);
         if (device->registered && !device->hasToken) {
@@ -160,8 +213,10 @@ void DevicesRoutes::registerDevice(const HttpRequest& req, HttpResponse& resp) {
             reply(resp, 401, false, "Invalid token");
             return;
         }
+        secret = DeviceTokens::generateSecret();
+        secretHash = DeviceTokens::hash(key, secret);
         try {
-            _store->registerDevice(*device, now, info.json());
+            _store->registerDevice(*device, now, info.json(), DeviceTokens::toHex(secretHash));
         } catch (const std::exception& e) {
             context->logger().error("cannot store the registration of %s: %s", key,
                                     std::string(e.what()));
@@ -176,6 +231,9 @@ void DevicesRoutes::registerDevice(const HttpRequest& req, HttpResponse& resp) {
         device->registeredAt = now;
         device->info = info;
         device->sshPubkey.clear();
+        device->secretHash = secretHash;
+        device->hasSecret = true;
+        device->lastAddress = address;
         cameOnline = _registry.markSeen(*device, now);
     }
     _registrations->inc();
@@ -184,14 +242,14 @@ void DevicesRoutes::registerDevice(const HttpRequest& req, HttpResponse& resp) {
         context->bus().publish("device.online", DeviceEvents::online(key, ipAddress, now));
     }
     context->logger().information("device %s registered from %s", key, address);
+    // The secret is shown only here (the server keeps its hash); the seed's client ignores it.
     resp.json(200, "{\"ok\":true,\"message\":\"Device registered\",\"device_key\":" +
-                       json::quote(key) + "}");
+                       json::quote(key) + ",\"device_secret\":" + json::quote(secret) + "}");
 }
 
 void DevicesRoutes::heartbeat(const HttpRequest& req, HttpResponse& resp) {
-    std::shared_ptr<Device> device = _registry.find(req.param("key"));
+    std::shared_ptr<Device> device = authorizedDevice(req, resp);
     if (!device) {
-        reply(resp, 404, false, "Device not found");
         return;
     }
     // Heartbeat bodies are small: parse them into stack memory.
@@ -219,6 +277,7 @@ void DevicesRoutes::heartbeat(const HttpRequest& req, HttpResponse& resp) {
         if (!checkRegistered(*device, resp)) {
             return;
         }
+        device->lastAddress = req.clientAddress();
         applyHeartbeat(*device, std::move(info), address);
         resp.json(200, kHeartbeatOk);
         return;
@@ -238,6 +297,7 @@ void DevicesRoutes::heartbeat(const HttpRequest& req, HttpResponse& resp) {
     if (!checkRegistered(*device, resp)) {
         return;
     }
+    device->lastAddress = req.clientAddress();
     applyHeartbeat(*device, std::move(merged), address);
     resp.json(200, kHeartbeatOk);
 }
@@ -293,9 +353,8 @@ void DevicesRoutes::hostKey(const HttpRequest&, HttpResponse& resp) {
 
 void DevicesRoutes::putSshKey(const HttpRequest& req, HttpResponse& resp) {
     const std::string key = req.param("key");
-    std::shared_ptr<Device> device = _registry.find(key);
+    std::shared_ptr<Device> device = authorizedDevice(req, resp);
     if (!device) {
-        reply(resp, 404, false, "Device not found");
         return;
     }
     rapidjson::Document body;
@@ -333,9 +392,8 @@ void DevicesRoutes::putSshKey(const HttpRequest& req, HttpResponse& resp) {
 }
 
 void DevicesRoutes::deviceDetails(const HttpRequest& req, HttpResponse& resp) {
-    std::shared_ptr<Device> device = _registry.find(req.param("key"));
+    std::shared_ptr<Device> device = authorizedDevice(req, resp);
     if (!device) {
-        reply(resp, 404, false, "Device not found");
         return;
     }
     DeviceRecord d = device->snapshot();

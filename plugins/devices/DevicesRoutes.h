@@ -50,6 +50,11 @@ private:
     static bool checkRegistered(const Device& device, HttpResponse& resp);
     /// 429 with Retry-After if `wait` > 0.
     bool limited(std::int64_t wait, HttpResponse& resp);
+    /// The device of the request's {key}, or nullptr with the response set: 429 while the
+    /// client address is limited, 404 (counted against the address) for an unknown key, and
+    /// with require_device_secret 401 for a missing or wrong X-Device-Secret (counted against
+    /// the device and the address) and 429 while the device is limited.
+    std::shared_ptr<Device> authorizedDevice(const HttpRequest& req, HttpResponse& resp);
 
     std::shared_ptr<const DevicesConfig> _config;
     DeviceRegistry& _registry;

@@ -36,7 +36,9 @@ DevicesStore::DevicesStore(Store& store) : _store(store) {
                                  "CREATE TABLE device_seen ("
                                  " id INTEGER PRIMARY KEY,"
                                  " registered_at DOUBLE PRECISION,"
-                                 " last_seen DOUBLE PRECISION)"}}});
+                                 " last_seen DOUBLE PRECISION)"}},
+                               // The device secret issued at registration (its hash).
+                               {2, {"ALTER TABLE devices ADD COLUMN secret_hash TEXT"}}});
     for (std::size_t i = 0; i < kShards; ++i) {
         _lastSeen[i] = _store.writeBehind("devices.last_seen." + std::to_string(i),
                                           "UPDATE device_seen SET last_seen = $1"
@@ -58,7 +60,8 @@ void DevicesStore::forEach(const std::function<void(DeviceRecord&&)>& each, std:
         // Keyset paging: "" sorts before every key, and each page starts after the last one.
         std::vector<SqlRow> rows = _store.query(
             "SELECT d.id, d.device_key, d.note, d.created_at, d.token_hash, d.token_expires_at,"
-            " d.registered, d.registered_at, d.revoked, s.last_seen, d.device_info, d.ssh_pubkey"
+            " d.registered, d.registered_at, d.revoked, s.last_seen, d.device_info, d.ssh_pubkey,"
+            " d.secret_hash"
             " FROM devices d LEFT JOIN device_seen s ON s.id = d.id"
             " WHERE d.device_key > $1 ORDER BY d.device_key LIMIT $2",
             {after, pageSize});
@@ -76,6 +79,7 @@ void DevicesStore::forEach(const std::function<void(DeviceRecord&&)>& each, std:
             d.lastSeen = row.getDouble(9);
             d.deviceInfo = row.getString(10);
             d.sshPubkey = row.getString(11);
+            d.secretHash = row.getString(12);
             after = d.key;
             each(std::move(d));
         }
@@ -113,13 +117,13 @@ void DevicesStore::setToken(const std::string& key, const std::string& tokenHash
 }
 
 void DevicesStore::registerDevice(const Device& device, double registeredAt,
-                                  const std::string& deviceInfo) {
+                                  const std::string& deviceInfo, const std::string& secretHash) {
     _store.transaction([&](StoreTx& tx) {
         tx.execute(
             "UPDATE devices SET token_hash = NULL, token_expires_at = NULL, registered = 1,"
-            " registered_at = $1, revoked = 0, device_info = $2, ssh_pubkey = NULL"
-            " WHERE device_key = $3",
-            {registeredAt, deviceInfo, device.key});
+            " registered_at = $1, revoked = 0, device_info = $2, ssh_pubkey = NULL,"
+            " secret_hash = $3 WHERE device_key = $4",
+            {registeredAt, deviceInfo, secretHash, device.key});
         tx.execute("UPDATE device_seen SET registered_at = $1, last_seen = $1 WHERE id = $2",
                    {registeredAt, device.id});
     });
@@ -131,7 +135,8 @@ void DevicesStore::revoke(const Device& device, double lastSeen, const std::stri
     _store.transaction([&](StoreTx& tx) {
         tx.execute(
             "UPDATE devices SET token_hash = NULL, token_expires_at = NULL, registered = 0,"
-            " registered_at = NULL, revoked = 1, ssh_pubkey = NULL, device_info = $1"
+            " registered_at = NULL, revoked = 1, ssh_pubkey = NULL, secret_hash = NULL,"
+            " device_info = $1"
             " WHERE device_key = $2",
             {deviceInfo, device.key});
         SqlParams seen;

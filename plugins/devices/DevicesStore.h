@@ -31,8 +31,10 @@ public:
     /// Inserts a new device; throws StoreError (e.g. the key exists).
     void insert(const DeviceRecord& device);
     void setToken(const std::string& key, const std::string& tokenHash, double expiresAt);
-    /// Burns the token and records the registration (clears revoked and the SSH key).
-    void registerDevice(const Device& device, double registeredAt, const std::string& deviceInfo);
+    /// Burns the token and records the registration (clears revoked and the SSH key) with the
+    /// hash of the device secret issued with it.
+    void registerDevice(const Device& device, double registeredAt, const std::string& deviceInfo,
+                        const std::string& secretHash);
     /// Revokes: not registered, no token, no SSH key; last_seen and device_info as given.
     void revoke(const Device& device, double lastSeen, const std::string& deviceInfo);
     void setSshKey(const std::string& key, const std::string& pubkey);

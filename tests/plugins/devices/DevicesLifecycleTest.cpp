@@ -32,7 +32,8 @@ TEST(DevicesTokenTest, ExpiredTokenIsRefusedButANewOneWorks) {
               std::string::npos)
         << shown.body;
     std::string fresh = newToken(server.admin(), "exp-1");
-    EXPECT_EQ(registerDevice(server.pub(), "exp-1", fresh).body, registeredJson("exp-1"));
+    EXPECT_EQ(withoutSecret(registerDevice(server.pub(), "exp-1", fresh).body),
+              registeredJson("exp-1"));
 }
 
 std::string sha256Hex(const std::string& data) {
@@ -196,7 +197,7 @@ TEST(DevicesDurabilityTest, RegistrationsRevocationsAndSshKeysSurviveKill9) {
               std::string::npos);
     EXPECT_EQ(heartbeat(server.pub(), "dur-kill-revoked").body, failJson("Device revoked"));
     // The pending token of the other device survives too (as its hash).
-    EXPECT_EQ(registerDevice(server.pub(), "dur-pending", pending).body,
+    EXPECT_EQ(withoutSecret(registerDevice(server.pub(), "dur-pending", pending).body),
               registeredJson("dur-pending"));
 }
 
@@ -336,12 +337,14 @@ TEST(DevicesDurabilityTest, WritesTheStoreRefusesAre503WithRetryAfterAndChangeNo
     executeOnDatabase(server.database(), "ALTER TABLE device_seen_away RENAME TO device_seen");
 
     // Nothing changed: the same requests now succeed.
-    EXPECT_EQ(registerDevice(server.pub(), "fail-reg", token).body, registeredJson("fail-reg"));
+    EXPECT_EQ(withoutSecret(registerDevice(server.pub(), "fail-reg", token).body),
+              registeredJson("fail-reg"));
     EXPECT_NE(details(server.pub(), "fail-ssh").body.find("\"ssh_pubkey\":null"),
               std::string::npos);
     EXPECT_EQ(adminShow(server.admin(), "fail-new").status, 404);
     EXPECT_EQ(adminCreate(server.admin(), R"({"device_key":"fail-new"})").status, 201);
-    EXPECT_EQ(registerDevice(server.pub(), "fail-token", kept).body, registeredJson("fail-token"));
+    EXPECT_EQ(withoutSecret(registerDevice(server.pub(), "fail-token", kept).body),
+              registeredJson("fail-token"));
     EXPECT_EQ(heartbeat(server.pub(), "fail-rev").status, 200);
     EXPECT_TRUE(eventually([&] {
         return storedRow(server.database(), "fail-ssh")["device_info"].find("queued") !=
@@ -373,7 +376,8 @@ TEST(DevicesRateLimitTest, PerDeviceLimitThrottlesGuessesButKeepsTheToken) {
         EXPECT_LE(std::stoi(retry), 2);
     }
     // Other devices are not affected; heartbeats never are.
-    EXPECT_EQ(registerDevice(server.pub(), "rl-other", other).body, registeredJson("rl-other"));
+    EXPECT_EQ(withoutSecret(registerDevice(server.pub(), "rl-other", other).body),
+              registeredJson("rl-other"));
     // When the window ends the real token still works: guesses never burn it.
     EXPECT_TRUE(eventually(
         [&] { return registerDevice(server.pub(), "rl-dev", token).status == 200; }, 10s));
@@ -401,11 +405,124 @@ TEST(DevicesRateLimitTest, PerAddressLimitCountsGuessesAcrossDevices) {
     HttpResult other = httpFrom("127.0.0.2", "POST", server.pub(), "/api/devices/rl-c/register",
                                 "{\"token_code\":\"" + c + "\"}");
     EXPECT_EQ(other.status, 200);
-    EXPECT_EQ(other.body, registeredJson("rl-c"));
-    // Heartbeats from the limited address still work.
-    EXPECT_EQ(heartbeat(server.pub(), "rl-c").status, 200);
+    EXPECT_EQ(withoutSecret(other.body), registeredJson("rl-c"));
+    // rl-c is served from 127.0.0.2 now: the limited address does not reach it.
+    EXPECT_EQ(heartbeat(server.pub(), "rl-c").status, 429);
+    EXPECT_EQ(httpFrom("127.0.0.2", "POST", server.pub(), "/api/devices/rl-c/online", "{}").status,
+              200);
     HttpResult metrics = http("GET", server.admin(), "/metrics", "", adminAuth());
-    EXPECT_NE(metrics.body.find("switchboard_devices_rate_limited_total 1\n"), std::string::npos);
+    EXPECT_NE(metrics.body.find("switchboard_devices_rate_limited_total 2\n"), std::string::npos);
+}
+
+TEST(DevicesRateLimitTest, ALimitedAddressReachesOnlyTheDevicesItServes) {
+    // Unknown keys were not throttled: anyone could walk guessable keys ("meeting-room-4") with
+    // heartbeats and detail look-ups. Now they count against the address; once it is limited it
+    // still reaches the devices that heartbeat from it, and nothing else.
+    Server server(devicesConfig(", rate_limit: { per_device: 0, per_address: 3, window: 60s }"));
+    ASSERT_TRUE(server.ready);
+    ASSERT_TRUE(enrolAndRegister(server, "rl-home"));  // from 127.0.0.1
+    std::string away = enrol(server.admin(), "rl-away");
+    ASSERT_EQ(httpFrom("127.0.0.2", "POST", server.pub(), "/api/devices/rl-away/register",
+                       "{\"token_code\":\"" + away + "\"}")
+                  .status,
+              200);
+    EXPECT_EQ(heartbeat(server.pub(), "rl-unknown-1").body, failJson("Device not found"));
+    EXPECT_EQ(details(server.pub(), "rl-unknown-2").status, 404);
+    EXPECT_EQ(putSshKey(server.pub(), "rl-unknown-3", "{\"pubkey\":\"x\"}").status, 404);
+    for (const std::string& key : {std::string("rl-unknown-4"), std::string("rl-away")}) {
+        HttpResult r = details(server.pub(), key);
+        EXPECT_EQ(r.status, 429) << key;
+        EXPECT_EQ(r.body, failJson("Too many failed attempts; retry later"));
+        EXPECT_FALSE(r.header("Retry-After").empty());
+    }
+    EXPECT_EQ(heartbeat(server.pub(), "rl-home").body, okJson("Heartbeat received"));
+    EXPECT_EQ(details(server.pub(), "rl-home").status, 200);
+    // The other address is not limited.
+    EXPECT_EQ(httpFrom("127.0.0.2", "GET", server.pub(), "/api/devices/rl-away").status, 200);
+    EXPECT_EQ(httpFrom("127.0.0.2", "GET", server.pub(), "/api/devices/rl-unknown-5").status, 404);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The device secret issued at registration (require_device_secret).
+
+TEST(DevicesSecretTest, ASecretIsIssuedAtRegistrationButNotRequiredByDefault) {
+    Server server(devicesConfig());
+    ASSERT_TRUE(server.ready);
+    std::string token = enrol(server.admin(), "sec-default");
+    HttpResult r = registerDevice(server.pub(), "sec-default", token);
+    ASSERT_EQ(r.status, 200);
+    std::string secret = deviceSecretOf(r.body);
+    EXPECT_EQ(secret.size(), 32u) << r.body;
+    EXPECT_EQ(heartbeat(server.pub(), "sec-default").status, 200);  // the seed's client
+    EXPECT_EQ(http("POST", server.pub(), "/api/devices/sec-default/online", "{}",
+                   {{"X-Device-Secret", "wrong"}})
+                  .status,
+              200);
+    // Only its hash is stored.
+    std::map<std::string, std::string> row = storedRow(server.database(), "sec-default");
+    EXPECT_EQ(row.at("secret_hash").size(), 64u);
+    EXPECT_EQ(row.at("secret_hash").find(secret), std::string::npos);
+}
+
+TEST(DevicesSecretTest, RequiredSecretGuardsHeartbeatsKeysAndDetailsAcrossRestarts) {
+    Server server(devicesConfig(
+        ", require_device_secret: true, rate_limit: { per_device: 3, per_address: 0 }"));
+    ASSERT_TRUE(server.ready);
+    std::string token = enrol(server.admin(), "sec-1");
+    HttpResult r = registerDevice(server.pub(), "sec-1", token);
+    ASSERT_EQ(r.status, 200);
+    std::string secret = deviceSecretOf(r.body);
+    ASSERT_EQ(secret.size(), 32u) << r.body;
+    std::map<std::string, std::string> good = {{"X-Device-Secret", secret}};
+    std::map<std::string, std::string> bad = {{"X-Device-Secret", std::string(32, '0')}};
+
+    EXPECT_EQ(heartbeat(server.pub(), "sec-1").body, failJson("Device secret required"));
+    EXPECT_EQ(heartbeat(server.pub(), "sec-1").status, 401);
+    EXPECT_EQ(details(server.pub(), "sec-1").body, failJson("Device secret required"));
+    EXPECT_EQ(putSshKey(server.pub(), "sec-1", "{}").body, failJson("Device secret required"));
+    EXPECT_EQ(http("POST", server.pub(), "/api/devices/sec-1/online", "{}", bad).body,
+              failJson("Invalid device secret"));
+    EXPECT_EQ(http("POST", server.pub(), "/api/devices/sec-1/online", "{}", good).body,
+              okJson("Heartbeat received"));
+    EXPECT_EQ(http("GET", server.pub(), "/api/devices/sec-1", "", good).status, 200);
+    EXPECT_EQ(http("PUT", server.pub(), "/api/devices/sec-1/ssh-key",
+                   "{\"pubkey\":\"ssh-ed25519 "
+                   "AAAAC3NzaC1lZDI1NTE5AAAAIAx/rXLbuQDb6oiUMrtdwEIDp41sW70gzJUkG+rHDD98 t\"}",
+                   good)
+                  .body,
+              okJson("SSH key stored"));
+    // The secret survives a restart (stored as its hash).
+    server.restart(SIGTERM);
+    ASSERT_TRUE(server.ready);
+    EXPECT_EQ(http("POST", server.pub(), "/api/devices/sec-1/online", "{}", good).status, 200);
+    // Wrong secrets are counted per device (the restart began a new count): after three, even
+    // the right one waits for the window (a guesser cannot tell when it found it).
+    for (int i = 0; i < 3; ++i) {
+        EXPECT_EQ(http("GET", server.pub(), "/api/devices/sec-1", "", bad).status, 401) << i;
+    }
+    HttpResult limited = http("GET", server.pub(), "/api/devices/sec-1", "", good);
+    EXPECT_EQ(limited.status, 429);
+    EXPECT_EQ(limited.body, failJson("Too many failed attempts; retry later"));
+}
+
+TEST(DevicesSecretTest, ReRegisteringIssuesANewSecretAndRevokingEndsTheOld) {
+    Server server(devicesConfig(", require_device_secret: true"));
+    ASSERT_TRUE(server.ready);
+    std::string first =
+        deviceSecretOf(registerDevice(server.pub(), "sec-2", enrol(server.admin(), "sec-2")).body);
+    ASSERT_EQ(first.size(), 32u);
+    std::string second = deviceSecretOf(
+        registerDevice(server.pub(), "sec-2", newToken(server.admin(), "sec-2")).body);
+    ASSERT_EQ(second.size(), 32u);
+    EXPECT_NE(first, second);
+    auto beat = [&](const std::string& secret) {
+        return http("POST", server.pub(), "/api/devices/sec-2/online", "{}",
+                    {{"X-Device-Secret", secret}});
+    };
+    EXPECT_EQ(beat(first).body, failJson("Invalid device secret"));
+    EXPECT_EQ(beat(second).status, 200);
+    ASSERT_EQ(adminRevoke(server.admin(), "sec-2").status, 200);
+    EXPECT_EQ(beat(second).body, failJson("Invalid device secret"));
 }
 
 // ---------------------------------------------------------------------------------------------
