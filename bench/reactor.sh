@@ -228,7 +228,7 @@ listeners:
   admin: { bind: 127.0.0.1, port: $ADMIN_PORT }
 admin: { token: bench }
 plugins:
-  pairing: { listener: pairing, offline_after: 600s }
+  pairing: { listener: pairing, offline_after: 600s, registration_limit: { per_address: 0, per_network: 0 } }
 YAML
 }
 MAXC=$((IDLE_CONNECTIONS + 10000))

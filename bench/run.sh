@@ -29,7 +29,7 @@ listeners:
   admin: { bind: 127.0.0.1, port: $ADMIN_PORT }
 admin: { token: bench }
 plugins:
-  pairing: { listener: pairing, offline_after: 600s }
+  pairing: { listener: pairing, offline_after: 600s, registration_limit: { per_address: 0, per_network: 0 } }
 YAML
 "$BUILD/switchboard" --config "$WORK/bench.yaml" > "$WORK/switchboard.log" 2>&1 &
 SB_PID=$!
@@ -44,7 +44,7 @@ kill "$SB_PID"; wait "$SB_PID" 2>/dev/null || true
 # 3. 5,000 idle WebSockets against the test plugin (if the fixtures are built).
 if [ -f "$BUILD/tests/fixtures/switchboard-testkit.so" ]; then
   sed -e "s|plugin_dirs: \[|plugin_dirs: [$PWD/$BUILD/tests/fixtures, |" \
-      -e "s|  pairing: { listener: pairing, offline_after: 600s }|  testkit: { listener: public }|" \
+      -e "s|  pairing: { listener: pairing, offline_after: 600s, registration_limit: { per_address: 0, per_network: 0 } }|  testkit: { listener: public }|" \
       "$WORK/bench.yaml" > "$WORK/ws.yaml"
   "$BUILD/switchboard" --config "$WORK/ws.yaml" > "$WORK/ws.log" 2>&1 &
   SB_PID=$!

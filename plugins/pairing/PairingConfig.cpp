@@ -13,6 +13,10 @@ void PairingConfig::declare(ConfigSchema& schema) {
         .atLeast("1ms")
         .size("max_field_length", "16KiB", "Longest ssh_pubkey / ssh_user accepted")
         .atLeast("1B");
+    schema.boolean("require_server_secret", false,
+                   "Heartbeats, and re-registrations of a server that is online, must carry "
+                   "the server_secret its registration returned; off, the ssh_pubkey alone is "
+                   "enough, as for the seed's servers");
     schema.section("rate_limit", "Failed pairing-code look-ups (429 beyond)")
         .integer("per_address", 20, 0, 1000000,
                  "Failed look-ups per client address per window "
@@ -61,6 +65,7 @@ PairingConfig PairingConfig::parse(const ConfigSection& section) {
     c.registrationsPerNetwork =
         static_cast<std::uint64_t>(section.getInt("registration_limit.per_network"));
     c.registrationWindow = section.getDuration("registration_limit.window");
+    c.requireServerSecret = section.getBool("require_server_secret");
     c.rateWindow = section.getDuration("rate_limit.window");
     return c;
 }

@@ -23,6 +23,8 @@ struct PairingConfig {
     std::uint64_t registrationsPerAddress = 30;
     std::uint64_t registrationsPerNetwork = 120;
     std::chrono::milliseconds registrationWindow{60000};
+    /// Heartbeats and re-registrations of online servers need the server_secret.
+    bool requireServerSecret = false;
 
     static void declare(ConfigSchema& schema);
     /// Reads the validated section (every bound is in the schema).

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "PairingEvents.h"
+#include "ServerSecret.h"
 #include "switchboard/Clock.h"
 #include "switchboard/Json.h"
 
@@ -110,6 +111,27 @@ bool PairingRoutes::checkField(const std::string& name, const std::string& value
     return true;
 }
 
+bool PairingRoutes::secretAccepted(const ServerInfo& server, const rapidjson::Value& body,
+                                   HttpResponse& resp) const {
+    auto it = body.FindMember("server_secret");
+    if (it == body.MemberEnd() || it->value.IsNull()) {
+        resp.error(401, "server_secret required");
+        return false;
+    }
+    if (!it->value.IsString()) {
+        resp.error(400, "server_secret must be a string");
+        return false;
+    }
+    // 128 random bits: guessing is hopeless, so wrong secrets are not rate-limited; each costs
+    // one SHA-256.
+    std::string secret(it->value.GetString(), it->value.GetStringLength());
+    if (!ServerSecret::matches(server.secretHash, server.sshPubkey, secret)) {
+        resp.error(401, "Invalid server secret");
+        return false;
+    }
+    return true;
+}
+
 bool PairingRoutes::allowedByHook(const ServerInfo& s, const std::string& peer,
                                   HttpResponse& resp) {
     Lua& lua = _context->lua();
@@ -170,7 +192,14 @@ void PairingRoutes::registerServer(const HttpRequest& req, HttpResponse& resp) {
     // reserved, so one client cannot take them all (re-registering a known key takes none).
     std::string peer = req.clientAddress();
     std::string network = addressNetwork(peer);
-    bool known = _registry.byKey(s.sshPubkey).has_value();
+    std::optional<ServerInfo> existing = _registry.byKey(s.sshPubkey);
+    // Strict mode: an online server that holds a secret is re-registered only with it (one that
+    // went offline, or predates secrets, may be re-registered without: it gets a new one).
+    if (_config->requireServerSecret && existing && existing->online &&
+        !existing->secretHash.empty() && !secretAccepted(*existing, body, resp)) {
+        return;
+    }
+    bool known = existing.has_value();
     if (!known) {
         std::int64_t wait = _registrationLimiter.attempt(peer);
         if (wait == 0) {
@@ -196,6 +225,8 @@ void PairingRoutes::registerServer(const HttpRequest& req, HttpResponse& resp) {
     s.online = true;
     s.lastHeartbeat = epochSeconds();
     s.registeredAt = s.lastHeartbeat;
+    std::string secret = ServerSecret::generate();
+    s.secretHash = ServerSecret::hash(s.sshPubkey, secret);
     try {
         _store->save(s);  // durable before the client hears of its code
     } catch (const std::exception& e) {
@@ -208,7 +239,9 @@ void PairingRoutes::registerServer(const HttpRequest& req, HttpResponse& resp) {
     _registrations->inc();
     _context->bus().publish("server.online", PairingEvents::online(s));
     _context->logger().information("server registered (user %s, code %d)", s.sshUser, s.code);
-    resp.json(200, "{\"pairing_code\":" + std::to_string(s.code) + "}");
+    // The secret is shown only here (the plugin keeps its hash); the seed's servers ignore it.
+    resp.json(200, "{\"pairing_code\":" + std::to_string(s.code) + ",\"server_secret\":\"" +
+                       secret + "\"}");
 }
 
 void PairingRoutes::serverStatus(const HttpRequest& req, HttpResponse& resp) {
@@ -223,6 +256,16 @@ void PairingRoutes::serverStatus(const HttpRequest& req, HttpResponse& resp) {
         return;
     }
     if (action == "heartbeat") {
+        if (_config->requireServerSecret) {
+            std::optional<ServerInfo> s = _registry.byKey(key);
+            if (!s) {
+                resp.error(404, "Server not registered");
+                return;
+            }
+            if (!secretAccepted(*s, body, resp)) {
+                return;
+            }
+        }
         double now = epochSeconds();
         switch (_registry.heartbeat(key, now)) {
             case ServerRegistry::Heartbeat::Unknown:

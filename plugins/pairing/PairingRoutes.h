@@ -32,6 +32,10 @@ private:
     void listServers(const HttpRequest& req, HttpResponse& resp);
     /// Runs the on_server_register hook; false (and the response set) if it rejects or fails.
     bool allowedByHook(const ServerInfo& server, const std::string& peer, HttpResponse& resp);
+    /// With require_server_secret: whether the body's server_secret opens `server` (401 set
+    /// otherwise: missing or wrong). `body` is a parsed JSON object.
+    bool secretAccepted(const ServerInfo& server, const rapidjson::Value& body,
+                        HttpResponse& resp) const;
     /// Rejects an empty, NUL-carrying or over-long ssh_pubkey / ssh_user (400).
     bool checkField(const std::string& name, const std::string& value, HttpResponse& resp) const;
 

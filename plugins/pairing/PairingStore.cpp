@@ -14,7 +14,9 @@ PairingStore::PairingStore(Store& store) : _store(store) {
                                  " pairing_code BIGINT,"
                                  " online BIGINT NOT NULL,"
                                  " last_heartbeat DOUBLE PRECISION NOT NULL,"
-                                 " registered_at DOUBLE PRECISION NOT NULL)"}}});
+                                 " registered_at DOUBLE PRECISION NOT NULL)"}},
+                               // The server secret issued at registration (its hash).
+                               {2, {"ALTER TABLE pairing_servers ADD COLUMN secret_hash TEXT"}}});
     _heartbeats = _store.writeBehind(
         "pairing.heartbeat",
         "UPDATE pairing_servers SET last_heartbeat = $1 WHERE ssh_pubkey = $2 AND online = 1");
@@ -24,7 +26,7 @@ std::vector<ServerInfo> PairingStore::loadAll() {
     std::vector<ServerInfo> servers;
     for (const auto& row : _store.query(
              "SELECT ssh_pubkey, ssh_user, ssh_tunnel, listen_pubkey_tunnel, pairing_code, online,"
-             " last_heartbeat, registered_at FROM pairing_servers")) {
+             " last_heartbeat, registered_at, secret_hash FROM pairing_servers")) {
         ServerInfo s;
         s.sshPubkey = row.getString(0);
         s.sshUser = row.getString(1);
@@ -34,6 +36,7 @@ std::vector<ServerInfo> PairingStore::loadAll() {
         s.online = row.getInt(5) != 0;
         s.lastHeartbeat = row.getDouble(6);
         s.registeredAt = row.getDouble(7);
+        s.secretHash = row.getString(8);
         servers.push_back(std::move(s));
     }
     return servers;
@@ -43,15 +46,17 @@ void PairingStore::save(const ServerInfo& s) {
     _heartbeats->discard(s.sshPubkey);
     _store.execute(
         "INSERT INTO pairing_servers (ssh_pubkey, ssh_user, ssh_tunnel, listen_pubkey_tunnel,"
-        " pairing_code, online, last_heartbeat, registered_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        " pairing_code, online, last_heartbeat, registered_at, secret_hash)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         " ON CONFLICT (ssh_pubkey) DO UPDATE SET ssh_user = excluded.ssh_user,"
         " ssh_tunnel = excluded.ssh_tunnel, listen_pubkey_tunnel = excluded.listen_pubkey_tunnel,"
         " pairing_code = excluded.pairing_code, online = excluded.online,"
-        " last_heartbeat = excluded.last_heartbeat, registered_at = excluded.registered_at",
+        " last_heartbeat = excluded.last_heartbeat, registered_at = excluded.registered_at,"
+        " secret_hash = excluded.secret_hash",
         {s.sshPubkey, s.sshUser, s.sshTunnel, s.listenPubkeyTunnel,
          s.code != 0 ? SqlValue(static_cast<std::int64_t>(s.code)) : SqlValue(nullptr),
-         static_cast<std::int64_t>(s.online ? 1 : 0), s.lastHeartbeat, s.registeredAt});
+         static_cast<std::int64_t>(s.online ? 1 : 0), s.lastHeartbeat, s.registeredAt,
+         s.secretHash});
 }
 
 void PairingStore::heartbeat(const std::string& sshPubkey, double when) {

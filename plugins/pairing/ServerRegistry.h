@@ -25,6 +25,9 @@ struct ServerInfo {
     bool online = false;
     double lastHeartbeat = 0;
     double registeredAt = 0;
+    /// ServerSecret::hash of the secret issued at its latest registration ("" for servers
+    /// registered before secrets existed).
+    std::string secretHash;
 };
 
 class ServerRegistry {

@@ -67,13 +67,15 @@ struct Ledger {
 class CrashLoopTest : public ::testing::Test {
 protected:
     void SetUp() override {
-        yaml = configYaml(dir, ports,
-                          "  pairing: { listener: pairing, offline_after: 600s }\n"
-                          "  auth: { listener: public, jwt: { secret: "
-                          "\"crash-loop-secret-0123456789abcdef0123456789\" }, "
-                          "password_hash: { memory: 8MiB, passes: 1 }, "
-                          "rate_limit: { per_address: 0, per_account: 0 } }\n"
-                          "  devices: { listener: public, offline_after: 600s }\n");
+        yaml =
+            configYaml(dir, ports,
+                       "  pairing: { listener: pairing, offline_after: 600s, registration_limit: { "
+                       "per_address: 0, per_network: 0 } }\n"
+                       "  auth: { listener: public, jwt: { secret: "
+                       "\"crash-loop-secret-0123456789abcdef0123456789\" }, "
+                       "password_hash: { memory: 8MiB, passes: 1 }, "
+                       "rate_limit: { per_address: 0, per_account: 0 } }\n"
+                       "  devices: { listener: public, offline_after: 600s }\n");
         start();
     }
     void start() {

@@ -49,6 +49,27 @@ HttpResult registerRaw(int port, const std::string& body) {
     return post(port, "/register_server", body);
 }
 
+/// The server_secret of a registration reply {"pairing_code":N,"server_secret":"<32 hex>"}, or
+/// "" when the reply does not have exactly that shape.
+std::string secretOf(const std::string& body) {
+    rapidjson::Document d;
+    d.Parse(body.c_str());
+    if (d.HasParseError() || !d.IsObject() || d.MemberCount() != 2 ||
+        !d.HasMember("pairing_code") || !d["pairing_code"].IsInt() ||
+        !d.HasMember("server_secret") || !d["server_secret"].IsString()) {
+        return "";
+    }
+    std::string secret = d["server_secret"].GetString();
+    if (secret.size() != 32 || secret.find_first_not_of("0123456789abcdef") != std::string::npos) {
+        return "";
+    }
+    if (body != "{\"pairing_code\":" + std::to_string(d["pairing_code"].GetInt()) +
+                    ",\"server_secret\":\"" + secret + "\"}") {
+        return "";
+    }
+    return secret;
+}
+
 /// Registers and returns the pairing code, checking the exact reply shape.
 int registerServer(int port, const std::string& key, const std::string& user = "tunnel",
                    long tunnel = 3522, long listen = 3533) {
@@ -61,7 +82,7 @@ int registerServer(int port, const std::string& key, const std::string& user = "
         return 0;
     }
     int code = d["pairing_code"].GetInt();
-    EXPECT_EQ(r.body, "{\"pairing_code\":" + std::to_string(code) + "}");
+    EXPECT_FALSE(secretOf(r.body).empty()) << r.body;
     EXPECT_GE(code, 1000);
     EXPECT_LE(code, 9999);
     return code;
@@ -587,7 +608,7 @@ TEST_F(PairingApiTest, OneKeepAliveConnectionServesManyRequests) {
     };
     std::string registered = send("/register_server", serverJson("k-keepalive"), 200, "");
     std::string code = registered.substr(registered.find(':') + 1);
-    code.pop_back();
+    code = code.substr(0, code.find_first_not_of("0123456789"));
     send("/server_status", R"({"ssh_pubkey":"k-keepalive","action":"heartbeat"})", 200, "");
     send("/get_server_details", "{\"pairing_code\":" + code + "}", 200, serverJson("k-keepalive"));
     send("/get_server_details", "{}", 400, errorJson("missing key: pairing_code"));
@@ -926,6 +947,90 @@ TEST(PairingRateLimitTest, NewRegistrationsAreLimitedPerAddressButReRegistration
     EXPECT_EQ(network.body, errorJson("too many registrations; retry later"));
     EXPECT_EQ(registerFrom("127.0.1.1", "k-reg-d").status, 200);
     EXPECT_EQ(lookup(server.pairing(), 0).status, 404);  // look-ups are not affected
+}
+
+// ---------------------------------------------------------------------------------------------
+// The server secret (require_server_secret).
+
+HttpResult heartbeatWith(int port, const std::string& key, const std::string& secret) {
+    return post(port, "/server_status",
+                "{\"ssh_pubkey\":\"" + key + "\",\"action\":\"heartbeat\",\"server_secret\":\"" +
+                    secret + "\"}");
+}
+
+std::string registerBody(const std::string& key, const std::string& user,
+                         const std::string& secret) {
+    std::string body = serverJson(key, user);
+    return body.substr(0, body.size() - 1) + ",\"server_secret\":\"" + secret + "\"}";
+}
+
+TEST(PairingSecretTest, ByDefaultTheSecretIsIssuedButThePublicKeyIsEnough) {
+    Server server(pairingConfig("60s"));
+    ASSERT_TRUE(server.ready);
+    HttpResult r = registerRaw(server.pairing(), serverJson("k-sec-default"));
+    ASSERT_EQ(r.status, 200);
+    std::string secret = secretOf(r.body);
+    EXPECT_FALSE(secret.empty()) << r.body;
+    EXPECT_EQ(heartbeat(server.pairing(), "k-sec-default").status, 200);  // the seed's server
+    EXPECT_EQ(registerRaw(server.pairing(), serverJson("k-sec-default", "other")).status, 200);
+}
+
+TEST(PairingSecretTest, RequiredSecretGuardsHeartbeatsAndReRegistrationAcrossRestarts) {
+    Server server(pairingConfig("60s", ", require_server_secret: true"));
+    ASSERT_TRUE(server.ready);
+    HttpResult r = registerRaw(server.pairing(), serverJson("k-sec", "alice"));
+    ASSERT_EQ(r.status, 200);
+    std::string secret = secretOf(r.body);
+    ASSERT_FALSE(secret.empty()) << r.body;
+    int code = std::stoi(r.body.substr(r.body.find(':') + 1));
+
+    // Knowing the public key (any paired client does) is not enough any more.
+    HttpResult bare = heartbeat(server.pairing(), "k-sec");
+    EXPECT_EQ(bare.status, 401);
+    EXPECT_EQ(bare.body, errorJson("server_secret required"));
+    HttpResult wrong = heartbeatWith(server.pairing(), "k-sec", std::string(32, 'a'));
+    EXPECT_EQ(wrong.status, 401);
+    EXPECT_EQ(wrong.body, errorJson("Invalid server secret"));
+    EXPECT_EQ(post(server.pairing(), "/server_status",
+                   "{\"ssh_pubkey\":\"k-sec\",\"action\":\"heartbeat\",\"server_secret\":7}")
+                  .body,
+              errorJson("server_secret must be a string"));
+    EXPECT_EQ(heartbeatWith(server.pairing(), "k-sec", secret).status, 200);
+    HttpResult hijack = registerRaw(server.pairing(), serverJson("k-sec", "mallory"));
+    EXPECT_EQ(hijack.status, 401);
+    EXPECT_EQ(hijack.body, errorJson("server_secret required"));
+    EXPECT_EQ(
+        registerRaw(server.pairing(), registerBody("k-sec", "mallory", std::string(32, 'b'))).body,
+        errorJson("Invalid server secret"));
+    EXPECT_EQ(lookup(server.pairing(), code).body, serverJson("k-sec", "alice"));
+    // An unknown key is still 404, and the status query needs no secret.
+    EXPECT_EQ(heartbeatWith(server.pairing(), "k-nobody", secret).status, 404);
+    EXPECT_EQ(serverStatus(server.pairing(), "k-sec").status, 200);
+
+    // The secret survives a restart; re-registering with it gives a new one and ends the old.
+    server.restart(SIGTERM);
+    ASSERT_TRUE(server.ready);
+    EXPECT_EQ(heartbeatWith(server.pairing(), "k-sec", secret).status, 200);
+    HttpResult again = registerRaw(server.pairing(), registerBody("k-sec", "alice", secret));
+    ASSERT_EQ(again.status, 200) << again.body;
+    std::string next = secretOf(again.body);
+    ASSERT_FALSE(next.empty());
+    EXPECT_NE(next, secret);
+    EXPECT_EQ(heartbeatWith(server.pairing(), "k-sec", secret).status, 401);
+    EXPECT_EQ(heartbeatWith(server.pairing(), "k-sec", next).status, 200);
+}
+
+TEST(PairingSecretTest, AServerThatWentOfflineReRegistersWithoutItsSecret) {
+    Server server(pairingConfig("300ms", ", require_server_secret: true"));
+    ASSERT_TRUE(server.ready);
+    ASSERT_FALSE(secretOf(registerRaw(server.pairing(), serverJson("k-sec-lost")).body).empty());
+    ASSERT_TRUE(eventually([&] {
+        return serverStatus(server.pairing(), "k-sec-lost").body.find("\"online\":false") !=
+               std::string::npos;
+    }));
+    HttpResult r = registerRaw(server.pairing(), serverJson("k-sec-lost"));
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_FALSE(secretOf(r.body).empty());
 }
 
 // ---------------------------------------------------------------------------------------------
