@@ -213,10 +213,14 @@ void DevicesRoutes::registerDevice(const HttpRequest& req, HttpResponse& resp) {
             reply(resp, 401, false, "Invalid token");
             return;
         }
-        secret = DeviceTokens::generateSecret();
-        secretHash = DeviceTokens::hash(key, secret);
+        // The secret exists only in the strict mode: by default the reply is the seed's.
+        if (_config->requireDeviceSecret) {
+            secret = DeviceTokens::generateSecret();
+            secretHash = DeviceTokens::hash(key, secret);
+        }
         try {
-            _store->registerDevice(*device, now, info.json(), DeviceTokens::toHex(secretHash));
+            _store->registerDevice(*device, now, info.json(),
+                                   secret.empty() ? "" : DeviceTokens::toHex(secretHash));
         } catch (const std::exception& e) {
             context->logger().error("cannot store the registration of %s: %s", key,
                                     std::string(e.what()));
@@ -232,7 +236,7 @@ void DevicesRoutes::registerDevice(const HttpRequest& req, HttpResponse& resp) {
         device->info = info;
         device->sshPubkey.clear();
         device->secretHash = secretHash;
-        device->hasSecret = true;
+        device->hasSecret = !secret.empty();
         device->lastAddress = address;
         cameOnline = _registry.markSeen(*device, now);
     }
@@ -242,9 +246,13 @@ void DevicesRoutes::registerDevice(const HttpRequest& req, HttpResponse& resp) {
         context->bus().publish("device.online", DeviceEvents::online(key, ipAddress, now));
     }
     context->logger().information("device %s registered from %s", key, address);
-    // The secret is shown only here (the server keeps its hash); the seed's client ignores it.
-    resp.json(200, "{\"ok\":true,\"message\":\"Device registered\",\"device_key\":" +
-                       json::quote(key) + ",\"device_secret\":" + json::quote(secret) + "}");
+    // The secret is shown only here (the server keeps its hash).
+    std::string reply =
+        "{\"ok\":true,\"message\":\"Device registered\",\"device_key\":" + json::quote(key);
+    if (!secret.empty()) {
+        reply += ",\"device_secret\":" + json::quote(secret);
+    }
+    resp.json(200, reply + "}");
 }
 
 void DevicesRoutes::heartbeat(const HttpRequest& req, HttpResponse& resp) {

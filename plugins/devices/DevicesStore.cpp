@@ -123,7 +123,7 @@ void DevicesStore::registerDevice(const Device& device, double registeredAt,
             "UPDATE devices SET token_hash = NULL, token_expires_at = NULL, registered = 1,"
             " registered_at = $1, revoked = 0, device_info = $2, ssh_pubkey = NULL,"
             " secret_hash = $3 WHERE device_key = $4",
-            {registeredAt, deviceInfo, secretHash, device.key});
+            {registeredAt, deviceInfo, textOrNull(secretHash), device.key});
         tx.execute("UPDATE device_seen SET registered_at = $1, last_seen = $1 WHERE id = $2",
                    {registeredAt, device.id});
     });

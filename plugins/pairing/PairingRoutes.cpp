@@ -225,8 +225,12 @@ void PairingRoutes::registerServer(const HttpRequest& req, HttpResponse& resp) {
     s.online = true;
     s.lastHeartbeat = epochSeconds();
     s.registeredAt = s.lastHeartbeat;
-    std::string secret = ServerSecret::generate();
-    s.secretHash = ServerSecret::hash(s.sshPubkey, secret);
+    // The secret exists only in the strict mode: by default the reply is the seed's exactly.
+    std::string secret;
+    if (_config->requireServerSecret) {
+        secret = ServerSecret::generate();
+        s.secretHash = ServerSecret::hash(s.sshPubkey, secret);
+    }
     try {
         _store->save(s);  // durable before the client hears of its code
     } catch (const std::exception& e) {
@@ -239,9 +243,12 @@ void PairingRoutes::registerServer(const HttpRequest& req, HttpResponse& resp) {
     _registrations->inc();
     _context->bus().publish("server.online", PairingEvents::online(s));
     _context->logger().information("server registered (user %s, code %d)", s.sshUser, s.code);
-    // The secret is shown only here (the plugin keeps its hash); the seed's servers ignore it.
-    resp.json(200, "{\"pairing_code\":" + std::to_string(s.code) + ",\"server_secret\":\"" +
-                       secret + "\"}");
+    // The secret is shown only here (the plugin keeps its hash).
+    std::string reply = "{\"pairing_code\":" + std::to_string(s.code);
+    if (!secret.empty()) {
+        reply += ",\"server_secret\":\"" + secret + "\"";
+    }
+    resp.json(200, reply + "}");
 }
 
 void PairingRoutes::serverStatus(const HttpRequest& req, HttpResponse& resp) {

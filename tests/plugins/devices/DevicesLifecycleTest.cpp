@@ -32,8 +32,7 @@ TEST(DevicesTokenTest, ExpiredTokenIsRefusedButANewOneWorks) {
               std::string::npos)
         << shown.body;
     std::string fresh = newToken(server.admin(), "exp-1");
-    EXPECT_EQ(withoutSecret(registerDevice(server.pub(), "exp-1", fresh).body),
-              registeredJson("exp-1"));
+    EXPECT_EQ(registerDevice(server.pub(), "exp-1", fresh).body, registeredJson("exp-1"));
 }
 
 std::string sha256Hex(const std::string& data) {
@@ -197,7 +196,7 @@ TEST(DevicesDurabilityTest, RegistrationsRevocationsAndSshKeysSurviveKill9) {
               std::string::npos);
     EXPECT_EQ(heartbeat(server.pub(), "dur-kill-revoked").body, failJson("Device revoked"));
     // The pending token of the other device survives too (as its hash).
-    EXPECT_EQ(withoutSecret(registerDevice(server.pub(), "dur-pending", pending).body),
+    EXPECT_EQ(registerDevice(server.pub(), "dur-pending", pending).body,
               registeredJson("dur-pending"));
 }
 
@@ -337,14 +336,12 @@ TEST(DevicesDurabilityTest, WritesTheStoreRefusesAre503WithRetryAfterAndChangeNo
     executeOnDatabase(server.database(), "ALTER TABLE device_seen_away RENAME TO device_seen");
 
     // Nothing changed: the same requests now succeed.
-    EXPECT_EQ(withoutSecret(registerDevice(server.pub(), "fail-reg", token).body),
-              registeredJson("fail-reg"));
+    EXPECT_EQ(registerDevice(server.pub(), "fail-reg", token).body, registeredJson("fail-reg"));
     EXPECT_NE(details(server.pub(), "fail-ssh").body.find("\"ssh_pubkey\":null"),
               std::string::npos);
     EXPECT_EQ(adminShow(server.admin(), "fail-new").status, 404);
     EXPECT_EQ(adminCreate(server.admin(), R"({"device_key":"fail-new"})").status, 201);
-    EXPECT_EQ(withoutSecret(registerDevice(server.pub(), "fail-token", kept).body),
-              registeredJson("fail-token"));
+    EXPECT_EQ(registerDevice(server.pub(), "fail-token", kept).body, registeredJson("fail-token"));
     EXPECT_EQ(heartbeat(server.pub(), "fail-rev").status, 200);
     EXPECT_TRUE(eventually([&] {
         return storedRow(server.database(), "fail-ssh")["device_info"].find("queued") !=
@@ -376,8 +373,7 @@ TEST(DevicesRateLimitTest, PerDeviceLimitThrottlesGuessesButKeepsTheToken) {
         EXPECT_LE(std::stoi(retry), 2);
     }
     // Other devices are not affected; heartbeats never are.
-    EXPECT_EQ(withoutSecret(registerDevice(server.pub(), "rl-other", other).body),
-              registeredJson("rl-other"));
+    EXPECT_EQ(registerDevice(server.pub(), "rl-other", other).body, registeredJson("rl-other"));
     // When the window ends the real token still works: guesses never burn it.
     EXPECT_TRUE(eventually(
         [&] { return registerDevice(server.pub(), "rl-dev", token).status == 200; }, 10s));
@@ -405,7 +401,7 @@ TEST(DevicesRateLimitTest, PerAddressLimitCountsGuessesAcrossDevices) {
     HttpResult other = httpFrom("127.0.0.2", "POST", server.pub(), "/api/devices/rl-c/register",
                                 "{\"token_code\":\"" + c + "\"}");
     EXPECT_EQ(other.status, 200);
-    EXPECT_EQ(withoutSecret(other.body), registeredJson("rl-c"));
+    EXPECT_EQ(other.body, registeredJson("rl-c"));
     // rl-c is served from 127.0.0.2 now: the limited address does not reach it.
     EXPECT_EQ(heartbeat(server.pub(), "rl-c").status, 429);
     EXPECT_EQ(httpFrom("127.0.0.2", "POST", server.pub(), "/api/devices/rl-c/online", "{}").status,
@@ -445,23 +441,16 @@ TEST(DevicesRateLimitTest, ALimitedAddressReachesOnlyTheDevicesItServes) {
 // ---------------------------------------------------------------------------------------------
 // The device secret issued at registration (require_device_secret).
 
-TEST(DevicesSecretTest, ASecretIsIssuedAtRegistrationButNotRequiredByDefault) {
+TEST(DevicesSecretTest, ByDefaultNoSecretIsIssuedAndTheKeyIsEnough) {
     Server server(devicesConfig());
     ASSERT_TRUE(server.ready);
-    std::string token = enrol(server.admin(), "sec-default");
-    HttpResult r = registerDevice(server.pub(), "sec-default", token);
-    ASSERT_EQ(r.status, 200);
-    std::string secret = deviceSecretOf(r.body);
-    EXPECT_EQ(secret.size(), 32u) << r.body;
-    EXPECT_EQ(heartbeat(server.pub(), "sec-default").status, 200);  // the seed's client
+    ASSERT_TRUE(enrolAndRegister(server, "sec-default"));  // the reply is the seed's exactly
+    EXPECT_EQ(heartbeat(server.pub(), "sec-default").status, 200);
     EXPECT_EQ(http("POST", server.pub(), "/api/devices/sec-default/online", "{}",
                    {{"X-Device-Secret", "wrong"}})
                   .status,
               200);
-    // Only its hash is stored.
-    std::map<std::string, std::string> row = storedRow(server.database(), "sec-default");
-    EXPECT_EQ(row.at("secret_hash").size(), 64u);
-    EXPECT_EQ(row.at("secret_hash").find(secret), std::string::npos);
+    EXPECT_EQ(storedRow(server.database(), "sec-default").at("secret_hash"), "NULL");
 }
 
 TEST(DevicesSecretTest, RequiredSecretGuardsHeartbeatsKeysAndDetailsAcrossRestarts) {
@@ -473,6 +462,14 @@ TEST(DevicesSecretTest, RequiredSecretGuardsHeartbeatsKeysAndDetailsAcrossRestar
     ASSERT_EQ(r.status, 200);
     std::string secret = deviceSecretOf(r.body);
     ASSERT_EQ(secret.size(), 32u) << r.body;
+    EXPECT_EQ(r.body,
+              "{\"ok\":true,\"message\":\"Device registered\",\"device_key\":\"sec-1\","
+              "\"device_secret\":\"" +
+                  secret + "\"}");
+    // Only its hash is stored.
+    std::string stored = storedRow(server.database(), "sec-1").at("secret_hash");
+    EXPECT_EQ(stored.size(), 64u);
+    EXPECT_EQ(stored.find(secret), std::string::npos);
     std::map<std::string, std::string> good = {{"X-Device-Secret", secret}};
     std::map<std::string, std::string> bad = {{"X-Device-Secret", std::string(32, '0')}};
 

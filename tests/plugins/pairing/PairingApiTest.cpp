@@ -82,7 +82,7 @@ int registerServer(int port, const std::string& key, const std::string& user = "
         return 0;
     }
     int code = d["pairing_code"].GetInt();
-    EXPECT_FALSE(secretOf(r.body).empty()) << r.body;
+    EXPECT_EQ(r.body, "{\"pairing_code\":" + std::to_string(code) + "}");
     EXPECT_GE(code, 1000);
     EXPECT_LE(code, 9999);
     return code;
@@ -964,15 +964,37 @@ std::string registerBody(const std::string& key, const std::string& user,
     return body.substr(0, body.size() - 1) + ",\"server_secret\":\"" + secret + "\"}";
 }
 
-TEST(PairingSecretTest, ByDefaultTheSecretIsIssuedButThePublicKeyIsEnough) {
+TEST(PairingSecretTest, ByDefaultNoSecretIsIssuedAndThePublicKeyIsEnough) {
     Server server(pairingConfig("60s"));
     ASSERT_TRUE(server.ready);
-    HttpResult r = registerRaw(server.pairing(), serverJson("k-sec-default"));
-    ASSERT_EQ(r.status, 200);
-    std::string secret = secretOf(r.body);
-    EXPECT_FALSE(secret.empty()) << r.body;
-    EXPECT_EQ(heartbeat(server.pairing(), "k-sec-default").status, 200);  // the seed's server
-    EXPECT_EQ(registerRaw(server.pairing(), serverJson("k-sec-default", "other")).status, 200);
+    registerServer(server.pairing(), "k-sec-default");  // the reply is the seed's exactly
+    EXPECT_EQ(heartbeat(server.pairing(), "k-sec-default").status, 200);
+    EXPECT_EQ(heartbeatWith(server.pairing(), "k-sec-default", "whatever").status, 200);
+    registerServer(server.pairing(), "k-sec-default", "other");
+}
+
+TEST(PairingSecretTest, TurningTheModeOnLetsServersWithoutASecretRegisterForOne) {
+    std::string secret;
+    {
+        Server server(pairingConfig("60s"));
+        ASSERT_TRUE(server.ready);
+        registerServer(server.pairing(), "k-sec-migrate");
+        // Same data directory, strict mode: the entry holds no secret, so its heartbeats are
+        // refused and re-registering it (online, but without a secret) is allowed once.
+        server.yaml = configYaml(server.dir, server.ports,
+                                 pairingConfig("60s", ", require_server_secret: true"));
+        server.restart(SIGTERM);
+        ASSERT_TRUE(server.ready);
+        EXPECT_EQ(heartbeat(server.pairing(), "k-sec-migrate").body,
+                  errorJson("server_secret required"));
+        HttpResult r = registerRaw(server.pairing(), serverJson("k-sec-migrate"));
+        ASSERT_EQ(r.status, 200) << r.body;
+        secret = secretOf(r.body);
+        ASSERT_FALSE(secret.empty()) << r.body;
+        EXPECT_EQ(heartbeatWith(server.pairing(), "k-sec-migrate", secret).status, 200);
+        EXPECT_EQ(registerRaw(server.pairing(), serverJson("k-sec-migrate")).body,
+                  errorJson("server_secret required"));
+    }
 }
 
 TEST(PairingSecretTest, RequiredSecretGuardsHeartbeatsAndReRegistrationAcrossRestarts) {
