@@ -4,6 +4,7 @@
 #include <Poco/NumberParser.h>
 
 #include "switchboard/Json.h"
+#include "switchboard/Paging.h"
 
 namespace switchboard::auth {
 
@@ -101,42 +102,41 @@ void AuthRoutes::resetPassword(const HttpRequest& req, HttpResponse& resp, const
 }
 
 void AuthRoutes::listUsers(const HttpRequest& req, HttpResponse& resp, const Runtime& rt) {
-    std::uint64_t limit = 0, offset = 0;
-    if (!queryNumber(req, resp, "limit", 100, 1000, limit) ||
-        !queryNumber(req, resp, "offset", 0, UINT32_MAX, offset)) {
+    PageQuery page;
+    if (!PageQuery::read(req, resp, page)) {
         return;
     }
     std::vector<UserRow> rows;
+    std::int64_t total = 0;
     try {
-        rows = rt.accounts->rows(limit, offset);
+        rows = rt.accounts->rows(page.likePattern(), page.limit, page.offset, total);
     } catch (const AccountError& e) {
         e.answer(resp);
         return;
     }
-    rapidjson::StringBuffer buffer;
-    Writer w(buffer);
-    w.StartObject();
-    w.Key("users");
-    w.StartArray();
-    for (const auto& u : rows) {
-        w.StartObject();
-        w.Key("id");
-        w.Int64(u.id);
-        writeStringOrNull(w, "username", u.username);
-        writeStringOrNull(w, "email", u.email);
-        writeString(w, "source", u.source);
-        w.Key("created_at");
-        w.Double(static_cast<double>(u.createdAt) / 1000.0);
-        w.Key("sessions");
-        w.Uint64(rt.sessions->list(u.id).size());
-        w.EndObject();
-    }
-    w.EndArray();
-    w.EndObject();
-    resp.json(200, std::string(buffer.GetString(), buffer.GetSize()));
+    resp.json(200, page.body([&](Writer& w) {
+        for (const auto& u : rows) {
+            w.StartObject();
+            w.Key("id");
+            w.Int64(u.id);
+            writeStringOrNull(w, "username", u.username);
+            writeStringOrNull(w, "email", u.email);
+            writeString(w, "source", u.source);
+            w.Key("created_at");
+            w.Double(static_cast<double>(u.createdAt) / 1000.0);
+            w.Key("sessions");
+            w.Uint64(rt.sessions->list(u.id).size());
+            w.EndObject();
+        }
+        return static_cast<std::uint64_t>(total);
+    }));
 }
 
 void AuthRoutes::listSessions(const HttpRequest& req, HttpResponse& resp, const Runtime& rt) {
+    PageQuery page;
+    if (!PageQuery::read(req, resp, page)) {
+        return;
+    }
     std::optional<std::int64_t> user;
     if (!req.query("user_id").empty()) {
         std::uint64_t id = 0;
@@ -145,27 +145,27 @@ void AuthRoutes::listSessions(const HttpRequest& req, HttpResponse& resp, const 
         }
         user = static_cast<std::int64_t>(id);
     }
-    rapidjson::StringBuffer buffer;
-    Writer w(buffer);
-    w.StartObject();
-    w.Key("sessions");
-    w.StartArray();
-    for (const auto& s : rt.sessions->list(user)) {
-        w.StartObject();
-        writeString(w, "id", s.id);
-        w.Key("user_id");
-        w.Int64(s.userId);
-        writeString(w, "username", s.login);
-        w.Key("created_at");
-        w.Double(static_cast<double>(s.createdAt) / 1000.0);
-        w.Key("last_used");
-        w.Double(static_cast<double>(s.lastUsed) / 1000.0);
-        writeString(w, "peer", s.peer);
-        w.EndObject();
-    }
-    w.EndArray();
-    w.EndObject();
-    resp.json(200, std::string(buffer.GetString(), buffer.GetSize()));
+    auto sessions = rt.sessions->list(user);
+    resp.json(200, page.body([&](Writer& w) {
+        std::uint64_t total = 0;
+        for (const auto& s : sessions) {
+            if (!page.matches(s.login) || !page.onPage(total++)) {
+                continue;
+            }
+            w.StartObject();
+            writeString(w, "id", s.id);
+            w.Key("user_id");
+            w.Int64(s.userId);
+            writeString(w, "username", s.login);
+            w.Key("created_at");
+            w.Double(static_cast<double>(s.createdAt) / 1000.0);
+            w.Key("last_used");
+            w.Double(static_cast<double>(s.lastUsed) / 1000.0);
+            writeString(w, "peer", s.peer);
+            w.EndObject();
+        }
+        return total;
+    }));
 }
 
 void AuthRoutes::revokeSession(const HttpRequest& req, HttpResponse& resp, const Runtime& rt) {

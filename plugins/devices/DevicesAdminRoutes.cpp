@@ -10,6 +10,7 @@
 #include "DeviceEvents.h"
 #include "switchboard/Clock.h"
 #include "switchboard/Json.h"
+#include "switchboard/Paging.h"
 
 namespace switchboard::devices {
 
@@ -188,25 +189,31 @@ void DevicesAdminRoutes::newToken(const HttpRequest& req, HttpResponse& resp) {
     resp.json(200, tokenBody(*device, code));
 }
 
-void DevicesAdminRoutes::list(const HttpRequest&, HttpResponse& resp) {
-    std::vector<DeviceRecord> records;
-    for (const auto& device : _registry.all()) {
-        records.push_back(device->snapshot());
+void DevicesAdminRoutes::list(const HttpRequest& req, HttpResponse& resp) {
+    PageQuery page;
+    if (!PageQuery::read(req, resp, page)) {
+        return;
     }
-    std::sort(records.begin(), records.end(),
-              [](const DeviceRecord& a, const DeviceRecord& b) { return a.key < b.key; });
+    std::function<bool(Device&)> match;
+    if (!page.q.empty()) {
+        match = [&page](Device& d) {
+            if (page.matches(d.key)) {
+                return true;
+            }
+            std::lock_guard<std::mutex> lock(d.mutex);
+            return page.matches(d.note);
+        };
+    }
+    std::size_t total = 0;
+    std::vector<std::shared_ptr<Device>> devices =
+        _registry.page(page.offset, page.limit, match, total);
     double now = epochSeconds();
-    rapidjson::StringBuffer buffer;
-    Writer w(buffer);
-    w.StartObject();
-    w.Key("devices");
-    w.StartArray();
-    for (const DeviceRecord& d : records) {
-        writeEntry(w, d, now);
-    }
-    w.EndArray();
-    w.EndObject();
-    resp.json(200, text(buffer));
+    resp.json(200, page.body([&](Writer& w) {
+        for (const auto& device : devices) {
+            writeEntry(w, device->snapshot(), now);
+        }
+        return total;
+    }));
 }
 
 void DevicesAdminRoutes::show(const HttpRequest& req, HttpResponse& resp) {

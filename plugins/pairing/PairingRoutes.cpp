@@ -4,9 +4,12 @@
 
 #include <Poco/Logger.h>
 
+#include <algorithm>
+
 #include "PairingEvents.h"
 #include "switchboard/Clock.h"
 #include "switchboard/Json.h"
+#include "switchboard/Paging.h"
 
 namespace switchboard::pairing {
 
@@ -41,6 +44,30 @@ bool readCode(const rapidjson::Value& body, std::int64_t& code, std::string& err
         return true;
     }
     return json::requireInt(body, "pairing_code", code, error);
+}
+
+/// One entry of the admin server list.
+void writeServer(Writer& w, const ServerInfo& s) {
+    w.StartObject();
+    writeString(w, "ssh_pubkey", s.sshPubkey);
+    writeString(w, "ssh_user", s.sshUser);
+    w.Key("ssh_tunnel");
+    w.Int64(s.sshTunnel);
+    w.Key("listen_pubkey_tunnel");
+    w.Int64(s.listenPubkeyTunnel);
+    w.Key("online");
+    w.Bool(s.online);
+    w.Key("pairing_code");
+    if (s.online) {
+        w.Int(s.code);
+    } else {
+        w.Null();
+    }
+    w.Key("last_heartbeat");
+    w.Double(s.lastHeartbeat);
+    w.Key("registered_at");
+    w.Double(s.registeredAt);
+    w.EndObject();
 }
 
 }  // namespace
@@ -261,37 +288,30 @@ void PairingRoutes::serverDetails(const HttpRequest& req, HttpResponse& resp) {
     resp.json(200, std::string(buffer.GetString(), buffer.GetSize()));
 }
 
-void PairingRoutes::listServers(const HttpRequest&, HttpResponse& resp) {
-    rapidjson::StringBuffer buffer;
-    Writer w(buffer);
-    w.StartObject();
-    w.Key("servers");
-    w.StartArray();
-    for (const auto& s : _registry.all()) {
-        w.StartObject();
-        writeString(w, "ssh_pubkey", s.sshPubkey);
-        writeString(w, "ssh_user", s.sshUser);
-        w.Key("ssh_tunnel");
-        w.Int64(s.sshTunnel);
-        w.Key("listen_pubkey_tunnel");
-        w.Int64(s.listenPubkeyTunnel);
-        w.Key("online");
-        w.Bool(s.online);
-        w.Key("pairing_code");
-        if (s.online) {
-            w.Int(s.code);
-        } else {
-            w.Null();
-        }
-        w.Key("last_heartbeat");
-        w.Double(s.lastHeartbeat);
-        w.Key("registered_at");
-        w.Double(s.registeredAt);
-        w.EndObject();
+void PairingRoutes::listServers(const HttpRequest& req, HttpResponse& resp) {
+    PageQuery page;
+    if (!PageQuery::read(req, resp, page)) {
+        return;
     }
-    w.EndArray();
-    w.EndObject();
-    resp.json(200, buffer.GetString());
+    std::vector<ServerInfo> servers = _registry.all();
+    // Oldest registration first, so pages stay put while servers come and go online.
+    std::sort(servers.begin(), servers.end(), [](const ServerInfo& a, const ServerInfo& b) {
+        return a.registeredAt != b.registeredAt ? a.registeredAt < b.registeredAt
+                                                : a.sshPubkey < b.sshPubkey;
+    });
+    resp.json(200, page.body([&](Writer& w) {
+        std::uint64_t total = 0;
+        for (const auto& s : servers) {
+            if (!page.matches(s.sshUser) && !page.matches(s.sshPubkey) &&
+                !(s.online && page.matches(std::to_string(s.code)))) {
+                continue;
+            }
+            if (page.onPage(total++)) {
+                writeServer(w, s);
+            }
+        }
+        return total;
+    }));
 }
 
 }  // namespace switchboard::pairing

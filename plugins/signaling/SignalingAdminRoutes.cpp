@@ -5,56 +5,11 @@
 
 #include "SignalingRoutes.h"
 #include "switchboard/Json.h"
+#include "switchboard/Paging.h"
 
 namespace switchboard::signaling {
 
 namespace {
-
-constexpr std::size_t kDefaultLimit = 100;
-constexpr std::size_t kMaxLimit = 1000;
-
-/// Parses limit and offset; answers 400 and returns false when one is not a number in range.
-bool page(const HttpRequest& req, HttpResponse& resp, std::size_t& limit, std::size_t& offset) {
-    auto number = [](const std::string& text, std::size_t& out) {
-        if (text.empty() || text.size() > 12) {
-            return false;
-        }
-        std::size_t v = 0;
-        for (char c : text) {
-            if (c < '0' || c > '9') {
-                return false;
-            }
-            v = v * 10 + static_cast<std::size_t>(c - '0');
-        }
-        out = v;
-        return true;
-    };
-    limit = kDefaultLimit;
-    offset = 0;
-    std::string l = req.query("limit");
-    std::string o = req.query("offset");
-    if (!l.empty() && (!number(l, limit) || limit < 1 || limit > kMaxLimit)) {
-        resp.error(400, "limit must be a number from 1 to 1000");
-        return false;
-    }
-    if (!o.empty() && !number(o, offset)) {
-        resp.error(400, "offset must be a non-negative number");
-        return false;
-    }
-    return true;
-}
-
-/// Opens the list object: total, limit, offset and the "items" key.
-void startPage(json::Writer& w, std::uint64_t total, std::size_t limit, std::size_t offset) {
-    w.StartObject();
-    w.Key("total");
-    w.Uint64(total);
-    w.Key("limit");
-    w.Uint64(limit);
-    w.Key("offset");
-    w.Uint64(offset);
-    w.Key("items");
-}
 
 std::string text(const rapidjson::StringBuffer& buffer) {
     return std::string(buffer.GetString(), buffer.GetSize());
@@ -81,15 +36,14 @@ std::vector<Route> SignalingAdminRoutes::routes() {
 }
 
 void SignalingAdminRoutes::organizations(const HttpRequest& req, HttpResponse& resp) {
-    std::size_t limit = 0;
-    std::size_t offset = 0;
-    if (!page(req, resp, limit, offset)) {
+    PageQuery page;
+    if (!PageQuery::read(req, resp, page)) {
         return;
     }
     std::int64_t total = 0;
     std::vector<std::pair<Organization, std::int64_t>> rows;
     try {
-        for (auto& org : _store->list(limit, offset, total)) {
+        for (auto& org : _store->list(page.likePattern(), page.limit, page.offset, total)) {
             std::int64_t members = _store->memberCount(org.id);
             rows.emplace_back(std::move(org), members);
         }
@@ -98,21 +52,17 @@ void SignalingAdminRoutes::organizations(const HttpRequest& req, HttpResponse& r
         resp.storeUnavailable("cannot read the organizations");
         return;
     }
-    rapidjson::StringBuffer buffer;
-    json::Writer w(buffer);
-    startPage(w, static_cast<std::uint64_t>(total), limit, offset);
-    w.StartArray();
-    for (const auto& [org, members] : rows) {
-        writeOrganization(w, org, false);
-        w.Key("members");
-        w.Int64(members);
-        w.Key("online");
-        w.Uint64(_registry.onlineIn(org.id));
-        w.EndObject();
-    }
-    w.EndArray();
-    w.EndObject();
-    resp.json(200, text(buffer));
+    resp.json(200, page.body([&](json::Writer& w) {
+        for (const auto& [org, members] : rows) {
+            writeOrganization(w, org, false);
+            w.Key("members");
+            w.Int64(members);
+            w.Key("online");
+            w.Uint64(_registry.onlineIn(org.id));
+            w.EndObject();
+        }
+        return static_cast<std::uint64_t>(total);
+    }));
 }
 
 void SignalingAdminRoutes::organization(const HttpRequest& req, HttpResponse& resp) {
@@ -179,9 +129,8 @@ void SignalingAdminRoutes::removeOrganization(const HttpRequest& req, HttpRespon
 }
 
 void SignalingAdminRoutes::peers(const HttpRequest& req, HttpResponse& resp) {
-    std::size_t limit = 0;
-    std::size_t offset = 0;
-    if (!page(req, resp, limit, offset)) {
+    PageQuery page;
+    if (!PageQuery::read(req, resp, page)) {
         return;
     }
     std::optional<std::int64_t> org;
@@ -195,29 +144,25 @@ void SignalingAdminRoutes::peers(const HttpRequest& req, HttpResponse& resp) {
         org = id;
     }
     std::size_t total = 0;
-    auto listed = _registry.list(org, limit, offset, total);
-    rapidjson::StringBuffer buffer;
-    json::Writer w(buffer);
-    startPage(w, total, limit, offset);
-    w.StartArray();
-    for (const auto& item : listed) {
-        const Peer& p = *item.peer;
-        w.StartObject();
-        w.Key("organization_id");
-        w.Int64(p.organizationId);
-        w.Key("peer");
-        w.RawValue(p.json.data(), p.json.size(), rapidjson::kObjectType);
-        json::writeString(w, "connection_id", p.connectionId);
-        json::writeString(w, "remote_address", p.remoteAddress);
-        w.Key("registered_at");
-        w.Double(p.registeredAt);
-        w.Key("connected");
-        w.Bool(item.connected);
-        w.EndObject();
-    }
-    w.EndArray();
-    w.EndObject();
-    resp.json(200, text(buffer));
+    auto listed = _registry.list(org, page.limit, page.offset, total);
+    resp.json(200, page.body([&](json::Writer& w) {
+        for (const auto& item : listed) {
+            const Peer& p = *item.peer;
+            w.StartObject();
+            w.Key("organization_id");
+            w.Int64(p.organizationId);
+            w.Key("peer");
+            w.RawValue(p.json.data(), p.json.size(), rapidjson::kObjectType);
+            json::writeString(w, "connection_id", p.connectionId);
+            json::writeString(w, "remote_address", p.remoteAddress);
+            w.Key("registered_at");
+            w.Double(p.registeredAt);
+            w.Key("connected");
+            w.Bool(item.connected);
+            w.EndObject();
+        }
+        return static_cast<std::uint64_t>(total);
+    }));
 }
 
 void SignalingAdminRoutes::kick(const HttpRequest& req, HttpResponse& resp) {
