@@ -9,10 +9,23 @@
 namespace switchboard::messaging {
 
 std::vector<Route> MessagingAdminRoutes::routes() {
+    Schema connection = Schema::object({{"id", Schema::integer()},
+                                        {"peer", Schema::string("the client's address")},
+                                        {"user_id", Schema::integer().orNull()},
+                                        {"login", Schema::string().orNull()},
+                                        {"opened_at", Schema::time().orNull()},
+                                        {"logged_in_at", Schema::time().orNull()},
+                                        {"messages_sent", Schema::integer()}});
     return {{"GET", "/connections",
-             [this](const HttpRequest& req, HttpResponse& resp) { list(req, resp); }},
+             [this](const HttpRequest& req, HttpResponse& resp) { list(req, resp); }, false,
+             RouteDoc("The open chat connections by id, a page at a time")
+                 .paged(connection, "the login or the peer address")},
             {"POST", "/connections/{id}/kick",
-             [this](const HttpRequest& req, HttpResponse& resp) { kick(req, resp); }}};
+             [this](const HttpRequest& req, HttpResponse& resp) { kick(req, resp); }, false,
+             RouteDoc("Disconnects a chat connection (DIS, then close)")
+                 .answer(200, "kicked", Schema::object({{"kicked", Schema::integer()}}))
+                 .error(400, "connection id must be a number")
+                 .error(404, "No such connection")}};
 }
 
 void MessagingAdminRoutes::list(const HttpRequest& req, HttpResponse& resp) {

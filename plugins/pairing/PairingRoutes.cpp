@@ -46,6 +46,14 @@ bool readCode(const rapidjson::Value& body, std::int64_t& code, std::string& err
     return json::requireInt(body, "pairing_code", code, error);
 }
 
+/// A server as it registers and as /get_server_details shows it.
+Schema serverSchema() {
+    return Schema::object({{"ssh_pubkey", Schema::string("an OpenSSH public key line")},
+                           {"ssh_user", Schema::string()},
+                           {"ssh_tunnel", Schema::integer("port 1-65535")},
+                           {"listen_pubkey_tunnel", Schema::integer("port 1-65535")}});
+}
+
 /// One entry of the admin server list.
 void writeServer(Writer& w, const ServerInfo& s) {
     w.StartObject();
@@ -98,15 +106,54 @@ std::vector<Route> PairingRoutes::routes() {
             (this->*method)(req, resp);
         };
     };
-    return {{"POST", "/register_server", handler(&PairingRoutes::registerServer)},
-            {"POST", "/server_status", handler(&PairingRoutes::serverStatus)},
+    Schema status =
+        Schema::object({{"online", Schema::boolean()}, {"last_heartbeat", Schema::time()}});
+    return {{"POST", "/register_server", handler(&PairingRoutes::registerServer), false,
+             RouteDoc("Registers (or re-registers) a server and issues a fresh pairing code")
+                 .body(serverSchema())
+                 .answer(200, "registered",
+                         Schema::object({{"pairing_code", Schema::integer("1000-9999")}}))
+                 .error(400, "the body or a field is invalid (the message names it)")
+                 .error(403, "the on_server_register hook refused it")
+                 .error(500, "registration hook failed")
+                 .error(503,
+                        "cannot store the registration (Retry-After), or no pairing codes "
+                        "available")},
+            {"POST", "/server_status", handler(&PairingRoutes::serverStatus), false,
+             RouteDoc("A server's heartbeat, or its status")
+                 .body(Schema::object(
+                     {{"ssh_pubkey", Schema::string()},
+                      {"action", Schema::string().oneOf({"heartbeat", "get_server_status"})}}))
+                 .answer(200, "the heartbeat recorded, or the status", status)
+                 .error(400, "the body or a field is invalid (the message names it)")
+                 .error(404, "Server not registered")
+                 .error(409, "Server is offline. Heartbeat not updated.")},
             // In memory only (registry and limiter): answered on the event loop.
-            {"POST", "/get_server_details", handler(&PairingRoutes::serverDetails), true}};
+            {"POST", "/get_server_details", handler(&PairingRoutes::serverDetails), true,
+             RouteDoc("The server holding a pairing code")
+                 .body(Schema::object(
+                     {{"pairing_code", Schema::raw("{\"type\":[\"integer\",\"string\"],"
+                                                   "\"description\":\"an integer, or "
+                                                   "a string of 1-9 digits\"}")}}))
+                 .answer(200, "the server", serverSchema())
+                 .error(400, "the body or pairing_code is invalid")
+                 .error(404, "Invalid pairing code")
+                 .error(429, "too many failed pairing-code look-ups; retry later (Retry-After)")}};
 }
 
 std::vector<Route> PairingRoutes::adminRoutes() {
+    Schema server = Schema::object({{"ssh_pubkey", Schema::string()},
+                                    {"ssh_user", Schema::string()},
+                                    {"ssh_tunnel", Schema::integer()},
+                                    {"listen_pubkey_tunnel", Schema::integer()},
+                                    {"online", Schema::boolean()},
+                                    {"pairing_code", Schema::integer().orNull()},
+                                    {"last_heartbeat", Schema::time()},
+                                    {"registered_at", Schema::time()}});
     return {{"GET", "/servers",
-             [this](const HttpRequest& req, HttpResponse& resp) { listServers(req, resp); }}};
+             [this](const HttpRequest& req, HttpResponse& resp) { listServers(req, resp); }, false,
+             RouteDoc("Every server ever registered, oldest registration first, a page at a time")
+                 .paged(server, "the SSH user, the SSH key or the pairing code")}};
 }
 
 bool PairingRoutes::checkField(const std::string& name, const std::string& value,

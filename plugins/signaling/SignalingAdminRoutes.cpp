@@ -28,11 +28,57 @@ std::vector<Route> SignalingAdminRoutes::routes() {
             (this->*method)(req, resp);
         };
     };
-    return {{"GET", "/organizations", handler(&SignalingAdminRoutes::organizations)},
-            {"GET", "/organizations/{id}", handler(&SignalingAdminRoutes::organization)},
-            {"DELETE", "/organizations/{id}", handler(&SignalingAdminRoutes::removeOrganization)},
-            {"GET", "/peers", handler(&SignalingAdminRoutes::peers)},
-            {"DELETE", "/peers/{organization}/{peer}", handler(&SignalingAdminRoutes::kick)}};
+    Schema listed = Schema::object({{"id", Schema::integer()},
+                                    {"name", Schema::string()},
+                                    {"subnet", Schema::string()},
+                                    {"owner_id", Schema::integer()},
+                                    {"created_at", Schema::time()},
+                                    {"members", Schema::integer()},
+                                    {"online", Schema::integer("peers online now")}});
+    Schema detail = Schema::object(
+        {{"id", Schema::integer()},
+         {"name", Schema::string()},
+         {"subnet", Schema::string()},
+         {"owner_id", Schema::integer()},
+         {"created_at", Schema::time()},
+         {"online", Schema::integer("peers online now")},
+         {"members", Schema::array(Schema::object({{"user_id", Schema::integer()},
+                                                   {"virtual_ip", Schema::string().orNull()},
+                                                   {"joined_at", Schema::time()}}))}});
+    Schema peer =
+        Schema::object({{"organization_id", Schema::integer()},
+                        {"peer", Schema::anyObject("the peer as announced to the organization")},
+                        {"connection_id", Schema::string()},
+                        {"remote_address", Schema::string()},
+                        {"registered_at", Schema::time()},
+                        {"connected", Schema::boolean("false while in its reconnect grace")}});
+    return {
+        {"GET", "/organizations", handler(&SignalingAdminRoutes::organizations), false,
+         RouteDoc("Every organization by id, a page at a time")
+             .paged(listed, "the organization's name")
+             .error(503, "cannot read the organizations (Retry-After)")},
+        {"GET", "/organizations/{id}", handler(&SignalingAdminRoutes::organization), false,
+         RouteDoc("One organization with its members")
+             .answer(200, "the organization", detail)
+             .error(404, "organization not found")
+             .error(503, "cannot read the organization (Retry-After)")},
+        {"DELETE", "/organizations/{id}", handler(&SignalingAdminRoutes::removeOrganization), false,
+         RouteDoc("Deletes an organization with its members and addresses; its peers are closed")
+             .answer(200, "deleted",
+                     Schema::object({{"deleted", Schema::boolean()},
+                                     {"organization_id", Schema::integer()},
+                                     {"peers_closed", Schema::integer()}}))
+             .error(404, "organization not found")
+             .error(503, "cannot delete the organization (Retry-After)")},
+        {"GET", "/peers", handler(&SignalingAdminRoutes::peers), false,
+         RouteDoc("The peers registered on this node, a page at a time")
+             .param("organization_id", "only this organization's peers", Schema::integer())
+             .paged(peer)
+             .error(400, "organization_id must be a positive number")},
+        {"DELETE", "/peers/{organization}/{peer}", handler(&SignalingAdminRoutes::kick), false,
+         RouteDoc("Kicks a peer (close 4001; peer_offline is announced at once)")
+             .answer(200, "kicked", Schema::object({{"kicked", Schema::boolean()}}))
+             .error(404, "peer not found")}};
 }
 
 void SignalingAdminRoutes::organizations(const HttpRequest& req, HttpResponse& resp) {
