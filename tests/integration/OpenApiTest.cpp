@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
+#include <sys/wait.h>
+
+#include <cstdio>
 #include <map>
 #include <regex>
 #include <set>
@@ -217,6 +220,52 @@ TEST_F(OpenApiTest, DocumentsDescribeBodiesAnswersAndCredentials) {
                      ->name.GetString(),
                  "text/plain");
     EXPECT_STREQ(pub["components"]["securitySchemes"]["sessionCookie"]["in"].GetString(), "cookie");
+}
+
+/// Runs `command` and returns its exit code and output (stdout and stderr).
+std::pair<int, std::string> run(const std::string& command) {
+    std::string output;
+    FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+    if (pipe == nullptr) {
+        return {-1, "cannot run " + command};
+    }
+    char buffer[4096];
+    while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) {
+        output.append(buffer, n);
+    }
+    int status = pclose(pipe);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+TEST_F(OpenApiTest, DocumentsPassARealOpenApiValidator) {
+    // @seriousme/openapi-schema-validator, pinned in web/apidocs/package-lock.json and
+    // installed by scripts/setup (npm ci).
+    std::string tool = std::string(SB_SOURCE_DIR) + "/web/apidocs";
+    ASSERT_EQ(run("test -d " + tool + "/node_modules/@seriousme/openapi-schema-validator").first, 0)
+        << "the validator is not installed: run scripts/setup";
+    std::string files;
+    for (const std::string listener : {"public", "pairing", "admin"}) {
+        HttpResult r = listener == "admin"
+                           ? http("GET", state->ports.admin, "/admin/openapi.json", "", adminAuth())
+                           : http("GET", port(listener), "/openapi.json");
+        ASSERT_EQ(r.status, 200);
+        files += " " + state->dir.write("openapi-" + listener + ".json", r.body);
+    }
+    auto [code, output] = run("node " + tool + "/validate.mjs" + files);
+    EXPECT_EQ(code, 0) << output;
+    for (const std::string listener : {"public", "pairing", "admin"}) {
+        EXPECT_NE(output.find("openapi-" + listener + ".json: valid OpenAPI 3.1"),
+                  std::string::npos)
+            << output;
+    }
+    // The validator does fail a broken document (an operation without responses).
+    std::string broken =
+        state->dir.write("broken.json",
+                         "{\"openapi\":\"3.1.0\",\"info\":{\"title\":\"x\",\"version\":\"1\"},"
+                         "\"paths\":{\"/a\":{\"get\":{\"responses\":{\"200\":{}}}}}}");
+    auto [brokenCode, brokenOutput] = run("node " + tool + "/validate.mjs " + broken);
+    EXPECT_EQ(brokenCode, 1) << brokenOutput;
+    EXPECT_NE(brokenOutput.find("INVALID"), std::string::npos) << brokenOutput;
 }
 
 TEST_F(OpenApiTest, TheAdminDocumentNeedsTheTokenAndLivesOnlyOnTheAdminListener) {
