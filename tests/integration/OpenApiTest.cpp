@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <regex>
 #include <set>
@@ -276,6 +278,58 @@ TEST_F(OpenApiTest, TheAdminDocumentNeedsTheTokenAndLivesOnlyOnTheAdminListener)
     EXPECT_EQ(http("GET", state->ports.pub, "/admin/openapi.json").status, 404);
     HttpResult pub = http("GET", state->ports.pub, "/openapi.json");
     EXPECT_EQ(pub.header("Content-Type").rfind("application/json", 0), 0u);
+}
+
+std::string sourceFile(const std::string& path) {
+    std::ifstream in(std::string(SB_SOURCE_DIR) + "/" + path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+TEST_F(OpenApiTest, DocsAndRedocServeTheBuiltInPackagesWithoutInlineScript) {
+    struct Where {
+        std::string prefix;
+        int port;
+        std::map<std::string, std::string> auth;
+    };
+    std::string bundle =
+        sourceFile("web/apidocs/node_modules/swagger-ui-dist/swagger-ui-bundle.js");
+    std::string redoc = sourceFile("web/apidocs/node_modules/redoc/bundles/redoc.standalone.js");
+    ASSERT_GT(bundle.size(), 100000u) << "run scripts/setup";
+    ASSERT_GT(redoc.size(), 100000u);
+    std::regex inlineScript("<script(?![^>]*\\bsrc=)");
+    for (const Where& w : {Where{"", state->ports.pub, {}}, Where{"", state->ports.pairing, {}},
+                           Where{"/admin", state->ports.admin, adminAuth()}}) {
+        std::string document = w.prefix + "/openapi.json";
+        for (const std::string page : {"/docs", "/redoc"}) {
+            HttpResult r = http("GET", w.port, w.prefix + page, "", w.auth);
+            ASSERT_EQ(r.status, 200) << w.prefix + page;
+            EXPECT_EQ(r.header("Content-Type"), "text/html; charset=utf-8");
+            std::string policy = r.header("Content-Security-Policy");
+            EXPECT_NE(policy.find("script-src 'self';"), std::string::npos) << policy;
+            EXPECT_EQ(r.header("X-Frame-Options"), "DENY");
+            EXPECT_NE(r.body.find("data-url=\"" + document + "\""), std::string::npos) << r.body;
+            EXPECT_FALSE(std::regex_search(r.body, inlineScript)) << r.body;
+        }
+        HttpResult js = http("GET", w.port, w.prefix + "/docs/swagger-ui-bundle.js", "", w.auth);
+        EXPECT_EQ(js.status, 200);
+        EXPECT_EQ(js.header("Content-Type"), "application/javascript; charset=utf-8");
+        EXPECT_TRUE(js.body == bundle) << "the swagger-ui-dist file, byte for byte";
+        HttpResult css = http("GET", w.port, w.prefix + "/docs/swagger-ui.css", "", w.auth);
+        EXPECT_EQ(css.header("Content-Type"), "text/css; charset=utf-8");
+        EXPECT_TRUE(css.body ==
+                    sourceFile("web/apidocs/node_modules/swagger-ui-dist/swagger-ui.css"));
+        HttpResult standalone =
+            http("GET", w.port, w.prefix + "/redoc/redoc.standalone.js", "", w.auth);
+        EXPECT_TRUE(standalone.body == redoc) << "the redoc bundle, byte for byte";
+        EXPECT_EQ(http("GET", w.port, w.prefix + "/redoc/redoc-init.js", "", w.auth).body,
+                  sourceFile("web/apidocs/redoc-init.js"));
+        EXPECT_EQ(http("GET", w.port, w.prefix + "/docs/swagger-init.js", "", w.auth).body,
+                  sourceFile("web/apidocs/swagger-init.js"));
+    }
+    // On the admin listener the pages are admin routes like the document they show.
+    EXPECT_EQ(http("GET", state->ports.admin, "/admin/docs").status, 401);
+    EXPECT_EQ(http("GET", state->ports.admin, "/admin/redoc/redoc.standalone.js").status, 401);
+    EXPECT_EQ(http("GET", state->ports.admin, "/docs", "", adminAuth()).status, 404);
 }
 
 TEST_F(OpenApiTest, DocumentsFollowAReloadThatDisablesAPlugin) {

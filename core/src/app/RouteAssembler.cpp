@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "admin/AdminApi.h"
+#include "app/ApiDocs.h"
 #include "app/OpenApi.h"
 #include "loader/PluginManager.h"
 #include "services/MetricsRegistry.h"
@@ -205,8 +206,18 @@ Mounts RouteAssembler::build(const std::string& file, const std::string& adminLi
         auto table = std::make_shared<RouteTable>(name);
         bool admin = name == adminListener;
         auto document = std::make_shared<std::string>();
-        entries[name].push_back(documentRoute(admin ? "/admin/openapi.json" : "/openapi.json",
-                                              document, admin ? &_admin : nullptr));
+        std::string documentPath = admin ? "/admin/openapi.json" : "/openapi.json";
+        entries[name].push_back(documentRoute(documentPath, document, admin ? &_admin : nullptr));
+        // Swagger UI and ReDoc on that document: behind the guard on the admin listener.
+        for (auto& route : ApiDocs::routes(admin ? "/admin" : "", documentPath)) {
+            if (admin) {
+                AdminApi::documentGuard(route.doc);
+                route.handler = _admin.guard(std::move(route.handler));
+                route.nonBlocking = false;
+            }
+            entries[name].push_back(entry(route.method, route.path, "host", route.handler, nullptr,
+                                          route.nonBlocking, route.doc));
+        }
         for (auto& e : entries[name]) {
             e.metrics = _metrics.route(name, e.method, e.pattern);
             try {
