@@ -260,14 +260,16 @@ std::optional<Identity> AccountService::findById(std::int64_t id) {
 
 std::vector<Identity> AccountService::list(std::size_t limit, std::size_t offset) {
     std::vector<Identity> out;
-    for (const auto& row : rows(limit, offset)) {
+    std::int64_t total = 0;
+    for (const auto& row : rows("%", limit, offset, total)) {
         out.push_back(identityOf(row));
     }
     return out;
 }
 
-std::vector<UserRow> AccountService::rows(std::size_t limit, std::size_t offset) {
-    return guarded("account list", [&] { return _store.users(limit, offset); });
+std::vector<UserRow> AccountService::rows(const std::string& like, std::size_t limit,
+                                          std::size_t offset, std::int64_t& total) {
+    return guarded("account list", [&] { return _store.users(like, limit, offset, total); });
 }
 
 void AccountService::requestPasswordReset(const std::string& login) {

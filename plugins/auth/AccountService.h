@@ -64,7 +64,8 @@ public:
     /// username belongs to a registered account.
     void syncCredentials();
     /// The source ("registered"/"config") and creation time of accounts, for the admin list.
-    std::vector<UserRow> rows(std::size_t limit, std::size_t offset);
+    std::vector<UserRow> rows(const std::string& like, std::size_t limit, std::size_t offset,
+                              std::int64_t& total);
     /// After stop, every call throws AccountError(Unavailable).
     void shutdown() { _running = false; }
 

@@ -4,6 +4,7 @@
 #include <Poco/NumberParser.h>
 
 #include "switchboard/Json.h"
+#include "switchboard/Paging.h"
 
 namespace switchboard::auth {
 
@@ -42,28 +43,141 @@ HttpHandler AuthRoutes::wrap(Handler handler) {
 }
 
 std::vector<Route> AuthRoutes::routes() {
+    SecurityScheme cookie{"sessionCookie",
+                          "{\"type\":\"apiKey\",\"in\":\"cookie\",\"name\":\"" +
+                              std::string(kCookieName) +
+                              "\",\"description\":\"the session of POST /login\"}"};
+    SecurityScheme bearer{"bearerToken",
+                          "{\"type\":\"http\",\"scheme\":\"bearer\",\"bearerFormat\":\"JWT\","
+                          "\"description\":\"access_token of POST /login\"}"};
+    Schema message = Schema::object({{"message", Schema::string()}});
+    Schema account = Schema::object({{"id", Schema::integer()},
+                                     {"email", Schema::string().orNull()},
+                                     {"username", Schema::string().orNull()}});
+    // Every route may find the store failing; those with a body may find it malformed.
+    auto doc = [](const std::string& summary) {
+        return RouteDoc(summary).error(503, "account store unavailable (Retry-After)");
+    };
+    auto user = [&](const std::string& summary) {
+        return doc(summary).auth(cookie).auth(bearer).error(
+            401, "Authentication required., Invalid session token. or Invalid token.");
+    };
+    const char* invalid = "the body or a field is invalid (the message names it)";
+    const char* limited = "too many failed password attempts (Retry-After)";
+    Schema current = Schema::object({{"current_password", Schema::string()}});
     std::vector<Route> routes{
-        {"POST", "/register", wrap(&AuthRoutes::registerAccount)},
-        {"POST", "/login", wrap(&AuthRoutes::login)},
-        {"POST", "/logout", wrap(&AuthRoutes::logout)},
-        {"POST", "/communicate", wrap(&AuthRoutes::communicate)},
-        {"GET", "/me", wrap(&AuthRoutes::me)},
-        {"POST", "/password/change", wrap(&AuthRoutes::changePassword)},
-        {"POST", "/email/change", wrap(&AuthRoutes::changeEmail)},
-        {"DELETE", "/account", wrap(&AuthRoutes::deleteAccount)},
-        {"POST", "/password/forgot", wrap(&AuthRoutes::forgotPassword)},
-        {"POST", "/password/reset", wrap(&AuthRoutes::resetPassword)},
+        {"POST", "/register", wrap(&AuthRoutes::registerAccount), false,
+         doc("Creates an account")
+             .body(Schema::object({{"email", Schema::string()},
+                                   {"password", Schema::string()},
+                                   optional("username", Schema::string())}))
+             .answer(201, "the account", account)
+             .error(400, invalid)
+             .error(409, "Email already registered, or Username already taken")},
+        {"POST", "/login", wrap(&AuthRoutes::login), false,
+         doc("Password login: a JWT, and the sessionToken cookie")
+             .body(Schema::object({optional("username", Schema::string()),
+                                   optional("email", Schema::string()),
+                                   {"password", Schema::string()}},
+                                  "username or email"))
+             .answer(200, "logged in; Set-Cookie holds the session",
+                     Schema::object({{"access_token", Schema::string("a JWT")},
+                                     {"token_type", Schema::string()},
+                                     {"message", Schema::string()}}))
+             .error(400, "Invalid credentials. with the problem in detail",
+                    Schema::object({{"error", Schema::string()}, {"detail", Schema::string()}}))
+             .error(401, "Invalid credentials.")
+             .error(429, "Too many failed login attempts. (Retry-After)")},
+        {"POST", "/logout", wrap(&AuthRoutes::logout), false,
+         user("Ends this login: its session and its JWT")
+             .answer(200, "Logout successful.", message)},
+        {"POST", "/communicate", wrap(&AuthRoutes::communicate), false,
+         doc("Calls the on_communicate Lua hook with the caller and the body")
+             .auth(cookie)
+             .body(Schema::anyObject("any JSON object, at most 32 levels deep"), false)
+             .answer(200, "what the hook returned", Schema::any())
+             .error(400, "the body is not a JSON object, or nested too deeply")
+             .error(401, "Invalid session token.")
+             .error(500, "communicate hook failed, or returned an invalid response")
+             .error(501, "no on_communicate hook is defined")},
+        {"GET", "/me", wrap(&AuthRoutes::me), false,
+         user("The caller's account").answer(200, "the account", account)},
+        {"POST", "/password/change", wrap(&AuthRoutes::changePassword), false,
+         user("Sets a new password; the account's other sessions end")
+             .body(Schema::object(
+                 {{"current_password", Schema::string()}, {"new_password", Schema::string()}}))
+             .answer(200, "Password changed. with a new token",
+                     Schema::object({{"message", Schema::string()},
+                                     {"access_token", Schema::string()},
+                                     {"token_type", Schema::string()}}))
+             .error(400, invalid)
+             .error(403, "Current password is incorrect, or a static account")
+             .error(429, limited)},
+        {"POST", "/email/change", wrap(&AuthRoutes::changeEmail), false,
+         user("Sets a new email")
+             .body(Schema::object(
+                 {{"email", Schema::string()}, {"current_password", Schema::string()}}))
+             .answer(200, "Email changed.",
+                     Schema::object({{"message", Schema::string()}, {"email", Schema::string()}}))
+             .error(400, invalid)
+             .error(403, "Current password is incorrect, or a static account")
+             .error(409, "Email already registered")
+             .error(429, limited)},
+        {"DELETE", "/account", wrap(&AuthRoutes::deleteAccount), false,
+         user("Deletes the caller's account; every session and token ends")
+             .body(current)
+             .answer(200, "Account deleted.", message)
+             .error(400, invalid)
+             .error(403, "Current password is incorrect, or a static account")
+             .error(429, limited)},
+        {"POST", "/password/forgot", wrap(&AuthRoutes::forgotPassword), false,
+         doc("Mails a password reset token (the answer never tells whether the account exists)")
+             .body(Schema::object({{"login", Schema::string("username or email")}}))
+             .answer(200, "If the account exists, a password reset mail has been sent.", message)
+             .error(400, invalid)},
+        {"POST", "/password/reset", wrap(&AuthRoutes::resetPassword), false,
+         doc("Sets a new password with a mailed reset token")
+             .body(Schema::object({{"token", Schema::string()}, {"password", Schema::string()}}))
+             .answer(200, "Password has been reset.", message)
+             .error(400, "Invalid or expired reset token, a weak password, or a malformed body")},
     };
     if (_config->benchmarkRoute) {
-        routes.push_back({"POST", "/_bench/communicate", wrap(&AuthRoutes::benchCommunicate)});
+        routes.push_back({"POST", "/_bench/communicate", wrap(&AuthRoutes::benchCommunicate), false,
+                          doc("Benchmark only (auth.benchmark_route): /communicate without a "
+                              "session")
+                              .body(Schema::anyObject(), false)
+                              .answer(200, "what the hook returned", Schema::any())
+                              .error(400, "the body is not a JSON object")
+                              .error(500, "communicate hook failed")});
     }
     return routes;
 }
 
 std::vector<Route> AuthRoutes::adminRoutes() {
-    return {{"GET", "/users", wrap(&AuthRoutes::listUsers)},
-            {"GET", "/sessions", wrap(&AuthRoutes::listSessions)},
-            {"DELETE", "/sessions/{id}", wrap(&AuthRoutes::revokeSession)}};
+    Schema user = Schema::object({{"id", Schema::integer()},
+                                  {"username", Schema::string().orNull()},
+                                  {"email", Schema::string().orNull()},
+                                  {"source", Schema::string().oneOf({"registered", "config"})},
+                                  {"created_at", Schema::time()},
+                                  {"sessions", Schema::integer("live sessions")}});
+    Schema session = Schema::object({{"id", Schema::string()},
+                                     {"user_id", Schema::integer()},
+                                     {"username", Schema::string("the login")},
+                                     {"created_at", Schema::time()},
+                                     {"last_used", Schema::time()},
+                                     {"peer", Schema::string()}});
+    return {{"GET", "/users", wrap(&AuthRoutes::listUsers), false,
+             RouteDoc("The accounts by id, a page at a time (never a hash)")
+                 .paged(user, "the username or the email")
+                 .error(503, "account store unavailable (Retry-After)")},
+            {"GET", "/sessions", wrap(&AuthRoutes::listSessions), false,
+             RouteDoc("The live login sessions, oldest first, a page at a time")
+                 .param("user_id", "only this account's sessions", Schema::integer())
+                 .paged(session, "the login")},
+            {"DELETE", "/sessions/{id}", wrap(&AuthRoutes::revokeSession), false,
+             RouteDoc("Ends a session and revokes its JWT")
+                 .answer(200, "revoked", Schema::object({{"revoked", Schema::boolean()}}))
+                 .error(404, "Session not found")}};
 }
 
 void AuthRoutes::login(const HttpRequest& req, HttpResponse& resp, const Runtime& rt) {
@@ -101,42 +215,41 @@ void AuthRoutes::resetPassword(const HttpRequest& req, HttpResponse& resp, const
 }
 
 void AuthRoutes::listUsers(const HttpRequest& req, HttpResponse& resp, const Runtime& rt) {
-    std::uint64_t limit = 0, offset = 0;
-    if (!queryNumber(req, resp, "limit", 100, 1000, limit) ||
-        !queryNumber(req, resp, "offset", 0, UINT32_MAX, offset)) {
+    PageQuery page;
+    if (!PageQuery::read(req, resp, page)) {
         return;
     }
     std::vector<UserRow> rows;
+    std::int64_t total = 0;
     try {
-        rows = rt.accounts->rows(limit, offset);
+        rows = rt.accounts->rows(page.likePattern(), page.limit, page.offset, total);
     } catch (const AccountError& e) {
         e.answer(resp);
         return;
     }
-    rapidjson::StringBuffer buffer;
-    Writer w(buffer);
-    w.StartObject();
-    w.Key("users");
-    w.StartArray();
-    for (const auto& u : rows) {
-        w.StartObject();
-        w.Key("id");
-        w.Int64(u.id);
-        writeStringOrNull(w, "username", u.username);
-        writeStringOrNull(w, "email", u.email);
-        writeString(w, "source", u.source);
-        w.Key("created_at");
-        w.Double(static_cast<double>(u.createdAt) / 1000.0);
-        w.Key("sessions");
-        w.Uint64(rt.sessions->list(u.id).size());
-        w.EndObject();
-    }
-    w.EndArray();
-    w.EndObject();
-    resp.json(200, std::string(buffer.GetString(), buffer.GetSize()));
+    resp.json(200, page.body([&](Writer& w) {
+        for (const auto& u : rows) {
+            w.StartObject();
+            w.Key("id");
+            w.Int64(u.id);
+            writeStringOrNull(w, "username", u.username);
+            writeStringOrNull(w, "email", u.email);
+            writeString(w, "source", u.source);
+            w.Key("created_at");
+            w.Double(static_cast<double>(u.createdAt) / 1000.0);
+            w.Key("sessions");
+            w.Uint64(rt.sessions->list(u.id).size());
+            w.EndObject();
+        }
+        return static_cast<std::uint64_t>(total);
+    }));
 }
 
 void AuthRoutes::listSessions(const HttpRequest& req, HttpResponse& resp, const Runtime& rt) {
+    PageQuery page;
+    if (!PageQuery::read(req, resp, page)) {
+        return;
+    }
     std::optional<std::int64_t> user;
     if (!req.query("user_id").empty()) {
         std::uint64_t id = 0;
@@ -145,27 +258,27 @@ void AuthRoutes::listSessions(const HttpRequest& req, HttpResponse& resp, const 
         }
         user = static_cast<std::int64_t>(id);
     }
-    rapidjson::StringBuffer buffer;
-    Writer w(buffer);
-    w.StartObject();
-    w.Key("sessions");
-    w.StartArray();
-    for (const auto& s : rt.sessions->list(user)) {
-        w.StartObject();
-        writeString(w, "id", s.id);
-        w.Key("user_id");
-        w.Int64(s.userId);
-        writeString(w, "username", s.login);
-        w.Key("created_at");
-        w.Double(static_cast<double>(s.createdAt) / 1000.0);
-        w.Key("last_used");
-        w.Double(static_cast<double>(s.lastUsed) / 1000.0);
-        writeString(w, "peer", s.peer);
-        w.EndObject();
-    }
-    w.EndArray();
-    w.EndObject();
-    resp.json(200, std::string(buffer.GetString(), buffer.GetSize()));
+    auto sessions = rt.sessions->list(user);
+    resp.json(200, page.body([&](Writer& w) {
+        std::uint64_t total = 0;
+        for (const auto& s : sessions) {
+            if (!page.matches(s.login) || !page.onPage(total++)) {
+                continue;
+            }
+            w.StartObject();
+            writeString(w, "id", s.id);
+            w.Key("user_id");
+            w.Int64(s.userId);
+            writeString(w, "username", s.login);
+            w.Key("created_at");
+            w.Double(static_cast<double>(s.createdAt) / 1000.0);
+            w.Key("last_used");
+            w.Double(static_cast<double>(s.lastUsed) / 1000.0);
+            writeString(w, "peer", s.peer);
+            w.EndObject();
+        }
+        return total;
+    }));
 }
 
 void AuthRoutes::revokeSession(const HttpRequest& req, HttpResponse& resp, const Runtime& rt) {

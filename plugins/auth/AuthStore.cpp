@@ -84,12 +84,18 @@ std::optional<UserRow> AuthStore::userById(std::int64_t id) {
     return toUser(rows.front());
 }
 
-std::vector<UserRow> AuthStore::users(std::size_t limit, std::size_t offset) {
+std::vector<UserRow> AuthStore::users(const std::string& like, std::size_t limit,
+                                      std::size_t offset, std::int64_t& total) {
+    // The keys are the lower-case username and email; either may be NULL.
+    std::string where =
+        " WHERE COALESCE(username_key, '') LIKE $1 ESCAPE '\\'"
+        " OR COALESCE(email_key, '') LIKE $1 ESCAPE '\\'";
+    total = _store.query("SELECT COUNT(*) FROM auth_users" + where, {like}).at(0).getInt(0);
     std::vector<UserRow> out;
-    for (const auto& row :
-         _store.query(std::string("SELECT ") + kUserColumns +
-                          " FROM auth_users ORDER BY id LIMIT $1 OFFSET $2",
-                      {static_cast<std::int64_t>(limit), static_cast<std::int64_t>(offset)})) {
+    for (const auto& row : _store.query(
+             std::string("SELECT ") + kUserColumns + " FROM auth_users" + where +
+                 " ORDER BY id LIMIT $2 OFFSET $3",
+             {like, static_cast<std::int64_t>(limit), static_cast<std::int64_t>(offset)})) {
         out.push_back(toUser(row));
     }
     return out;

@@ -47,7 +47,10 @@ public:
     /// By username, or by email when `login` contains '@'; case-insensitive.
     std::optional<UserRow> userByLogin(const std::string& login);
     std::optional<UserRow> userById(std::int64_t id);
-    std::vector<UserRow> users(std::size_t limit, std::size_t offset);
+    /// Accounts by id whose username or email matches `like` (a LIKE pattern on the lower-case
+    /// keys, '\\' escaping), at most `limit` from `offset`; `total` counts every match.
+    std::vector<UserRow> users(const std::string& like, std::size_t limit, std::size_t offset,
+                               std::int64_t& total);
     std::vector<UserRow> usersFrom(const std::string& source);
     std::int64_t userCount();
     /// Inserts an account with a fresh id (ids are never reused). Returns nullopt and sets

@@ -44,6 +44,7 @@ void DeviceRegistry::load(const DeviceRecord& r, double now, double offlineAfter
     if (!_devices.emplace(r.key, d).second) {
         return;
     }
+    _ordered.emplace(d->key, d);
     _maxId = std::max(_maxId.load(), r.id);
     _registered += d->registered ? 1 : 0;
     _online += d->online ? 1 : 0;
@@ -60,16 +61,34 @@ bool DeviceRegistry::insert(const std::shared_ptr<Device>& device) {
     if (!_devices.emplace(device->key, device).second) {
         return false;
     }
+    _ordered.emplace(device->key, device);
     _maxId = std::max(_maxId.load(), device->id);
     return true;
 }
 
-std::vector<std::shared_ptr<Device>> DeviceRegistry::all() const {
-    std::shared_lock<std::shared_mutex> lock(_mutex);
+std::vector<std::shared_ptr<Device>> DeviceRegistry::page(std::size_t offset, std::size_t limit,
+                                                          const std::function<bool(Device&)>& match,
+                                                          std::size_t& total) const {
     std::vector<std::shared_ptr<Device>> out;
-    out.reserve(_devices.size());
-    for (const auto& entry : _devices) {
-        out.push_back(entry.second);
+    std::shared_lock<std::shared_mutex> lock(_mutex);
+    if (!match) {
+        total = _ordered.size();
+        auto it = _ordered.begin();
+        std::advance(it, static_cast<std::ptrdiff_t>(std::min(offset, _ordered.size())));
+        for (; it != _ordered.end() && out.size() < limit; ++it) {
+            out.push_back(it->second);
+        }
+        return out;
+    }
+    total = 0;
+    for (const auto& [key, device] : _ordered) {
+        if (!match(*device)) {
+            continue;
+        }
+        if (total >= offset && out.size() < limit) {
+            out.push_back(device);
+        }
+        ++total;
     }
     return out;
 }

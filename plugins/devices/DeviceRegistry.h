@@ -7,10 +7,12 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -77,8 +79,13 @@ public:
     std::shared_ptr<Device> find(const std::string& key) const;
     /// Adds a new device; false if the key is taken.
     bool insert(const std::shared_ptr<Device>& device);
-    /// Every device (shared lock held while copying the pointers).
-    std::vector<std::shared_ptr<Device>> all() const;
+    /// One page of the devices in key order for which `match` is true (called with the shared
+    /// lock held: it must not call back into the registry): `offset` matches skipped, at most
+    /// `limit` returned. Sets `total` to the number of matches. Walks the key index, so a page
+    /// costs no copy of the whole list (and, without a filter, only `offset + limit` steps).
+    std::vector<std::shared_ptr<Device>> page(std::size_t offset, std::size_t limit,
+                                              const std::function<bool(Device&)>& match,
+                                              std::size_t& total) const;
 
     /// Marks `device` (its mutex held by the caller) seen at `now`; true if it was offline.
     bool markSeen(Device& device, double now);
@@ -100,6 +107,9 @@ public:
 private:
     mutable std::shared_mutex _mutex;
     std::unordered_map<std::string, std::shared_ptr<Device>> _devices;
+    /// The same devices by key, for listing in order (devices are never removed, so the views
+    /// of their const keys stay valid).
+    std::map<std::string_view, std::shared_ptr<Device>> _ordered;
     std::atomic<std::size_t> _registered{0};
     std::atomic<std::size_t> _online{0};
     std::atomic<std::int64_t> _maxId{0};  ///< written under the exclusive lock

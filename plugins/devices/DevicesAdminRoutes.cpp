@@ -10,6 +10,7 @@
 #include "DeviceEvents.h"
 #include "switchboard/Clock.h"
 #include "switchboard/Json.h"
+#include "switchboard/Paging.h"
 
 namespace switchboard::devices {
 
@@ -72,11 +73,50 @@ std::vector<Route> DevicesAdminRoutes::routes() {
             (this->*method)(req, resp);
         };
     };
-    return {{"POST", "", handler(&DevicesAdminRoutes::create)},
-            {"GET", "", handler(&DevicesAdminRoutes::list)},
-            {"GET", "/{key}", handler(&DevicesAdminRoutes::show)},
-            {"POST", "/{key}/token", handler(&DevicesAdminRoutes::newToken)},
-            {"DELETE", "/{key}", handler(&DevicesAdminRoutes::revoke)}};
+    Schema token = Schema::object({{"device_key", Schema::string()},
+                                   {"token_code", Schema::string("shown once: 6 hex digits")},
+                                   {"token_expires_at", Schema::time()}});
+    Schema entry = Schema::object({{"device_key", Schema::string()},
+                                   {"note", Schema::string()},
+                                   {"created_at", Schema::time().orNull()},
+                                   {"registered", Schema::boolean()},
+                                   {"registered_at", Schema::time().orNull()},
+                                   {"revoked", Schema::boolean()},
+                                   {"online", Schema::boolean()},
+                                   {"last_seen", Schema::time().orNull()},
+                                   {"token_pending", Schema::boolean()},
+                                   {"token_expires_at", Schema::time().orNull()},
+                                   {"device_info", Schema::anyObject()},
+                                   {"ssh_pubkey", Schema::string().orNull()}});
+    return {
+        {"POST", "", handler(&DevicesAdminRoutes::create), false,
+         RouteDoc("Enrols a device and issues its one-time registration token")
+             .body(Schema::object(
+                       {optional("device_key", Schema::string("1-128 of A-Z a-z 0-9 . _ -; "
+                                                              "generated when absent")),
+                        optional("note", Schema::string())}),
+                   false)
+             .answer(201, "enrolled", token)
+             .error(400, "a field is invalid (the message names it)")
+             .error(409, "device already exists")
+             .error(503, "cannot store the device (Retry-After)")},
+        {"GET", "", handler(&DevicesAdminRoutes::list), false,
+         RouteDoc("The enrolled devices in key order, a page at a time")
+             .paged(entry, "the device key or the note")},
+        {"GET", "/{key}", handler(&DevicesAdminRoutes::show), false,
+         RouteDoc("One device").answer(200, "the device", entry).error(404, "device not found")},
+        {"POST", "/{key}/token", handler(&DevicesAdminRoutes::newToken), false,
+         RouteDoc("Issues a new registration token (replaces a pending one)")
+             .answer(200, "the new token", token)
+             .error(404, "device not found")
+             .error(503, "cannot store the token (Retry-After)")},
+        {"DELETE", "/{key}", handler(&DevicesAdminRoutes::revoke), false,
+         RouteDoc("Revokes the device: unregistered, no token, no SSH key")
+             .answer(
+                 200, "revoked (also when it already was)",
+                 Schema::object({{"device_key", Schema::string()}, {"revoked", Schema::boolean()}}))
+             .error(404, "device not found")
+             .error(503, "cannot store the revocation (Retry-After)")}};
 }
 
 bool DevicesAdminRoutes::validKey(const std::string& key) {
@@ -188,25 +228,31 @@ void DevicesAdminRoutes::newToken(const HttpRequest& req, HttpResponse& resp) {
     resp.json(200, tokenBody(*device, code));
 }
 
-void DevicesAdminRoutes::list(const HttpRequest&, HttpResponse& resp) {
-    std::vector<DeviceRecord> records;
-    for (const auto& device : _registry.all()) {
-        records.push_back(device->snapshot());
+void DevicesAdminRoutes::list(const HttpRequest& req, HttpResponse& resp) {
+    PageQuery page;
+    if (!PageQuery::read(req, resp, page)) {
+        return;
     }
-    std::sort(records.begin(), records.end(),
-              [](const DeviceRecord& a, const DeviceRecord& b) { return a.key < b.key; });
+    std::function<bool(Device&)> match;
+    if (!page.q.empty()) {
+        match = [&page](Device& d) {
+            if (page.matches(d.key)) {
+                return true;
+            }
+            std::lock_guard<std::mutex> lock(d.mutex);
+            return page.matches(d.note);
+        };
+    }
+    std::size_t total = 0;
+    std::vector<std::shared_ptr<Device>> devices =
+        _registry.page(page.offset, page.limit, match, total);
     double now = epochSeconds();
-    rapidjson::StringBuffer buffer;
-    Writer w(buffer);
-    w.StartObject();
-    w.Key("devices");
-    w.StartArray();
-    for (const DeviceRecord& d : records) {
-        writeEntry(w, d, now);
-    }
-    w.EndArray();
-    w.EndObject();
-    resp.json(200, text(buffer));
+    resp.json(200, page.body([&](Writer& w) {
+        for (const auto& device : devices) {
+            writeEntry(w, device->snapshot(), now);
+        }
+        return total;
+    }));
 }
 
 void DevicesAdminRoutes::show(const HttpRequest& req, HttpResponse& resp) {

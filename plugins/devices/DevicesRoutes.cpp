@@ -54,11 +54,74 @@ std::vector<Route> DevicesRoutes::routes() {
             (this->*method)(req, resp);
         };
     };
-    return {{"POST", "/api/devices/{key}/register", handler(&DevicesRoutes::registerDevice)},
-            {"POST", "/api/devices/{key}/online", handler(&DevicesRoutes::heartbeat)},
-            {"GET", "/api/ssh-hostkey", handler(&DevicesRoutes::hostKey)},
-            {"PUT", "/api/devices/{key}/ssh-key", handler(&DevicesRoutes::putSshKey)},
-            {"GET", "/api/devices/{key}", handler(&DevicesRoutes::deviceDetails)}};
+    // Every answer of this API is {"ok": ..., "message": ...} (seed 004).
+    Schema reply = Schema::object({{"ok", Schema::boolean()}, {"message", Schema::string()}});
+    Schema info = Schema::object(
+        {optional("ip_address", Schema::string("default: the client address")),
+         optional("ip_lan", Schema::string()), optional("ip_public", Schema::string()),
+         optional("mac", Schema::string()), optional("cluster_ip", Schema::string()),
+         optional("note", Schema::string())},
+        "every field optional, at most max_field_length bytes");
+    auto refused = [&reply](RouteDoc doc) {
+        return doc.error(400, "the body or a field is invalid (the message names it)", reply)
+            .error(404, "Device not found", reply)
+            .error(429,
+                   "Too many failed attempts; retry later (Retry-After): this address failed "
+                   "too often and the device is not one it serves, or (require_device_secret) "
+                   "this device did",
+                   reply);
+    };
+    auto guarded = [&reply](RouteDoc doc) {
+        return doc.error(401,
+                         "Device secret required, or Invalid device secret "
+                         "(require_device_secret: the X-Device-Secret header)",
+                         reply);
+    };
+    return {
+        {"POST", "/api/devices/{key}/register", handler(&DevicesRoutes::registerDevice), false,
+         refused(RouteDoc("Registers an enrolled device with its one-time token")
+                     .body(Schema::object({{"token_code", Schema::string("6 hex digits, any case")},
+                                           optional("device_info", info)}),
+                           false)
+                     .answer(200, "Device registered (the token is burned)",
+                             Schema::object({{"ok", Schema::boolean()},
+                                             {"message", Schema::string()},
+                                             {"device_key", Schema::string()},
+                                             optional("device_secret",
+                                                      Schema::string("32 hex digits; only with "
+                                                                     "require_device_secret"))})))
+             .error(401, "Invalid token (wrong, expired, used or none pending)", reply)
+             .error(409, "Already registered", reply)
+             .error(503, "cannot store the registration (Retry-After)", reply)},
+        {"POST", "/api/devices/{key}/online", handler(&DevicesRoutes::heartbeat), false,
+         guarded(refused(RouteDoc("Heartbeat: the device is online; the fields sent are merged")
+                             .body(info, false)
+                             .answer(200, "Heartbeat received", reply)))
+             .error(403, "Device revoked, or Device not registered", reply)
+             .error(500, "heartbeat hook failed", reply)},
+        {"GET", "/api/ssh-hostkey", handler(&DevicesRoutes::hostKey), false,
+         RouteDoc("The server's SSH host key (one OpenSSH public key line)")
+             .answerOfType(200, "the key line", "text/plain")},
+        {"PUT", "/api/devices/{key}/ssh-key", handler(&DevicesRoutes::putSshKey), false,
+         guarded(refused(RouteDoc("Stores the device's SSH public key (replaces the previous one)")
+                             .body(Schema::object(
+                                 {{"pubkey", Schema::string("an OpenSSH public key line")}}))
+                             .answer(200, "SSH key stored", reply)))
+             .error(403, "Device revoked, or Device not registered", reply)
+             .error(503, "cannot store the SSH key (Retry-After)", reply)},
+        {"GET", "/api/devices/{key}", handler(&DevicesRoutes::deviceDetails), false,
+         guarded(refused(RouteDoc("The device's registration, online state and info")
+                             .answer(200, "Device found",
+                                     Schema::object({{"ok", Schema::boolean()},
+                                                     {"message", Schema::string()},
+                                                     {"device_key", Schema::string()},
+                                                     {"registered", Schema::boolean()},
+                                                     {"registered_at", Schema::time().orNull()},
+                                                     {"last_seen", Schema::time().orNull()},
+                                                     {"online", Schema::boolean()},
+                                                     {"device_info", Schema::anyObject()},
+                                                     {"ssh_pubkey", Schema::string().orNull()}}))))
+             .error(403, "Device revoked", reply)}};
 }
 
 std::string DevicesRoutes::replyBody(bool ok, std::string_view message) {

@@ -10,6 +10,7 @@
 #include "ServerSecret.h"
 #include "switchboard/Clock.h"
 #include "switchboard/Json.h"
+#include "switchboard/Paging.h"
 
 namespace switchboard::pairing {
 
@@ -46,6 +47,38 @@ bool readCode(const rapidjson::Value& body, std::int64_t& code, std::string& err
     return json::requireInt(body, "pairing_code", code, error);
 }
 
+/// A server as it registers and as /get_server_details shows it.
+Schema serverSchema() {
+    return Schema::object({{"ssh_pubkey", Schema::string("an OpenSSH public key line")},
+                           {"ssh_user", Schema::string()},
+                           {"ssh_tunnel", Schema::integer("port 1-65535")},
+                           {"listen_pubkey_tunnel", Schema::integer("port 1-65535")}});
+}
+
+/// One entry of the admin server list.
+void writeServer(Writer& w, const ServerInfo& s) {
+    w.StartObject();
+    writeString(w, "ssh_pubkey", s.sshPubkey);
+    writeString(w, "ssh_user", s.sshUser);
+    w.Key("ssh_tunnel");
+    w.Int64(s.sshTunnel);
+    w.Key("listen_pubkey_tunnel");
+    w.Int64(s.listenPubkeyTunnel);
+    w.Key("online");
+    w.Bool(s.online);
+    w.Key("pairing_code");
+    if (s.online) {
+        w.Int(s.code);
+    } else {
+        w.Null();
+    }
+    w.Key("last_heartbeat");
+    w.Double(s.lastHeartbeat);
+    w.Key("registered_at");
+    w.Double(s.registeredAt);
+    w.EndObject();
+}
+
 }  // namespace
 
 PairingRoutes::PairingRoutes(std::shared_ptr<const PairingConfig> config, ServerRegistry& registry)
@@ -80,15 +113,64 @@ std::vector<Route> PairingRoutes::routes() {
             (this->*method)(req, resp);
         };
     };
-    return {{"POST", "/register_server", handler(&PairingRoutes::registerServer)},
-            {"POST", "/server_status", handler(&PairingRoutes::serverStatus)},
+    Schema status =
+        Schema::object({{"online", Schema::boolean()}, {"last_heartbeat", Schema::time()}});
+    return {{"POST", "/register_server", handler(&PairingRoutes::registerServer), false,
+             RouteDoc("Registers (or re-registers) a server and issues a fresh pairing code")
+                 .body(serverSchema())
+                 .answer(200, "registered",
+                         Schema::object(
+                             {{"pairing_code", Schema::integer("1000-9999")},
+                              optional("server_secret", Schema::string("32 hex digits; only with "
+                                                                       "require_server_secret"))}))
+                 .error(400, "the body or a field is invalid (the message names it)")
+                 .error(401,
+                        "server_secret required, or Invalid server secret (require_server_secret: "
+                        "re-registering an online server)")
+                 .error(403, "the on_server_register hook refused it")
+                 .error(429, "too many registrations; retry later (Retry-After)")
+                 .error(500, "registration hook failed")
+                 .error(503,
+                        "cannot store the registration (Retry-After), or no pairing codes "
+                        "available")},
+            {"POST", "/server_status", handler(&PairingRoutes::serverStatus), false,
+             RouteDoc("A server's heartbeat, or its status")
+                 .body(Schema::object(
+                     {{"ssh_pubkey", Schema::string()},
+                      {"action", Schema::string().oneOf({"heartbeat", "get_server_status"})}}))
+                 .answer(200, "the heartbeat recorded, or the status", status)
+                 .error(400, "the body or a field is invalid (the message names it)")
+                 .error(401,
+                        "server_secret required, or Invalid server secret (require_server_secret: "
+                        "a heartbeat)")
+                 .error(404, "Server not registered")
+                 .error(409, "Server is offline. Heartbeat not updated.")},
             // In memory only (registry and limiter): answered on the event loop.
-            {"POST", "/get_server_details", handler(&PairingRoutes::serverDetails), true}};
+            {"POST", "/get_server_details", handler(&PairingRoutes::serverDetails), true,
+             RouteDoc("The server holding a pairing code")
+                 .body(Schema::object(
+                     {{"pairing_code", Schema::raw("{\"type\":[\"integer\",\"string\"],"
+                                                   "\"description\":\"an integer, or "
+                                                   "a string of 1-9 digits\"}")}}))
+                 .answer(200, "the server", serverSchema())
+                 .error(400, "the body or pairing_code is invalid")
+                 .error(404, "Invalid pairing code")
+                 .error(429, "too many failed pairing-code look-ups; retry later (Retry-After)")}};
 }
 
 std::vector<Route> PairingRoutes::adminRoutes() {
+    Schema server = Schema::object({{"ssh_pubkey", Schema::string()},
+                                    {"ssh_user", Schema::string()},
+                                    {"ssh_tunnel", Schema::integer()},
+                                    {"listen_pubkey_tunnel", Schema::integer()},
+                                    {"online", Schema::boolean()},
+                                    {"pairing_code", Schema::integer().orNull()},
+                                    {"last_heartbeat", Schema::time()},
+                                    {"registered_at", Schema::time()}});
     return {{"GET", "/servers",
-             [this](const HttpRequest& req, HttpResponse& resp) { listServers(req, resp); }}};
+             [this](const HttpRequest& req, HttpResponse& resp) { listServers(req, resp); }, false,
+             RouteDoc("Every server ever registered, oldest registration first, a page at a time")
+                 .paged(server, "the SSH user, the SSH key or the pairing code")}};
 }
 
 bool PairingRoutes::checkField(const std::string& name, const std::string& value,
@@ -343,37 +425,30 @@ void PairingRoutes::serverDetails(const HttpRequest& req, HttpResponse& resp) {
     resp.json(200, std::string(buffer.GetString(), buffer.GetSize()));
 }
 
-void PairingRoutes::listServers(const HttpRequest&, HttpResponse& resp) {
-    rapidjson::StringBuffer buffer;
-    Writer w(buffer);
-    w.StartObject();
-    w.Key("servers");
-    w.StartArray();
-    for (const auto& s : _registry.all()) {
-        w.StartObject();
-        writeString(w, "ssh_pubkey", s.sshPubkey);
-        writeString(w, "ssh_user", s.sshUser);
-        w.Key("ssh_tunnel");
-        w.Int64(s.sshTunnel);
-        w.Key("listen_pubkey_tunnel");
-        w.Int64(s.listenPubkeyTunnel);
-        w.Key("online");
-        w.Bool(s.online);
-        w.Key("pairing_code");
-        if (s.online) {
-            w.Int(s.code);
-        } else {
-            w.Null();
-        }
-        w.Key("last_heartbeat");
-        w.Double(s.lastHeartbeat);
-        w.Key("registered_at");
-        w.Double(s.registeredAt);
-        w.EndObject();
+void PairingRoutes::listServers(const HttpRequest& req, HttpResponse& resp) {
+    PageQuery page;
+    if (!PageQuery::read(req, resp, page)) {
+        return;
     }
-    w.EndArray();
-    w.EndObject();
-    resp.json(200, buffer.GetString());
+    std::vector<ServerInfo> servers = _registry.all();
+    // Oldest registration first, so pages stay put while servers come and go online.
+    std::sort(servers.begin(), servers.end(), [](const ServerInfo& a, const ServerInfo& b) {
+        return a.registeredAt != b.registeredAt ? a.registeredAt < b.registeredAt
+                                                : a.sshPubkey < b.sshPubkey;
+    });
+    resp.json(200, page.body([&](Writer& w) {
+        std::uint64_t total = 0;
+        for (const auto& s : servers) {
+            if (!page.matches(s.sshUser) && !page.matches(s.sshPubkey) &&
+                !(s.online && page.matches(std::to_string(s.code)))) {
+                continue;
+            }
+            if (page.onPage(total++)) {
+                writeServer(w, s);
+            }
+        }
+        return total;
+    }));
 }
 
 }  // namespace switchboard::pairing

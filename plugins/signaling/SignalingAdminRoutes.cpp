@@ -5,56 +5,11 @@
 
 #include "SignalingRoutes.h"
 #include "switchboard/Json.h"
+#include "switchboard/Paging.h"
 
 namespace switchboard::signaling {
 
 namespace {
-
-constexpr std::size_t kDefaultLimit = 100;
-constexpr std::size_t kMaxLimit = 1000;
-
-/// Parses limit and offset; answers 400 and returns false when one is not a number in range.
-bool page(const HttpRequest& req, HttpResponse& resp, std::size_t& limit, std::size_t& offset) {
-    auto number = [](const std::string& text, std::size_t& out) {
-        if (text.empty() || text.size() > 12) {
-            return false;
-        }
-        std::size_t v = 0;
-        for (char c : text) {
-            if (c < '0' || c > '9') {
-                return false;
-            }
-            v = v * 10 + static_cast<std::size_t>(c - '0');
-        }
-        out = v;
-        return true;
-    };
-    limit = kDefaultLimit;
-    offset = 0;
-    std::string l = req.query("limit");
-    std::string o = req.query("offset");
-    if (!l.empty() && (!number(l, limit) || limit < 1 || limit > kMaxLimit)) {
-        resp.error(400, "limit must be a number from 1 to 1000");
-        return false;
-    }
-    if (!o.empty() && !number(o, offset)) {
-        resp.error(400, "offset must be a non-negative number");
-        return false;
-    }
-    return true;
-}
-
-/// Opens the list object: total, limit, offset and the "items" key.
-void startPage(json::Writer& w, std::uint64_t total, std::size_t limit, std::size_t offset) {
-    w.StartObject();
-    w.Key("total");
-    w.Uint64(total);
-    w.Key("limit");
-    w.Uint64(limit);
-    w.Key("offset");
-    w.Uint64(offset);
-    w.Key("items");
-}
 
 std::string text(const rapidjson::StringBuffer& buffer) {
     return std::string(buffer.GetString(), buffer.GetSize());
@@ -73,23 +28,68 @@ std::vector<Route> SignalingAdminRoutes::routes() {
             (this->*method)(req, resp);
         };
     };
-    return {{"GET", "/organizations", handler(&SignalingAdminRoutes::organizations)},
-            {"GET", "/organizations/{id}", handler(&SignalingAdminRoutes::organization)},
-            {"DELETE", "/organizations/{id}", handler(&SignalingAdminRoutes::removeOrganization)},
-            {"GET", "/peers", handler(&SignalingAdminRoutes::peers)},
-            {"DELETE", "/peers/{organization}/{peer}", handler(&SignalingAdminRoutes::kick)}};
+    Schema listed = Schema::object({{"id", Schema::integer()},
+                                    {"name", Schema::string()},
+                                    {"subnet", Schema::string()},
+                                    {"owner_id", Schema::integer()},
+                                    {"created_at", Schema::time()},
+                                    {"members", Schema::integer()},
+                                    {"online", Schema::integer("peers online now")}});
+    Schema detail = Schema::object(
+        {{"id", Schema::integer()},
+         {"name", Schema::string()},
+         {"subnet", Schema::string()},
+         {"owner_id", Schema::integer()},
+         {"created_at", Schema::time()},
+         {"online", Schema::integer("peers online now")},
+         {"members", Schema::array(Schema::object({{"user_id", Schema::integer()},
+                                                   {"virtual_ip", Schema::string().orNull()},
+                                                   {"joined_at", Schema::time()}}))}});
+    Schema peer =
+        Schema::object({{"organization_id", Schema::integer()},
+                        {"peer", Schema::anyObject("the peer as announced to the organization")},
+                        {"connection_id", Schema::string()},
+                        {"remote_address", Schema::string()},
+                        {"registered_at", Schema::time()},
+                        {"connected", Schema::boolean("false while in its reconnect grace")}});
+    return {
+        {"GET", "/organizations", handler(&SignalingAdminRoutes::organizations), false,
+         RouteDoc("Every organization by id, a page at a time")
+             .paged(listed, "the organization's name")
+             .error(503, "cannot read the organizations (Retry-After)")},
+        {"GET", "/organizations/{id}", handler(&SignalingAdminRoutes::organization), false,
+         RouteDoc("One organization with its members")
+             .answer(200, "the organization", detail)
+             .error(404, "organization not found")
+             .error(503, "cannot read the organization (Retry-After)")},
+        {"DELETE", "/organizations/{id}", handler(&SignalingAdminRoutes::removeOrganization), false,
+         RouteDoc("Deletes an organization with its members and addresses; its peers are closed")
+             .answer(200, "deleted",
+                     Schema::object({{"deleted", Schema::boolean()},
+                                     {"organization_id", Schema::integer()},
+                                     {"peers_closed", Schema::integer()}}))
+             .error(404, "organization not found")
+             .error(503, "cannot delete the organization (Retry-After)")},
+        {"GET", "/peers", handler(&SignalingAdminRoutes::peers), false,
+         RouteDoc("The peers registered on this node, a page at a time")
+             .param("organization_id", "only this organization's peers", Schema::integer())
+             .paged(peer)
+             .error(400, "organization_id must be a positive number")},
+        {"DELETE", "/peers/{organization}/{peer}", handler(&SignalingAdminRoutes::kick), false,
+         RouteDoc("Kicks a peer (close 4001; peer_offline is announced at once)")
+             .answer(200, "kicked", Schema::object({{"kicked", Schema::boolean()}}))
+             .error(404, "peer not found")}};
 }
 
 void SignalingAdminRoutes::organizations(const HttpRequest& req, HttpResponse& resp) {
-    std::size_t limit = 0;
-    std::size_t offset = 0;
-    if (!page(req, resp, limit, offset)) {
+    PageQuery page;
+    if (!PageQuery::read(req, resp, page)) {
         return;
     }
     std::int64_t total = 0;
     std::vector<std::pair<Organization, std::int64_t>> rows;
     try {
-        for (auto& org : _store->list(limit, offset, total)) {
+        for (auto& org : _store->list(page.likePattern(), page.limit, page.offset, total)) {
             std::int64_t members = _store->memberCount(org.id);
             rows.emplace_back(std::move(org), members);
         }
@@ -98,21 +98,17 @@ void SignalingAdminRoutes::organizations(const HttpRequest& req, HttpResponse& r
         resp.storeUnavailable("cannot read the organizations");
         return;
     }
-    rapidjson::StringBuffer buffer;
-    json::Writer w(buffer);
-    startPage(w, static_cast<std::uint64_t>(total), limit, offset);
-    w.StartArray();
-    for (const auto& [org, members] : rows) {
-        writeOrganization(w, org, false);
-        w.Key("members");
-        w.Int64(members);
-        w.Key("online");
-        w.Uint64(_registry.onlineIn(org.id));
-        w.EndObject();
-    }
-    w.EndArray();
-    w.EndObject();
-    resp.json(200, text(buffer));
+    resp.json(200, page.body([&](json::Writer& w) {
+        for (const auto& [org, members] : rows) {
+            writeOrganization(w, org, false);
+            w.Key("members");
+            w.Int64(members);
+            w.Key("online");
+            w.Uint64(_registry.onlineIn(org.id));
+            w.EndObject();
+        }
+        return static_cast<std::uint64_t>(total);
+    }));
 }
 
 void SignalingAdminRoutes::organization(const HttpRequest& req, HttpResponse& resp) {
@@ -179,9 +175,8 @@ void SignalingAdminRoutes::removeOrganization(const HttpRequest& req, HttpRespon
 }
 
 void SignalingAdminRoutes::peers(const HttpRequest& req, HttpResponse& resp) {
-    std::size_t limit = 0;
-    std::size_t offset = 0;
-    if (!page(req, resp, limit, offset)) {
+    PageQuery page;
+    if (!PageQuery::read(req, resp, page)) {
         return;
     }
     std::optional<std::int64_t> org;
@@ -195,29 +190,25 @@ void SignalingAdminRoutes::peers(const HttpRequest& req, HttpResponse& resp) {
         org = id;
     }
     std::size_t total = 0;
-    auto listed = _registry.list(org, limit, offset, total);
-    rapidjson::StringBuffer buffer;
-    json::Writer w(buffer);
-    startPage(w, total, limit, offset);
-    w.StartArray();
-    for (const auto& item : listed) {
-        const Peer& p = *item.peer;
-        w.StartObject();
-        w.Key("organization_id");
-        w.Int64(p.organizationId);
-        w.Key("peer");
-        w.RawValue(p.json.data(), p.json.size(), rapidjson::kObjectType);
-        json::writeString(w, "connection_id", p.connectionId);
-        json::writeString(w, "remote_address", p.remoteAddress);
-        w.Key("registered_at");
-        w.Double(p.registeredAt);
-        w.Key("connected");
-        w.Bool(item.connected);
-        w.EndObject();
-    }
-    w.EndArray();
-    w.EndObject();
-    resp.json(200, text(buffer));
+    auto listed = _registry.list(org, page.limit, page.offset, total);
+    resp.json(200, page.body([&](json::Writer& w) {
+        for (const auto& item : listed) {
+            const Peer& p = *item.peer;
+            w.StartObject();
+            w.Key("organization_id");
+            w.Int64(p.organizationId);
+            w.Key("peer");
+            w.RawValue(p.json.data(), p.json.size(), rapidjson::kObjectType);
+            json::writeString(w, "connection_id", p.connectionId);
+            json::writeString(w, "remote_address", p.remoteAddress);
+            w.Key("registered_at");
+            w.Double(p.registeredAt);
+            w.Key("connected");
+            w.Bool(item.connected);
+            w.EndObject();
+        }
+        return static_cast<std::uint64_t>(total);
+    }));
 }
 
 void SignalingAdminRoutes::kick(const HttpRequest& req, HttpResponse& resp) {

@@ -35,7 +35,15 @@ void SignalingPlugin::configure(const ConfigSection& config) {
 
 std::vector<WebSocketRoute> SignalingPlugin::webSocketRoutes() {
     // The seed serves "/ws" and documents "/ws/": both.
-    return {{"/ws", _socket}, {"/ws/", _socket}};
+    RouteDoc doc("The signaling WebSocket: register, presence and signals between peers");
+    doc.describe(
+           "Upgrade with `?token=<access_token>` or a bearer header; the first message is "
+           "`{\"type\": \"register\", ...}`. See docs/plugins/signaling.md.")
+        .param("token", "access_token of POST /login (or an Authorization: Bearer header)",
+               Schema::string())
+        .answer(101, "Switching Protocols: the WebSocket is open")
+        .error(400, "not a valid WebSocket upgrade request");
+    return {{"/ws", _socket, doc}, {"/ws/", _socket, doc}};
 }
 
 void SignalingPlugin::start(HostContext& context) {

@@ -92,14 +92,85 @@ std::vector<Route> SignalingRoutes::routes() {
             (this->*method)(req, resp);
         };
     };
-    return {{"POST", "/organizations", handler(&SignalingRoutes::create)},
-            {"GET", "/organizations", handler(&SignalingRoutes::mine)},
-            {"POST", "/organizations/{id}/join", handler(&SignalingRoutes::join)},
-            {"POST", "/organizations/{id}/leave", handler(&SignalingRoutes::leave)},
-            {"GET", "/organizations/{id}/members", handler(&SignalingRoutes::members)},
-            {"POST", "/organizations/{id}/members", handler(&SignalingRoutes::addMember)},
-            {"POST", "/organizations/{id}/allocate_ip", handler(&SignalingRoutes::allocate)},
-            {"GET", "/organizations/{id}/ips", handler(&SignalingRoutes::ips)}};
+    // Errors carry the message twice: ours and FastAPI's shape (the seed's clients read both).
+    Schema error = Schema::object({{"error", Schema::string()}, {"detail", Schema::string()}});
+    Schema org = Schema::object({{"id", Schema::integer()},
+                                 {"name", Schema::string()},
+                                 {"subnet", Schema::string("IPv4 CIDR, e.g. 10.0.0.0/24")},
+                                 {"owner_id", Schema::integer()},
+                                 {"created_at", Schema::time()}});
+    Schema message =
+        Schema::object({{"message", Schema::string()}, {"organization_id", Schema::integer()}});
+    // Every route: a bearer token from POST /login; the organization's routes add 403/404.
+    auto doc = [&](const std::string& summary) {
+        return RouteDoc(summary)
+            .auth({"bearerToken",
+                   "{\"type\":\"http\",\"scheme\":\"bearer\",\"bearerFormat\":"
+                   "\"JWT\",\"description\":\"access_token of POST /login\"}"})
+            .error(401, "No token provided, or Invalid token", error)
+            .error(503, "the store failed (Retry-After)", error);
+    };
+    auto member = [&](const std::string& summary) {
+        return doc(summary)
+            .error(403, "Not a member of this organization", error)
+            .error(404, "Organization not found", error);
+    };
+    return {
+        {"POST", "/organizations", handler(&SignalingRoutes::create), false,
+         doc("Creates an organization; the creator joins it")
+             .body(Schema::object({{"name", Schema::string()},
+                                   {"subnet", Schema::string("IPv4 CIDR from /8 to /30")}}))
+             .answer(200, "the organization", org)
+             .error(400, "the name or the subnet is invalid (the message names it)", error)
+             .error(403, "Organization limit reached", error)},
+        {"GET", "/organizations", handler(&SignalingRoutes::mine), false,
+         doc("The caller's organizations, by join time")
+             .answer(200, "the organizations", Schema::array(org))},
+        {"POST", "/organizations/{id}/join", handler(&SignalingRoutes::join), false,
+         doc("Joins an organization")
+             .answer(200, "Joined organization, or Already a member", message)
+             .error(403, "Only the owner adds members to this organization (join_policy owner)",
+                    error)
+             .error(404, "Organization not found", error)},
+        {"POST", "/organizations/{id}/leave", handler(&SignalingRoutes::leave), false,
+         member("Leaves an organization: its address is released, its agents closed")
+             .answer(200, "Left organization", message)},
+        {"GET", "/organizations/{id}/members", handler(&SignalingRoutes::members), false,
+         member("The organization's members")
+             .answer(200, "the members",
+                     Schema::array(Schema::object({{"user_id", Schema::integer()},
+                                                   {"email", Schema::string().orNull()},
+                                                   {"username", Schema::string().orNull()},
+                                                   {"virtual_ip", Schema::string().orNull()},
+                                                   {"joined_at", Schema::time()},
+                                                   {"is_owner", Schema::boolean()}})))},
+        {"POST", "/organizations/{id}/members", handler(&SignalingRoutes::addMember), false,
+         member("Adds a member by user id or email (the owner only)")
+             .body(Schema::object(
+                 {optional("user_id", Schema::integer()), optional("email", Schema::string())}))
+             .answer(200, "Member added, or Already a member",
+                     Schema::object({{"message", Schema::string()},
+                                     {"organization_id", Schema::integer()},
+                                     {"user_id", Schema::integer()}}))
+             .error(400, "user_id or email is required", error)
+             .error(404, "User not found", error)},
+        {"POST", "/organizations/{id}/allocate_ip", handler(&SignalingRoutes::allocate), false,
+         member("Allocates the caller's virtual IP in the organization (the same one each time)")
+             .body(Schema::anyObject(), false)
+             .answer(200, "the address",
+                     Schema::object({{"virtual_ip", Schema::string()},
+                                     {"organization_id", Schema::integer()},
+                                     {"user_id", Schema::integer()},
+                                     {"subnet", Schema::string()},
+                                     {"created", Schema::boolean("false: allocated before")}}))
+             .error(409, "No free IP address left in the subnet", error)},
+        {"GET", "/organizations/{id}/ips", handler(&SignalingRoutes::ips), false,
+         member("The organization's allocated addresses")
+             .answer(200, "the addresses",
+                     Schema::array(Schema::object({{"virtual_ip", Schema::string()},
+                                                   {"user_id", Schema::integer()},
+                                                   {"email", Schema::string().orNull()},
+                                                   {"allocated_at", Schema::time()}})))}};
 }
 
 std::optional<Identity> SignalingRoutes::caller(const HttpRequest& req, HttpResponse& resp) {

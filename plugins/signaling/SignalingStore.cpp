@@ -116,12 +116,18 @@ std::vector<Organization> SignalingStore::organizationsOf(std::int64_t userId) {
     return out;
 }
 
-std::vector<Organization> SignalingStore::list(std::size_t limit, std::size_t offset,
-                                               std::int64_t& total) {
-    total = _store.query("SELECT COUNT(*) FROM signaling_organizations").at(0).getInt(0);
-    auto rows = _store.query(std::string("SELECT ") + kOrgColumns +
-                                 " FROM signaling_organizations o ORDER BY o.id LIMIT $1 OFFSET $2",
-                             {static_cast<std::int64_t>(limit), static_cast<std::int64_t>(offset)});
+std::vector<Organization> SignalingStore::list(const std::string& likeName, std::size_t limit,
+                                               std::size_t offset, std::int64_t& total) {
+    const char* where = " WHERE LOWER(o.name) LIKE $1 ESCAPE '\\'";
+    total = _store
+                .query(std::string("SELECT COUNT(*) FROM signaling_organizations o") + where,
+                       {likeName})
+                .at(0)
+                .getInt(0);
+    auto rows = _store.query(
+        std::string("SELECT ") + kOrgColumns + " FROM signaling_organizations o" + where +
+            " ORDER BY o.id LIMIT $2 OFFSET $3",
+        {likeName, static_cast<std::int64_t>(limit), static_cast<std::int64_t>(offset)});
     std::vector<Organization> out;
     out.reserve(rows.size());
     for (const auto& row : rows) {

@@ -52,8 +52,10 @@ public:
     std::optional<Organization> find(std::int64_t id);
     /// The organizations `userId` is a member of, by join time.
     std::vector<Organization> organizationsOf(std::int64_t userId);
-    /// Every organization by id, at most `limit` from `offset`, and the total.
-    std::vector<Organization> list(std::size_t limit, std::size_t offset, std::int64_t& total);
+    /// The organizations whose name matches `likeName` (a LIKE pattern on the lower-case name,
+    /// '\\' escaping) by id, at most `limit` from `offset`, and the total of matches.
+    std::vector<Organization> list(const std::string& likeName, std::size_t limit,
+                                   std::size_t offset, std::int64_t& total);
     bool isMember(std::int64_t orgId, std::int64_t userId);
     /// Adds the member; false if it already was one.
     bool join(std::int64_t orgId, std::int64_t userId);

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "switchboard/RouteDoc.h"
+
 namespace switchboard {
 
 /// A request whose body has already been read in full (and capped) by the host.
@@ -85,6 +87,9 @@ struct Route {
     /// True for a handler that never blocks (no store, no hashing, no I/O; in-memory work of
     /// microseconds): it runs on the event loop, without a hand-off to a handler thread.
     bool nonBlocking = false;
+    /// What the route does, takes and answers (RouteDoc.h): the source of the OpenAPI
+    /// documents. Every route has one; a test fails for a mounted route without it.
+    RouteDoc doc = {};
 };
 
 }  // namespace switchboard

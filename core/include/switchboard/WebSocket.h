@@ -55,6 +55,8 @@ public:
 struct WebSocketRoute {
     std::string path;                           ///< e.g. "/ws"; GET upgrades to a WebSocket
     std::shared_ptr<WebSocketHandler> handler;  ///< shared by every connection of the path
+    /// The upgrade request as OpenAPI shows it (answer 101 and the refusals).
+    RouteDoc doc = {};
 };
 
 }  // namespace switchboard

@@ -63,7 +63,33 @@ std::string pluginsJson(const std::vector<PluginInfo>& plugins) {
     return buffer.GetString();
 }
 
+Schema pluginSchema() {
+    return Schema::object({{"name", Schema::string()},
+                           {"state", Schema::string().oneOf({"disabled", "configured", "running",
+                                                             "failed", "stopped"})},
+                           {"required", Schema::boolean()},
+                           {"listener", Schema::string()},
+                           {"error", Schema::string("why it failed, or empty")},
+                           {"dependencies", Schema::array(Schema::string())},
+                           {"library", Schema::string("the shared library it was loaded from")}});
+}
+
 }  // namespace
+
+void AdminApi::documentGuard(RouteDoc& doc) {
+    doc.error(400, "no Host header")
+        .error(401, "no valid admin token or console cookie")
+        .error(403, "a change made with the console cookie without the console's Origin")
+        .error(421, "a Host this listener does not serve (admin.allowed_hosts)")
+        .error(429, "too many failed token attempts from this address; see Retry-After")
+        .auth({"adminToken",
+               "{\"type\":\"http\",\"scheme\":\"bearer\",\"description\":"
+               "\"the admin token (admin.token_file)\"}"})
+        .auth({"adminCookie", std::string("{\"type\":\"apiKey\",\"in\":\"cookie\",\"name\":\"") +
+                                  kCookieName +
+                                  "\",\"description\":\"the console session (POST "
+                                  "/admin/api/session)\"}"});
+}
 
 AdminApi::AdminApi(PluginManager& plugins, MetricsRegistry& metrics,
                    std::function<std::vector<std::string>()> reload)
@@ -223,11 +249,19 @@ void AdminApi::logout(const HttpRequest& req, HttpResponse& resp) {
 }
 
 std::vector<Route> AdminApi::routes() {
+    auto guarded = [](RouteDoc doc) {
+        documentGuard(doc);
+        return doc;
+    };
     std::vector<Route> routes;
     routes.push_back(
         {"GET", "/admin/api/plugins", guard([this](const HttpRequest&, HttpResponse& resp) {
              resp.json(200, pluginsJson(_plugins.list()));
-         })});
+         }),
+         false,
+         guarded(RouteDoc("Every configured plugin with its state, listener and error")
+                     .answer(200, "the plugins",
+                             Schema::object({{"plugins", Schema::array(pluginSchema())}})))});
     routes.push_back(
         {"POST", "/admin/api/reload", guard([this](const HttpRequest&, HttpResponse& resp) {
              std::vector<std::string> problems = _reload();
@@ -242,19 +276,50 @@ std::vector<Route> AdminApi::routes() {
                  body += (i ? "," : "") + json::quote(problems[i]);
              }
              resp.json(400, body + "]}");
-         })});
+         }),
+         false,
+         guarded(RouteDoc("Re-reads the config file and applies it")
+                     .answer(200, "applied", Schema::object({{"reloaded", Schema::boolean()}}))
+                     .error(400, "the config was rejected; the running configuration stays",
+                            Schema::object({{"error", Schema::string()},
+                                            {"problems", Schema::array(Schema::string(
+                                                             "file:line: key: problem"))}})))});
     routes.push_back(
         {"GET", "/admin/api/events",
-         guard([this](const HttpRequest& req, HttpResponse& resp) { events(req, resp); })});
-    routes.push_back({"POST", "/admin/api/session",
-                      [this](const HttpRequest& req, HttpResponse& resp) { login(req, resp); }});
+         guard([this](const HttpRequest& req, HttpResponse& resp) { events(req, resp); }), false,
+         guarded(
+             RouteDoc("Bus events as Server-Sent Events")
+                 .describe("Each event is `event: <topic>` and `data: <JSON payload>`; a "
+                           "comment line every 15 s keeps proxies from closing the stream.")
+                 .param("topic", "topic pattern, e.g. `device.*` (default `*`)", Schema::string())
+                 .answerOfType(200, "the event stream", "text/event-stream")
+                 .error(503, "the event bus is not running"))});
+    routes.push_back(
+        {"POST", "/admin/api/session",
+         [this](const HttpRequest& req, HttpResponse& resp) { login(req, resp); }, false,
+         RouteDoc("Console login: trades the admin token for a session cookie")
+             .body(Schema::object({{"token", Schema::string("the admin token")}}))
+             .answer(200, "logged in; Set-Cookie holds the HttpOnly, SameSite=Strict session",
+                     Schema::object({{"session", Schema::boolean()},
+                                     {"expires_in", Schema::integer("seconds")}}))
+             .error(400, "no Host header, or the body is not {\"token\": \"...\"}")
+             .error(401, "invalid admin token")
+             .error(403, "an Origin other than the console's")
+             .error(421, "a Host this listener does not serve (admin.allowed_hosts)")
+             .error(429, "too many failed token attempts from this address; see Retry-After")});
     routes.push_back(
         {"DELETE", "/admin/api/session",
-         guard([this](const HttpRequest& req, HttpResponse& resp) { logout(req, resp); })});
+         guard([this](const HttpRequest& req, HttpResponse& resp) { logout(req, resp); }), false,
+         guarded(RouteDoc("Console logout: ends the cookie's session")
+                     .answer(200, "logged out; the cookie is cleared",
+                             Schema::object({{"session", Schema::boolean()}})))});
     routes.push_back({"GET", "/metrics", guard([this](const HttpRequest&, HttpResponse& resp) {
                           resp.setStatus(200);
                           resp.setBody(_metrics.render(), "text/plain; version=0.0.4");
-                      })});
+                      }),
+                      false,
+                      guarded(RouteDoc("Metrics in the Prometheus text format")
+                                  .answerOfType(200, "the metrics", "text/plain"))});
     return routes;
 }
 

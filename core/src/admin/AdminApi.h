@@ -55,6 +55,9 @@ public:
     /// comparison); 403 for a state-changing request authenticated by cookie whose Origin is
     /// missing or not one of the listener's names.
     HttpHandler guard(HttpHandler handler) const;
+    /// Adds what the guard answers to `doc` (400/421 Host, 401, 429, 403) and the admin
+    /// credentials (bearer token or console cookie).
+    static void documentGuard(RouteDoc& doc);
     /// The host's admin routes, already guarded.
     std::vector<Route> routes();
     /// Ends open event streams at once (shutdown).

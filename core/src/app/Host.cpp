@@ -96,20 +96,27 @@ std::unique_ptr<Host::Loaded> Host::load() {
 }
 
 std::vector<Route> Host::hostRoutes() {
+    Schema status = Schema::object({{"status", Schema::string()}});
     std::vector<Route> routes;
     routes.push_back(
         {"GET", "/healthz",
          [](const HttpRequest&, HttpResponse& resp) { resp.json(200, "{\"status\":\"ok\"}"); },
-         true});
-    routes.push_back({"GET", "/readyz",
-                      [this](const HttpRequest&, HttpResponse& resp) {
-                          if (_ready) {
-                              resp.json(200, "{\"status\":\"ready\"}");
-                          } else {
-                              resp.json(503, "{\"status\":\"not ready\"}");
-                          }
-                      },
-                      true});
+         true,
+         RouteDoc("Liveness: the process serves requests")
+             .answer(200, "{\"status\":\"ok\"}", status)});
+    routes.push_back(
+        {"GET", "/readyz",
+         [this](const HttpRequest&, HttpResponse& resp) {
+             if (_ready) {
+                 resp.json(200, "{\"status\":\"ready\"}");
+             } else {
+                 resp.json(503, "{\"status\":\"not ready\"}");
+             }
+         },
+         true,
+         RouteDoc("Readiness: start-up is complete and the server is not stopping")
+             .answer(200, "{\"status\":\"ready\"}", status)
+             .error(503, "{\"status\":\"not ready\"} while starting or stopping", status)});
     return routes;
 }
 

@@ -4,6 +4,8 @@
 #include <thread>
 
 #include "admin/AdminApi.h"
+#include "app/ApiDocs.h"
+#include "app/OpenApi.h"
 #include "loader/PluginManager.h"
 #include "services/MetricsRegistry.h"
 
@@ -13,8 +15,9 @@ namespace {
 
 RouteEntry entry(const std::string& method, const std::string& path, const std::string& owner,
                  HttpHandler handler, std::shared_ptr<WebSocketHandler> webSocket = nullptr,
-                 bool nonBlocking = false) {
+                 bool nonBlocking = false, RouteDoc doc = {}) {
     RouteEntry e;
+    e.doc = std::move(doc);
     e.nonBlocking = nonBlocking;
     e.method = method;
     e.pattern = path;
@@ -47,6 +50,33 @@ HttpHandler restarting(const std::string& plugin) {
         resp.setHeader("Retry-After", "1");
         resp.error(503, message);
     };
+}
+
+/// A plugin route's documentation with what the host adds: the 503 of a restarting plugin.
+RouteDoc pluginDoc(RouteDoc doc) {
+    doc.error(503, "the plugin is restarting (reload); retry after Retry-After");
+    return doc;
+}
+
+/// The route serving a listener's OpenAPI document, filled in once its table is complete.
+RouteEntry documentRoute(const std::string& path, const std::shared_ptr<std::string>& document,
+                         const AdminApi* guard) {
+    HttpHandler serve = [document](const HttpRequest&, HttpResponse& resp) {
+        resp.setStatus(200);
+        resp.setHeader("Cache-Control", "no-cache");
+        resp.setBody(*document, "application/json");
+    };
+    RouteDoc doc("The OpenAPI 3.1 document of this listener's routes");
+    doc.describe(
+           "Generated from the route tables mounted now: a reload that enables or "
+           "disables a plugin changes it.")
+        .answer(200, "the document", Schema::anyObject("an OpenAPI 3.1 document"));
+    if (guard != nullptr) {
+        AdminApi::documentGuard(doc);
+        return entry("GET", path, "host", guard->guard(std::move(serve)), nullptr, false,
+                     std::move(doc));
+    }
+    return entry("GET", path, "host", std::move(serve), nullptr, true, std::move(doc));
 }
 
 }  // namespace
@@ -82,14 +112,14 @@ Mounts RouteAssembler::build(const std::string& file, const std::string& adminLi
     std::map<std::string, std::string> streamOwner;
     for (const auto& [name, options] : listeners) {
         for (const auto& route : _hostRoutes) {
-            entries[name].push_back(
-                entry(route.method, route.path, "host", route.handler, nullptr, route.nonBlocking));
+            entries[name].push_back(entry(route.method, route.path, "host", route.handler, nullptr,
+                                          route.nonBlocking, route.doc));
         }
     }
     if (listeners.count(adminListener)) {
         for (auto& route : _admin.routes()) {
             entries[adminListener].push_back(
-                entry(route.method, route.path, "host", route.handler));
+                entry(route.method, route.path, "host", route.handler, nullptr, false, route.doc));
         }
     }
     PluginManager::forEachEnabled(plan, [&](const PluginSlot& slot) {
@@ -108,29 +138,35 @@ Mounts RouteAssembler::build(const std::string& file, const std::string& adminLi
         for (const auto& route : slot.routes) {
             if (leaving) {
                 entries[slot.listener].push_back(entry(route.method, route.path, slot.name,
-                                                       restarting(slot.name), nullptr, true));
+                                                       restarting(slot.name), nullptr, true,
+                                                       pluginDoc(route.doc)));
             } else {
                 entries[slot.listener].push_back(entry(route.method, route.path, slot.name,
                                                        counted(counter, slot.plugin, route.handler),
-                                                       nullptr, route.nonBlocking));
+                                                       nullptr, route.nonBlocking,
+                                                       pluginDoc(route.doc)));
             }
         }
         for (const auto& ws : slot.webSocketRoutes) {
             if (leaving) {
-                entries[slot.listener].push_back(
-                    entry("GET", ws.path, slot.name, restarting(slot.name), nullptr, true));
+                entries[slot.listener].push_back(entry("GET", ws.path, slot.name,
+                                                       restarting(slot.name), nullptr, true,
+                                                       pluginDoc(ws.doc)));
             } else {
-                entries[slot.listener].push_back(
-                    entry("GET", ws.path, slot.name, nullptr, ws.handler));
+                entries[slot.listener].push_back(entry("GET", ws.path, slot.name, nullptr,
+                                                       ws.handler, false, pluginDoc(ws.doc)));
             }
         }
         for (const auto& route : slot.adminRoutes) {
             std::string path = "/admin/api/" + slot.name + route.path;
+            RouteDoc doc = pluginDoc(route.doc);
+            AdminApi::documentGuard(doc);
             entries[adminListener].push_back(
                 leaving ? entry(route.method, path, slot.name, _admin.guard(restarting(slot.name)),
-                                nullptr, true)
+                                nullptr, true, std::move(doc))
                         : entry(route.method, path, slot.name,
-                                _admin.guard(counted(counter, slot.plugin, route.handler))));
+                                _admin.guard(counted(counter, slot.plugin, route.handler)), nullptr,
+                                false, std::move(doc)));
         }
         if (slot.streamHandler) {
             auto [it, added] = streamOwner.emplace(slot.listener, slot.name);
@@ -168,6 +204,20 @@ Mounts RouteAssembler::build(const std::string& file, const std::string& adminLi
             continue;
         }
         auto table = std::make_shared<RouteTable>(name);
+        bool admin = name == adminListener;
+        auto document = std::make_shared<std::string>();
+        std::string documentPath = admin ? "/admin/openapi.json" : "/openapi.json";
+        entries[name].push_back(documentRoute(documentPath, document, admin ? &_admin : nullptr));
+        // Swagger UI and ReDoc on that document: behind the guard on the admin listener.
+        for (auto& route : ApiDocs::routes(admin ? "/admin" : "", documentPath)) {
+            if (admin) {
+                AdminApi::documentGuard(route.doc);
+                route.handler = _admin.guard(std::move(route.handler));
+                route.nonBlocking = false;
+            }
+            entries[name].push_back(entry(route.method, route.path, "host", route.handler, nullptr,
+                                          route.nonBlocking, route.doc));
+        }
         for (auto& e : entries[name]) {
             e.metrics = _metrics.route(name, e.method, e.pattern);
             try {
@@ -176,6 +226,13 @@ Mounts RouteAssembler::build(const std::string& file, const std::string& adminLi
                 errors.push_back(file + ": " + e.what());
             }
         }
+        OpenApiInfo info;
+        info.title = "Switchboard: listener " + name;
+        info.version = SB_VERSION;
+        info.description = admin ? "The admin API: the host's routes and every enabled "
+                                   "plugin's admin routes, behind the admin token."
+                                 : "The routes of every enabled plugin mounted on this listener.";
+        *document = OpenApi::render(*table, info);
         m.tables[name] = std::move(table);
     }
     return m;

@@ -32,6 +32,7 @@ struct RouteEntry {
     bool nonBlocking = false;  ///< runs on the event loop (Route::nonBlocking)
     std::shared_ptr<WebSocketHandler> webSocket;
     std::shared_ptr<RouteMetrics> metrics;
+    RouteDoc doc;                       ///< for the OpenAPI documents
     std::vector<std::string> segments;  ///< pattern split on '/', "{x}" kept as is
     bool hasParams = false;
 };

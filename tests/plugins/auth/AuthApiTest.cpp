@@ -644,7 +644,26 @@ TEST_F(AuthApiTest, AdminListsUsersAndSessionsAndRevokes) {
     EXPECT_EQ(admin("GET", server->admin(), "/users?limit=1&offset=0").body.find("},{"),
               std::string::npos);
     EXPECT_EQ(admin("GET", server->admin(), "/users?limit=abc").body,
-              errorJson("limit must be an integer between 0 and 1000"));
+              errorJson("limit must be an integer from 1 to 1000"));
+    EXPECT_EQ(admin("GET", server->admin(), "/users?offset=-2").body,
+              errorJson("offset must be a non-negative integer"));
+    // q matches the username or the email, ignoring case; '%' and '_' are literal.
+    registerUser(port(), "norbert@example.org", "password123", "norbert");
+    HttpResult found = admin("GET", server->admin(), "/users?q=NOR&limit=1");
+    EXPECT_EQ(found.status, 200);
+    EXPECT_NE(found.body.find("\"username\":\"nora\""), std::string::npos) << found.body;
+    EXPECT_EQ(found.body.find("norbert"), std::string::npos) << found.body;
+    EXPECT_NE(found.body.find("\"total\":2,\"limit\":1,\"offset\":0}"), std::string::npos)
+        << found.body;
+    HttpResult second = admin("GET", server->admin(), "/users?q=nor&limit=1&offset=1");
+    EXPECT_NE(second.body.find("\"username\":\"norbert\""), std::string::npos) << second.body;
+    HttpResult byEmail = admin("GET", server->admin(), "/users?q=example.org");
+    EXPECT_NE(byEmail.body.find("norbert"), std::string::npos) << byEmail.body;
+    EXPECT_NE(byEmail.body.find("\"total\":1,"), std::string::npos) << byEmail.body;
+    EXPECT_NE(admin("GET", server->admin(), "/users?q=n%25a").body.find("\"total\":0,"),
+              std::string::npos);
+    EXPECT_NE(admin("GET", server->admin(), "/users?q=n_ra").body.find("\"total\":0,"),
+              std::string::npos);
 
     HttpResult sessions = admin("GET", server->admin(), "/sessions?user_id=" + std::to_string(id));
     EXPECT_EQ(sessions.status, 200);
@@ -657,6 +676,13 @@ TEST_F(AuthApiTest, AdminListsUsersAndSessionsAndRevokes) {
         << sessions.body;
     EXPECT_NE(sessions.body.find("\"peer\":\"127.0.0.1\""), std::string::npos);
     EXPECT_EQ(sessions.body.find(l.auth.cookie), std::string::npos);  // never the secret
+    EXPECT_NE(sessions.body.find("],\"total\":1,\"limit\":100,\"offset\":0}"), std::string::npos)
+        << sessions.body;
+    EXPECT_NE(admin("GET", server->admin(), "/sessions?q=NORA").body.find(sessionId),
+              std::string::npos);
+    EXPECT_EQ(admin("GET", server->admin(), "/sessions?q=nobody-like-this").body.find(sessionId),
+              std::string::npos);
+    EXPECT_EQ(admin("GET", server->admin(), "/sessions?limit=1001").status, 400);
 
     EventStream events(server->admin(), "session.revoked");
     HttpResult revoke = admin("DELETE", server->admin(), "/sessions/" + sessionId);

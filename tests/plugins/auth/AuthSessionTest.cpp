@@ -203,7 +203,8 @@ TEST(AuthSessionTest, SessionsThatExpiredWhileStoppedAreGoneAfterStart) {
     server.start();
     ASSERT_TRUE(server.ready);
     EXPECT_TRUE(server.process->waitForLog("1 session(s) expired while the server was down"));
-    EXPECT_EQ(admin("GET", server.admin(), "/sessions").body, "{\"sessions\":[]}");
+    EXPECT_EQ(admin("GET", server.admin(), "/sessions").body,
+              "{\"items\":[],\"total\":0,\"limit\":100,\"offset\":0}");
     EXPECT_TRUE(sessionEnded(server, l.auth));
 }
 

@@ -145,14 +145,14 @@ TEST_F(DevicesApiTest, AdminListShowsOnlineStateAndLastSeen) {
     ASSERT_EQ(shown.status, 200);
     std::string lastSeen = numberText(shown.body, "last_seen");
 
-    HttpResult list = http("GET", admin(), "/admin/api/devices", "", adminAuth());
+    HttpResult list = http("GET", admin(), "/admin/api/devices?limit=1000", "", adminAuth());
     EXPECT_EQ(list.status, 200);
     auto d = parseJson(list.body);
     ASSERT_TRUE(d);
-    ASSERT_TRUE((*d)["devices"].IsArray());
+    ASSERT_TRUE((*d)["items"].IsArray());
     std::string previous;
     bool sawOnline = false, sawEnrolled = false;
-    for (const auto& entry : (*d)["devices"].GetArray()) {
+    for (const auto& entry : (*d)["items"].GetArray()) {
         std::string key = entry["device_key"].GetString();
         EXPECT_LT(previous, key) << "sorted by key";
         previous = key;
@@ -178,6 +178,64 @@ TEST_F(DevicesApiTest, AdminListShowsOnlineStateAndLastSeen) {
     EXPECT_TRUE(sawOnline && sawEnrolled) << list.body;
     // The listing entry is the same object GET /admin/api/devices/{key} returns.
     EXPECT_NE(list.body.find(shown.body), std::string::npos);
+}
+
+TEST_F(DevicesApiTest, AdminListIsPagedAndSearchable) {
+    for (int i = 0; i < 5; ++i) {
+        enrol(admin(), "paged-" + std::to_string(i), i == 3 ? "Kitchen display" : "");
+    }
+    auto list = [&](const std::string& query) {
+        HttpResult r = http("GET", admin(), "/admin/api/devices" + query, "", adminAuth());
+        EXPECT_EQ(r.status, 200) << query << " " << r.body;
+        auto d = parseJson(r.body);
+        std::vector<std::string> keys;
+        if (!d || !(*d)["items"].IsArray()) {
+            ADD_FAILURE() << r.body;
+            return std::make_pair(keys, std::int64_t{-1});
+        }
+        for (const auto& entry : (*d)["items"].GetArray()) {
+            keys.push_back(entry["device_key"].GetString());
+        }
+        return std::make_pair(keys, (*d)["total"].GetInt64());
+    };
+    using Keys = std::vector<std::string>;
+    EXPECT_EQ(list("?q=PAGED-&limit=2"), std::make_pair(Keys{"paged-0", "paged-1"}, 5L));
+    EXPECT_EQ(list("?q=paged-&limit=2&offset=2"), std::make_pair(Keys{"paged-2", "paged-3"}, 5L));
+    EXPECT_EQ(list("?q=paged-&offset=4"), std::make_pair(Keys{"paged-4"}, 5L));
+    EXPECT_EQ(list("?q=paged-&offset=9"), std::make_pair(Keys{}, 5L));
+    EXPECT_EQ(list("?q=kitchen"), std::make_pair(Keys{"paged-3"}, 1L));  // the note matches too
+    EXPECT_EQ(list("?q=no-such-device"), std::make_pair(Keys{}, 0L));
+    // Without q: every device counts, the page holds at most `limit` of them in key order.
+    auto all = list("?limit=1000");
+    EXPECT_GE(all.second, 5);
+    EXPECT_EQ(static_cast<std::int64_t>(all.first.size()), all.second);
+    auto second = list("?limit=1&offset=1");
+    EXPECT_EQ(second.first, Keys{all.first.at(1)});
+    EXPECT_EQ(second.second, all.second);
+    HttpResult plain = http("GET", admin(), "/admin/api/devices?q=paged-4", "", adminAuth());
+    EXPECT_NE(plain.body.find("],\"total\":1,\"limit\":100,\"offset\":0}"), std::string::npos)
+        << plain.body;
+
+    for (const char* bad : {"limit=0", "limit=1001", "limit=abc", "limit=-1", "limit="}) {
+        HttpResult r =
+            http("GET", admin(), std::string("/admin/api/devices?") + bad, "", adminAuth());
+        if (std::string(bad) == "limit=") {
+            EXPECT_EQ(r.status, 200) << bad;  // empty is the default
+            continue;
+        }
+        EXPECT_EQ(r.status, 400) << bad;
+        EXPECT_EQ(r.body, errorJson("limit must be an integer from 1 to 1000")) << bad;
+    }
+    for (const char* bad : {"offset=-1", "offset=x", "offset=1.5"}) {
+        HttpResult r =
+            http("GET", admin(), std::string("/admin/api/devices?") + bad, "", adminAuth());
+        EXPECT_EQ(r.status, 400) << bad;
+        EXPECT_EQ(r.body, errorJson("offset must be a non-negative integer")) << bad;
+    }
+    HttpResult longQ =
+        http("GET", admin(), "/admin/api/devices?q=" + std::string(257, 'a'), "", adminAuth());
+    EXPECT_EQ(longQ.status, 400);
+    EXPECT_EQ(longQ.body, errorJson("q is too long (limit 256 bytes)"));
 }
 
 TEST_F(DevicesApiTest, InvalidUtf8InAHeartbeatIsRefusedAndNothingChanges) {

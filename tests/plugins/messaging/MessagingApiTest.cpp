@@ -350,14 +350,24 @@ TEST(MessagingApiTest, AdminListsAndKicksConnections) {
     ASSERT_EQ(list.status, 200) << list.body;
     rapidjson::Document d;
     d.Parse(list.body.c_str());
-    ASSERT_TRUE(d.IsObject() && d["connections"].IsArray()) << list.body;
-    ASSERT_EQ(d["connections"].Size(), 1u) << list.body;
-    EXPECT_STREQ(d["connections"][0]["login"].GetString(), "vera");
+    ASSERT_TRUE(d.IsObject() && d["items"].IsArray()) << list.body;
+    ASSERT_EQ(d["items"].Size(), 1u) << list.body;
+    EXPECT_STREQ(d["items"][0]["login"].GetString(), "vera");
     EXPECT_EQ(d["total"].GetInt(), 1);
-    std::string id = std::to_string(d["connections"][0]["id"].GetUint64());
+    std::string id = std::to_string(d["items"][0]["id"].GetUint64());
     EXPECT_EQ(http("GET", server.ports.admin, "/admin/api/messaging/connections?limit=0", "", auth)
                   .status,
               400);
+    HttpResult byLogin =
+        http("GET", server.ports.admin, "/admin/api/messaging/connections?q=VER", "", auth);
+    EXPECT_NE(byLogin.body.find("\"login\":\"vera\""), std::string::npos) << byLogin.body;
+    EXPECT_NE(byLogin.body.find("\"total\":1,"), std::string::npos) << byLogin.body;
+    HttpResult nobody =
+        http("GET", server.ports.admin, "/admin/api/messaging/connections?q=zed", "", auth);
+    EXPECT_EQ(nobody.body, "{\"items\":[],\"total\":0,\"limit\":100,\"offset\":0}");
+    HttpResult past =
+        http("GET", server.ports.admin, "/admin/api/messaging/connections?offset=5", "", auth);
+    EXPECT_EQ(past.body, "{\"items\":[],\"total\":1,\"limit\":100,\"offset\":5}");
     HttpResult kick = http("POST", server.ports.admin,
                            "/admin/api/messaging/connections/" + id + "/kick", "", auth);
     EXPECT_EQ(kick.status, 200) << kick.body;

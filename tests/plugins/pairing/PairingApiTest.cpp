@@ -571,7 +571,7 @@ TEST_F(PairingApiTest, AdminListingShowsOnlineServers) {
     ASSERT_TRUE(status);
     HttpResult r = adminServers(server->admin());
     EXPECT_EQ(r.status, 200);
-    EXPECT_EQ(r.body.rfind("{\"servers\":[", 0), 0u);
+    EXPECT_EQ(r.body.rfind("{\"items\":[", 0), 0u);
     // Registration sets last_heartbeat and registered_at to the same instant.
     EXPECT_EQ(adminEntry(r.body, key),
               "{\"ssh_pubkey\":\"" + key +
@@ -579,6 +579,27 @@ TEST_F(PairingApiTest, AdminListingShowsOnlineServers) {
                   "\"online\":true,\"pairing_code\":" +
                   std::to_string(code) + ",\"last_heartbeat\":" + status->lastHeartbeatText +
                   ",\"registered_at\":" + status->lastHeartbeatText + "}");
+}
+
+TEST_F(PairingApiTest, AdminListingIsPagedAndSearchable) {
+    registerServer(port(), "ssh-ed25519 AAAApagedA", "paged-user", 6000, 6001);
+    registerServer(port(), "ssh-ed25519 AAAApagedB", "paged-user", 6002, 6003);
+    auto get = [&](const std::string& query) {
+        return http("GET", server->admin(), "/admin/api/pairing/servers" + query, "",
+                    {{"Authorization", std::string("Bearer ") + kAdminToken}});
+    };
+    HttpResult first = get("?q=PAGED-USER&limit=1");
+    EXPECT_EQ(first.status, 200);
+    EXPECT_NE(first.body.find("AAAApagedA"), std::string::npos) << first.body;  // oldest first
+    EXPECT_EQ(first.body.find("AAAApagedB"), std::string::npos) << first.body;
+    EXPECT_NE(first.body.find("],\"total\":2,\"limit\":1,\"offset\":0}"), std::string::npos)
+        << first.body;
+    HttpResult second = get("?q=paged-user&limit=1&offset=1");
+    EXPECT_NE(second.body.find("AAAApagedB"), std::string::npos) << second.body;
+    EXPECT_EQ(get("?q=nobody-registered-this").body,
+              "{\"items\":[],\"total\":0,\"limit\":100,\"offset\":0}");
+    EXPECT_EQ(get("?limit=1001").body, errorJson("limit must be an integer from 1 to 1000"));
+    EXPECT_EQ(get("?offset=-1").body, errorJson("offset must be a non-negative integer"));
 }
 
 TEST_F(PairingApiTest, OneKeepAliveConnectionServesManyRequests) {
