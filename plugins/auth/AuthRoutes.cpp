@@ -63,7 +63,8 @@ std::vector<Route> AuthRoutes::routes() {
 std::vector<Route> AuthRoutes::adminRoutes() {
     return {{"GET", "/users", wrap(&AuthRoutes::listUsers)},
             {"GET", "/sessions", wrap(&AuthRoutes::listSessions)},
-            {"DELETE", "/sessions/{id}", wrap(&AuthRoutes::revokeSession)}};
+            {"DELETE", "/sessions/{id}", wrap(&AuthRoutes::revokeSession)},
+            {"DELETE", "/users/{id}", wrap(&AuthRoutes::deleteUser)}};
 }
 
 void AuthRoutes::login(const HttpRequest& req, HttpResponse& resp, const Runtime& rt) {
@@ -174,6 +175,26 @@ void AuthRoutes::revokeSession(const HttpRequest& req, HttpResponse& resp, const
         return;
     }
     resp.json(200, "{\"revoked\":true}");
+}
+
+void AuthRoutes::deleteUser(const HttpRequest& req, HttpResponse& resp, const Runtime& rt) {
+    std::string text = req.param("id");
+    std::int64_t id = 0;
+    if (text.empty() || text.size() > 18 ||
+        text.find_first_not_of("0123456789") != std::string::npos ||
+        !Poco::NumberParser::tryParse64(text, id)) {
+        resp.error(400, "user id must be a positive integer");
+        return;
+    }
+    // The same path as DELETE /account and the chat DEL: sessions and tokens end,
+    // user.deleted goes out (signaling and messaging drop what they hold of the account).
+    try {
+        rt.accounts->remove(id);
+    } catch (const AccountError& e) {
+        e.answer(resp);
+        return;
+    }
+    resp.json(200, "{\"deleted\":true,\"id\":" + std::to_string(id) + "}");
 }
 
 }  // namespace switchboard::auth
