@@ -30,46 +30,66 @@ bool sameSecret(const std::string& a, const std::string& b) {
     return diff == 0;
 }
 
-std::string pluginsJson(const std::vector<PluginInfo>& plugins) {
+void writePlugin(json::Writer& w, const PluginInfo& p,
+                 const std::map<std::string, bool>& overrides) {
+    w.StartObject();
+    w.Key("name");
+    w.String(p.name.c_str());
+    w.Key("state");
+    w.String(stateName(p.state));
+    w.Key("required");
+    w.Bool(p.required);
+    w.Key("listener");
+    w.String(p.listener.c_str());
+    w.Key("error");
+    w.String(p.error.c_str());
+    w.Key("dependencies");
+    w.StartArray();
+    for (const auto& d : p.dependencies) {
+        w.String(d.c_str());
+    }
+    w.EndArray();
+    w.Key("library");
+    w.String(p.library.c_str());
+    w.Key("override");
+    auto overridden = overrides.find(p.name);
+    if (overridden == overrides.end()) {
+        w.Null();
+    } else {
+        w.String(overridden->second ? "enabled" : "disabled");
+    }
+    w.EndObject();
+}
+
+std::string pluginsJson(const std::vector<PluginInfo>& plugins,
+                        const std::map<std::string, bool>& overrides) {
     rapidjson::StringBuffer buffer;
-    rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+    json::Writer w(buffer);
     w.StartObject();
     w.Key("plugins");
     w.StartArray();
     for (const auto& p : plugins) {
-        w.StartObject();
-        w.Key("name");
-        w.String(p.name.c_str());
-        w.Key("state");
-        w.String(stateName(p.state));
-        w.Key("required");
-        w.Bool(p.required);
-        w.Key("listener");
-        w.String(p.listener.c_str());
-        w.Key("error");
-        w.String(p.error.c_str());
-        w.Key("dependencies");
-        w.StartArray();
-        for (const auto& d : p.dependencies) {
-            w.String(d.c_str());
-        }
-        w.EndArray();
-        w.Key("library");
-        w.String(p.library.c_str());
-        w.EndObject();
+        writePlugin(w, p, overrides);
     }
     w.EndArray();
     w.EndObject();
     return buffer.GetString();
 }
 
+std::string problemsJson(const std::vector<std::string>& problems) {
+    std::string body = "[";
+    for (std::size_t i = 0; i < problems.size(); ++i) {
+        body += (i ? "," : "") + json::quote(problems[i]);
+    }
+    return body + "]";
+}
+
 }  // namespace
 
-AdminApi::AdminApi(PluginManager& plugins, MetricsRegistry& metrics,
-                   std::function<std::vector<std::string>()> reload)
+AdminApi::AdminApi(PluginManager& plugins, MetricsRegistry& metrics, AdminHooks hooks)
     : _plugins(plugins),
       _metrics(metrics),
-      _reload(std::move(reload)),
+      _hooks(std::move(hooks)),
       _token(std::make_shared<const std::string>()) {
     configure({std::make_shared<const AdminHosts>("", 0, std::vector<std::string>{})});
 }
@@ -226,22 +246,31 @@ std::vector<Route> AdminApi::routes() {
     std::vector<Route> routes;
     routes.push_back(
         {"GET", "/admin/api/plugins", guard([this](const HttpRequest&, HttpResponse& resp) {
-             resp.json(200, pluginsJson(_plugins.list()));
+             resp.json(200, pluginsJson(_plugins.list(), _hooks.overrides()));
          })});
+    routes.push_back({"POST", "/admin/api/plugins/{name}/enable",
+                      guard([this](const HttpRequest& req, HttpResponse& resp) {
+                          setOverride(req, resp, true);
+                      })});
+    routes.push_back({"POST", "/admin/api/plugins/{name}/disable",
+                      guard([this](const HttpRequest& req, HttpResponse& resp) {
+                          setOverride(req, resp, false);
+                      })});
+    routes.push_back({"DELETE", "/admin/api/plugins/{name}/override",
+                      guard([this](const HttpRequest& req, HttpResponse& resp) {
+                          setOverride(req, resp, std::nullopt);
+                      })});
     routes.push_back(
         {"POST", "/admin/api/reload", guard([this](const HttpRequest&, HttpResponse& resp) {
-             std::vector<std::string> problems = _reload();
+             std::vector<std::string> problems = _hooks.reload();
              if (problems.empty()) {
                  resp.json(200, "{\"reloaded\":true}");
                  return;
              }
-             std::string body =
-                 "{\"error\":\"config rejected; the running "
-                 "configuration stays\",\"problems\":[";
-             for (std::size_t i = 0; i < problems.size(); ++i) {
-                 body += (i ? "," : "") + json::quote(problems[i]);
-             }
-             resp.json(400, body + "]}");
+             resp.json(400,
+                       "{\"error\":\"config rejected; the running configuration stays\","
+                       "\"problems\":" +
+                           problemsJson(problems) + "}");
          })});
     routes.push_back(
         {"GET", "/admin/api/events",
@@ -256,6 +285,29 @@ std::vector<Route> AdminApi::routes() {
                           resp.setBody(_metrics.render(), "text/plain; version=0.0.4");
                       })});
     return routes;
+}
+
+void AdminApi::setOverride(const HttpRequest& req, HttpResponse& resp,
+                           std::optional<bool> enabled) {
+    std::string name = req.param("name");
+    OverrideOutcome outcome = _hooks.setOverride(name, enabled);
+    if (outcome.status != 200) {
+        resp.json(outcome.status, "{\"error\":" + json::quote(outcome.error) +
+                                      ",\"problems\":" + problemsJson(outcome.problems) + "}");
+        return;
+    }
+    std::map<std::string, bool> overrides = _hooks.overrides();
+    for (const auto& p : _plugins.list()) {
+        if (p.name == name) {
+            rapidjson::StringBuffer buffer;
+            json::Writer w(buffer);
+            writePlugin(w, p, overrides);
+            resp.json(200, "{\"plugin\":" + std::string(buffer.GetString()) +
+                               ",\"problems\":" + problemsJson(outcome.problems) + "}");
+            return;
+        }
+    }
+    resp.error(404, "no plugin named '" + name + "'");
 }
 
 void AdminApi::stop() {

@@ -5,6 +5,7 @@
 #include <Poco/Logger.h>
 #include <Poco/Path.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "app/Logging.h"
@@ -60,6 +61,7 @@ struct Host::Loaded {
     Mounts mounts;
     std::vector<std::string> errors;
     std::vector<std::string> warnings;
+    PluginOverrideMap overrides;
 };
 
 Host::Host(std::string configFile, std::string workDir, std::string exeDir)
@@ -71,7 +73,11 @@ Host::~Host() {
     stop();
 }
 
-std::unique_ptr<Host::Loaded> Host::load() {
+std::string Host::overridesFile(const HostConfig& config) const {
+    return config.dataDir + "/" + PluginOverrides::kFileName;
+}
+
+std::unique_ptr<Host::Loaded> Host::load(const PluginOverrideMap* overrides) {
     auto l = std::make_unique<Loaded>();
     try {
         // Opened through the start-up directory (--daemon moves to /), named as given.
@@ -87,10 +93,21 @@ std::unique_ptr<Host::Loaded> Host::load() {
     }
     if (!_plugins) {
         _plugins = std::make_unique<PluginManager>(l->config.pluginDirs);
-        _admin = std::make_unique<AdminApi>(*_plugins, _metrics, [this] { return reload(); });
+        AdminHooks hooks;
+        hooks.reload = [this] { return reload(); };
+        hooks.setOverride = [this](const std::string& name, std::optional<bool> enabled) {
+            return setOverride(name, enabled);
+        };
+        hooks.overrides = [this] { return this->overrides(); };
+        _admin = std::make_unique<AdminApi>(*_plugins, _metrics, std::move(hooks));
         _routes = std::make_unique<RouteAssembler>(_metrics, *_admin, hostRoutes());
     }
-    l->plan = _plugins->prepare(*l->doc, l->config.listeners, l->errors, l->warnings);
+    if (overrides) {
+        l->overrides = *overrides;
+    } else {
+        l->overrides = PluginOverrides::read(overridesFile(l->config), l->errors);
+    }
+    l->plan = _plugins->prepare(*l->doc, l->config.listeners, l->errors, l->warnings, l->overrides);
     buildRoutes(*l, *l->plan);
     return l;
 }
@@ -197,6 +214,17 @@ void Host::start() {
     for (const auto& w : l->warnings) {
         log().warning("%s", w);
     }
+    {
+        std::lock_guard<std::mutex> overridesLock(_overridesMutex);
+        _overrides = l->overrides;
+    }
+    for (const auto& [name, enabled] : l->overrides) {
+        log().warning(
+            "plugin %s %s by runtime override in %s; DELETE /admin/api/plugins/%s/override "
+            "(or delete the file) to go back to %s",
+            name, std::string(enabled ? "enabled" : "disabled"), overridesFile(_config), name,
+            _configFile);
+    }
     try {
         Poco::File(_config.dataDir).createDirectories();
         if (_config.adminToken.empty()) {
@@ -288,6 +316,81 @@ std::vector<std::string> Host::reload() {
         }
         return l->errors;
     }
+    PluginOverrideMap overrides = l->overrides;  // the file may have been edited by hand
+    bool rejected = false;
+    std::vector<std::string> problems = apply(std::move(l), rejected);
+    if (!rejected) {
+        std::lock_guard<std::mutex> overridesLock(_overridesMutex);
+        _overrides = std::move(overrides);
+    }
+    return problems;
+}
+
+OverrideOutcome Host::setOverride(const std::string& name, std::optional<bool> enabled) {
+    std::lock_guard<std::mutex> lock(_lifecycle);
+    OverrideOutcome out;
+    if (!_started) {
+        out.status = 503;
+        out.error = "the server is not running";
+        return out;
+    }
+    const auto& names = _config.pluginNames;
+    if (std::find(names.begin(), names.end(), name) == names.end()) {
+        out.status = 404;
+        out.error = "no plugin named '" + name + "' in " + _configFile;
+        return out;
+    }
+    PluginOverrideMap previous = overrides();
+    PluginOverrideMap next = previous;
+    if (enabled) {
+        next[name] = *enabled;
+    } else {
+        next.erase(name);
+    }
+    std::string what = !enabled ? "reset" : *enabled ? "enable" : "disable";
+    auto l = load(&next);
+    out.problems = l->errors;
+    if (l->errors.empty()) {
+        std::string file = overridesFile(l->config);
+        try {
+            PluginOverrides::write(file, next);
+        } catch (const std::exception& e) {
+            log().error("%s", std::string(e.what()));
+            out.status = 500;
+            out.error = "cannot save the override in " + file + "; nothing changed";
+            return out;
+        }
+        bool rejected = false;
+        out.problems = apply(std::move(l), rejected);
+        if (!rejected) {
+            std::lock_guard<std::mutex> overridesLock(_overridesMutex);
+            _overrides = next;
+            log().notice("plugin %s: runtime override %s (%s)", name,
+                         std::string(enabled ? (*enabled ? "enabled" : "disabled") : "removed"),
+                         file);
+            return out;
+        }
+        try {
+            PluginOverrides::write(file, previous);
+        } catch (const std::exception& e) {
+            log().error("%s", std::string(e.what()));
+        }
+    }
+    for (const auto& e : out.problems) {
+        log().error("plugin %s: %s refused: %s", name, what, e);
+    }
+    out.status = 409;
+    out.error = "cannot " + what + " plugin " + name +
+                ": the resulting configuration is rejected; nothing changed";
+    return out;
+}
+
+PluginOverrideMap Host::overrides() const {
+    std::lock_guard<std::mutex> lock(_overridesMutex);
+    return _overrides;
+}
+
+std::vector<std::string> Host::apply(std::unique_ptr<Loaded> l, bool& rejected) {
     for (const auto& [name, options] : l->config.listeners) {
         auto old = _config.listeners.find(name);
         if (old == _config.listeners.end() || old->second.port != options.port ||
@@ -299,6 +402,7 @@ std::vector<std::string> Host::reload() {
         _lua->load(luaOptions(l->config));
     } catch (const std::exception& e) {
         log().error("reload rejected: %s", std::string(e.what()));
+        rejected = true;
         return {e.what()};
     }
     for (const auto& w : l->warnings) {
