@@ -3,6 +3,7 @@
 
 #include <Poco/NumberParser.h>
 
+#include "switchboard/Audit.h"
 #include "switchboard/Json.h"
 
 namespace switchboard::auth {
@@ -174,6 +175,8 @@ void AuthRoutes::revokeSession(const HttpRequest& req, HttpResponse& resp, const
         resp.error(404, "Session not found");
         return;
     }
+    recordAudit(*rt.context, "admin", req.clientAddress(), "session.revoked",
+                "{\"session_id\":" + json::quote(req.param("id")) + "}");
     resp.json(200, "{\"revoked\":true}");
 }
 
@@ -189,7 +192,7 @@ void AuthRoutes::deleteUser(const HttpRequest& req, HttpResponse& resp, const Ru
     // The same path as DELETE /account and the chat DEL: sessions and tokens end,
     // user.deleted goes out (signaling and messaging drop what they hold of the account).
     try {
-        rt.accounts->remove(id);
+        rt.accounts->removeAs(id, "admin", req.clientAddress());
     } catch (const AccountError& e) {
         e.answer(resp);
         return;

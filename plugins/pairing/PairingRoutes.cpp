@@ -5,6 +5,7 @@
 #include <Poco/Logger.h>
 
 #include "PairingEvents.h"
+#include "switchboard/Audit.h"
 #include "switchboard/Clock.h"
 #include "switchboard/Json.h"
 
@@ -244,6 +245,11 @@ void PairingRoutes::serverDetails(const HttpRequest& req, HttpResponse& resp) {
     if (!s) {
         _lookupLimiter.fail(peer);
         _lookupsFailed->inc();
+        // A wait now means this failure started the refusal: recorded once per refusal.
+        if (std::int64_t wait = _lookupLimiter.retryAfter(peer)) {
+            recordAudit(*_context, "anonymous", peer, "pairing.code_limited",
+                        "{\"retry_after\":" + std::to_string(wait) + "}");
+        }
         resp.error(404, "Invalid pairing code");
         return;
     }

@@ -9,6 +9,9 @@
 #include <mutex>
 #include <stdexcept>
 
+#include <Poco/Logger.h>
+
+#include "admin/AuditLog.h"
 #include "loader/PluginManager.h"
 #include "services/MetricsRegistry.h"
 #include "switchboard/Json.h"
@@ -74,6 +77,27 @@ std::string pluginsJson(const std::vector<PluginInfo>& plugins,
     w.EndArray();
     w.EndObject();
     return buffer.GetString();
+}
+
+/// `limit` (1..1000, default 100) and `offset` (>= 0, default 0) of an admin list; false (400
+/// naming the parameter answered) when malformed.
+bool pageParams(const HttpRequest& req, HttpResponse& resp, std::size_t& limit,
+                std::size_t& offset) {
+    auto number = [&](const char* name, std::uint64_t def, std::uint64_t min, std::uint64_t max,
+                      std::size_t& out) {
+        std::string text = req.query(name);
+        std::uint64_t value = def;
+        if (!text.empty() &&
+            (text.size() > 12 || text.find_first_not_of("0123456789") != std::string::npos ||
+             (value = std::stoull(text)) < min || value > max)) {
+            resp.error(400, std::string(name) + " must be an integer between " +
+                                std::to_string(min) + " and " + std::to_string(max));
+            return false;
+        }
+        out = static_cast<std::size_t>(value);
+        return true;
+    };
+    return number("limit", 100, 1, 1000, limit) && number("offset", 0, 0, 1000000000, offset);
 }
 
 std::string problemsJson(const std::vector<std::string>& problems) {
@@ -156,6 +180,10 @@ AdminApi::Credential AdminApi::authenticate(const Access& access, const HttpRequ
         found = Credential::Cookie;
     }
     if (found == Credential::None) {
+        // An expired console cookie is routine; a wrong bearer token is someone trying one.
+        if (!bearer.empty()) {
+            failedAttempt(access, address, "bearer");
+        }
         resp.setHeader("WWW-Authenticate", "Bearer realm=\"switchboard-admin\"");
         resp.error(401, "admin token required");
         return found;
@@ -212,10 +240,12 @@ void AdminApi::login(const HttpRequest& req, HttpResponse& resp) {
     }
     std::shared_ptr<const std::string> token = std::atomic_load(&_token);
     if (token->empty() || !sameSecret(offered, *token)) {
+        failedAttempt(*access, address, "console");
         resp.error(401, "invalid admin token");
         return;
     }
     access->limiter->forgive(address);
+    audit("admin", address, "admin.login", "{}");
     std::chrono::milliseconds ttl = access->settings.sessionTtl;
     std::string cookie =
         std::string(kCookieName) + "=" + _sessions.create(ttl) +
@@ -236,6 +266,7 @@ void AdminApi::logout(const HttpRequest& req, HttpResponse& resp) {
     std::string cookie = req.cookie(kCookieName);
     if (!cookie.empty()) {
         _sessions.end(cookie);
+        audit("admin", req.clientAddress(), "admin.logout", "{}");
     }
     resp.addHeader("Set-Cookie",
                    std::string(kCookieName) + "=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
@@ -261,8 +292,8 @@ std::vector<Route> AdminApi::routes() {
                           setOverride(req, resp, std::nullopt);
                       })});
     routes.push_back(
-        {"POST", "/admin/api/reload", guard([this](const HttpRequest&, HttpResponse& resp) {
-             std::vector<std::string> problems = _hooks.reload();
+        {"POST", "/admin/api/reload", guard([this](const HttpRequest& req, HttpResponse& resp) {
+             std::vector<std::string> problems = _hooks.reload(req.clientAddress());
              if (problems.empty()) {
                  resp.json(200, "{\"reloaded\":true}");
                  return;
@@ -275,6 +306,9 @@ std::vector<Route> AdminApi::routes() {
     routes.push_back(
         {"GET", "/admin/api/events",
          guard([this](const HttpRequest& req, HttpResponse& resp) { events(req, resp); })});
+    routes.push_back(
+        {"GET", "/admin/api/audit",
+         guard([this](const HttpRequest& req, HttpResponse& resp) { auditPage(req, resp); })});
     routes.push_back({"POST", "/admin/api/session",
                       [this](const HttpRequest& req, HttpResponse& resp) { login(req, resp); }});
     routes.push_back(
@@ -290,7 +324,7 @@ std::vector<Route> AdminApi::routes() {
 void AdminApi::setOverride(const HttpRequest& req, HttpResponse& resp,
                            std::optional<bool> enabled) {
     std::string name = req.param("name");
-    OverrideOutcome outcome = _hooks.setOverride(name, enabled);
+    OverrideOutcome outcome = _hooks.setOverride(name, enabled, req.clientAddress());
     if (outcome.status != 200) {
         resp.json(outcome.status, "{\"error\":" + json::quote(outcome.error) +
                                       ",\"problems\":" + problemsJson(outcome.problems) + "}");
@@ -308,6 +342,48 @@ void AdminApi::setOverride(const HttpRequest& req, HttpResponse& resp,
         }
     }
     resp.error(404, "no plugin named '" + name + "'");
+}
+
+void AdminApi::audit(const std::string& actor, const std::string& address,
+                     const std::string& action, const std::string& detail) const {
+    if (AuditLog* log = _audit.load()) {
+        log->record(actor, address, action, detail);
+    }
+}
+
+void AdminApi::failedAttempt(const Access& access, const std::string& address,
+                             const std::string& credential) const {
+    std::string detail = "{\"credential\":" + json::quote(credential) + "}";
+    audit("anonymous", address, "admin.login_failed", detail);
+    // The attempt was counted before the comparison: a wait now means this one filled the
+    // window, so the limiter refuses the address from here on.
+    if (std::int64_t wait = access.limiter->retryAfter(address)) {
+        audit("anonymous", address, "admin.login_limited",
+              "{\"retry_after\":" + std::to_string(wait) + "}");
+    }
+}
+
+void AdminApi::auditPage(const HttpRequest& req, HttpResponse& resp) {
+    std::size_t limit = 0, offset = 0;
+    if (!pageParams(req, resp, limit, offset)) {
+        return;
+    }
+    AuditLog* log = _audit.load();
+    if (log == nullptr) {
+        resp.error(503, "the audit log is not open");
+        return;
+    }
+    std::string action = req.query("action");
+    if (action.size() > 200) {
+        resp.error(400, "action must be at most 200 characters");
+        return;
+    }
+    try {
+        resp.json(200, log->page(limit, offset, action));
+    } catch (const std::exception& e) {
+        Poco::Logger::get("switchboard.audit").error("listing failed: %s", std::string(e.what()));
+        resp.storeUnavailable("cannot read the audit log");
+    }
 }
 
 void AdminApi::stop() {

@@ -29,6 +29,7 @@ namespace switchboard {
 
 class PluginManager;
 class MetricsRegistry;
+class AuditLog;
 
 /// What a runtime enable/disable/reset did: 200 applied (`problems`: what went wrong after it
 /// was applied, e.g. a plugin that failed to start), 404 no such plugin, 409 rejected (the
@@ -42,9 +43,10 @@ struct OverrideOutcome {
 /// What the admin routes ask of the host.
 struct AdminHooks {
     /// Re-reads the config and returns its problems (empty when applied).
-    std::function<std::vector<std::string>()> reload;
+    std::function<std::vector<std::string>(const std::string& address)> reload;
     /// Sets (true/false) or removes (nullopt) a plugin's runtime override, then reloads.
-    std::function<OverrideOutcome(const std::string& name, std::optional<bool> enabled)>
+    std::function<OverrideOutcome(const std::string& name, std::optional<bool> enabled,
+                                  const std::string& address)>
         setOverride;
     /// The runtime overrides in force.
     std::function<std::map<std::string, bool>()> overrides;
@@ -63,6 +65,9 @@ public:
     AdminApi(PluginManager& plugins, MetricsRegistry& metrics, AdminHooks hooks);
     /// The bus the event stream reads (set once the host has opened it).
     void setBus(EventBus* bus) { _bus = bus; }
+    /// The audit log the guard and the routes record to and GET /admin/api/audit lists (set
+    /// once the store is open; nullptr at stop).
+    void setAudit(AuditLog* audit) { _audit = audit; }
 
     /// Sets the token every admin request must present as a Bearer header, or once to
     /// POST /admin/api/session for a session cookie. A new token ends every session.
@@ -102,12 +107,21 @@ private:
     void login(const HttpRequest& req, HttpResponse& resp);
     void logout(const HttpRequest& req, HttpResponse& resp);
     void events(const HttpRequest& request, HttpResponse& response);
+    void auditPage(const HttpRequest& req, HttpResponse& resp);
+    /// Records to the audit log, if there is one.
+    void audit(const std::string& actor, const std::string& address, const std::string& action,
+               const std::string& detail) const;
+    /// After a failed token attempt from `address`: records it, and once the limiter starts
+    /// refusing the address, that too (one entry per refusal, not per refused attempt).
+    void failedAttempt(const Access& access, const std::string& address,
+                       const std::string& credential) const;
     /// POST .../enable and .../disable (`enabled`), DELETE .../override (nullopt).
     void setOverride(const HttpRequest& req, HttpResponse& resp, std::optional<bool> enabled);
 
     PluginManager& _plugins;
     MetricsRegistry& _metrics;
     std::atomic<EventBus*> _bus{nullptr};
+    std::atomic<AuditLog*> _audit{nullptr};
     AdminHooks _hooks;
     std::shared_ptr<const std::string> _token;
     std::shared_ptr<const Access> _access;

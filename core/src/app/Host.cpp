@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "admin/AuditLog.h"
 #include "app/Logging.h"
 #include "bus/LocalBus.h"
 #include "config/ConfigDocument.h"
@@ -17,6 +18,7 @@
 #include "net/TlsSupport.h"
 #include "store/DataStore.h"
 #include "store/SqlKeyValueStore.h"
+#include "switchboard/Json.h"
 
 namespace switchboard {
 
@@ -94,9 +96,10 @@ std::unique_ptr<Host::Loaded> Host::load(const PluginOverrideMap* overrides) {
     if (!_plugins) {
         _plugins = std::make_unique<PluginManager>(l->config.pluginDirs);
         AdminHooks hooks;
-        hooks.reload = [this] { return reload(); };
-        hooks.setOverride = [this](const std::string& name, std::optional<bool> enabled) {
-            return setOverride(name, enabled);
+        hooks.reload = [this](const std::string& address) { return reload(address); };
+        hooks.setOverride = [this](const std::string& name, std::optional<bool> enabled,
+                                   const std::string& address) {
+            return setOverride(name, enabled, address);
         };
         hooks.overrides = [this] { return this->overrides(); };
         _admin = std::make_unique<AdminApi>(*_plugins, _metrics, std::move(hooks));
@@ -238,6 +241,9 @@ void Host::start() {
         }
         _admin->configure(adminSettings(_config));
         _store = DataStore::open(_config.storeUrl, _workDir, _config.flushInterval);
+        _audit = std::make_shared<AuditLog>(*_store, _config.auditRetention);
+        _services.provide<Audit>(Audit::kServiceName, _audit);
+        _admin->setAudit(_audit.get());
         _bus = Bus::open(_config.busUrl, _config.busQueue);
         _admin->setBus(_bus.get());
         _kv = std::make_unique<SqlKeyValueStore>(*_store);
@@ -282,6 +288,7 @@ void Host::start() {
     _reactor->registerMetrics(_metrics);
     _store->registerMetrics(_metrics);
     _work->registerMetrics(_metrics);
+    _audit->registerMetrics(_metrics);
     for (auto& [name, listener] : _http) {
         startListener(*listener, listener->options().tls.enabled ? "https" : "http");
     }
@@ -304,16 +311,29 @@ void Host::startListener(Listener& listener, const std::string& kind) {
     log().information("listener %s: %s on %s:%hu", o.name, kind, o.bind, o.port);
 }
 
-std::vector<std::string> Host::reload() {
+namespace {
+std::string problemsDetail(const std::string& key, const std::string& value,
+                           const std::vector<std::string>& problems) {
+    std::string out = "{\"" + key + "\":" + json::quote(value) + ",\"problems\":[";
+    for (std::size_t i = 0; i < problems.size(); ++i) {
+        out += (i ? "," : "") + json::quote(problems[i]);
+    }
+    return out + "]}";
+}
+}  // namespace
+
+std::vector<std::string> Host::reload(const std::string& address) {
     std::lock_guard<std::mutex> lock(_lifecycle);
     if (!_started) {
         return {"the server is not running"};
     }
+    std::string via = address.empty() ? "signal" : "api";
     auto l = load();
     if (!l->errors.empty()) {
         for (const auto& e : l->errors) {
             log().error("reload rejected: %s", e);
         }
+        _audit->record("admin", address, "reload.rejected", problemsDetail("via", via, l->errors));
         return l->errors;
     }
     PluginOverrideMap overrides = l->overrides;  // the file may have been edited by hand
@@ -323,10 +343,13 @@ std::vector<std::string> Host::reload() {
         std::lock_guard<std::mutex> overridesLock(_overridesMutex);
         _overrides = std::move(overrides);
     }
+    _audit->record("admin", address, rejected ? "reload.rejected" : "reload.applied",
+                   problemsDetail("via", via, problems));
     return problems;
 }
 
-OverrideOutcome Host::setOverride(const std::string& name, std::optional<bool> enabled) {
+OverrideOutcome Host::setOverride(const std::string& name, std::optional<bool> enabled,
+                                  const std::string& address) {
     std::lock_guard<std::mutex> lock(_lifecycle);
     OverrideOutcome out;
     if (!_started) {
@@ -368,6 +391,10 @@ OverrideOutcome Host::setOverride(const std::string& name, std::optional<bool> e
             log().notice("plugin %s: runtime override %s (%s)", name,
                          std::string(enabled ? (*enabled ? "enabled" : "disabled") : "removed"),
                          file);
+            std::string action = !enabled   ? "plugin.override_reset"
+                                 : *enabled ? "plugin.enabled"
+                                            : "plugin.disabled";
+            _audit->record("admin", address, action, problemsDetail("plugin", name, out.problems));
             return out;
         }
         try {
@@ -379,6 +406,8 @@ OverrideOutcome Host::setOverride(const std::string& name, std::optional<bool> e
     for (const auto& e : out.problems) {
         log().error("plugin %s: %s refused: %s", name, what, e);
     }
+    _audit->record("admin", address, "plugin.override_rejected",
+                   problemsDetail("plugin", name, out.problems));
     out.status = 409;
     out.error = "cannot " + what + " plugin " + name +
                 ": the resulting configuration is rejected; nothing changed";
@@ -426,6 +455,7 @@ std::vector<std::string> Host::apply(std::unique_ptr<Loaded> l, bool& rejected) 
     _config = l->config;
     _config.listeners = listeners;
     _admin->configure(adminSettings(_config));  // the running listener's bind and port
+    _audit->setRetention(_config.auditRetention);
     log().notice("configuration reloaded from %s", _configFile);
     return problems;
 }
@@ -464,6 +494,11 @@ void Host::stop() {
     }
     if (_bus) {
         _bus->stop();
+    }
+    if (_audit) {
+        _services.withdraw(Audit::kServiceName);
+        _admin->setAudit(nullptr);
+        _audit->stop();  // what is queued is written before the store closes
     }
     if (_store) {
         _store->close();

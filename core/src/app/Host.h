@@ -32,6 +32,7 @@ class KeyValueStore;
 class HttpListener;
 class StreamListener;
 class ConfigDocument;
+class AuditLog;
 
 /// Start-up failed; what() is the one line to print.
 class StartError : public std::runtime_error {
@@ -55,13 +56,15 @@ public:
     /// Opens store and bus, starts plugins and listeners. Throws StartError.
     void start();
     /// Re-reads the config and applies it; returns the problems (empty = applied). A rejected
-    /// config leaves everything running as it was.
-    std::vector<std::string> reload();
+    /// config leaves everything running as it was. `address` names the client of an API
+    /// request ("" for SIGHUP), for the audit log.
+    std::vector<std::string> reload(const std::string& address = "");
     /// Sets (`enabled` true/false) or removes (nullopt) the runtime override of plugin `name`,
     /// then reloads as reload() does. The override file changes only if the resulting
     /// configuration is accepted (409 with the problems otherwise; 404 for a plugin the config
     /// does not name).
-    OverrideOutcome setOverride(const std::string& name, std::optional<bool> enabled);
+    OverrideOutcome setOverride(const std::string& name, std::optional<bool> enabled,
+                                const std::string& address);
     /// The overrides in force.
     PluginOverrideMap overrides() const;
     /// Graceful stop (idempotent).
@@ -106,6 +109,7 @@ private:
     ServiceRegistry _services;
     TimerService _timers;
     std::unique_ptr<DataStore> _store;
+    std::shared_ptr<AuditLog> _audit;  ///< after the store: gone before it closes
     std::unique_ptr<Bus> _bus;
     std::unique_ptr<KeyValueStore> _kv;
     std::unique_ptr<LuaEngine> _lua;
