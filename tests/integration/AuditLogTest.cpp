@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "TestSupport.h"
 
@@ -365,6 +366,44 @@ TEST(AuditRetentionTest, OldEntriesArePrunedAtStartAndPeriodically) {
         std::size_t first = log.find("pruned ");
         return first != std::string::npos && log.find("pruned ", first + 1) != std::string::npos;
     })) << server->log();
+}
+
+TEST(AuditStoreFailureTest, EntriesWaitWhileTheStoreFailsAndAreWrittenOnceItWorks) {
+    TempDir dir;
+    Ports ports;
+    ServerProcess server(dir, configYaml(dir, ports, "  pairing: { listener: pairing }\n"));
+    ASSERT_TRUE(server.waitReady(ports.admin)) << server.log();
+    std::string db = dir.path() + "/var/switchboard.db";
+    executeOnDatabase(db, "ALTER TABLE audit_log RENAME TO audit_log_away");
+    ASSERT_EQ(admin("POST", ports.admin, "/admin/api/reload").status, 200);
+    HttpResult refused = admin("GET", ports.admin, "/admin/api/audit");
+    EXPECT_EQ(refused.status, 503);
+    EXPECT_EQ(refused.body, "{\"error\":\"cannot read the audit log\"}");
+    EXPECT_EQ(refused.header("Retry-After"), "1");
+    const std::string errors = "switchboard_audit_entries_total{kind=\"write_errors\"} ";
+    ASSERT_TRUE(eventually([&] {
+        std::string metrics = admin("GET", ports.admin, "/metrics").body;
+        std::size_t at = metrics.find(errors);
+        return at != std::string::npos && metrics.compare(at + errors.size(), 2, "0\n") != 0;
+    }));
+    std::string metrics = admin("GET", ports.admin, "/metrics").body;
+    EXPECT_NE(metrics.find("switchboard_audit_entries_total{kind=\"dropped\"} 0\n"),
+              std::string::npos)
+        << metrics;
+    // Retried once a round (not in a loop): a few errors logged in these seconds, not thousands.
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    std::string log = server.log();
+    std::size_t failures = 0;
+    for (std::size_t at = log.find("audit entries failed"); at != std::string::npos;
+         at = log.find("audit entries failed", at + 1)) {
+        ++failures;
+    }
+    EXPECT_LE(failures, 6u) << log;
+    executeOnDatabase(db, "ALTER TABLE audit_log_away RENAME TO audit_log");
+    EXPECT_TRUE(eventually([&] {
+        return admin("GET", ports.admin, "/admin/api/audit?action=reload.applied")
+                   .body.find("\"total\":1,") != std::string::npos;
+    }));
 }
 
 }  // namespace

@@ -68,12 +68,18 @@ void AuditLog::record(const std::string& actor, const std::string& address,
 
 void AuditLog::run() {
     auto lastPrune = std::chrono::steady_clock::now();
+    bool failed = false;
     std::unique_lock<std::mutex> lock(_mutex);
     while (!_stopping) {
-        _wake.wait_for(lock, std::chrono::seconds(1),
-                       [this] { return !_queue.empty() || _stopping; });
+        if (failed) {
+            // The failed batch is queued again: wait a round rather than retry at once.
+            _wake.wait_for(lock, std::chrono::seconds(1), [this] { return _stopping; });
+        } else {
+            _wake.wait_for(lock, std::chrono::seconds(1),
+                           [this] { return !_queue.empty() || _stopping; });
+        }
         lock.unlock();
-        writeQueued();
+        failed = !writeQueued();
         auto every = std::chrono::milliseconds(std::min(_retentionMs.load(), kMaxPruneEveryMs));
         if (std::chrono::steady_clock::now() - lastPrune >= every) {
             lastPrune = std::chrono::steady_clock::now();
@@ -87,7 +93,7 @@ void AuditLog::run() {
     }
 }
 
-void AuditLog::writeQueued() {
+bool AuditLog::writeQueued() {
     std::lock_guard<std::mutex> writer(_writeMutex);
     std::deque<Entry> batch;
     {
@@ -95,7 +101,7 @@ void AuditLog::writeQueued() {
         batch.swap(_queue);
     }
     if (batch.empty()) {
-        return;
+        return true;
     }
     try {
         _store.transaction([&](StoreTx& tx) {
@@ -108,6 +114,7 @@ void AuditLog::writeQueued() {
             }
         });
         _nextId += static_cast<std::int64_t>(batch.size());
+        return true;
     } catch (const std::exception& e) {
         ++_writeErrors;
         log().error("writing %z audit entries failed (kept for the next round): %s", batch.size(),
@@ -119,6 +126,7 @@ void AuditLog::writeQueued() {
         }
         _dropped += batch.size();
     }
+    return false;
 }
 
 std::string AuditLog::page(std::size_t limit, std::size_t offset, const std::string& action) {

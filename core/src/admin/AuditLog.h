@@ -46,8 +46,9 @@ private:
         std::string actor, address, action, detail;
     };
     void run();
-    /// Stores what is queued (one transaction); entries stay queued on failure.
-    void writeQueued();
+    /// Stores what is queued (one transaction); false when that failed (the entries stay
+    /// queued, as far as the queue's limit allows).
+    bool writeQueued();
 
     Store& _store;
     const std::size_t _queueLimit;
