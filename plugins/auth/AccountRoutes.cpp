@@ -149,7 +149,8 @@ void AccountRoutes::deleteAccount(const HttpRequest& req, HttpResponse& resp, co
         if (!confirm(*caller, current, req, resp, rt)) {
             return;
         }
-        rt.accounts->remove(caller->userId);
+        rt.accounts->removeAs(caller->userId, "user:" + std::to_string(caller->userId),
+                              req.clientAddress());
         if (!req.cookie(kCookieName).empty()) {
             resp.addHeader("Set-Cookie", expiredCookie(*_config, req));
         }

@@ -8,7 +8,9 @@
 #include "AccountRules.h"
 #include "AuthEvents.h"
 #include "Secrets.h"
+#include "switchboard/Audit.h"
 #include "switchboard/Clock.h"
+#include "switchboard/Json.h"
 
 namespace switchboard::auth {
 
@@ -65,6 +67,20 @@ std::string AccountService::accountKey(std::int64_t id) {
     return "id:" + std::to_string(id);
 }
 
+void AccountService::noteLimits(const std::string& loginKey, const std::string& address) {
+    // The failure was counted before the hash: a wait now means it started the refusal, and
+    // later attempts are refused before they count, so each refusal is recorded once.
+    if (std::int64_t wait = _addressFailures.retryAfter(address)) {
+        recordAudit(_context, "anonymous", address, "auth.login_limited",
+                    "{\"by\":\"address\",\"retry_after\":" + std::to_string(wait) + "}");
+    }
+    if (std::int64_t wait = _accountFailures.retryAfter(loginKey)) {
+        recordAudit(_context, "anonymous", address, "auth.login_limited",
+                    "{\"by\":\"account\",\"account\":" + json::quote(loginKey) +
+                        ",\"retry_after\":" + std::to_string(wait) + "}");
+    }
+}
+
 AuthResult AccountService::check(const std::optional<UserRow>& user, const std::string& loginKey,
                                  const std::string& password, const std::string& address) {
     AuthResult result;
@@ -90,6 +106,7 @@ AuthResult AccountService::check(const std::optional<UserRow>& user, const std::
     }
     if (!ok) {
         _loginsFailed->inc();  // the attempt stays counted
+        noteLimits(loginKey, address);
         return result;
     }
     _addressFailures.forgive(address);
@@ -235,6 +252,11 @@ void AccountService::changeEmail(std::int64_t id, const std::string& email) {
 }
 
 void AccountService::remove(std::int64_t id) {
+    removeAs(id, "user:" + std::to_string(id), "");
+}
+
+void AccountService::removeAs(std::int64_t id, const std::string& actor,
+                              const std::string& address) {
     UserRow user = requireWritable(id);
     _sessions.revokeUser(id, "account_deleted");
     if (!guarded("account deletion", [&] { return _store.deleteUser(id); })) {
@@ -243,6 +265,9 @@ void AccountService::remove(std::int64_t id) {
     _context.bus().publish("user.deleted",
                            AuthEvents::userDeleted(user.id, user.username, user.email));
     _context.logger().information("account %?d deleted", id);
+    recordAudit(
+        _context, actor, address, "user.deleted",
+        "{\"user_id\":" + std::to_string(id) + ",\"username\":" + json::quote(user.username) + "}");
 }
 
 std::optional<Identity> AccountService::find(const std::string& login) {

@@ -42,6 +42,8 @@ public:
     void changePassword(std::int64_t id, const std::string& newPassword) override;
     void changeEmail(std::int64_t id, const std::string& email) override;
     void remove(std::int64_t id) override;
+    /// remove() on behalf of `actor` ("admin", "user:<id>") from `address`, for the audit log.
+    void removeAs(std::int64_t id, const std::string& actor, const std::string& address);
     std::optional<Identity> find(const std::string& login) override;
     std::optional<Identity> findById(std::int64_t id) override;
     std::vector<Identity> list(std::size_t limit, std::size_t offset) override;
@@ -74,6 +76,8 @@ private:
     template <class Fn>
     auto guarded(const char* what, Fn fn) -> decltype(fn());
     void requireRunning() const;
+    /// Audits a login limiter that has just started refusing `address` or `loginKey`.
+    void noteLimits(const std::string& loginKey, const std::string& address);
     AuthResult check(const std::optional<UserRow>& user, const std::string& loginKey,
                      const std::string& password, const std::string& clientAddress);
     UserRow requireWritable(std::int64_t id);

@@ -3,6 +3,7 @@
 
 #include <Poco/NumberParser.h>
 
+#include "switchboard/Audit.h"
 #include "switchboard/Json.h"
 #include "switchboard/Paging.h"
 
@@ -166,18 +167,28 @@ std::vector<Route> AuthRoutes::adminRoutes() {
                                      {"created_at", Schema::time()},
                                      {"last_used", Schema::time()},
                                      {"peer", Schema::string()}});
-    return {{"GET", "/users", wrap(&AuthRoutes::listUsers), false,
-             RouteDoc("The accounts by id, a page at a time (never a hash)")
-                 .paged(user, "the username or the email")
-                 .error(503, "account store unavailable (Retry-After)")},
-            {"GET", "/sessions", wrap(&AuthRoutes::listSessions), false,
-             RouteDoc("The live login sessions, oldest first, a page at a time")
-                 .param("user_id", "only this account's sessions", Schema::integer())
-                 .paged(session, "the login")},
-            {"DELETE", "/sessions/{id}", wrap(&AuthRoutes::revokeSession), false,
-             RouteDoc("Ends a session and revokes its JWT")
-                 .answer(200, "revoked", Schema::object({{"revoked", Schema::boolean()}}))
-                 .error(404, "Session not found")}};
+    return {
+        {"GET", "/users", wrap(&AuthRoutes::listUsers), false,
+         RouteDoc("The accounts by id, a page at a time (never a hash)")
+             .paged(user, "the username or the email")
+             .error(503, "account store unavailable (Retry-After)")},
+        {"GET", "/sessions", wrap(&AuthRoutes::listSessions), false,
+         RouteDoc("The live login sessions, oldest first, a page at a time")
+             .param("user_id", "only this account's sessions", Schema::integer())
+             .paged(session, "the login")},
+        {"DELETE", "/sessions/{id}", wrap(&AuthRoutes::revokeSession), false,
+         RouteDoc("Ends a session and revokes its JWT")
+             .answer(200, "revoked", Schema::object({{"revoked", Schema::boolean()}}))
+             .error(404, "Session not found")},
+        {"DELETE", "/users/{id}", wrap(&AuthRoutes::deleteUser), false,
+         RouteDoc("Deletes an account everywhere: its sessions and tokens end, signaling and "
+                  "messaging drop what they hold of it (user.deleted)")
+             .answer(200, "deleted",
+                     Schema::object({{"deleted", Schema::boolean()}, {"id", Schema::integer()}}))
+             .error(400, "user id must be a positive integer")
+             .error(403, "an account from the config cannot be deleted here")
+             .error(404, "Account not found")
+             .error(503, "account store unavailable (Retry-After)")}};
 }
 
 void AuthRoutes::login(const HttpRequest& req, HttpResponse& resp, const Runtime& rt) {
@@ -286,7 +297,29 @@ void AuthRoutes::revokeSession(const HttpRequest& req, HttpResponse& resp, const
         resp.error(404, "Session not found");
         return;
     }
+    recordAudit(*rt.context, "admin", req.clientAddress(), "session.revoked",
+                "{\"session_id\":" + json::quote(req.param("id")) + "}");
     resp.json(200, "{\"revoked\":true}");
+}
+
+void AuthRoutes::deleteUser(const HttpRequest& req, HttpResponse& resp, const Runtime& rt) {
+    std::string text = req.param("id");
+    std::int64_t id = 0;
+    if (text.empty() || text.size() > 18 ||
+        text.find_first_not_of("0123456789") != std::string::npos ||
+        !Poco::NumberParser::tryParse64(text, id)) {
+        resp.error(400, "user id must be a positive integer");
+        return;
+    }
+    // The same path as DELETE /account and the chat DEL: sessions and tokens end,
+    // user.deleted goes out (signaling and messaging drop what they hold of the account).
+    try {
+        rt.accounts->removeAs(id, "admin", req.clientAddress());
+    } catch (const AccountError& e) {
+        e.answer(resp);
+        return;
+    }
+    resp.json(200, "{\"deleted\":true,\"id\":" + std::to_string(id) + "}");
 }
 
 }  // namespace switchboard::auth

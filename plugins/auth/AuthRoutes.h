@@ -1,5 +1,5 @@
-// The auth plugin's route table (public and admin) and the admin handlers: list accounts, list
-// and end sessions.
+// The auth plugin's route table (public and admin) and the admin handlers: list and delete
+// accounts, list and end sessions.
 #pragma once
 
 #include <memory>
@@ -42,6 +42,7 @@ private:
     void listUsers(const HttpRequest& req, HttpResponse& resp, const Runtime& rt);
     void listSessions(const HttpRequest& req, HttpResponse& resp, const Runtime& rt);
     void revokeSession(const HttpRequest& req, HttpResponse& resp, const Runtime& rt);
+    void deleteUser(const HttpRequest& req, HttpResponse& resp, const Runtime& rt);
 
     std::shared_ptr<const AuthConfig> _config;
     SessionRoutes _sessionRoutes;

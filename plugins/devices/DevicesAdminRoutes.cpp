@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "DeviceEvents.h"
+#include "switchboard/Audit.h"
 #include "switchboard/Clock.h"
 #include "switchboard/Json.h"
 #include "switchboard/Paging.h"
@@ -205,6 +206,8 @@ void DevicesAdminRoutes::create(const HttpRequest& req, HttpResponse& resp) {
     _registry.insert(device);
     _enrolled->inc();
     _context->logger().information("device %s enrolled", key);
+    recordAudit(*_context, "admin", req.clientAddress(), "device.token_created",
+                "{\"device_key\":" + json::quote(key) + ",\"enrolled\":true}");
     resp.json(201, tokenBody(*device, code));
 }
 
@@ -225,6 +228,8 @@ void DevicesAdminRoutes::newToken(const HttpRequest& req, HttpResponse& resp) {
         return;
     }
     _context->logger().information("new registration token for device %s", device->key);
+    recordAudit(*_context, "admin", req.clientAddress(), "device.token_created",
+                "{\"device_key\":" + json::quote(device->key) + ",\"enrolled\":false}");
     resp.json(200, tokenBody(*device, code));
 }
 
@@ -307,6 +312,8 @@ void DevicesAdminRoutes::revoke(const HttpRequest& req, HttpResponse& resp) {
         context->bus().publish("device.offline", DeviceEvents::offline(device->key, lastSeen));
     }
     context->logger().information("device %s revoked", device->key);
+    recordAudit(*context, "admin", req.clientAddress(), "device.revoked",
+                "{\"device_key\":" + json::quote(device->key) + "}");
     resp.json(200, "{\"device_key\":" + json::quote(device->key) + ",\"revoked\":true}");
 }
 

@@ -9,6 +9,7 @@
 
 #include "DeviceEvents.h"
 #include "SshPublicKey.h"
+#include "switchboard/Audit.h"
 #include "switchboard/Clock.h"
 #include "switchboard/Json.h"
 
@@ -210,6 +211,22 @@ bool DevicesRoutes::checkRegistered(const Device& device, HttpResponse& resp) {
     return true;
 }
 
+void DevicesRoutes::noteLimits(const std::string& key, const std::string& address) {
+    // Called after a failure was counted: a wait now means this failure started the refusal
+    // (later attempts are refused before they count), so each refusal is recorded once.
+    if (std::int64_t wait = _addressLimiter.retryAfter(address)) {
+        recordAudit(*_context, "anonymous", address, "device.token_limited",
+                    "{\"by\":\"address\",\"retry_after\":" + std::to_string(wait) + "}");
+    }
+    if (!key.empty()) {
+        if (std::int64_t wait = _deviceLimiter.retryAfter(key)) {
+            recordAudit(*_context, "anonymous", address, "device.token_limited",
+                        "{\"by\":\"device\",\"device_key\":" + json::quote(key) +
+                            ",\"retry_after\":" + std::to_string(wait) + "}");
+        }
+    }
+}
+
 void DevicesRoutes::registerDevice(const HttpRequest& req, HttpResponse& resp) {
     const std::string address = req.clientAddress();
     if (limited(_addressLimiter.retryAfter(address), resp)) {
@@ -246,6 +263,7 @@ void DevicesRoutes::registerDevice(const HttpRequest& req, HttpResponse& resp) {
     std::shared_ptr<Device> device = _registry.find(key);
     if (!device) {
         _addressLimiter.fail(address);  // walking device keys counts as guessing
+        noteLimits("", address);
         reply(resp, 404, false, "Device not found");
         return;
     }
@@ -272,6 +290,7 @@ void DevicesRoutes::registerDevice(const HttpRequest& req, HttpResponse& resp) {
             // Wrong guesses are counted, never held against the token itself.
             _deviceLimiter.fail(key);
             _addressLimiter.fail(address);
+            noteLimits(key, address);
             _tokenFailures->inc();
             reply(resp, 401, false, "Invalid token");
             return;
@@ -309,6 +328,8 @@ void DevicesRoutes::registerDevice(const HttpRequest& req, HttpResponse& resp) {
         context->bus().publish("device.online", DeviceEvents::online(key, ipAddress, now));
     }
     context->logger().information("device %s registered from %s", key, address);
+    recordAudit(*context, "device:" + key, address, "device.token_burned",
+                "{\"device_key\":" + json::quote(key) + "}");
     // The secret is shown only here (the server keeps its hash).
     std::string reply =
         "{\"ok\":true,\"message\":\"Device registered\",\"device_key\":" + json::quote(key);

@@ -35,6 +35,8 @@ public:
 private:
     static std::string replyBody(bool ok, std::string_view message);
     void registerDevice(const HttpRequest& req, HttpResponse& resp);
+    /// Audits a limiter that has just started refusing `address` or device `key` ("": none).
+    void noteLimits(const std::string& key, const std::string& address);
     void heartbeat(const HttpRequest& req, HttpResponse& resp);
     void hostKey(const HttpRequest& req, HttpResponse& resp);
     void putSshKey(const HttpRequest& req, HttpResponse& resp);

@@ -47,6 +47,8 @@ public:
     /// start and stop, see Plugin.h).
     void bind(HostContext* context, MessageWriter* writer, Directory* directory,
               Presence* presence);
+    /// The running plugin's context (between start and stop).
+    HostContext& context() const { return *_context; }
 
     void onOpen(const StreamPtr& conn) override;
     void onData(const StreamPtr& conn, std::string_view bytes) override;

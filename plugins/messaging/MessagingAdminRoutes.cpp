@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 
+#include "switchboard/Audit.h"
 #include "switchboard/Json.h"
 #include "switchboard/Paging.h"
 
@@ -76,6 +77,8 @@ void MessagingAdminRoutes::kick(const HttpRequest& req, HttpResponse& resp) {
         resp.error(404, "No such connection");
         return;
     }
+    recordAudit(_handler.context(), "admin", req.clientAddress(), "chat.kicked",
+                "{\"connection_id\":" + std::to_string(id) + "}");
     resp.json(200, "{\"kicked\":" + std::to_string(id) + "}");
 }
 

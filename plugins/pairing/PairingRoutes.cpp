@@ -8,6 +8,7 @@
 
 #include "PairingEvents.h"
 #include "ServerSecret.h"
+#include "switchboard/Audit.h"
 #include "switchboard/Clock.h"
 #include "switchboard/Json.h"
 #include "switchboard/Paging.h"
@@ -408,6 +409,11 @@ void PairingRoutes::serverDetails(const HttpRequest& req, HttpResponse& resp) {
         _lookupLimiter.fail(peer);
         _networkLimiter.fail(network);
         _lookupsFailed->inc();
+        // A wait now means this failure started the refusal: recorded once per refusal.
+        if (std::int64_t wait = _lookupLimiter.retryAfter(peer)) {
+            recordAudit(*_context, "anonymous", peer, "pairing.code_limited",
+                        "{\"retry_after\":" + std::to_string(wait) + "}");
+        }
         resp.error(404, "Invalid pairing code");
         return;
     }

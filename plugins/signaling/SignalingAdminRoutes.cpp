@@ -4,6 +4,7 @@
 #include <Poco/Logger.h>
 
 #include "SignalingRoutes.h"
+#include "switchboard/Audit.h"
 #include "switchboard/Json.h"
 #include "switchboard/Paging.h"
 
@@ -170,6 +171,8 @@ void SignalingAdminRoutes::removeOrganization(const HttpRequest& req, HttpRespon
         _registry.removeOrganization(id, OfflineReason::Left, 1000, "organization deleted");
     _context->logger().information("organization %Ld deleted by the operator (%z peers closed)",
                                    static_cast<Poco::Int64>(id), closed);
+    recordAudit(*_context, "admin", req.clientAddress(), "organization.deleted",
+                "{\"organization_id\":" + std::to_string(id) + "}");
     resp.json(200, "{\"deleted\":true,\"organization_id\":" + std::to_string(id) +
                        ",\"peers_closed\":" + std::to_string(closed) + "}");
 }
@@ -221,6 +224,9 @@ void SignalingAdminRoutes::kick(const HttpRequest& req, HttpResponse& resp) {
     }
     _context->logger().information("peer %s of organization %Ld kicked by the operator", peer,
                                    static_cast<Poco::Int64>(org));
+    recordAudit(
+        *_context, "admin", req.clientAddress(), "peer.kicked",
+        "{\"organization_id\":" + std::to_string(org) + ",\"peer_id\":" + json::quote(peer) + "}");
     resp.json(200, "{\"kicked\":true}");
 }
 

@@ -9,6 +9,9 @@
 #include <mutex>
 #include <stdexcept>
 
+#include <Poco/Logger.h>
+
+#include "admin/AuditLog.h"
 #include "loader/PluginManager.h"
 #include "services/MetricsRegistry.h"
 #include "switchboard/Json.h"
@@ -30,33 +33,46 @@ bool sameSecret(const std::string& a, const std::string& b) {
     return diff == 0;
 }
 
-std::string pluginsJson(const std::vector<PluginInfo>& plugins) {
+void writePlugin(json::Writer& w, const PluginInfo& p,
+                 const std::map<std::string, bool>& overrides) {
+    w.StartObject();
+    w.Key("name");
+    w.String(p.name.c_str());
+    w.Key("state");
+    w.String(stateName(p.state));
+    w.Key("required");
+    w.Bool(p.required);
+    w.Key("listener");
+    w.String(p.listener.c_str());
+    w.Key("error");
+    w.String(p.error.c_str());
+    w.Key("dependencies");
+    w.StartArray();
+    for (const auto& d : p.dependencies) {
+        w.String(d.c_str());
+    }
+    w.EndArray();
+    w.Key("library");
+    w.String(p.library.c_str());
+    w.Key("override");
+    auto overridden = overrides.find(p.name);
+    if (overridden == overrides.end()) {
+        w.Null();
+    } else {
+        w.String(overridden->second ? "enabled" : "disabled");
+    }
+    w.EndObject();
+}
+
+std::string pluginsJson(const std::vector<PluginInfo>& plugins,
+                        const std::map<std::string, bool>& overrides) {
     rapidjson::StringBuffer buffer;
-    rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+    json::Writer w(buffer);
     w.StartObject();
     w.Key("plugins");
     w.StartArray();
     for (const auto& p : plugins) {
-        w.StartObject();
-        w.Key("name");
-        w.String(p.name.c_str());
-        w.Key("state");
-        w.String(stateName(p.state));
-        w.Key("required");
-        w.Bool(p.required);
-        w.Key("listener");
-        w.String(p.listener.c_str());
-        w.Key("error");
-        w.String(p.error.c_str());
-        w.Key("dependencies");
-        w.StartArray();
-        for (const auto& d : p.dependencies) {
-            w.String(d.c_str());
-        }
-        w.EndArray();
-        w.Key("library");
-        w.String(p.library.c_str());
-        w.EndObject();
+        writePlugin(w, p, overrides);
     }
     w.EndArray();
     w.EndObject();
@@ -71,7 +87,39 @@ Schema pluginSchema() {
                            {"listener", Schema::string()},
                            {"error", Schema::string("why it failed, or empty")},
                            {"dependencies", Schema::array(Schema::string())},
-                           {"library", Schema::string("the shared library it was loaded from")}});
+                           {"library", Schema::string("the shared library it was loaded from")},
+                           {"override", Schema::string("\"enabled\" or \"disabled\" when set at "
+                                                       "runtime (plugin-overrides.yaml)")
+                                            .orNull()}});
+}
+
+/// `limit` (1..1000, default 100) and `offset` (>= 0, default 0) of an admin list; false (400
+/// naming the parameter answered) when malformed.
+bool pageParams(const HttpRequest& req, HttpResponse& resp, std::size_t& limit,
+                std::size_t& offset) {
+    auto number = [&](const char* name, std::uint64_t def, std::uint64_t min, std::uint64_t max,
+                      std::size_t& out) {
+        std::string text = req.query(name);
+        std::uint64_t value = def;
+        if (!text.empty() &&
+            (text.size() > 12 || text.find_first_not_of("0123456789") != std::string::npos ||
+             (value = std::stoull(text)) < min || value > max)) {
+            resp.error(400, std::string(name) + " must be an integer between " +
+                                std::to_string(min) + " and " + std::to_string(max));
+            return false;
+        }
+        out = static_cast<std::size_t>(value);
+        return true;
+    };
+    return number("limit", 100, 1, 1000, limit) && number("offset", 0, 0, 1000000000, offset);
+}
+
+std::string problemsJson(const std::vector<std::string>& problems) {
+    std::string body = "[";
+    for (std::size_t i = 0; i < problems.size(); ++i) {
+        body += (i ? "," : "") + json::quote(problems[i]);
+    }
+    return body + "]";
 }
 
 }  // namespace
@@ -91,11 +139,10 @@ void AdminApi::documentGuard(RouteDoc& doc) {
                                   "/admin/api/session)\"}"});
 }
 
-AdminApi::AdminApi(PluginManager& plugins, MetricsRegistry& metrics,
-                   std::function<std::vector<std::string>()> reload)
+AdminApi::AdminApi(PluginManager& plugins, MetricsRegistry& metrics, AdminHooks hooks)
     : _plugins(plugins),
       _metrics(metrics),
-      _reload(std::move(reload)),
+      _hooks(std::move(hooks)),
       _token(std::make_shared<const std::string>()) {
     configure({std::make_shared<const AdminHosts>("", 0, std::vector<std::string>{})});
 }
@@ -162,6 +209,10 @@ AdminApi::Credential AdminApi::authenticate(const Access& access, const HttpRequ
         found = Credential::Cookie;
     }
     if (found == Credential::None) {
+        // An expired console cookie is routine; a wrong bearer token is someone trying one.
+        if (!bearer.empty()) {
+            failedAttempt(access, address, "bearer");
+        }
         resp.setHeader("WWW-Authenticate", "Bearer realm=\"switchboard-admin\"");
         resp.error(401, "admin token required");
         return found;
@@ -218,10 +269,12 @@ void AdminApi::login(const HttpRequest& req, HttpResponse& resp) {
     }
     std::shared_ptr<const std::string> token = std::atomic_load(&_token);
     if (token->empty() || !sameSecret(offered, *token)) {
+        failedAttempt(*access, address, "console");
         resp.error(401, "invalid admin token");
         return;
     }
     access->limiter->forgive(address);
+    audit("admin", address, "admin.login", "{}");
     std::chrono::milliseconds ttl = access->settings.sessionTtl;
     std::string cookie =
         std::string(kCookieName) + "=" + _sessions.create(ttl) +
@@ -242,6 +295,7 @@ void AdminApi::logout(const HttpRequest& req, HttpResponse& resp) {
     std::string cookie = req.cookie(kCookieName);
     if (!cookie.empty()) {
         _sessions.end(cookie);
+        audit("admin", req.clientAddress(), "admin.logout", "{}");
     }
     resp.addHeader("Set-Cookie",
                    std::string(kCookieName) + "=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
@@ -256,26 +310,55 @@ std::vector<Route> AdminApi::routes() {
     std::vector<Route> routes;
     routes.push_back(
         {"GET", "/admin/api/plugins", guard([this](const HttpRequest&, HttpResponse& resp) {
-             resp.json(200, pluginsJson(_plugins.list()));
+             resp.json(200, pluginsJson(_plugins.list(), _hooks.overrides()));
          }),
          false,
-         guarded(RouteDoc("Every configured plugin with its state, listener and error")
+         guarded(RouteDoc("Every configured plugin with its state, listener, error and runtime "
+                          "override")
                      .answer(200, "the plugins",
                              Schema::object({{"plugins", Schema::array(pluginSchema())}})))});
+    auto toggleDoc = [&](const std::string& summary) {
+        return guarded(
+            RouteDoc(summary)
+                .answer(200, "applied (problems lists what the loader reported)",
+                        Schema::object({{"plugin", pluginSchema()},
+                                        {"problems", Schema::array(Schema::string())}}))
+                .error(404, "no plugin named so")
+                .error(409, "the loader would reject the change (e.g. a dependency not enabled)",
+                       Schema::object({{"error", Schema::string()},
+                                       {"problems", Schema::array(Schema::string())}})));
+    };
+    routes.push_back({"POST", "/admin/api/plugins/{name}/enable",
+                      guard([this](const HttpRequest& req, HttpResponse& resp) {
+                          setOverride(req, resp, true);
+                      }),
+                      false,
+                      toggleDoc("Enables a plugin at runtime (kept in plugin-overrides.yaml "
+                                "across restarts)")});
+    routes.push_back({"POST", "/admin/api/plugins/{name}/disable",
+                      guard([this](const HttpRequest& req, HttpResponse& resp) {
+                          setOverride(req, resp, false);
+                      }),
+                      false,
+                      toggleDoc("Disables a plugin at runtime (kept in plugin-overrides.yaml "
+                                "across restarts)")});
+    routes.push_back({"DELETE", "/admin/api/plugins/{name}/override",
+                      guard([this](const HttpRequest& req, HttpResponse& resp) {
+                          setOverride(req, resp, std::nullopt);
+                      }),
+                      false,
+                      toggleDoc("Drops a plugin's runtime override: the YAML decides again")});
     routes.push_back(
-        {"POST", "/admin/api/reload", guard([this](const HttpRequest&, HttpResponse& resp) {
-             std::vector<std::string> problems = _reload();
+        {"POST", "/admin/api/reload", guard([this](const HttpRequest& req, HttpResponse& resp) {
+             std::vector<std::string> problems = _hooks.reload(req.clientAddress());
              if (problems.empty()) {
                  resp.json(200, "{\"reloaded\":true}");
                  return;
              }
-             std::string body =
-                 "{\"error\":\"config rejected; the running "
-                 "configuration stays\",\"problems\":[";
-             for (std::size_t i = 0; i < problems.size(); ++i) {
-                 body += (i ? "," : "") + json::quote(problems[i]);
-             }
-             resp.json(400, body + "]}");
+             resp.json(400,
+                       "{\"error\":\"config rejected; the running configuration stays\","
+                       "\"problems\":" +
+                           problemsJson(problems) + "}");
          }),
          false,
          guarded(RouteDoc("Re-reads the config file and applies it")
@@ -294,6 +377,20 @@ std::vector<Route> AdminApi::routes() {
                  .param("topic", "topic pattern, e.g. `device.*` (default `*`)", Schema::string())
                  .answerOfType(200, "the event stream", "text/event-stream")
                  .error(503, "the event bus is not running"))});
+    Schema auditEntry = Schema::object({{"id", Schema::integer()},
+                                        {"time", Schema::time()},
+                                        {"actor", Schema::string("admin, user:<id>, device:<key>, "
+                                                                 "anonymous")},
+                                        {"address", Schema::string()},
+                                        {"action", Schema::string("e.g. admin.login_failed")},
+                                        {"detail", Schema::anyObject()}});
+    routes.push_back(
+        {"GET", "/admin/api/audit",
+         guard([this](const HttpRequest& req, HttpResponse& resp) { auditPage(req, resp); }), false,
+         guarded(RouteDoc("The audit log, newest first, a page at a time")
+                     .param("action", "only entries of this action", Schema::string())
+                     .paged(auditEntry)
+                     .error(503, "the audit log is not open, or cannot be read (Retry-After)"))});
     routes.push_back(
         {"POST", "/admin/api/session",
          [this](const HttpRequest& req, HttpResponse& resp) { login(req, resp); }, false,
@@ -321,6 +418,71 @@ std::vector<Route> AdminApi::routes() {
                       guarded(RouteDoc("Metrics in the Prometheus text format")
                                   .answerOfType(200, "the metrics", "text/plain"))});
     return routes;
+}
+
+void AdminApi::setOverride(const HttpRequest& req, HttpResponse& resp,
+                           std::optional<bool> enabled) {
+    std::string name = req.param("name");
+    OverrideOutcome outcome = _hooks.setOverride(name, enabled, req.clientAddress());
+    if (outcome.status != 200) {
+        resp.json(outcome.status, "{\"error\":" + json::quote(outcome.error) +
+                                      ",\"problems\":" + problemsJson(outcome.problems) + "}");
+        return;
+    }
+    std::map<std::string, bool> overrides = _hooks.overrides();
+    for (const auto& p : _plugins.list()) {
+        if (p.name == name) {
+            rapidjson::StringBuffer buffer;
+            json::Writer w(buffer);
+            writePlugin(w, p, overrides);
+            resp.json(200, "{\"plugin\":" + std::string(buffer.GetString()) +
+                               ",\"problems\":" + problemsJson(outcome.problems) + "}");
+            return;
+        }
+    }
+    resp.error(404, "no plugin named '" + name + "'");
+}
+
+void AdminApi::audit(const std::string& actor, const std::string& address,
+                     const std::string& action, const std::string& detail) const {
+    if (AuditLog* log = _audit.load()) {
+        log->record(actor, address, action, detail);
+    }
+}
+
+void AdminApi::failedAttempt(const Access& access, const std::string& address,
+                             const std::string& credential) const {
+    std::string detail = "{\"credential\":" + json::quote(credential) + "}";
+    audit("anonymous", address, "admin.login_failed", detail);
+    // The attempt was counted before the comparison: a wait now means this one filled the
+    // window, so the limiter refuses the address from here on.
+    if (std::int64_t wait = access.limiter->retryAfter(address)) {
+        audit("anonymous", address, "admin.login_limited",
+              "{\"retry_after\":" + std::to_string(wait) + "}");
+    }
+}
+
+void AdminApi::auditPage(const HttpRequest& req, HttpResponse& resp) {
+    std::size_t limit = 0, offset = 0;
+    if (!pageParams(req, resp, limit, offset)) {
+        return;
+    }
+    AuditLog* log = _audit.load();
+    if (log == nullptr) {
+        resp.error(503, "the audit log is not open");
+        return;
+    }
+    std::string action = req.query("action");
+    if (action.size() > 200) {
+        resp.error(400, "action must be at most 200 characters");
+        return;
+    }
+    try {
+        resp.json(200, log->page(limit, offset, action));
+    } catch (const std::exception& e) {
+        Poco::Logger::get("switchboard.audit").error("listing failed: %s", std::string(e.what()));
+        resp.storeUnavailable("cannot read the audit log");
+    }
 }
 
 void AdminApi::stop() {

@@ -1,4 +1,5 @@
-// The admin listener's own routes: /admin/api/plugins, /admin/api/reload, /admin/api/events
+// The admin listener's own routes: /admin/api/plugins (with runtime enable/disable),
+// /admin/api/reload, /admin/api/events
 // (Server-Sent Events of bus events), /admin/api/session (console login) and /metrics, and the
 // guard in front of every admin route: Host check, throttled token attempts, cookie sessions
 // and the Origin check of changes made with a cookie.
@@ -10,8 +11,10 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -26,6 +29,28 @@ namespace switchboard {
 
 class PluginManager;
 class MetricsRegistry;
+class AuditLog;
+
+/// What a runtime enable/disable/reset did: 200 applied (`problems`: what went wrong after it
+/// was applied, e.g. a plugin that failed to start), 404 no such plugin, 409 rejected (the
+/// problems of the resulting configuration; nothing changed), 500/503 (see `error`).
+struct OverrideOutcome {
+    int status = 200;
+    std::string error;
+    std::vector<std::string> problems;
+};
+
+/// What the admin routes ask of the host.
+struct AdminHooks {
+    /// Re-reads the config and returns its problems (empty when applied).
+    std::function<std::vector<std::string>(const std::string& address)> reload;
+    /// Sets (true/false) or removes (nullopt) a plugin's runtime override, then reloads.
+    std::function<OverrideOutcome(const std::string& name, std::optional<bool> enabled,
+                                  const std::string& address)>
+        setOverride;
+    /// The runtime overrides in force.
+    std::function<std::map<std::string, bool>()> overrides;
+};
 
 /// The admin section's access settings (admin.allowed_hosts, session_ttl, rate_limit).
 struct AdminSettings {
@@ -37,11 +62,12 @@ struct AdminSettings {
 
 class AdminApi {
 public:
-    /// `reload` re-reads the config and returns its problems (empty when applied).
-    AdminApi(PluginManager& plugins, MetricsRegistry& metrics,
-             std::function<std::vector<std::string>()> reload);
+    AdminApi(PluginManager& plugins, MetricsRegistry& metrics, AdminHooks hooks);
     /// The bus the event stream reads (set once the host has opened it).
     void setBus(EventBus* bus) { _bus = bus; }
+    /// The audit log the guard and the routes record to and GET /admin/api/audit lists (set
+    /// once the store is open; nullptr at stop).
+    void setAudit(AuditLog* audit) { _audit = audit; }
 
     /// Sets the token every admin request must present as a Bearer header, or once to
     /// POST /admin/api/session for a session cookie. A new token ends every session.
@@ -84,11 +110,22 @@ private:
     void login(const HttpRequest& req, HttpResponse& resp);
     void logout(const HttpRequest& req, HttpResponse& resp);
     void events(const HttpRequest& request, HttpResponse& response);
+    void auditPage(const HttpRequest& req, HttpResponse& resp);
+    /// Records to the audit log, if there is one.
+    void audit(const std::string& actor, const std::string& address, const std::string& action,
+               const std::string& detail) const;
+    /// After a failed token attempt from `address`: records it, and once the limiter starts
+    /// refusing the address, that too (one entry per refusal, not per refused attempt).
+    void failedAttempt(const Access& access, const std::string& address,
+                       const std::string& credential) const;
+    /// POST .../enable and .../disable (`enabled`), DELETE .../override (nullopt).
+    void setOverride(const HttpRequest& req, HttpResponse& resp, std::optional<bool> enabled);
 
     PluginManager& _plugins;
     MetricsRegistry& _metrics;
     std::atomic<EventBus*> _bus{nullptr};
-    std::function<std::vector<std::string>()> _reload;
+    std::atomic<AuditLog*> _audit{nullptr};
+    AdminHooks _hooks;
     std::shared_ptr<const std::string> _token;
     std::shared_ptr<const Access> _access;
     mutable AdminSessions _sessions;

@@ -5,8 +5,10 @@
 #include <Poco/Logger.h>
 #include <Poco/Path.h>
 
+#include <algorithm>
 #include <thread>
 
+#include "admin/AuditLog.h"
 #include "app/Logging.h"
 #include "bus/LocalBus.h"
 #include "config/ConfigDocument.h"
@@ -16,6 +18,7 @@
 #include "net/TlsSupport.h"
 #include "store/DataStore.h"
 #include "store/SqlKeyValueStore.h"
+#include "switchboard/Json.h"
 
 namespace switchboard {
 
@@ -60,6 +63,7 @@ struct Host::Loaded {
     Mounts mounts;
     std::vector<std::string> errors;
     std::vector<std::string> warnings;
+    PluginOverrideMap overrides;
 };
 
 Host::Host(std::string configFile, std::string workDir, std::string exeDir)
@@ -71,7 +75,11 @@ Host::~Host() {
     stop();
 }
 
-std::unique_ptr<Host::Loaded> Host::load() {
+std::string Host::overridesFile(const HostConfig& config) const {
+    return config.dataDir + "/" + PluginOverrides::kFileName;
+}
+
+std::unique_ptr<Host::Loaded> Host::load(const PluginOverrideMap* overrides) {
     auto l = std::make_unique<Loaded>();
     try {
         // Opened through the start-up directory (--daemon moves to /), named as given.
@@ -87,10 +95,22 @@ std::unique_ptr<Host::Loaded> Host::load() {
     }
     if (!_plugins) {
         _plugins = std::make_unique<PluginManager>(l->config.pluginDirs);
-        _admin = std::make_unique<AdminApi>(*_plugins, _metrics, [this] { return reload(); });
+        AdminHooks hooks;
+        hooks.reload = [this](const std::string& address) { return reload(address); };
+        hooks.setOverride = [this](const std::string& name, std::optional<bool> enabled,
+                                   const std::string& address) {
+            return setOverride(name, enabled, address);
+        };
+        hooks.overrides = [this] { return this->overrides(); };
+        _admin = std::make_unique<AdminApi>(*_plugins, _metrics, std::move(hooks));
         _routes = std::make_unique<RouteAssembler>(_metrics, *_admin, hostRoutes());
     }
-    l->plan = _plugins->prepare(*l->doc, l->config.listeners, l->errors, l->warnings);
+    if (overrides) {
+        l->overrides = *overrides;
+    } else {
+        l->overrides = PluginOverrides::read(overridesFile(l->config), l->errors);
+    }
+    l->plan = _plugins->prepare(*l->doc, l->config.listeners, l->errors, l->warnings, l->overrides);
     buildRoutes(*l, *l->plan);
     return l;
 }
@@ -204,6 +224,17 @@ void Host::start() {
     for (const auto& w : l->warnings) {
         log().warning("%s", w);
     }
+    {
+        std::lock_guard<std::mutex> overridesLock(_overridesMutex);
+        _overrides = l->overrides;
+    }
+    for (const auto& [name, enabled] : l->overrides) {
+        log().warning(
+            "plugin %s %s by runtime override in %s; DELETE /admin/api/plugins/%s/override "
+            "(or delete the file) to go back to %s",
+            name, std::string(enabled ? "enabled" : "disabled"), overridesFile(_config), name,
+            _configFile);
+    }
     try {
         Poco::File(_config.dataDir).createDirectories();
         if (_config.adminToken.empty()) {
@@ -217,6 +248,9 @@ void Host::start() {
         }
         _admin->configure(adminSettings(_config));
         _store = DataStore::open(_config.storeUrl, _workDir, _config.flushInterval);
+        _audit = std::make_shared<AuditLog>(*_store, _config.auditRetention);
+        _services.provide<Audit>(Audit::kServiceName, _audit);
+        _admin->setAudit(_audit.get());
         _bus = Bus::open(_config.busUrl, _config.busQueue);
         _admin->setBus(_bus.get());
         _kv = std::make_unique<SqlKeyValueStore>(*_store);
@@ -261,6 +295,7 @@ void Host::start() {
     _reactor->registerMetrics(_metrics);
     _store->registerMetrics(_metrics);
     _work->registerMetrics(_metrics);
+    _audit->registerMetrics(_metrics);
     for (auto& [name, listener] : _http) {
         startListener(*listener, listener->options().tls.enabled ? "https" : "http");
     }
@@ -283,18 +318,115 @@ void Host::startListener(Listener& listener, const std::string& kind) {
     log().information("listener %s: %s on %s:%hu", o.name, kind, o.bind, o.port);
 }
 
-std::vector<std::string> Host::reload() {
+namespace {
+std::string problemsDetail(const std::string& key, const std::string& value,
+                           const std::vector<std::string>& problems) {
+    std::string out = "{\"" + key + "\":" + json::quote(value) + ",\"problems\":[";
+    for (std::size_t i = 0; i < problems.size(); ++i) {
+        out += (i ? "," : "") + json::quote(problems[i]);
+    }
+    return out + "]}";
+}
+}  // namespace
+
+std::vector<std::string> Host::reload(const std::string& address) {
     std::lock_guard<std::mutex> lock(_lifecycle);
     if (!_started) {
         return {"the server is not running"};
     }
+    std::string via = address.empty() ? "signal" : "api";
     auto l = load();
     if (!l->errors.empty()) {
         for (const auto& e : l->errors) {
             log().error("reload rejected: %s", e);
         }
+        _audit->record("admin", address, "reload.rejected", problemsDetail("via", via, l->errors));
         return l->errors;
     }
+    PluginOverrideMap overrides = l->overrides;  // the file may have been edited by hand
+    bool rejected = false;
+    std::vector<std::string> problems = apply(std::move(l), rejected);
+    if (!rejected) {
+        std::lock_guard<std::mutex> overridesLock(_overridesMutex);
+        _overrides = std::move(overrides);
+    }
+    _audit->record("admin", address, rejected ? "reload.rejected" : "reload.applied",
+                   problemsDetail("via", via, problems));
+    return problems;
+}
+
+OverrideOutcome Host::setOverride(const std::string& name, std::optional<bool> enabled,
+                                  const std::string& address) {
+    std::lock_guard<std::mutex> lock(_lifecycle);
+    OverrideOutcome out;
+    if (!_started) {
+        out.status = 503;
+        out.error = "the server is not running";
+        return out;
+    }
+    const auto& names = _config.pluginNames;
+    if (std::find(names.begin(), names.end(), name) == names.end()) {
+        out.status = 404;
+        out.error = "no plugin named '" + name + "' in " + _configFile;
+        return out;
+    }
+    PluginOverrideMap previous = overrides();
+    PluginOverrideMap next = previous;
+    if (enabled) {
+        next[name] = *enabled;
+    } else {
+        next.erase(name);
+    }
+    std::string what = !enabled ? "reset" : *enabled ? "enable" : "disable";
+    auto l = load(&next);
+    out.problems = l->errors;
+    if (l->errors.empty()) {
+        std::string file = overridesFile(l->config);
+        try {
+            PluginOverrides::write(file, next);
+        } catch (const std::exception& e) {
+            log().error("%s", std::string(e.what()));
+            out.status = 500;
+            out.error = "cannot save the override in " + file + "; nothing changed";
+            return out;
+        }
+        bool rejected = false;
+        out.problems = apply(std::move(l), rejected);
+        if (!rejected) {
+            std::lock_guard<std::mutex> overridesLock(_overridesMutex);
+            _overrides = next;
+            log().notice("plugin %s: runtime override %s (%s)", name,
+                         std::string(enabled ? (*enabled ? "enabled" : "disabled") : "removed"),
+                         file);
+            std::string action = !enabled   ? "plugin.override_reset"
+                                 : *enabled ? "plugin.enabled"
+                                            : "plugin.disabled";
+            _audit->record("admin", address, action, problemsDetail("plugin", name, out.problems));
+            return out;
+        }
+        try {
+            PluginOverrides::write(file, previous);
+        } catch (const std::exception& e) {
+            log().error("%s", std::string(e.what()));
+        }
+    }
+    for (const auto& e : out.problems) {
+        log().error("plugin %s: %s refused: %s", name, what, e);
+    }
+    _audit->record("admin", address, "plugin.override_rejected",
+                   problemsDetail("plugin", name, out.problems));
+    out.status = 409;
+    out.error = "cannot " + what + " plugin " + name +
+                ": the resulting configuration is rejected; nothing changed";
+    return out;
+}
+
+PluginOverrideMap Host::overrides() const {
+    std::lock_guard<std::mutex> lock(_overridesMutex);
+    return _overrides;
+}
+
+std::vector<std::string> Host::apply(std::unique_ptr<Loaded> l, bool& rejected) {
     for (const auto& [name, options] : l->config.listeners) {
         auto old = _config.listeners.find(name);
         if (old == _config.listeners.end() || old->second.port != options.port ||
@@ -306,6 +438,7 @@ std::vector<std::string> Host::reload() {
         _lua->load(luaOptions(l->config));
     } catch (const std::exception& e) {
         log().error("reload rejected: %s", std::string(e.what()));
+        rejected = true;
         return {e.what()};
     }
     for (const auto& w : l->warnings) {
@@ -329,6 +462,7 @@ std::vector<std::string> Host::reload() {
     _config = l->config;
     _config.listeners = listeners;
     _admin->configure(adminSettings(_config));  // the running listener's bind and port
+    _audit->setRetention(_config.auditRetention);
     log().notice("configuration reloaded from %s", _configFile);
     return problems;
 }
@@ -367,6 +501,11 @@ void Host::stop() {
     }
     if (_bus) {
         _bus->stop();
+    }
+    if (_audit) {
+        _services.withdraw(Audit::kServiceName);
+        _admin->setAudit(nullptr);
+        _audit->stop();  // what is queued is written before the store closes
     }
     if (_store) {
         _store->close();

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "app/RouteAssembler.h"
 #include "config/HostConfig.h"
 #include "loader/PluginManager.h"
+#include "loader/PluginOverrides.h"
 #include "net/ConnectionLimits.h"
 #include "net/Reactor.h"
 #include "services/MetricsRegistry.h"
@@ -30,6 +32,7 @@ class KeyValueStore;
 class HttpListener;
 class StreamListener;
 class ConfigDocument;
+class AuditLog;
 
 /// Start-up failed; what() is the one line to print.
 class StartError : public std::runtime_error {
@@ -53,8 +56,17 @@ public:
     /// Opens store and bus, starts plugins and listeners. Throws StartError.
     void start();
     /// Re-reads the config and applies it; returns the problems (empty = applied). A rejected
-    /// config leaves everything running as it was.
-    std::vector<std::string> reload();
+    /// config leaves everything running as it was. `address` names the client of an API
+    /// request ("" for SIGHUP), for the audit log.
+    std::vector<std::string> reload(const std::string& address = "");
+    /// Sets (`enabled` true/false) or removes (nullopt) the runtime override of plugin `name`,
+    /// then reloads as reload() does. The override file changes only if the resulting
+    /// configuration is accepted (409 with the problems otherwise; 404 for a plugin the config
+    /// does not name).
+    OverrideOutcome setOverride(const std::string& name, std::optional<bool> enabled,
+                                const std::string& address);
+    /// The overrides in force.
+    PluginOverrideMap overrides() const;
     /// Graceful stop (idempotent).
     void stop();
 
@@ -62,8 +74,13 @@ public:
 
 private:
     struct Loaded;
-    /// Reads and validates the config file and prepares the plugin plan (nothing starts).
-    std::unique_ptr<Loaded> load();
+    /// Reads and validates the config file and the override file (or uses `overrides`) and
+    /// prepares the plugin plan (nothing starts).
+    std::unique_ptr<Loaded> load(const PluginOverrideMap* overrides = nullptr);
+    /// Applies a loaded config that passed validation (_lifecycle held). Sets `rejected` when
+    /// the Lua scripts refuse it (then nothing changed).
+    std::vector<std::string> apply(std::unique_ptr<Loaded> loaded, bool& rejected);
+    std::string overridesFile(const HostConfig& config) const;
     /// Builds the route tables of `plan`'s plugins, leaving out those named in `exclude`.
     void buildRoutes(Loaded& loaded, const PluginPlan& plan,
                      const std::set<std::string>& exclude = {});
@@ -85,11 +102,14 @@ private:
     std::mutex _lifecycle;
     std::atomic<bool> _ready{false};
     bool _started = false;
+    mutable std::mutex _overridesMutex;
+    PluginOverrideMap _overrides;  ///< in force (guarded by _overridesMutex)
 
     MetricsRegistry _metrics;
     ServiceRegistry _services;
     TimerService _timers;
     std::unique_ptr<DataStore> _store;
+    std::shared_ptr<AuditLog> _audit;  ///< after the store: gone before it closes
     std::unique_ptr<Bus> _bus;
     std::unique_ptr<KeyValueStore> _kv;
     std::unique_ptr<LuaEngine> _lua;

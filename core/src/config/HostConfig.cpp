@@ -128,6 +128,11 @@ ConfigSchema buildSchema() {
                  "total, so nobody can lock everyone out")
         .duration("window", "60s", "Length of the counting window")
         .atLeast("1ms");
+    root.section("audit", "Audit log of admin actions and security events (GET /admin/api/audit)")
+        .duration("retention", "90d",
+                  "How long entries are kept; older ones are deleted at start and then every "
+                  "retention or hour, whichever is shorter")
+        .atLeast("1s");
     root.section("lua", "Lua hooks")
         .stringList("scripts", "Lua files loaded in order")
         .integer("instruction_budget", 1000000, 1000, 1000000000,
@@ -196,6 +201,7 @@ HostConfig HostConfig::parse(const ConfigDocument& doc, const std::string& workD
         c.adminFailuresPerAddress =
             static_cast<std::uint64_t>(root.getInt("admin.rate_limit.per_address"));
         c.adminFailureWindow = root.getDuration("admin.rate_limit.window");
+        c.auditRetention = root.getDuration("audit.retention");
         for (const auto& script : root.getStringList("lua.scripts")) {
             c.luaScripts.push_back(absolute(script, workDir));
         }

@@ -1,5 +1,5 @@
-// The host's own configuration: its schema (server, store, bus, listeners, admin, lua) and the
-// typed settings parsed from a validated document. Plugin sections are validated separately by
+// The host's own configuration: its schema (server, store, bus, listeners, admin, audit, lua) and
+// the typed settings parsed from a validated document. Plugin sections are validated separately by
 // the PluginManager against each plugin's schema.
 #pragma once
 
@@ -43,6 +43,7 @@ struct HostConfig {
     std::chrono::milliseconds adminSessionTtl{12 * 3600 * 1000};
     std::uint64_t adminFailuresPerAddress = 10;
     std::chrono::milliseconds adminFailureWindow{60000};
+    std::chrono::milliseconds auditRetention{90LL * 24 * 3600 * 1000};
     std::vector<std::string> luaScripts;
     std::uint64_t luaInstructionBudget = 1000000;
     std::size_t luaMemoryLimit = 32 * 1024 * 1024;

@@ -170,10 +170,18 @@ bool PluginManager::instantiate(PluginSlot& slot, std::vector<std::string>& erro
 
 std::unique_ptr<PluginPlan> PluginManager::prepare(
     const ConfigDocument& doc, const std::map<std::string, ListenerOptions>& listeners,
-    std::vector<std::string>& errors, std::vector<std::string>& warnings) {
+    std::vector<std::string>& errors, std::vector<std::string>& warnings,
+    const PluginOverrideMap& overrides) {
     std::lock_guard<std::mutex> lock(_mutex);
     auto plan = std::make_unique<PluginPlan>();
-    for (const auto& name : doc.keys("plugins")) {
+    std::vector<std::string> names = doc.keys("plugins");
+    for (const auto& [name, enabled] : overrides) {
+        if (std::find(names.begin(), names.end(), name) == names.end()) {
+            warnings.push_back("runtime override of plugin '" + name +
+                               "' ignored: the config names no such plugin");
+        }
+    }
+    for (const auto& name : names) {
         auto slot = std::make_unique<PluginSlot>();
         slot->name = name;
         std::string path = "plugins." + name;
@@ -193,6 +201,10 @@ std::unique_ptr<PluginPlan> PluginManager::prepare(
         }
         slot->section = doc.validate(path, schema, errors);
         slot->enabled = slot->section.getBool("enabled");
+        auto overridden = overrides.find(name);
+        if (overridden != overrides.end()) {
+            slot->enabled = overridden->second;
+        }
         slot->required = slot->section.getBool("required");
         slot->fingerprint = slot->section.fingerprint();
         if (!slot->enabled) {

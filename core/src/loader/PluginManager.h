@@ -14,6 +14,7 @@
 
 #include "config/ListenerOptions.h"
 #include "loader/PluginContext.h"
+#include "loader/PluginOverrides.h"
 #include "switchboard/Plugin.h"
 
 namespace switchboard {
@@ -86,10 +87,13 @@ public:
     /// Builds the plan for `doc`: loads libraries, validates sections, configures new instances
     /// (running plugins whose section is unchanged are kept). Config problems go to `errors`
     /// (fatal); load/configure failures of plugins with required: false go to `warnings`.
+    /// `overrides` (runtime enable/disable) replace the sections' `enabled`; an override of a
+    /// plugin the config does not name is a warning.
     std::unique_ptr<PluginPlan> prepare(const ConfigDocument& doc,
                                         const std::map<std::string, ListenerOptions>& listeners,
                                         std::vector<std::string>& errors,
-                                        std::vector<std::string>& warnings);
+                                        std::vector<std::string>& warnings,
+                                        const PluginOverrideMap& overrides = {});
     /// Stops what the plan drops or replaces (reverse order), then starts its new instances
     /// (dependency order). Throws PluginError if a required plugin fails to start.
     void apply(std::unique_ptr<PluginPlan> plan, HostServices& host);

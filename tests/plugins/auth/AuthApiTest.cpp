@@ -700,6 +700,44 @@ TEST_F(AuthApiTest, AdminListsUsersAndSessionsAndRevokes) {
     EXPECT_EQ(http("GET", server->admin(), "/admin/api/auth/users").status, 401);
 }
 
+TEST_F(AuthApiTest, AdminDeletesAUserEverywhere) {
+    std::int64_t id = registerUser(port(), "olga@example.com", "password123", "olga");
+    Login l = login(port(), "username", "olga", "password123");
+    EventStream deleted(server->admin(), "user.deleted");
+    EventStream revoked(server->admin(), "session.revoked");
+    HttpResult r = admin("DELETE", server->admin(), "/users/" + std::to_string(id));
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "{\"deleted\":true,\"id\":" + std::to_string(id) + "}");
+    auto event = deleted.next("user.deleted", "\"user_id\":" + std::to_string(id));
+    ASSERT_TRUE(event);
+    EXPECT_EQ(event->data, "{\"user_id\":" + std::to_string(id) +
+                               ",\"username\":\"olga\",\"email\":\"olga@example.com\"}");
+    EXPECT_TRUE(revoked.next("session.revoked", "account_deleted"));
+    EXPECT_EQ(call("GET", port(), "/me", "", {l.auth.cookie, ""}).status, 401);
+    EXPECT_EQ(call("GET", port(), "/me", "", {"", l.auth.bearer}).status, 401);
+    EXPECT_EQ(login(port(), "username", "olga", "password123").result.status, 401);
+    EXPECT_EQ(admin("GET", server->admin(), "/users?limit=1000").body.find("\"olga\""),
+              std::string::npos);
+
+    HttpResult again = admin("DELETE", server->admin(), "/users/" + std::to_string(id));
+    EXPECT_EQ(again.status, 404);
+    EXPECT_EQ(again.body, errorJson("Account not found"));
+    for (const char* bad : {"abc", "-1", "1.5", "99999999999999999999"}) {
+        HttpResult b = admin("DELETE", server->admin(), std::string("/users/") + bad);
+        EXPECT_EQ(b.status, 400) << bad;
+        EXPECT_EQ(b.body, errorJson("user id must be a positive integer")) << bad;
+    }
+    Login alice = login(port(), "username", "alice", "password123");
+    std::int64_t aliceId =
+        jsonInt(call("GET", port(), "/me", "", {"", alice.auth.bearer}).body, "id");
+    HttpResult ro = admin("DELETE", server->admin(), "/users/" + std::to_string(aliceId));
+    EXPECT_EQ(ro.status, 403);
+    EXPECT_EQ(ro.body, errorJson("account is managed in the configuration (auth.credentials)"));
+    EXPECT_EQ(
+        http("DELETE", server->admin(), "/admin/api/auth/users/" + std::to_string(aliceId)).status,
+        401);
+}
+
 TEST_F(AuthApiTest, MetricsCountChecksAndSessions) {
     login(port(), "username", "alice", "password123");
     HttpResult m = http("GET", server->admin(), "/metrics", "",

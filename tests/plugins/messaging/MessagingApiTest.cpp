@@ -373,6 +373,12 @@ TEST(MessagingApiTest, AdminListsAndKicksConnections) {
     EXPECT_EQ(kick.status, 200) << kick.body;
     EXPECT_EQ(c.expect(DIS).str("msg"), "Disconnected by an operator");
     EXPECT_TRUE(c.closedWithin(5s));
+    HttpResult audit =
+        http("GET", server.ports.admin, "/admin/api/audit?action=chat.kicked", "", auth);
+    EXPECT_NE(
+        audit.body.find("\"action\":\"chat.kicked\",\"detail\":{\"connection_id\":" + id + "}}"),
+        std::string::npos)
+        << audit.body;
     EXPECT_EQ(
         http("POST", server.ports.admin, "/admin/api/messaging/connections/999999/kick", "", auth)
             .status,

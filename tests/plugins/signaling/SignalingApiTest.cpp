@@ -307,6 +307,13 @@ TEST_F(SignalingApiTest, AdminListsShowsAndDeletesOrganizations) {
 
     auto del = adminCall("DELETE", "/organizations/" + std::to_string(id));
     EXPECT_EQ(del.status, 200) << del.body;
+    auto audit = http("GET", server->admin(), "/admin/api/audit?action=organization.deleted", "",
+                      {{"Authorization", std::string("Bearer ") + kAdminToken}});
+    EXPECT_NE(audit.body.find("\"action\":\"organization.deleted\",\"detail\":{"
+                              "\"organization_id\":" +
+                              std::to_string(id) + "}}"),
+              std::string::npos)
+        << audit.body;
     EXPECT_EQ(adminCall("GET", "/organizations/" + std::to_string(id)).status, 404);
     EXPECT_EQ(adminCall("DELETE", "/organizations/" + std::to_string(id)).status, 404);
     EXPECT_EQ(api("POST", port(), orgPath(id, "/join"), u.token).status, 404);

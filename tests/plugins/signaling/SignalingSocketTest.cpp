@@ -419,6 +419,13 @@ TEST_F(SignalingSocketTest, LeavingTheOrganizationAndTheOperatorsKickEndThePeer)
     auto kickedOff = watcher.nextOf("peer_offline");
     ASSERT_TRUE(kickedOff);
     EXPECT_EQ(str(*kickedOff, "peer_id"), "kicked");
+    auto audit = http("GET", server->admin(), "/admin/api/audit?action=peer.kicked", "",
+                      {{"Authorization", std::string("Bearer ") + kAdminToken}});
+    EXPECT_NE(audit.body.find("\"actor\":\"admin\",\"address\":\"127.0.0.1\",\"action\":"
+                              "\"peer.kicked\",\"detail\":{\"organization_id\":" +
+                              std::to_string(org.id) + ",\"peer_id\":\"kicked\"}}"),
+              std::string::npos)
+        << audit.body;
     EXPECT_EQ(adminCall("DELETE", "/peers/" + std::to_string(org.id) + "/kicked").status, 404);
     EXPECT_EQ(adminCall("GET", "/peers?organization_id=x").status, 400);
     EXPECT_EQ(
