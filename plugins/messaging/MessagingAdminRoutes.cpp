@@ -32,6 +32,22 @@ std::vector<Route> MessagingAdminRoutes::routes() {
              [this](const HttpRequest& req, HttpResponse& resp) { kick(req, resp); }}};
 }
 
+std::vector<AdminView> MessagingAdminRoutes::views() {
+    return {{"connections",
+             "Chat connections",
+             "/connections",
+             {{"id", "Connection"},
+              {"login", "Login"},
+              {"user_id", "User"},
+              {"peer", "Address"},
+              {"opened_at", "Opened", "time"},
+              {"logged_in_at", "Logged in", "time"},
+              {"messages_sent", "Messages sent"}},
+             {{"Kick", "POST", "/connections/{id}/kick", "row", "Close this chat connection?"}},
+             false,
+             true}};
+}
+
 void MessagingAdminRoutes::list(const HttpRequest& req, HttpResponse& resp) {
     std::uint64_t limit = 0, offset = 0;
     if (!number(req, "limit", 100, limit) || limit < 1 || limit > 1000) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "switchboard/AdminView.h"
 #include "switchboard/Config.h"
 #include "switchboard/HostContext.h"
 #include "switchboard/Http.h"
@@ -19,7 +20,7 @@
 namespace switchboard {
 
 /// Bumped whenever this header or anything it includes changes incompatibly.
-constexpr int kPluginAbiVersion = 6;
+constexpr int kPluginAbiVersion = 7;
 
 /// A plugin instance, created by the host from the plugin's library.
 ///
@@ -50,6 +51,8 @@ public:
     virtual std::vector<Route> routes() { return {}; }
     /// Routes mounted on the admin listener under /admin/api/<plugin>.
     virtual std::vector<Route> adminRoutes() { return {}; }
+    /// The console's views of the admin routes (see AdminView.h), served at /admin/api/views.
+    virtual std::vector<AdminView> adminViews() const { return {}; }
     virtual std::vector<WebSocketRoute> webSocketRoutes() { return {}; }
     /// For plugins served on a TLS TCP (stream) listener.
     virtual std::shared_ptr<StreamHandler> streamHandler() { return nullptr; }

@@ -9,8 +9,10 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "admin/Console.h"
 #include "loader/PluginManager.h"
 #include "services/MetricsRegistry.h"
+#include "services/RouteHistory.h"
 #include "switchboard/Json.h"
 #include "switchboard/SecretFile.h"
 
@@ -163,6 +165,15 @@ HttpHandler AdminApi::guard(HttpHandler handler) const {
             resp.error(403, "a change made with the admin cookie needs the console's Origin");
             return;
         }
+        // The Origin check alone trusts every browser to send one; a token only the console's
+        // own page can read (from the login answer) does not.
+        if (credential == Credential::Cookie && changes &&
+            !sameSecret(req.header(kCsrfHeader), _sessions.csrfToken(req.cookie(kCookieName)))) {
+            resp.error(403,
+                       "a change made with the admin cookie needs the X-CSRF-Token header from "
+                       "the console login");
+            return;
+        }
         handler(req, resp);
     };
 }
@@ -197,9 +208,9 @@ void AdminApi::login(const HttpRequest& req, HttpResponse& resp) {
     }
     access->limiter->forgive(address);
     std::chrono::milliseconds ttl = access->settings.sessionTtl;
+    std::string id = _sessions.create(ttl);
     std::string cookie =
-        std::string(kCookieName) + "=" + _sessions.create(ttl) +
-        "; HttpOnly; SameSite=Strict; Path=/; Max-Age=" +
+        std::string(kCookieName) + "=" + id + "; HttpOnly; SameSite=Strict; Path=/; Max-Age=" +
         std::to_string(std::chrono::duration_cast<std::chrono::seconds>(ttl).count());
     if (req.secure()) {
         cookie += "; Secure";
@@ -209,7 +220,18 @@ void AdminApi::login(const HttpRequest& req, HttpResponse& resp) {
     resp.json(200,
               "{\"session\":true,\"expires_in\":" +
                   std::to_string(std::chrono::duration_cast<std::chrono::seconds>(ttl).count()) +
-                  "}");
+                  ",\"csrf\":" + json::quote(_sessions.csrfToken(id)) + "}");
+}
+
+void AdminApi::session(const HttpRequest& req, HttpResponse& resp) {
+    resp.setHeader("Cache-Control", "no-store");
+    // Behind the guard: a cookie here is a live session unless a bearer header came instead.
+    std::string cookie = req.cookie(kCookieName);
+    if (!req.bearerToken().empty() || cookie.empty()) {
+        resp.json(200, "{\"session\":false,\"csrf\":null}");
+        return;
+    }
+    resp.json(200, "{\"session\":true,\"csrf\":" + json::quote(_sessions.csrfToken(cookie)) + "}");
 }
 
 void AdminApi::logout(const HttpRequest& req, HttpResponse& resp) {
@@ -251,6 +273,38 @@ std::vector<Route> AdminApi::routes() {
     routes.push_back(
         {"DELETE", "/admin/api/session",
          guard([this](const HttpRequest& req, HttpResponse& resp) { logout(req, resp); })});
+    routes.push_back(
+        {"GET", "/admin/api/session",
+         guard([this](const HttpRequest& req, HttpResponse& resp) { session(req, resp); })});
+    routes.push_back(
+        {"GET", "/admin/api/views", guard([this](const HttpRequest&, HttpResponse& resp) {
+             std::vector<std::pair<std::string, std::vector<AdminView>>> views;
+             _plugins.forEachRunning([&](const PluginSlot& slot) {
+                 if (!slot.adminViews.empty()) {
+                     views.emplace_back(slot.name, slot.adminViews);
+                 }
+             });
+             resp.json(200, adminViewsJson(views));
+         })});
+    routes.push_back(
+        {"GET", "/admin/api/metrics/history", guard([this](const HttpRequest&, HttpResponse& resp) {
+             const RouteHistory* history = _history.load();
+             if (history == nullptr) {
+                 resp.error(503, "the request history is not running");
+                 return;
+             }
+             resp.json(200, history->json());
+         })});
+    // The console's files are no secret (the data is behind the token), but they answer only
+    // the listener's own names, like everything on it.
+    HttpHandler console = [this](const HttpRequest& req, HttpResponse& resp) {
+        std::shared_ptr<const Access> access = std::atomic_load(&_access);
+        if (hostAllowed(*access, req, resp)) {
+            serveConsoleAsset(req.path(), resp);
+        }
+    };
+    routes.push_back({"GET", "/", console});
+    routes.push_back({"GET", "/console/{file}", console});
     routes.push_back({"GET", "/metrics", guard([this](const HttpRequest&, HttpResponse& resp) {
                           resp.setStatus(200);
                           resp.setBody(_metrics.render(), "text/plain; version=0.0.4");

@@ -1,7 +1,8 @@
-// The admin listener's own routes: /admin/api/plugins, /admin/api/reload, /admin/api/events
-// (Server-Sent Events of bus events), /admin/api/session (console login) and /metrics, and the
-// guard in front of every admin route: Host check, throttled token attempts, cookie sessions
-// and the Origin check of changes made with a cookie.
+// The admin listener's own routes: the console (GET /, /console/*), /admin/api/plugins,
+// /admin/api/reload, /admin/api/events (Server-Sent Events of bus events), /admin/api/session
+// (console login), /admin/api/views (the plugins' console views), /admin/api/metrics/history and
+// /metrics, and the guard in front of every admin route: Host check, throttled token attempts,
+// cookie sessions and the Origin and CSRF-token checks of changes made with a cookie.
 #pragma once
 
 #include <atomic>
@@ -26,6 +27,7 @@ namespace switchboard {
 
 class PluginManager;
 class MetricsRegistry;
+class RouteHistory;
 
 /// The admin section's access settings (admin.allowed_hosts, session_ttl, rate_limit).
 struct AdminSettings {
@@ -42,6 +44,8 @@ public:
              std::function<std::vector<std::string>()> reload);
     /// The bus the event stream reads (set once the host has opened it).
     void setBus(EventBus* bus) { _bus = bus; }
+    /// The per-route history /admin/api/metrics/history serves (set once at start).
+    void setHistory(const RouteHistory* history) { _history = history; }
 
     /// Sets the token every admin request must present as a Bearer header, or once to
     /// POST /admin/api/session for a session cookie. A new token ends every session.
@@ -53,7 +57,8 @@ public:
     /// "admin token required"} without a valid bearer token or session cookie; 429 with
     /// Retry-After while the client address has failed too often (counted before the
     /// comparison); 403 for a state-changing request authenticated by cookie whose Origin is
-    /// missing or not one of the listener's names.
+    /// missing or not one of the listener's names, or whose X-CSRF-Token header is not the
+    /// session's (from the login). Bearer requests need neither.
     HttpHandler guard(HttpHandler handler) const;
     /// The host's admin routes, already guarded.
     std::vector<Route> routes();
@@ -61,6 +66,7 @@ public:
     void stop();
 
     static constexpr const char* kCookieName = "switchboard_admin";
+    static constexpr const char* kCsrfHeader = "X-CSRF-Token";
 
 private:
     /// One open /admin/api/events stream: the events waiting for its handler.
@@ -80,11 +86,15 @@ private:
     Credential authenticate(const Access& access, const HttpRequest& req, HttpResponse& resp) const;
     void login(const HttpRequest& req, HttpResponse& resp);
     void logout(const HttpRequest& req, HttpResponse& resp);
+    /// GET /admin/api/session: whether the request came with a console session, and its CSRF
+    /// token (the console reads it again after a page reload).
+    void session(const HttpRequest& req, HttpResponse& resp);
     void events(const HttpRequest& request, HttpResponse& response);
 
     PluginManager& _plugins;
     MetricsRegistry& _metrics;
     std::atomic<EventBus*> _bus{nullptr};
+    std::atomic<const RouteHistory*> _history{nullptr};
     std::function<std::vector<std::string>()> _reload;
     std::shared_ptr<const std::string> _token;
     std::shared_ptr<const Access> _access;

@@ -4,6 +4,7 @@
 #include <Poco/File.h>
 #include <Poco/Logger.h>
 #include <Poco/Path.h>
+#include <Poco/Timestamp.h>
 
 #include <thread>
 
@@ -93,6 +94,17 @@ std::unique_ptr<Host::Loaded> Host::load() {
     l->plan = _plugins->prepare(*l->doc, l->config.listeners, l->errors, l->warnings);
     buildRoutes(*l, *l->plan);
     return l;
+}
+
+void Host::startHistory() {
+    auto interval = _config.adminHistoryInterval;
+    auto samples = static_cast<std::size_t>(_config.adminHistoryWindow / interval);
+    _history = std::make_unique<RouteHistory>(_metrics, interval, samples);
+    _admin->setHistory(_history.get());
+    RouteHistory* history = _history.get();
+    _timers.every("host", interval, [history] {
+        history->sample(static_cast<double>(Poco::Timestamp().epochMicroseconds()) / 1e6);
+    });
 }
 
 std::vector<Route> Host::hostRoutes() {
@@ -212,6 +224,7 @@ void Host::start() {
         _store = DataStore::open(_config.storeUrl, _workDir, _config.flushInterval);
         _bus = Bus::open(_config.busUrl, _config.busQueue);
         _admin->setBus(_bus.get());
+        startHistory();
         _kv = std::make_unique<SqlKeyValueStore>(*_store);
         _lua = std::make_unique<LuaEngine>(_kv.get(), _bus.get());
         _lua->load(luaOptions(_config));
