@@ -3,7 +3,7 @@
 //   node console-test.mjs <switchboard binary> <plugin dir> <screenshot dir>
 // Screenshots go to <screenshot dir>; the exit code is the verdict.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -128,6 +128,22 @@ try {
       await page.locator('#nav a', { hasText: title }).first().waitFor();
     }
     await shot('overview');
+  });
+
+  await step('a rejected reload shows the config errors with file:line:key', async () => {
+    const file = join(dir, 'switchboard.yaml');
+    const good = readFileSync(file, 'utf8');
+    writeFileSync(file, good.replace('devices: { listener: public }',
+      'devices: { listener: public, offline_after: soon }'));
+    await page.click('#reload');
+    const problem = page.locator('#reload-result .problems li').first();
+    await problem.waitFor();
+    assert.match(await problem.textContent(),
+      /switchboard\.yaml:\d+: plugins\.devices\.offline_after: expected a duration/);
+    await shot('reload-rejected');
+    writeFileSync(file, good);
+    await page.click('#reload');
+    await page.locator('#reload-result', { hasText: 'Configuration reloaded.' }).waitFor();
   });
 
   await step('disable and re-enable a plugin', async () => {
