@@ -62,6 +62,7 @@ let log = '';
 const server = spawn(binary, ['--config=' + join(dir, 'switchboard.yaml')], { cwd: dir });
 server.stdout.on('data', (d) => { log += d; });
 server.stderr.on('data', (d) => { log += d; });
+const closed = new Promise((r) => server.once('close', r));  // its output read to the end
 const admin = `http://127.0.0.1:${ports.admin}`;
 const pub = `http://127.0.0.1:${ports.pub}`;
 
@@ -234,8 +235,16 @@ try {
 } finally {
   if (browser) await browser.close();
   server.kill('SIGTERM');
-  await new Promise((r) => server.once('exit', r));
+  await closed;
   rmSync(dir, { recursive: true, force: true });
+}
+// Under the sanitizer build a server's memory error or undefined behaviour fails the test too.
+for (const marker of ['ERROR: AddressSanitizer', 'ERROR: LeakSanitizer', 'runtime error:']) {
+  if (log.includes(marker)) {
+    failed = true;
+    console.error('the server reported a sanitizer error:\n' + log);
+    break;
+  }
 }
 console.log(`${steps.length} passed, ${failed ? 1 : 0} failed (${Date.now() - started} ms)`);
 process.exit(failed ? 1 : 0);

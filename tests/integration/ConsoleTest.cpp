@@ -89,6 +89,11 @@ TEST_F(ConsoleTest, TheEmbeddedFilesComeWithAStrictPolicy) {
     EXPECT_EQ(script.header("Content-Type"), "text/javascript; charset=utf-8");
     EXPECT_EQ(script.body, readFile(std::string(SB_SOURCE_DIR) + "/core/console/console.js"));
     expectConsoleHeaders(script);
+    // Plugin views come from /admin/api/views: the console's code names no plugin.
+    for (const char* plugin : {"pairing", "auth", "devices", "signaling", "messaging", "chat"}) {
+        EXPECT_EQ(script.body.find(plugin), std::string::npos) << plugin;
+        EXPECT_EQ(page.body.find(plugin), std::string::npos) << plugin;
+    }
     HttpResult style = http("GET", ports.admin, "/console/console.css");
     ASSERT_EQ(style.status, 200);
     EXPECT_EQ(style.header("Content-Type"), "text/css; charset=utf-8");
