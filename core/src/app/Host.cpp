@@ -102,7 +102,9 @@ void Host::startHistory() {
     _history = std::make_unique<RouteHistory>(_metrics, interval, samples);
     _admin->setHistory(_history.get());
     RouteHistory* history = _history.get();
-    _timers.every("host", interval, [history] {
+    // An owner no plugin can have (a plugin name holds no dot): stopping a plugin cancels
+    // its own tasks, never this one.
+    _timers.every("host.history", interval, [history] {
         history->sample(static_cast<double>(Poco::Timestamp().epochMicroseconds()) / 1e6);
     });
 }
