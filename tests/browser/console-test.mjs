@@ -196,6 +196,13 @@ try {
     await row.waitFor();
     assert.match(await row.textContent(), /rack 3/);
     await shot('devices');
+    // A new one-time token, shown once as well.
+    page.once('dialog', (d) => d.accept());
+    await row.locator('button[data-action="New token"]').click();
+    const again = page.locator('#shown-once output[data-field=token_code]');
+    await again.waitFor();
+    assert.match(await again.textContent(), /^[0-9A-F]{6}$/);
+    await page.locator('#shown-once button', { hasText: 'Done' }).click();
   });
 
   await step('revoke a session', async () => {
