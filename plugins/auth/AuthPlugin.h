@@ -24,6 +24,7 @@ public:
     std::string listener() const override { return _config->listener; }
     std::vector<Route> routes() override { return _routes->routes(); }
     std::vector<Route> adminRoutes() override { return _routes->adminRoutes(); }
+    std::vector<AdminView> adminViews() const override { return AuthRoutes::adminViews(); }
     void start(HostContext& context) override;
     void stop() override;
 

@@ -191,6 +191,35 @@ std::vector<Route> AuthRoutes::adminRoutes() {
              .error(503, "account store unavailable (Retry-After)")}};
 }
 
+std::vector<AdminView> AuthRoutes::adminViews() {
+    return {{"users",
+             "Users",
+             "/users",
+             {{"id", "Id"},
+              {"username", "Username"},
+              {"email", "Email"},
+              {"source", "Source"},
+              {"created_at", "Created", "time"},
+              {"sessions", "Sessions"}},
+             {{"Sessions", "GET", "/sessions?user_id={id}"},
+              {"Delete", "DELETE", "/users/{id}", "row",
+               "Delete this account everywhere (sessions, chat history, memberships)?"}},
+             true,
+             true},
+            {"sessions",
+             "Sessions",
+             "/sessions",
+             {{"id", "Session"},
+              {"user_id", "User"},
+              {"username", "Login"},
+              {"created_at", "Created", "time"},
+              {"last_used", "Last used", "time"},
+              {"peer", "Address"}},
+             {{"Revoke", "DELETE", "/sessions/{id}", "row", "Revoke this session?"}},
+             false,
+             true}};
+}
+
 void AuthRoutes::login(const HttpRequest& req, HttpResponse& resp, const Runtime& rt) {
     _sessionRoutes.login(req, resp, rt);
 }

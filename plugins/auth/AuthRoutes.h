@@ -9,6 +9,7 @@
 #include "AuthConfig.h"
 #include "RouteSupport.h"
 #include "SessionRoutes.h"
+#include "switchboard/AdminView.h"
 #include "switchboard/Http.h"
 
 namespace switchboard::auth {
@@ -22,6 +23,8 @@ public:
     void bind(const Runtime* runtime) { _runtime = runtime; }
     std::vector<Route> routes();
     std::vector<Route> adminRoutes();
+    /// The console's views of these routes (AdminView.h).
+    static std::vector<AdminView> adminViews();
 
 private:
     using Handler = void (AuthRoutes::*)(const HttpRequest&, HttpResponse&, const Runtime&);

@@ -120,6 +120,40 @@ std::vector<Route> DevicesAdminRoutes::routes() {
              .error(503, "cannot store the revocation (Retry-After)")}};
 }
 
+std::vector<AdminView> DevicesAdminRoutes::views() {
+    // The token is shown once: only its hash is stored.
+    ViewAction enrol{"Enrol device",
+                     "POST",
+                     "",
+                     "view",
+                     "",
+                     {{"device_key", "Device key (empty: generated)"}, {"note", "Note"}},
+                     {"device_key", "token_code"}};
+    return {{"devices",
+             "Devices",
+             "",
+             {{"device_key", "Device"},
+              {"note", "Note"},
+              {"online", "Online", "bool"},
+              {"last_seen", "Last seen", "time"},
+              {"registered", "Registered", "bool"},
+              {"token_pending", "Token pending", "bool"},
+              {"revoked", "Revoked", "bool"},
+              {"device_info.ip_address", "Address"}},
+             {enrol,
+              {"New token",
+               "POST",
+               "/{device_key}/token",
+               "row",
+               "Issue a new one-time token for this device?",
+               {},
+               {"token_code"}},
+              {"Revoke", "DELETE", "/{device_key}", "row",
+               "Revoke this device? It can no longer report or register."}},
+             true,
+             true}};
+}
+
 bool DevicesAdminRoutes::validKey(const std::string& key) {
     if (key.empty() || key.size() > 128) {
         return false;

@@ -10,6 +10,7 @@
 #include "DeviceRegistry.h"
 #include "DevicesConfig.h"
 #include "DevicesStore.h"
+#include "switchboard/AdminView.h"
 #include "switchboard/HostContext.h"
 #include "switchboard/Http.h"
 
@@ -24,6 +25,8 @@ public:
     void bind(HostContext* context, DevicesStore* store);
     /// Paths relative to /admin/api/devices.
     std::vector<Route> routes();
+    /// The console's views of these routes (AdminView.h).
+    static std::vector<AdminView> views();
 
     /// True if `key` is 1-128 characters of A-Z a-z 0-9 . _ -
     static bool validKey(const std::string& key);

@@ -20,6 +20,7 @@ public:
     std::string listener() const override { return _config->listener; }
     std::vector<Route> routes() override { return _routes->routes(); }
     std::vector<Route> adminRoutes() override { return _adminRoutes->routes(); }
+    std::vector<AdminView> adminViews() const override { return DevicesAdminRoutes::views(); }
     void start(HostContext& context) override;
     void stop() override;
 

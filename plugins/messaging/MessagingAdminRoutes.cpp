@@ -29,6 +29,22 @@ std::vector<Route> MessagingAdminRoutes::routes() {
                  .error(404, "No such connection")}};
 }
 
+std::vector<AdminView> MessagingAdminRoutes::views() {
+    return {{"connections",
+             "Chat connections",
+             "/connections",
+             {{"id", "Connection"},
+              {"login", "Login"},
+              {"user_id", "User"},
+              {"peer", "Address"},
+              {"opened_at", "Opened", "time"},
+              {"logged_in_at", "Logged in", "time"},
+              {"messages_sent", "Messages sent"}},
+             {{"Kick", "POST", "/connections/{id}/kick", "row", "Close this chat connection?"}},
+             false,
+             true}};
+}
+
 void MessagingAdminRoutes::list(const HttpRequest& req, HttpResponse& resp) {
     PageQuery page;
     if (!PageQuery::read(req, resp, page)) {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "ChatHandler.h"
+#include "switchboard/AdminView.h"
 #include "switchboard/Http.h"
 
 namespace switchboard::messaging {
@@ -14,6 +15,8 @@ public:
     explicit MessagingAdminRoutes(ChatHandler& handler) : _handler(handler) {}
     /// Paths relative to /admin/api/messaging.
     std::vector<Route> routes();
+    /// The console's views of these routes (AdminView.h).
+    static std::vector<AdminView> views();
 
 private:
     /// GET /connections?limit=&offset= → {"connections": [...], "total": n}

@@ -23,6 +23,7 @@ public:
     std::string listener() const override { return _config->listener; }
     std::shared_ptr<StreamHandler> streamHandler() override { return _handler; }
     std::vector<Route> adminRoutes() override { return _adminRoutes->routes(); }
+    std::vector<AdminView> adminViews() const override { return MessagingAdminRoutes::views(); }
     void start(HostContext& context) override;
     void stop() override;
 

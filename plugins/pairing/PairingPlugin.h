@@ -19,6 +19,7 @@ public:
     std::string listener() const override { return _config->listener; }
     std::vector<Route> routes() override { return _routes->routes(); }
     std::vector<Route> adminRoutes() override { return _routes->adminRoutes(); }
+    std::vector<AdminView> adminViews() const override { return PairingRoutes::adminViews(); }
     void start(HostContext& context) override;
     void stop() override;
 

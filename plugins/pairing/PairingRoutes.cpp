@@ -174,6 +174,23 @@ std::vector<Route> PairingRoutes::adminRoutes() {
                  .paged(server, "the SSH user, the SSH key or the pairing code")}};
 }
 
+std::vector<AdminView> PairingRoutes::adminViews() {
+    return {{"servers",
+             "Servers",
+             "/servers",
+             {{"pairing_code", "Code"},
+              {"ssh_user", "SSH user"},
+              {"online", "Online", "bool"},
+              {"last_heartbeat", "Last heartbeat", "time"},
+              {"registered_at", "Registered", "time"},
+              {"ssh_tunnel", "SSH tunnel"},
+              {"listen_pubkey_tunnel", "Key tunnel"},
+              {"ssh_pubkey", "SSH key"}},
+             {},
+             false,
+             true}};
+}
+
 bool PairingRoutes::checkField(const std::string& name, const std::string& value,
                                HttpResponse& resp) const {
     if (value.empty()) {

@@ -9,6 +9,7 @@
 #include "PairingConfig.h"
 #include "PairingStore.h"
 #include "ServerRegistry.h"
+#include "switchboard/AdminView.h"
 #include "switchboard/HostContext.h"
 #include "switchboard/Http.h"
 #include "switchboard/RateLimiter.h"
@@ -24,6 +25,8 @@ public:
     void bind(HostContext* context, PairingStore* store);
     std::vector<Route> routes();
     std::vector<Route> adminRoutes();
+    /// The console's views of these routes (AdminView.h).
+    static std::vector<AdminView> adminViews();
 
 private:
     void registerServer(const HttpRequest& req, HttpResponse& resp);

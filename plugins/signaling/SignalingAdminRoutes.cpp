@@ -82,6 +82,37 @@ std::vector<Route> SignalingAdminRoutes::routes() {
              .error(404, "peer not found")}};
 }
 
+std::vector<AdminView> SignalingAdminRoutes::views() {
+    return {{"organizations",
+             "Organizations",
+             "/organizations",
+             {{"id", "Id"},
+              {"name", "Name"},
+              {"subnet", "Subnet"},
+              {"members", "Members"},
+              {"online", "Online peers"},
+              {"created_at", "Created", "time"}},
+             {{"Members", "GET", "/organizations/{id}"},
+              {"Delete", "DELETE", "/organizations/{id}", "row",
+               "Delete this organization, its members and their addresses?"}},
+             false,
+             true},
+            {"peers",
+             "Online peers",
+             "/peers",
+             {{"organization_id", "Organization"},
+              {"peer.peer_id", "Peer"},
+              {"peer.email", "User"},
+              {"peer.virtual_ip", "Virtual IP"},
+              {"remote_address", "Address"},
+              {"registered_at", "Since", "time"},
+              {"connected", "Connected", "bool"}},
+             {{"Kick", "DELETE", "/peers/{organization_id}/{peer.peer_id}", "row",
+               "Disconnect this peer?"}},
+             false,
+             true}};
+}
+
 void SignalingAdminRoutes::organizations(const HttpRequest& req, HttpResponse& resp) {
     PageQuery page;
     if (!PageQuery::read(req, resp, page)) {

@@ -8,6 +8,7 @@
 
 #include "PeerRegistry.h"
 #include "SignalingStore.h"
+#include "switchboard/AdminView.h"
 #include "switchboard/HostContext.h"
 #include "switchboard/Http.h"
 
@@ -18,6 +19,8 @@ public:
     explicit SignalingAdminRoutes(PeerRegistry& registry) : _registry(registry) {}
     void bind(HostContext* context, SignalingStore* store);
     std::vector<Route> routes();
+    /// The console's views of these routes (AdminView.h).
+    static std::vector<AdminView> views();
 
 private:
     void organizations(const HttpRequest& req, HttpResponse& resp);

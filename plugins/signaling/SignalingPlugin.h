@@ -23,6 +23,7 @@ public:
     std::string listener() const override { return _config->listener; }
     std::vector<Route> routes() override { return _routes->routes(); }
     std::vector<Route> adminRoutes() override { return _adminRoutes->routes(); }
+    std::vector<AdminView> adminViews() const override { return SignalingAdminRoutes::views(); }
     std::vector<WebSocketRoute> webSocketRoutes() override;
     void start(HostContext& context) override;
     void stop() override;

@@ -145,11 +145,16 @@ TEST_F(AuditLogTest, AdminTokenFailuresAndTheLimiterStartingToRefuse) {
                             std::string("{\"token\":\"") + kAdminToken + "\"}");
     ASSERT_EQ(login.status, 200);
     std::string cookie = login.header("Set-Cookie").substr(0, login.header("Set-Cookie").find(';'));
-    EXPECT_EQ(
-        http("DELETE", ports->admin, "/admin/api/session", "",
-             {{"Cookie", cookie}, {"Origin", "http://127.0.0.1:" + std::to_string(ports->admin)}})
-            .status,
-        200);
+    // The login's answer carries the CSRF token a change made with the cookie must send.
+    std::size_t at = login.body.find("\"csrf\":\"");
+    ASSERT_NE(at, std::string::npos) << login.body;
+    std::string csrf = login.body.substr(at + 8, login.body.find('"', at + 8) - at - 8);
+    EXPECT_EQ(http("DELETE", ports->admin, "/admin/api/session", "",
+                   {{"Cookie", cookie},
+                    {"Origin", "http://127.0.0.1:" + std::to_string(ports->admin)},
+                    {"X-CSRF-Token", csrf}})
+                  .status,
+              200);
     expectEntry(audit("admin.login"), 0, "admin", "127.0.0.1", "{}");
     expectEntry(audit("admin.logout"), 0, "admin", "127.0.0.1", "{}");
 }

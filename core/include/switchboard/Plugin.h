@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "switchboard/AdminView.h"
 #include "switchboard/Config.h"
 #include "switchboard/HostContext.h"
 #include "switchboard/Http.h"
@@ -50,6 +51,8 @@ public:
     virtual std::vector<Route> routes() { return {}; }
     /// Routes mounted on the admin listener under /admin/api/<plugin>.
     virtual std::vector<Route> adminRoutes() { return {}; }
+    /// The console's views of the admin routes (see AdminView.h), served at /admin/api/views.
+    virtual std::vector<AdminView> adminViews() const { return {}; }
     virtual std::vector<WebSocketRoute> webSocketRoutes() { return {}; }
     /// For plugins served on a TLS TCP (stream) listener.
     virtual std::shared_ptr<StreamHandler> streamHandler() { return nullptr; }

@@ -12,8 +12,10 @@
 #include <Poco/Logger.h>
 
 #include "admin/AuditLog.h"
+#include "admin/Console.h"
 #include "loader/PluginManager.h"
 #include "services/MetricsRegistry.h"
+#include "services/RouteHistory.h"
 #include "switchboard/Json.h"
 #include "switchboard/SecretFile.h"
 
@@ -240,6 +242,15 @@ HttpHandler AdminApi::guard(HttpHandler handler) const {
             resp.error(403, "a change made with the admin cookie needs the console's Origin");
             return;
         }
+        // The Origin check alone trusts every browser to send one; a token only the console's
+        // own page can read (from the login answer) does not.
+        if (credential == Credential::Cookie && changes &&
+            !sameSecret(req.header(kCsrfHeader), _sessions.csrfToken(req.cookie(kCookieName)))) {
+            resp.error(403,
+                       "a change made with the admin cookie needs the X-CSRF-Token header from "
+                       "the console login");
+            return;
+        }
         handler(req, resp);
     };
 }
@@ -276,9 +287,9 @@ void AdminApi::login(const HttpRequest& req, HttpResponse& resp) {
     access->limiter->forgive(address);
     audit("admin", address, "admin.login", "{}");
     std::chrono::milliseconds ttl = access->settings.sessionTtl;
+    std::string id = _sessions.create(ttl);
     std::string cookie =
-        std::string(kCookieName) + "=" + _sessions.create(ttl) +
-        "; HttpOnly; SameSite=Strict; Path=/; Max-Age=" +
+        std::string(kCookieName) + "=" + id + "; HttpOnly; SameSite=Strict; Path=/; Max-Age=" +
         std::to_string(std::chrono::duration_cast<std::chrono::seconds>(ttl).count());
     if (req.secure()) {
         cookie += "; Secure";
@@ -288,7 +299,18 @@ void AdminApi::login(const HttpRequest& req, HttpResponse& resp) {
     resp.json(200,
               "{\"session\":true,\"expires_in\":" +
                   std::to_string(std::chrono::duration_cast<std::chrono::seconds>(ttl).count()) +
-                  "}");
+                  ",\"csrf\":" + json::quote(_sessions.csrfToken(id)) + "}");
+}
+
+void AdminApi::session(const HttpRequest& req, HttpResponse& resp) {
+    resp.setHeader("Cache-Control", "no-store");
+    // Behind the guard: a cookie here is a live session unless a bearer header came instead.
+    std::string cookie = req.cookie(kCookieName);
+    if (!req.bearerToken().empty() || cookie.empty()) {
+        resp.json(200, "{\"session\":false,\"csrf\":null}");
+        return;
+    }
+    resp.json(200, "{\"session\":true,\"csrf\":" + json::quote(_sessions.csrfToken(cookie)) + "}");
 }
 
 void AdminApi::logout(const HttpRequest& req, HttpResponse& resp) {
@@ -410,6 +432,57 @@ std::vector<Route> AdminApi::routes() {
          guarded(RouteDoc("Console logout: ends the cookie's session")
                      .answer(200, "logged out; the cookie is cleared",
                              Schema::object({{"session", Schema::boolean()}})))});
+    routes.push_back(
+        {"GET", "/admin/api/session",
+         guard([this](const HttpRequest& req, HttpResponse& resp) { session(req, resp); }), false,
+         guarded(RouteDoc("The console session's CSRF token (after a page reload)")
+                     .answer(200, "the session",
+                             Schema::object({{"session", Schema::boolean()},
+                                             {"csrf", Schema::string("send as X-CSRF-Token")}})))});
+    routes.push_back(
+        {"GET", "/admin/api/views", guard([this](const HttpRequest&, HttpResponse& resp) {
+             std::vector<std::pair<std::string, std::vector<AdminView>>> views;
+             _plugins.forEachRunning([&](const PluginSlot& slot) {
+                 if (!slot.adminViews.empty()) {
+                     views.emplace_back(slot.name, slot.adminViews);
+                 }
+             });
+             resp.json(200, adminViewsJson(views));
+         }),
+         false,
+         guarded(RouteDoc("The console views the running plugins describe (docs/console.md)")
+                     .answer(200, "the views by plugin", Schema::anyObject()))});
+    routes.push_back(
+        {"GET", "/admin/api/metrics/history", guard([this](const HttpRequest&, HttpResponse& resp) {
+             const RouteHistory* history = _history.load();
+             if (history == nullptr) {
+                 resp.error(503, "the request history is not running");
+                 return;
+             }
+             resp.json(200, history->json());
+         }),
+         false,
+         guarded(RouteDoc("Requests and p99 per route, sampled every admin.history_interval over "
+                          "admin.history_window")
+                     .answer(200, "the samples", Schema::anyObject())
+                     .error(503, "the request history is not running"))});
+    // The console's files are no secret (the data is behind the token), but they answer only
+    // the listener's own names, like everything on it.
+    HttpHandler console = [this](const HttpRequest& req, HttpResponse& resp) {
+        std::shared_ptr<const Access> access = std::atomic_load(&_access);
+        if (hostAllowed(*access, req, resp)) {
+            serveConsoleAsset(req.path(), resp);
+        }
+    };
+    routes.push_back({"GET", "/", console, false,
+                      RouteDoc("The admin web console (one page; log in with the admin token)")
+                          .answerOfType(200, "the page", "text/html")
+                          .error(421, "a Host this listener does not serve")});
+    routes.push_back({"GET", "/console/{file}", console, false,
+                      RouteDoc("The console's script and style sheet")
+                          .answerOfType(200, "the file", "text/javascript")
+                          .error(404, "no such file")
+                          .error(421, "a Host this listener does not serve")});
     routes.push_back({"GET", "/metrics", guard([this](const HttpRequest&, HttpResponse& resp) {
                           resp.setStatus(200);
                           resp.setBody(_metrics.render(), "text/plain; version=0.0.4");

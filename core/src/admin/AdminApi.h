@@ -1,8 +1,9 @@
-// The admin listener's own routes: /admin/api/plugins (with runtime enable/disable),
-// /admin/api/reload, /admin/api/events
-// (Server-Sent Events of bus events), /admin/api/session (console login) and /metrics, and the
-// guard in front of every admin route: Host check, throttled token attempts, cookie sessions
-// and the Origin check of changes made with a cookie.
+// The admin listener's own routes: the console (GET /, /console/*), /admin/api/plugins (with
+// runtime enable/disable), /admin/api/reload, /admin/api/events (Server-Sent Events of bus
+// events), /admin/api/audit, /admin/api/session (console login), /admin/api/views (the plugins'
+// console views), /admin/api/metrics/history and /metrics, and the guard in front of every admin
+// route: Host check, throttled token attempts, cookie sessions and the Origin and CSRF-token
+// checks of changes made with a cookie.
 #pragma once
 
 #include <atomic>
@@ -51,6 +52,7 @@ struct AdminHooks {
     /// The runtime overrides in force.
     std::function<std::map<std::string, bool>()> overrides;
 };
+class RouteHistory;
 
 /// The admin section's access settings (admin.allowed_hosts, session_ttl, rate_limit).
 struct AdminSettings {
@@ -68,6 +70,8 @@ public:
     /// The audit log the guard and the routes record to and GET /admin/api/audit lists (set
     /// once the store is open; nullptr at stop).
     void setAudit(AuditLog* audit) { _audit = audit; }
+    /// The per-route history /admin/api/metrics/history serves (set once at start).
+    void setHistory(const RouteHistory* history) { _history = history; }
 
     /// Sets the token every admin request must present as a Bearer header, or once to
     /// POST /admin/api/session for a session cookie. A new token ends every session.
@@ -79,7 +83,8 @@ public:
     /// "admin token required"} without a valid bearer token or session cookie; 429 with
     /// Retry-After while the client address has failed too often (counted before the
     /// comparison); 403 for a state-changing request authenticated by cookie whose Origin is
-    /// missing or not one of the listener's names.
+    /// missing or not one of the listener's names, or whose X-CSRF-Token header is not the
+    /// session's (from the login). Bearer requests need neither.
     HttpHandler guard(HttpHandler handler) const;
     /// Adds what the guard answers to `doc` (400/421 Host, 401, 429, 403) and the admin
     /// credentials (bearer token or console cookie).
@@ -90,6 +95,7 @@ public:
     void stop();
 
     static constexpr const char* kCookieName = "switchboard_admin";
+    static constexpr const char* kCsrfHeader = "X-CSRF-Token";
 
 private:
     /// One open /admin/api/events stream: the events waiting for its handler.
@@ -109,6 +115,9 @@ private:
     Credential authenticate(const Access& access, const HttpRequest& req, HttpResponse& resp) const;
     void login(const HttpRequest& req, HttpResponse& resp);
     void logout(const HttpRequest& req, HttpResponse& resp);
+    /// GET /admin/api/session: whether the request came with a console session, and its CSRF
+    /// token (the console reads it again after a page reload).
+    void session(const HttpRequest& req, HttpResponse& resp);
     void events(const HttpRequest& request, HttpResponse& response);
     void auditPage(const HttpRequest& req, HttpResponse& resp);
     /// Records to the audit log, if there is one.
@@ -126,6 +135,7 @@ private:
     std::atomic<EventBus*> _bus{nullptr};
     std::atomic<AuditLog*> _audit{nullptr};
     AdminHooks _hooks;
+    std::atomic<const RouteHistory*> _history{nullptr};
     std::shared_ptr<const std::string> _token;
     std::shared_ptr<const Access> _access;
     mutable AdminSessions _sessions;

@@ -4,8 +4,26 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace switchboard {
+
+AdminSessions::AdminSessions() {
+    if (sodium_init() < 0) {
+        throw std::runtime_error("libsodium failed to initialise");
+    }
+    randombytes_buf(_csrfKey, sizeof _csrfKey);
+}
+
+std::string AdminSessions::csrfToken(const std::string& id) const {
+    unsigned char hash[32];
+    std::string input = "csrf:" + id;
+    crypto_generichash(hash, sizeof hash, reinterpret_cast<const unsigned char*>(input.data()),
+                       input.size(), _csrfKey, sizeof _csrfKey);
+    char hex[2 * sizeof hash + 1];
+    sodium_bin2hex(hex, sizeof hex, hash, sizeof hash);
+    return hex;
+}
 
 std::string AdminSessions::digest(const std::string& id) {
     // Looked up by a digest: neither a memory dump nor the map's comparisons reveal an id.

@@ -4,6 +4,7 @@
 #include <Poco/File.h>
 #include <Poco/Logger.h>
 #include <Poco/Path.h>
+#include <Poco/Timestamp.h>
 
 #include <algorithm>
 #include <thread>
@@ -113,6 +114,19 @@ std::unique_ptr<Host::Loaded> Host::load(const PluginOverrideMap* overrides) {
     l->plan = _plugins->prepare(*l->doc, l->config.listeners, l->errors, l->warnings, l->overrides);
     buildRoutes(*l, *l->plan);
     return l;
+}
+
+void Host::startHistory() {
+    auto interval = _config.adminHistoryInterval;
+    auto samples = static_cast<std::size_t>(_config.adminHistoryWindow / interval);
+    _history = std::make_unique<RouteHistory>(_metrics, interval, samples);
+    _admin->setHistory(_history.get());
+    RouteHistory* history = _history.get();
+    // An owner no plugin can have (a plugin name holds no dot): stopping a plugin cancels
+    // its own tasks, never this one.
+    _timers.every("host.history", interval, [history] {
+        history->sample(static_cast<double>(Poco::Timestamp().epochMicroseconds()) / 1e6);
+    });
 }
 
 std::vector<Route> Host::hostRoutes() {
@@ -253,6 +267,7 @@ void Host::start() {
         _admin->setAudit(_audit.get());
         _bus = Bus::open(_config.busUrl, _config.busQueue);
         _admin->setBus(_bus.get());
+        startHistory();
         _kv = std::make_unique<SqlKeyValueStore>(*_store);
         _lua = std::make_unique<LuaEngine>(_kv.get(), _bus.get());
         _lua->load(luaOptions(_config));

@@ -19,6 +19,7 @@
 #include "net/ConnectionLimits.h"
 #include "net/Reactor.h"
 #include "services/MetricsRegistry.h"
+#include "services/RouteHistory.h"
 #include "services/ServiceRegistry.h"
 #include "services/TimerService.h"
 #include "services/WorkPool.h"
@@ -89,6 +90,8 @@ private:
     /// buildRoutes() over the plan the manager has applied (failed plugins left out).
     void rebuildRoutes(Loaded& loaded);
     void applyRoutes(Loaded& loaded);
+    /// Samples the per-route history for the console's charts every admin.history_interval.
+    void startHistory();
     /// /healthz and /readyz, on every HTTP listener.
     std::vector<Route> hostRoutes();
     /// Starts one listener; a bind failure becomes a StartError naming it.
@@ -106,6 +109,7 @@ private:
     PluginOverrideMap _overrides;  ///< in force (guarded by _overridesMutex)
 
     MetricsRegistry _metrics;
+    std::unique_ptr<RouteHistory> _history;  ///< sampled on _timers, destroyed (stopped) first
     ServiceRegistry _services;
     TimerService _timers;
     std::unique_ptr<DataStore> _store;

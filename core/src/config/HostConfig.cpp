@@ -121,6 +121,12 @@ ConfigSchema buildSchema() {
                         "name:port: that port); any other Host gets 421 (DNS rebinding)")
             .duration("session_ttl", "12h",
                       "Lifetime of a console session (cookie from POST /admin/api/session)")
+            .atLeast("1s")
+            .duration("history_interval", "10s",
+                      "How often the per-route request history of the console's charts is "
+                      "sampled (/admin/api/metrics/history; read at start)")
+            .atLeast("1s")
+            .duration("history_window", "15m", "How far back that history reaches (read at start)")
             .atLeast("1s");
     admin.section("rate_limit", "Failed admin token attempts (429 with Retry-After beyond)")
         .integer("per_address", 10, 0, 1000000,
@@ -198,6 +204,8 @@ HostConfig HostConfig::parse(const ConfigDocument& doc, const std::string& workD
             c.adminAllowedHosts.push_back(entry);
         }
         c.adminSessionTtl = root.getDuration("admin.session_ttl");
+        c.adminHistoryInterval = root.getDuration("admin.history_interval");
+        c.adminHistoryWindow = root.getDuration("admin.history_window");
         c.adminFailuresPerAddress =
             static_cast<std::uint64_t>(root.getInt("admin.rate_limit.per_address"));
         c.adminFailureWindow = root.getDuration("admin.rate_limit.window");

@@ -41,6 +41,8 @@ struct HostConfig {
     std::string adminListener = "admin";
     std::vector<std::string> adminAllowedHosts;
     std::chrono::milliseconds adminSessionTtl{12 * 3600 * 1000};
+    std::chrono::milliseconds adminHistoryInterval{10000};
+    std::chrono::milliseconds adminHistoryWindow{15 * 60 * 1000};
     std::uint64_t adminFailuresPerAddress = 10;
     std::chrono::milliseconds adminFailureWindow{60000};
     std::chrono::milliseconds auditRetention{90LL * 24 * 3600 * 1000};

@@ -228,6 +228,7 @@ std::unique_ptr<PluginPlan> PluginManager::prepare(
                                 slot->listener = slot->plugin->listener();
                                 slot->routes = slot->plugin->routes();
                                 slot->adminRoutes = slot->plugin->adminRoutes();
+                                slot->adminViews = slot->plugin->adminViews();
                                 slot->webSocketRoutes = slot->plugin->webSocketRoutes();
                                 slot->streamHandler = slot->plugin->streamHandler();
                             }) == false) {

@@ -68,6 +68,7 @@ struct PluginSlot {
     bool fresh = false;              ///< a new instance (to start) rather than a running one
     std::vector<Route> routes;
     std::vector<Route> adminRoutes;
+    std::vector<AdminView> adminViews;
     std::vector<WebSocketRoute> webSocketRoutes;
     std::shared_ptr<StreamHandler> streamHandler;
     std::unique_ptr<PluginContext> context;

@@ -35,7 +35,10 @@ std::string withLabels(const std::string& name, const std::string& labels) {
 }  // namespace
 
 RouteMetrics::RouteMetrics(std::string listener, std::string method, std::string route)
-    : _labels("listener=\"" + escapeLabel(listener) + "\",method=\"" + escapeLabel(method) +
+    : _listener(listener),
+      _method(method),
+      _route(route),
+      _labels("listener=\"" + escapeLabel(listener) + "\",method=\"" + escapeLabel(method) +
               "\",route=\"" + escapeLabel(route) + "\"") {}
 
 void RouteMetrics::observe(int status, std::uint64_t micros) {
@@ -51,6 +54,14 @@ void RouteMetrics::observe(int status, std::uint64_t micros) {
     }
     _buckets[i].fetch_add(1, std::memory_order_relaxed);
     _sumMicros.fetch_add(micros, std::memory_order_relaxed);
+}
+
+RouteMetrics::Buckets RouteMetrics::buckets() const {
+    Buckets out{};
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        out[i] = _buckets[i].load(std::memory_order_relaxed);
+    }
+    return out;
 }
 
 void RouteMetrics::render(std::string& out) const {
@@ -176,6 +187,13 @@ Counter& PluginMetrics::counter(const std::string& name, const std::string& help
 void PluginMetrics::gauge(const std::string& name, const std::string& help,
                           std::function<double()> read, const std::string& labels) {
     _registry.gauge(_plugin, _prefix + name, help, std::move(read), labels);
+}
+
+void MetricsRegistry::forEachRoute(const std::function<void(const RouteMetrics&)>& fn) const {
+    std::lock_guard<std::mutex> lock(_mutex);
+    for (const auto& [key, route] : _routes) {
+        fn(*route);
+    }
 }
 
 }  // namespace switchboard

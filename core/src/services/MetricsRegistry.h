@@ -21,8 +21,14 @@ class RouteMetrics {
 public:
     static constexpr std::array<double, 12> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                                         0.05,   0.1,   0.25,   0.5,   1.0,  2.5};
+    using Buckets = std::array<std::uint64_t, kBuckets.size() + 1>;
     RouteMetrics(std::string listener, std::string method, std::string route);
     void observe(int status, std::uint64_t micros);
+    /// Requests so far in each latency bucket (not cumulative; the last is beyond kBuckets).
+    Buckets buckets() const;
+    const std::string& listener() const { return _listener; }
+    const std::string& method() const { return _method; }
+    const std::string& route() const { return _route; }
     /// Appends the switchboard_http_requests_total lines.
     void render(std::string& out) const;
     /// Appends the switchboard_http_request_duration_seconds lines.
@@ -31,6 +37,9 @@ public:
     std::uint64_t count(int cls) const { return _byClass[cls].load(std::memory_order_relaxed); }
 
 private:
+    std::string _listener;
+    std::string _method;
+    std::string _route;
     std::string _labels;
     std::array<std::atomic<std::uint64_t>, 6> _byClass{};
     std::array<std::atomic<std::uint64_t>, kBuckets.size() + 1> _buckets{};
@@ -52,6 +61,8 @@ public:
     /// whose label sets change, e.g. plugin states).
     void addCollector(std::function<void(std::string&)> collector);
     std::string render() const;
+    /// Calls `fn` for every route's metrics (under the registry's lock; do not call back).
+    void forEachRoute(const std::function<void(const RouteMetrics&)>& fn) const;
 
 private:
     std::vector<std::function<void(std::string&)>> _collectors;
