@@ -255,6 +255,9 @@ std::vector<Route> AdminApi::routes() {
                           resp.setStatus(200);
                           resp.setBody(_metrics.render(), "text/plain; version=0.0.4");
                       })});
+    for (const auto& route : _extraRoutes) {
+        routes.push_back({route.method, route.path, guard(route.handler), route.nonBlocking});
+    }
     return routes;
 }
 

@@ -11,11 +11,13 @@
 #include <vector>
 
 #include "admin/AdminApi.h"
+#include "app/LogLevels.h"
 #include "app/RouteAssembler.h"
 #include "config/HostConfig.h"
 #include "loader/PluginManager.h"
 #include "net/ConnectionLimits.h"
 #include "net/Reactor.h"
+#include "services/AccessLog.h"
 #include "services/MetricsRegistry.h"
 #include "services/ServiceRegistry.h"
 #include "services/TimerService.h"
@@ -99,6 +101,8 @@ private:
     std::unique_ptr<PluginManager> _plugins;
     std::unique_ptr<AdminApi> _admin;
     std::unique_ptr<RouteAssembler> _routes;
+    std::unique_ptr<LogLevels> _logLevels;
+    std::unique_ptr<AccessLog> _accessLog;  ///< outlives the listeners that write to it
     HostServices _hostServices;
     std::map<std::string, std::unique_ptr<HttpListener>> _http;
     std::map<std::string, std::unique_ptr<StreamListener>> _streams;
