@@ -10,12 +10,10 @@
 #include <Poco/Util/Option.h>
 #include <Poco/Util/OptionSet.h>
 
-#include <sys/resource.h>
-
-#include <csignal>
 #include <iostream>
 
 #include "app/Host.h"
+#include "app/Platform.h"
 #include "config/HostConfig.h"
 
 namespace switchboard {
@@ -115,21 +113,7 @@ int SwitchboardApp::main(const std::vector<std::string>&) {
         }
         return EXIT_OK;
     }
-    // Block the signals before any thread exists, so they all inherit the mask and only the
-    // sigwait loop below sees them (POCO's own wait ignores SIGHUP, which would kill us).
-    sigset_t signals;
-    sigemptyset(&signals);
-    for (int s : {SIGHUP, SIGINT, SIGTERM, SIGQUIT}) {
-        sigaddset(&signals, s);
-    }
-    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-    std::signal(SIGPIPE, SIG_IGN);
-    // Thousands of idle WebSockets need thousands of descriptors: use all the hard limit allows.
-    rlimit files{};
-    if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
-        files.rlim_cur = files.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &files);
-    }
+    platform::prepareMainThread();  // before any thread exists (signals, file limit)
 
     Poco::Net::initializeSSL();
     // Outgoing TLS (webhooks, SMTP) that cannot verify its peer fails; POCO's default handler
@@ -157,10 +141,7 @@ int SwitchboardApp::main(const std::vector<std::string>&) {
         }
         for (;;) {
             int sig = 0;
-            if (sigwait(&signals, &sig) != 0) {
-                continue;
-            }
-            if (sig == SIGHUP) {
+            if (platform::waitForRequest(sig) == platform::Request::Reload) {
                 Poco::Logger::get("switchboard.host").notice("SIGHUP: reloading configuration");
                 host.reload();
                 continue;
