@@ -13,6 +13,7 @@
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/SecureServerSocket.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/StreamCopier.h>
 
@@ -53,11 +54,15 @@ public:
         std::string body;
     };
 
-    explicit Receiver(std::vector<int> statuses = {200}) : _statuses(std::move(statuses)) {
+    /// With `tls`, an https receiver (the context holds its certificate).
+    explicit Receiver(std::vector<int> statuses = {200}, Poco::Net::Context::Ptr tls = nullptr)
+        : _statuses(std::move(statuses)) {
         auto* params = new Poco::Net::HTTPServerParams;
         params->setMaxThreads(8);
+        Poco::Net::SocketAddress any("127.0.0.1", 0);
         _server = std::make_unique<Poco::Net::HTTPServer>(
-            new Factory(*this), Poco::Net::ServerSocket(Poco::Net::SocketAddress("127.0.0.1", 0)),
+            new Factory(*this),
+            tls ? Poco::Net::SecureServerSocket(any, 64, tls) : Poco::Net::ServerSocket(any),
             params);
         _server->start();
     }
@@ -316,4 +321,46 @@ TEST(WebhooksTest, ConfigErrorsNameTheHookAndTheKey) {
                          "plugins.webhooks.hooks.c.topics: 'a*b' is not a topic "
                          "pattern (exact, prefix.* or *)"))
         << r.output;
+}
+
+TEST(WebhooksTest, HttpsReceiversAreVerifiedAgainstTheHooksCaFile) {
+    TempDir dir;
+    dir.write("mkcert.sh",
+              "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
+              "-subj /CN=localhost "
+              "-addext subjectAltName=DNS:localhost -keyout key.pem -out cert.pem 2>/dev/null\n");
+    ASSERT_EQ(runCommand({"/bin/sh", "mkcert.sh"}, dir.path()).exitCode, 0);
+    Poco::Net::Context::Ptr tls =
+        new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, dir.file("key.pem"),
+                               dir.file("cert.pem"), "", Poco::Net::Context::VERIFY_NONE);
+    Receiver receiver({200}, tls);
+    std::string url = "https://localhost:" + std::to_string(receiver.port()) + "/hook";
+    Ports ports;
+    std::string yaml =
+        configYaml(dir, ports,
+                   "  pairing: { listener: pairing }\n"
+                   "  webhooks:\n"
+                   "    hooks:\n"
+                   "      trusted: { url: \"" +
+                       url + "\", topics: [server.*], secret: " + kSecret +
+                       ", ca_file: " + dir.file("cert.pem") +
+                       " }\n"
+                       "      untrusted: { url: \"" +
+                       url + "\", topics: [server.*], secret: " + kSecret + ", retry_for: 0s }\n");
+    ServerProcess server(dir, yaml);
+    ASSERT_TRUE(server.waitReady(ports.pairing)) << server.log();
+    ASSERT_EQ(registerServer(ports.pairing, 7).status, 200);
+    ASSERT_TRUE(eventually([&] { return receiver.count() == 1; })) << server.log();
+    auto r = receiver.requests()[0];
+    EXPECT_EQ(r.headers["X-Switchboard-Signature"], "sha256=" + hmacHex(kSecret, r.body));
+    EXPECT_TRUE(contains(r.body, "\"hook\":\"trusted\"")) << r.body;
+    // The self-signed receiver is not in the system's CAs: that hook's attempt fails, once.
+    ASSERT_TRUE(eventually([&] {
+        return contains(http("GET", ports.admin, "/admin/api/webhooks", "", kAdmin).body,
+                        "\"hook\":\"untrusted\",\"topic\":\"server.online\",\"state\":"
+                        "\"failed\",\"attempts\":1,\"status\":null,\"error\":\"");
+    })) << http("GET", ports.admin, "/admin/api/webhooks", "", kAdmin).body;
+    EXPECT_EQ(receiver.count(), 1u);
+    EXPECT_TRUE(contains(http("GET", ports.admin, "/admin/api/webhooks", "", kAdmin).body,
+                         "certificate verify failed"));
 }
