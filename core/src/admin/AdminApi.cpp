@@ -490,6 +490,10 @@ std::vector<Route> AdminApi::routes() {
                       false,
                       guarded(RouteDoc("Metrics in the Prometheus text format")
                                   .answerOfType(200, "the metrics", "text/plain"))});
+    for (const auto& route : _extraRoutes) {
+        routes.push_back({route.method, route.path, guard(route.handler), route.nonBlocking,
+                          guarded(route.doc)});
+    }
     return routes;
 }
 

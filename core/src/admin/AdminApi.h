@@ -91,6 +91,13 @@ public:
     static void documentGuard(RouteDoc& doc);
     /// The host's admin routes, already guarded.
     std::vector<Route> routes();
+    /// More host routes (e.g. /admin/api/log-levels), guarded like the others; before the
+    /// first routes().
+    void addRoutes(std::vector<Route> routes) {
+        for (auto& r : routes) {
+            _extraRoutes.push_back(std::move(r));
+        }
+    }
     /// Ends open event streams at once (shutdown).
     void stop();
 
@@ -142,6 +149,7 @@ private:
     std::atomic<bool> _stopping{false};
     std::mutex _subscribersMutex;
     std::set<std::shared_ptr<Subscriber>> _subscribers;
+    std::vector<Route> _extraRoutes;
 };
 
 /// Reads the admin token (the first line) from `file`, or creates it as a SecretFile (32

@@ -104,6 +104,14 @@ std::unique_ptr<Host::Loaded> Host::load(const PluginOverrideMap* overrides) {
         };
         hooks.overrides = [this] { return this->overrides(); };
         _admin = std::make_unique<AdminApi>(*_plugins, _metrics, std::move(hooks));
+        _logLevels = std::make_unique<LogLevels>([this] {
+            std::vector<std::string> names;
+            for (const auto& p : _plugins->list()) {
+                names.push_back(p.name);
+            }
+            return names;
+        });
+        _admin->addRoutes(_logLevels->routes());
         _routes = std::make_unique<RouteAssembler>(_metrics, *_admin, hostRoutes());
     }
     if (overrides) {
@@ -235,6 +243,7 @@ void Host::start() {
     }
     _config = l->config;
     configureLogging(_config);
+    _logLevels->apply(_config.logLevel);
     for (const auto& w : l->warnings) {
         log().warning("%s", w);
     }
@@ -274,6 +283,9 @@ void Host::start() {
         _reactor = std::make_unique<Reactor>(_config.eventThreads);
         _requestBytes = std::make_unique<ByteBudget>(_config.maxBufferedBytes);
         _work = std::make_unique<WorkPool>(_config.workThreads, _config.workQueue);
+        _accessLog = std::make_unique<AccessLog>(_metrics);
+        _accessLog->configure(_config.accessLogFile, _config.accessLogFormat,
+                              _config.accessLogQueue);
     } catch (const StartError&) {
         throw;
     } catch (const std::exception& e) {
@@ -291,6 +303,7 @@ void Host::start() {
         if (options.protocol == "http") {
             _http[name] =
                 std::make_unique<HttpListener>(options, _metrics, *_reactor, *_requestBytes);
+            _http[name]->setAccessLog(_accessLog.get());
         } else if (l->mounts.streams.count(name)) {
             _streams[name] = std::make_unique<StreamListener>(options, *_reactor);
         } else {
@@ -472,7 +485,15 @@ std::vector<std::string> Host::apply(std::unique_ptr<Loaded> l, bool& rejected) 
     if (!l->config.adminToken.empty()) {
         _admin->setToken(l->config.adminToken);
     }
-    Poco::Logger::setLevel("", Poco::Logger::parseLevel(l->config.logLevel));
+    _logLevels->apply(l->config.logLevel);
+    try {
+        // Reopened even when unchanged: after logrotate moved it, lines go to a new file.
+        _accessLog->configure(l->config.accessLogFile, l->config.accessLogFormat,
+                              l->config.accessLogQueue);
+    } catch (const std::exception& e) {
+        log().error("%s", std::string(e.what()));
+        problems.push_back(std::string("applied, but ") + e.what());
+    }
     auto listeners = _config.listeners;
     _config = l->config;
     _config.listeners = listeners;
@@ -524,6 +545,9 @@ void Host::stop() {
     }
     if (_store) {
         _store->close();
+    }
+    if (_accessLog) {
+        _accessLog->stop();
     }
     log().notice("stopped");
 }

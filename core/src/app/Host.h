@@ -12,12 +12,14 @@
 #include <vector>
 
 #include "admin/AdminApi.h"
+#include "app/LogLevels.h"
 #include "app/RouteAssembler.h"
 #include "config/HostConfig.h"
 #include "loader/PluginManager.h"
 #include "loader/PluginOverrides.h"
 #include "net/ConnectionLimits.h"
 #include "net/Reactor.h"
+#include "services/AccessLog.h"
 #include "services/MetricsRegistry.h"
 #include "services/RouteHistory.h"
 #include "services/ServiceRegistry.h"
@@ -123,6 +125,8 @@ private:
     std::unique_ptr<PluginManager> _plugins;
     std::unique_ptr<AdminApi> _admin;
     std::unique_ptr<RouteAssembler> _routes;
+    std::unique_ptr<LogLevels> _logLevels;
+    std::unique_ptr<AccessLog> _accessLog;  ///< outlives the listeners that write to it
     HostServices _hostServices;
     std::map<std::string, std::unique_ptr<HttpListener>> _http;
     std::map<std::string, std::unique_ptr<StreamListener>> _streams;

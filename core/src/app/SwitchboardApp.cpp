@@ -2,18 +2,18 @@
 #include "app/SwitchboardApp.h"
 
 #include <Poco/Logger.h>
+#include <Poco/Net/Context.h>
+#include <Poco/Net/RejectCertificateHandler.h>
 #include <Poco/Net/SSLManager.h>
 #include <Poco/Path.h>
 #include <Poco/Util/HelpFormatter.h>
 #include <Poco/Util/Option.h>
 #include <Poco/Util/OptionSet.h>
 
-#include <sys/resource.h>
-
-#include <csignal>
 #include <iostream>
 
 #include "app/Host.h"
+#include "app/Platform.h"
 #include "config/HostConfig.h"
 
 namespace switchboard {
@@ -113,23 +113,15 @@ int SwitchboardApp::main(const std::vector<std::string>&) {
         }
         return EXIT_OK;
     }
-    // Block the signals before any thread exists, so they all inherit the mask and only the
-    // sigwait loop below sees them (POCO's own wait ignores SIGHUP, which would kill us).
-    sigset_t signals;
-    sigemptyset(&signals);
-    for (int s : {SIGHUP, SIGINT, SIGTERM, SIGQUIT}) {
-        sigaddset(&signals, s);
-    }
-    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-    std::signal(SIGPIPE, SIG_IGN);
-    // Thousands of idle WebSockets need thousands of descriptors: use all the hard limit allows.
-    rlimit files{};
-    if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
-        files.rlim_cur = files.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &files);
-    }
+    platform::prepareMainThread();  // before any thread exists (signals, file limit)
 
     Poco::Net::initializeSSL();
+    // Outgoing TLS (webhooks, SMTP) that cannot verify its peer fails; POCO's default handler
+    // would ask on the console (POCO-NOTES §8), which a service has not got.
+    Poco::Net::SSLManager::instance().initializeClient(
+        nullptr, new Poco::Net::RejectCertificateHandler(false),
+        new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, "", "", "",
+                               Poco::Net::Context::VERIFY_RELAXED, 9, true, "HIGH:!aNULL:!MD5"));
     if (_checkOnly) {
         int rc = checkConfig();
         Poco::Net::uninitializeSSL();
@@ -149,10 +141,7 @@ int SwitchboardApp::main(const std::vector<std::string>&) {
         }
         for (;;) {
             int sig = 0;
-            if (sigwait(&signals, &sig) != 0) {
-                continue;
-            }
-            if (sig == SIGHUP) {
+            if (platform::waitForRequest(sig) == platform::Request::Reload) {
                 Poco::Logger::get("switchboard.host").notice("SIGHUP: reloading configuration");
                 host.reload();
                 continue;

@@ -1,6 +1,5 @@
 // The switchboard binary: the ServerApplication in SwitchboardApp, or with `ctl` as its first
 // argument the operator CLI (ctl/ControlCommand).
-#include <malloc.h>
 #include <signal.h>
 
 #include <cstring>
@@ -8,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "app/Platform.h"
 #include "app/SwitchboardApp.h"
 #include "ctl/ControlCommand.h"
 
@@ -17,11 +17,7 @@ int main(int argc, char** argv) {
         return switchboard::ctl::runControl(std::vector<std::string>(argv + 2, argv + argc),
                                             std::cout, std::cerr);
     }
-    // Request bodies up to max_body are single large allocations. A fixed mmap threshold keeps
-    // each one in its own mapping, returned to the system when freed; glibc's default threshold
-    // grows after the first free and lets a burst of 4 MiB bodies stay in the heap for good.
-    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
-    mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
+    switchboard::platform::tuneProcess();
     switchboard::SwitchboardApp app;
     return app.run(argc, argv);
 }

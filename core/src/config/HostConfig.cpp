@@ -45,6 +45,18 @@ ConfigSchema buildSchema() {
             "Lowest level written")
         .choice("format", "text", {"text", "json"}, "text lines or JSON lines")
         .string("file", "", "Log file (empty: standard error)");
+    server
+        .section("access_log",
+                 "One line per HTTP request: time, listener, client address, method, path, "
+                 "status, bytes sent, duration. Reopened on SIGHUP and reload (logrotate)")
+        .string("file", "", "Access log file (empty: no access log)")
+        .choice("format", "text", {"text", "json"},
+                "text (space-separated fields) or JSON lines "
+                "({\"ts\",\"listener\",\"method\",\"path\",\"status\",\"bytes\","
+                "\"duration_ms\",\"client\"})")
+        .integer("queue", 65536, 16, 10000000,
+                 "Lines waiting for the writer thread; beyond, lines are dropped and counted "
+                 "(switchboard_access_log_dropped_total)");
 
     root.section("store", "Storage")
         .string("url", "sqlite:var/switchboard.db", "sqlite:<path> or postgresql://...")
@@ -190,6 +202,9 @@ HostConfig HostConfig::parse(const ConfigDocument& doc, const std::string& workD
         c.logLevel = root.getString("server.log.level");
         c.logFormat = root.getString("server.log.format");
         c.logFile = absolute(root.getString("server.log.file"), workDir);
+        c.accessLogFile = absolute(root.getString("server.access_log.file"), workDir);
+        c.accessLogFormat = root.getString("server.access_log.format");
+        c.accessLogQueue = static_cast<std::size_t>(root.getInt("server.access_log.queue"));
         c.storeUrl = root.getString("store.url");
         c.flushInterval = root.getDuration("store.flush_interval");
         c.busUrl = root.getString("bus.url");

@@ -32,6 +32,9 @@ struct HostConfig {
     std::string logLevel = "information";
     std::string logFormat = "text";
     std::string logFile;
+    std::string accessLogFile;  ///< empty: no access log
+    std::string accessLogFormat = "text";
+    std::size_t accessLogQueue = 65536;
     std::string storeUrl;
     std::chrono::milliseconds flushInterval{1000};
     std::string busUrl = "local";

@@ -14,6 +14,7 @@
 #include "net/Reactor.h"
 #include "net/Router.h"
 #include "net/TrustedProxies.h"
+#include "services/AccessLog.h"
 #include "services/MetricsRegistry.h"
 #include "services/WorkPool.h"
 
@@ -40,6 +41,7 @@ struct HttpListenerState {
     Counter& handlerErrors;
     Counter& refused;   ///< connections over a cap
     Counter& rejected;  ///< requests refused before a handler (framing, deadline, budget, busy)
+    AccessLog* accessLog = nullptr;  ///< set before start(); outlives the listener
     std::shared_ptr<const RouteTable> _routes;
     std::shared_ptr<const TrustedProxies> _proxies;
 };
@@ -60,6 +62,8 @@ public:
     /// The proxies whose X-Forwarded-For names the client (HttpRequest::clientAddress).
     void setTrustedProxies(std::shared_ptr<const TrustedProxies> proxies);
     const ListenerOptions& options() const { return _state->options; }
+    /// Where each answered request is logged (server.access_log); call before start().
+    void setAccessLog(AccessLog* log) { _state->accessLog = log; }
 
 private:
     std::shared_ptr<Connection> accept(int fd, const sockaddr_storage& peer, socklen_t length);

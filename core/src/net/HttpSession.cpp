@@ -259,6 +259,7 @@ void HttpSession::complete(Connection& conn, Exchange& exchange, std::string byt
     if (exchange.entry != nullptr && exchange.entry->metrics) {
         exchange.entry->metrics->observe(exchange.response.status(), microsSince(exchange.started));
     }
+    logAccess(exchange.request, exchange.response.status(), bytes.size(), exchange.started);
     if (_closed) {
         return;  // the client went away while its handler ran
     }
@@ -285,6 +286,15 @@ void HttpSession::complete(Connection& conn, Exchange& exchange, std::string byt
     }
 }
 
+void HttpSession::logAccess(const ServedRequest& request, int status, std::size_t bytes,
+                            SteadyTime started) {
+    AccessLog* log = _listener->accessLog;
+    if (log != nullptr && log->enabled()) {
+        log->record(_listener->options.name, request.method(), request.path(), status, bytes,
+                    microsSince(started), request.clientAddress());
+    }
+}
+
 void HttpSession::upgrade(Connection& conn, const RouteEntry& route,
                           std::shared_ptr<Exchange> exchange) {
     const ServedRequest& request = exchange->request;
@@ -301,10 +311,12 @@ void HttpSession::upgrade(Connection& conn, const RouteEntry& route,
         return;
     }
     release();
-    conn.send(
+    std::string switching =
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: "
         "Upgrade\r\nSec-WebSocket-Accept: " +
-        webSocketAccept(*key) + "\r\n\r\n");
+        webSocketAccept(*key) + "\r\n\r\n";
+    logAccess(request, 101, switching.size(), exchange->started);
+    conn.send(switching);
     if (route.metrics) {
         route.metrics->observe(101, 0);
     }

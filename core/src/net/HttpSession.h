@@ -44,6 +44,8 @@ private:
     /// Answers `status` {"error": message} and closes.
     void refuse(Connection& conn, int status, const std::string& message, int retryAfter = 0);
     void upgrade(Connection& conn, const RouteEntry& route, std::shared_ptr<Exchange> exchange);
+    /// One line in the access log, if it is on.
+    void logAccess(const ServedRequest& request, int status, std::size_t bytes, SteadyTime started);
 
     std::shared_ptr<HttpListenerState> _listener;
     HttpRequestParser _parser;
