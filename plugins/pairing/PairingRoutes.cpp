@@ -159,28 +159,61 @@ void PairingRoutes::registerServer(const HttpRequest& req, HttpResponse& resp) {
         return;
     }
     std::lock_guard<std::mutex> lock(_registerMutex);
-    std::optional<int> code = _registry.reserveCode();
-    if (!code) {
-        resp.error(503, "no pairing codes available");
-        return;
-    }
-    s.code = *code;
-    s.online = true;
-    s.lastHeartbeat = epochSeconds();
-    s.registeredAt = s.lastHeartbeat;
-    try {
-        _store->save(s);  // durable before the client hears of its code
-    } catch (const std::exception& e) {
-        _registry.releaseReservation(*code);
-        _context->logger().error("cannot store registration: %s", std::string(e.what()));
-        resp.storeUnavailable("cannot store the registration");
-        return;
+    // A code this node thinks free may be held by another node sharing the store: the
+    // store's unique index refuses it and another code is tried.
+    constexpr int kAttempts = 8;
+    for (int attempt = 1;; ++attempt) {
+        std::optional<int> code = _registry.reserveCode();
+        if (!code) {
+            resp.error(503, "no pairing codes available");
+            return;
+        }
+        s.code = *code;
+        s.online = true;
+        s.lastHeartbeat = epochSeconds();
+        s.registeredAt = s.lastHeartbeat;
+        try {
+            _store->save(s);  // durable before the client hears of its code
+            break;
+        } catch (const std::exception& e) {
+            _registry.releaseReservation(*code);
+            bool taken = false;
+            try {
+                taken = attempt < kAttempts && _store->codeTaken(*code, s.sshPubkey);
+            } catch (const std::exception&) {
+            }
+            if (taken) {
+                continue;
+            }
+            _context->logger().error("cannot store registration: %s", std::string(e.what()));
+            resp.storeUnavailable("cannot store the registration");
+            return;
+        }
     }
     _registry.commit(s);
     _registrations->inc();
     _context->bus().publish("server.online", PairingEvents::online(s));
     _context->logger().information("server registered (user %s, code %d)", s.sshUser, s.code);
     resp.json(200, "{\"pairing_code\":" + std::to_string(s.code) + "}");
+}
+
+double PairingRoutes::cutoff() const {
+    return epochSeconds() - static_cast<double>(_config->offlineAfter.count()) / 1000.0;
+}
+
+bool PairingRoutes::adoptFromStore(const std::string& sshPubkey) {
+    try {
+        std::optional<ServerInfo> s = _store->byKey(sshPubkey);
+        if (!s || !s->online || s->code == 0 || s->lastHeartbeat < cutoff()) {
+            return false;  // offline for every node (or about to be taken offline)
+        }
+        _registry.commit(*s);
+        return true;
+    } catch (const std::exception& e) {
+        _context->logger().warning("cannot look a server up in the store: %s",
+                                   std::string(e.what()));
+        return false;
+    }
 }
 
 void PairingRoutes::serverStatus(const HttpRequest& req, HttpResponse& resp) {
@@ -196,7 +229,11 @@ void PairingRoutes::serverStatus(const HttpRequest& req, HttpResponse& resp) {
     }
     if (action == "heartbeat") {
         double now = epochSeconds();
-        switch (_registry.heartbeat(key, now)) {
+        ServerRegistry::Heartbeat result = _registry.heartbeat(key, now);
+        if (result != ServerRegistry::Heartbeat::Updated && adoptFromStore(key)) {
+            result = _registry.heartbeat(key, now);
+        }
+        switch (result) {
             case ServerRegistry::Heartbeat::Unknown:
                 resp.error(404, "Server not registered");
                 return;
@@ -212,6 +249,15 @@ void PairingRoutes::serverStatus(const HttpRequest& req, HttpResponse& resp) {
     }
     if (action == "get_server_status") {
         std::optional<ServerInfo> s = _registry.byKey(key);
+        if (!s || !s->online) {
+            // Registered, or kept online, through another node sharing the store?
+            try {
+                if (std::optional<ServerInfo> stored = _store->byKey(key)) {
+                    s = stored;
+                }
+            } catch (const std::exception&) {
+            }
+        }
         if (!s) {
             resp.error(404, "Server not registered");
             return;
@@ -240,6 +286,18 @@ void PairingRoutes::serverDetails(const HttpRequest& req, HttpResponse& resp) {
     std::optional<ServerInfo> s;
     if (code >= ServerRegistry::kMinCode && code <= ServerRegistry::kMaxCode) {
         s = _registry.byCode(static_cast<int>(code));
+        if (!s) {
+            // Registered on another node sharing the store?
+            try {
+                s = _store->byCode(static_cast<int>(code), cutoff());
+                if (s) {
+                    _registry.commit(*s);
+                }
+            } catch (const std::exception& e) {
+                _context->logger().warning("cannot look a code up in the store: %s",
+                                           std::string(e.what()));
+            }
+        }
     }
     if (!s) {
         _lookupLimiter.fail(peer);

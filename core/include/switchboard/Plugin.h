@@ -19,7 +19,7 @@
 namespace switchboard {
 
 /// Bumped whenever this header or anything it includes changes incompatibly.
-constexpr int kPluginAbiVersion = 6;
+constexpr int kPluginAbiVersion = 7;
 
 /// A plugin instance, created by the host from the plugin's library.
 ///

@@ -16,6 +16,7 @@
 #include "net/TlsSupport.h"
 #include "store/DataStore.h"
 #include "store/SqlKeyValueStore.h"
+#include "switchboard/Json.h"
 
 namespace switchboard {
 
@@ -101,15 +102,23 @@ std::vector<Route> Host::hostRoutes() {
         {"GET", "/healthz",
          [](const HttpRequest&, HttpResponse& resp) { resp.json(200, "{\"status\":\"ok\"}"); },
          true});
-    routes.push_back({"GET", "/readyz",
-                      [this](const HttpRequest&, HttpResponse& resp) {
-                          if (_ready) {
-                              resp.json(200, "{\"status\":\"ready\"}");
-                          } else {
-                              resp.json(503, "{\"status\":\"not ready\"}");
-                          }
-                      },
-                      true});
+    routes.push_back(
+        {"GET", "/readyz",
+         [this](const HttpRequest&, HttpResponse& resp) {
+             // Not ready while starting or stopping, and while the shared bus or
+             // the store is unreachable (a load balancer then sends clients to
+             // another node); the reason names which.
+             std::string reason;
+             if (_ready && (!_bus || _bus->ready(reason)) && (!_store || _store->ready(reason))) {
+                 resp.json(200, "{\"status\":\"ready\"}");
+             } else if (!reason.empty()) {
+                 resp.json(503,
+                           "{\"status\":\"not ready\",\"reason\":" + json::quote(reason) + "}");
+             } else {
+                 resp.json(503, "{\"status\":\"not ready\"}");
+             }
+         },
+         true});
     return routes;
 }
 

@@ -41,10 +41,10 @@ public:
 };
 
 /// The backend for a store.url: "sqlite:<path>" (a relative path resolves against `baseDir`,
-/// parent directories are created). Throws StoreError: "store.url: unsupported scheme in
-/// '<url>' (expected sqlite:<path> or postgresql://...)" for unknown schemes, "store.url:
-/// postgresql is not supported yet" for postgresql:// URLs, and a message naming the path and
-/// reason when a directory cannot be created.
+/// parent directories are created) or "postgresql://..." (see PostgresBackend). Throws
+/// StoreError: "store.url: unsupported scheme in '<url>' (expected sqlite:<path> or
+/// postgresql://...)" for unknown schemes, a message naming the wrong part of a postgresql URL,
+/// and one naming the path and reason when a directory cannot be created.
 std::unique_ptr<StoreBackend> openBackend(const std::string& url, const std::string& baseDir);
 
 }  // namespace switchboard
