@@ -12,6 +12,7 @@ DURATION="${DURATION:-10s}"
 source bench/lib.sh
 bench_init cluster
 PGDIR="$WORK/pg"
+chmod 755 "$WORK"  # PostgreSQL runs as the postgres user (scripts/pg-cluster)
 trap 'for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done; scripts/pg-cluster kill "$PGDIR" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
 
 node_config() { # file store-url bus-url pairing-port public-port admin-port
