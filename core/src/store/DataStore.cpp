@@ -76,11 +76,18 @@ public:
         --store._freeSessions;
         lock.unlock();
         try {
+            if (store._unreachable) {
+                store.checkReachable();
+            }
             _session.emplace(store._pool->get());
         } catch (const Poco::Exception& e) {
+            store._unreachable = true;
             release();
             throw StoreError("store: no session for " + store._backend->location() + ": " +
                              e.displayText());
+        } catch (const StoreError&) {
+            release();
+            throw;
         }
     }
     ~Lease() {
@@ -189,7 +196,29 @@ DataStore::~DataStore() {
     }
 }
 
+void DataStore::checkReachable() {
+    std::lock_guard<std::mutex> lock(_probeMutex);
+    if (!_unreachable) {
+        return;
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (now - _probedAt >= std::chrono::milliseconds(250)) {
+        _probedAt = now;
+        std::string error;
+        if (_backend->probe(error)) {
+            _unreachable = false;
+            return;
+        }
+        _probeError = error;
+    }
+    throw StoreError("store: no session for " + _backend->location() + ": " + _probeError);
+}
+
 void DataStore::initialise() {
+    std::string unreachable;
+    if (!_backend->probe(unreachable)) {
+        throw StoreError("store: cannot open " + _backend->location() + ": " + unreachable);
+    }
     try {
         // Open one session directly first: the pool would retry a failing open for 60 s.
         Session(_backend->connector(), _backend->connectionString(), _backend->openTimeout())

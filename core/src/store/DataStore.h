@@ -127,6 +127,15 @@ private:
     std::mutex _closeMutex;
     bool _closed = false;
 
+    /// Set when a session could not be opened: later leases probe the backend first (at most
+    /// every 250 ms, failing fast in between) instead of letting the pool connect.
+    std::atomic<bool> _unreachable{false};
+    std::mutex _probeMutex;
+    std::chrono::steady_clock::time_point _probedAt{};
+    std::string _probeError;
+    /// Throws StoreError while the backend does not answer its probe; clears _unreachable.
+    void checkReachable();
+
     std::mutex _readyMutex;
     std::chrono::steady_clock::time_point _readyCheckedAt{};
     bool _readyOk = true;

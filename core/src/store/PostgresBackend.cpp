@@ -5,6 +5,7 @@
 #include <Poco/Data/Session.h>
 #include <Poco/NumberParser.h>
 #include <Poco/URI.h>
+#include <libpq-fe.h>
 
 #include <cctype>
 #include <mutex>
@@ -179,6 +180,19 @@ std::string PostgresBackend::location() const {
     std::string host = _host.find(':') != std::string::npos ? "[" + _host + "]" : _host;
     return "postgresql://" + (_user.empty() ? "" : _user + "@") + host + ":" +
            std::to_string(_port) + "/" + _database + (_schema.empty() ? "" : "?schema=" + _schema);
+}
+
+bool PostgresBackend::probe(std::string& error) {
+    PGconn* conn = PQconnectdb(connectionString().c_str());
+    bool ok = conn != nullptr && PQstatus(conn) == CONNECTION_OK;
+    if (!ok) {
+        error = conn != nullptr ? PQerrorMessage(conn) : "out of memory";
+        while (!error.empty() && std::isspace(static_cast<unsigned char>(error.back()))) {
+            error.pop_back();
+        }
+    }
+    PQfinish(conn);
+    return ok;
 }
 
 void PostgresBackend::setupSession(Poco::Data::Session& session) {

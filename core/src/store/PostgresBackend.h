@@ -29,6 +29,8 @@ public:
     /// Sets search_path when a schema is configured (creating the schema first).
     void setupSession(Poco::Data::Session& session) override;
     bool singleWriter() const override { return false; }
+    /// A libpq connection opened and closed again (PQfinish, which POCO skips on failure).
+    bool probe(std::string& error) override;
 
     const std::string& schema() const { return _schema; }
 

@@ -38,6 +38,13 @@ public:
     /// own lock. SQLite allows one writer per database file; PostgreSQL orders concurrent
     /// writers itself.
     virtual bool singleWriter() const = 0;
+    /// Whether the database accepts a connection now, without POCO (its PostgreSQL connector
+    /// leaks the connection object of every failed connect, so the store asks this first
+    /// while the database is away). False with the reason in `error`.
+    virtual bool probe(std::string& error) {
+        (void)error;
+        return true;
+    }
 };
 
 /// The backend for a store.url: "sqlite:<path>" (a relative path resolves against `baseDir`,
