@@ -4,6 +4,7 @@
 #include <Poco/Logger.h>
 
 #include "switchboard/Clock.h"
+#include "switchboard/Json.h"
 
 namespace switchboard::auth {
 
@@ -45,6 +46,8 @@ void AuthPlugin::start(HostContext& context) {
     m.gauge("mail_queue", "Mails waiting to be sent",
             [this] { return static_cast<double>(_mailer->queued()); });
 
+    subscribeToOtherNodes(context);
+
     _runtime = std::make_unique<Runtime>(
         Runtime{&context, _accounts.get(), _sessions.get(), _tokens.get()});
     _routes->bind(_runtime.get());
@@ -60,6 +63,49 @@ void AuthPlugin::start(HostContext& context) {
         "%z at a time",
         _store->userCount(), _sessions->count(), _config->hashMemory / 1024, _config->hashPasses,
         _hasher->parallel());
+}
+
+void AuthPlugin::subscribeToOtherNodes(HostContext& context) {
+    // Several nodes on one store and a shared bus (docs/decisions.md, "Many nodes"): the store
+    // is the truth for accounts and sessions; what each node keeps in memory (live sessions,
+    // revoked JWT ids) follows the others' changes through these events. On the in-process
+    // bus every event is this node's own (origin ""), so none of this runs.
+    EventBus& bus = context.bus();
+    _tokens->onRevoked([&bus](const std::string& jti, std::int64_t expires) {
+        bus.publish("auth.token_revoked", "{\"jti\":" + json::quote(jti) +
+                                              ",\"expires\":" + std::to_string(expires) + "}");
+    });
+    bus.subscribe("auth.token_revoked", [this](const Event& e) {
+        rapidjson::Document d;
+        std::string error;
+        if (!e.origin.empty() && json::parseObject(e.payload, d, error) && d.HasMember("jti") &&
+            d["jti"].IsString() && d.HasMember("expires") && d["expires"].IsInt64()) {
+            _tokens->remember(d["jti"].GetString(), d["expires"].GetInt64());
+        }
+    });
+    bus.subscribe("session.revoked", [this](const Event& e) {
+        rapidjson::Document d;
+        std::string error;
+        if (!e.origin.empty() && json::parseObject(e.payload, d, error) &&
+            d.HasMember("session_id") && d["session_id"].IsString()) {
+            _sessions->forget(d["session_id"].GetString());
+        }
+    });
+    bus.subscribe("auth.sessions.user_revoked", [this](const Event& e) {
+        rapidjson::Document d;
+        std::string error;
+        if (!e.origin.empty() && json::parseObject(e.payload, d, error) && d.HasMember("user_id") &&
+            d["user_id"].IsInt64() && d.HasMember("keep") && d["keep"].IsString() &&
+            d.HasMember("reason") && d["reason"].IsString()) {
+            _sessions->revokeUser(d["user_id"].GetInt64(), d["reason"].GetString(),
+                                  d["keep"].GetString(), false);
+        }
+    });
+    bus.subscribe("bus.reconnected", [this](const Event&) {
+        // Events of the other nodes may have been lost: catch up from the store.
+        _tokens->load();
+        _sessions->resync();
+    });
 }
 
 void AuthPlugin::stop() {

@@ -31,6 +31,8 @@ public:
 private:
     /// The periodic task: session expiry and session_valid, then expired revocations.
     void sweep();
+    /// Keeps memory in step with other nodes sharing the store and bus.
+    void subscribeToOtherNodes(HostContext& context);
 
     std::shared_ptr<const AuthConfig> _config;
     std::unique_ptr<AuthRoutes> _routes;

@@ -49,7 +49,10 @@ AuthStore::AuthStore(Store& store) : _store(store) {
            " user_id BIGINT NOT NULL,"
            " expires_at BIGINT NOT NULL)"}}});
     _lastUsed = _store.writeBehind("auth.session_last_used",
-                                   "UPDATE auth_sessions SET last_used = $1 WHERE id = $2");
+                                   // Never backwards: several nodes may write one session's
+                                   // last use.
+                                   "UPDATE auth_sessions SET last_used = $1 WHERE id = $2"
+                                   " AND last_used < $1");
 }
 
 UserRow AuthStore::toUser(const SqlRow& row) {
@@ -122,35 +125,45 @@ std::optional<UserRow> AuthStore::insertUser(const std::string& username, const 
     std::optional<UserRow> inserted;
     std::string usernameKey = foldCase(username);
     std::string emailKey = foldCase(email);
-    _store.transaction([&](StoreTx& tx) {
-        if (!username.empty() &&
-            !tx.query("SELECT id FROM auth_users WHERE username_key = $1", {usernameKey}).empty()) {
-            conflict = "username";
-            return;
-        }
-        if (!email.empty() &&
-            !tx.query("SELECT id FROM auth_users WHERE email_key = $1", {emailKey}).empty()) {
-            conflict = "email";
-            return;
-        }
-        tx.execute("UPDATE auth_counters SET value = value + 1 WHERE name = 'user_id'");
-        auto rows = tx.query("SELECT value FROM auth_counters WHERE name = 'user_id'");
-        UserRow u;
-        u.id = rows.at(0).getInt(0);
-        u.username = username;
-        u.email = email;
-        u.passwordHash = hash;
-        u.source = source;
-        u.createdAt = nowMs;
-        u.tokensAfter = nowMs / 1000;
-        tx.execute(
-            "INSERT INTO auth_users (id, username, username_key, email, email_key,"
-            " password_hash, source, created_at, tokens_after)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            {u.id, textOrNull(username), textOrNull(usernameKey), textOrNull(email),
-             textOrNull(emailKey), hash, source, u.createdAt, u.tokensAfter});
-        inserted = u;
-    });
+    struct Taken {};
+    try {
+        _store.transaction([&](StoreTx& tx) {
+            // The counter first: its row lock orders registrations across nodes sharing a
+            // PostgreSQL store, so the checks below see every earlier registration (a
+            // concurrent one on another node would otherwise pass them and then fail the
+            // UNIQUE constraint). A conflict rolls the increment back.
+            tx.execute("UPDATE auth_counters SET value = value + 1 WHERE name = 'user_id'");
+            if (!username.empty() &&
+                !tx.query("SELECT id FROM auth_users WHERE username_key = $1", {usernameKey})
+                     .empty()) {
+                conflict = "username";
+                throw Taken{};
+            }
+            if (!email.empty() &&
+                !tx.query("SELECT id FROM auth_users WHERE email_key = $1", {emailKey}).empty()) {
+                conflict = "email";
+                throw Taken{};
+            }
+            auto rows = tx.query("SELECT value FROM auth_counters WHERE name = 'user_id'");
+            UserRow u;
+            u.id = rows.at(0).getInt(0);
+            u.username = username;
+            u.email = email;
+            u.passwordHash = hash;
+            u.source = source;
+            u.createdAt = nowMs;
+            u.tokensAfter = nowMs / 1000;
+            tx.execute(
+                "INSERT INTO auth_users (id, username, username_key, email, email_key,"
+                " password_hash, source, created_at, tokens_after)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                {u.id, textOrNull(username), textOrNull(usernameKey), textOrNull(email),
+                 textOrNull(emailKey), hash, source, u.createdAt, u.tokensAfter});
+            inserted = u;
+        });
+    } catch (const Taken&) {
+        return std::nullopt;
+    }
     return inserted;
 }
 
@@ -206,6 +219,44 @@ std::vector<SessionRow> AuthStore::sessions() {
         out.push_back(std::move(s));
     }
     return out;
+}
+
+std::optional<SessionRow> AuthStore::sessionById(const std::string& id) {
+    auto rows = _store.query("SELECT token_hash FROM auth_sessions WHERE id = $1", {id});
+    if (rows.empty()) {
+        return std::nullopt;
+    }
+    return sessionByHash(rows.front().getString(0));
+}
+
+std::optional<SessionRow> AuthStore::sessionByHash(const std::string& tokenHash) {
+    auto rows = _store.query(
+        "SELECT id, token_hash, user_id, login, created_at, last_used, jti, jti_expires, peer"
+        " FROM auth_sessions WHERE token_hash = $1",
+        {tokenHash});
+    if (rows.empty()) {
+        return std::nullopt;
+    }
+    const SqlRow& row = rows.front();
+    SessionRow s;
+    s.id = row.getString(0);
+    s.tokenHash = row.getString(1);
+    s.userId = row.getInt(2);
+    s.login = row.getString(3);
+    s.createdAt = row.getInt(4);
+    s.lastUsed = row.getInt(5);
+    s.jti = row.getString(6);
+    s.jtiExpires = row.getInt(7);
+    s.peer = row.getString(8);
+    return s;
+}
+
+std::optional<std::int64_t> AuthStore::sessionLastUsed(const std::string& id) {
+    auto rows = _store.query("SELECT last_used FROM auth_sessions WHERE id = $1", {id});
+    if (rows.empty()) {
+        return std::nullopt;
+    }
+    return rows.front().getInt(0);
 }
 
 void AuthStore::insertSession(const SessionRow& s) {

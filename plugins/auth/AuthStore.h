@@ -66,6 +66,11 @@ public:
     bool deleteUser(std::int64_t id);
 
     std::vector<SessionRow> sessions();
+    /// One session by the hash of its cookie (another node's login, on a shared store).
+    std::optional<SessionRow> sessionByHash(const std::string& tokenHash);
+    std::optional<SessionRow> sessionById(const std::string& id);
+    /// The stored last use (ms) of a session; nullopt if it is gone (ended on another node).
+    std::optional<std::int64_t> sessionLastUsed(const std::string& id);
     void insertSession(const SessionRow& session);
     void deleteSession(const std::string& id);
     /// Queues a last-use time (written within store.flush_interval).

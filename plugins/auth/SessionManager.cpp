@@ -147,13 +147,24 @@ std::optional<SessionInfo> SessionManager::use(const std::string& cookie) {
         std::string hash = digestHex(cookie);
         std::shared_lock<std::shared_mutex> lock(_mutex);
         auto it = _byHash.find(hash);
-        if (it == _byHash.end()) {
-            return std::nullopt;
+        if (it != _byHash.end()) {
+            s = it->second;
         }
-        s = it->second;
+        lock.unlock();
+        if (!s) {
+            try {
+                s = adopt(hash);  // a login on another node sharing the store
+            } catch (const std::exception& e) {
+                _context.logger().warning("cannot look a session up in the store: %s",
+                                          std::string(e.what()));
+            }
+            if (!s) {
+                return std::nullopt;
+            }
+        }
     }
     std::int64_t now = epochMillis();
-    if (std::string reason = expiryReason(*s, now); !reason.empty()) {
+    if (std::string reason = currentExpiry(*s, now); !reason.empty()) {
         revoke(s->id, reason);
         return std::nullopt;
     }
@@ -194,6 +205,82 @@ SessionManager::Verdict SessionManager::askLua(const Session& s) {
     }
     const auto& v = result.values;
     return v.Size() > 0 && v[0].IsBool() && !v[0].GetBool() ? Verdict::End : Verdict::Keep;
+}
+
+SessionManager::SessionPtr SessionManager::adopt(const std::string& tokenHash) {
+    std::optional<SessionRow> row = _store.sessionByHash(tokenHash);
+    if (!row) {
+        return nullptr;
+    }
+    auto s = std::make_shared<Session>();
+    s->id = row->id;
+    s->tokenHash = row->tokenHash;
+    s->userId = row->userId;
+    s->login = row->login;
+    s->createdAt = row->createdAt;
+    s->peer = row->peer;
+    s->lastUsed = row->lastUsed;
+    s->lastStored = row->lastUsed;
+    s->jti = row->jti;
+    s->jtiExpires = row->jtiExpires;
+    std::unique_lock<std::shared_mutex> lock(_mutex);
+    auto it = _byHash.find(tokenHash);
+    if (it != _byHash.end()) {
+        return it->second;  // another request adopted it meanwhile
+    }
+    _byHash[s->tokenHash] = s;
+    _byId[s->id] = s;
+    _byUser[s->userId].push_back(s);
+    return s;
+}
+
+std::string SessionManager::currentExpiry(Session& s, std::int64_t now) {
+    std::string reason = expiryReason(s, now);
+    if (reason != "idle_timeout") {
+        return reason;
+    }
+    // Used on another node meanwhile? Its last use reached the store (write-behind).
+    std::optional<std::int64_t> stored;
+    try {
+        stored = _store.sessionLastUsed(s.id);
+    } catch (const std::exception&) {
+        return reason;
+    }
+    if (!stored) {
+        return reason;
+    }
+    std::int64_t mine = s.lastUsed.load(std::memory_order_relaxed);
+    if (*stored > mine) {
+        s.lastUsed.compare_exchange_strong(mine, *stored, std::memory_order_relaxed);
+    }
+    return expiryReason(s, now);
+}
+
+void SessionManager::forget(const std::string& id) {
+    if (detach(id)) {
+        _context.logger().debug("session %s ended on another node", id);
+    }
+}
+
+void SessionManager::resync() {
+    std::vector<SessionPtr> all;
+    {
+        std::shared_lock<std::shared_mutex> lock(_mutex);
+        for (const auto& [id, s] : _byId) {
+            all.push_back(s);
+        }
+    }
+    std::size_t gone = 0;
+    for (const auto& s : all) {
+        if (!_store.sessionLastUsed(s->id)) {
+            detach(s->id);
+            ++gone;
+        }
+    }
+    if (gone > 0) {
+        _context.logger().information("%z session(s) ended on other nodes while the bus was away",
+                                      gone);
+    }
 }
 
 SessionManager::SessionPtr SessionManager::detach(const std::string& id) {
@@ -237,14 +324,39 @@ void SessionManager::finish(const SessionPtr& s, const std::string& reason) {
 bool SessionManager::revoke(const std::string& id, const std::string& reason) {
     SessionPtr s = detach(id);
     if (!s) {
-        return false;
+        // A session only another node has in memory (shared store): end it from the store;
+        // the session.revoked event tells that node.
+        std::optional<SessionRow> row;
+        try {
+            row = _store.sessionById(id);
+        } catch (const std::exception&) {
+        }
+        if (!row) {
+            return false;
+        }
+        s = std::make_shared<Session>();
+        s->id = row->id;
+        s->tokenHash = row->tokenHash;
+        s->userId = row->userId;
+        s->login = row->login;
+        s->createdAt = row->createdAt;
+        s->peer = row->peer;
+        s->lastUsed = row->lastUsed;
+        s->jti = row->jti;
+        s->jtiExpires = row->jtiExpires;
     }
     finish(s, reason);
     return true;
 }
 
 std::size_t SessionManager::revokeUser(std::int64_t userId, const std::string& reason,
-                                       const std::string& keepId) {
+                                       const std::string& keepId, bool broadcast) {
+    if (broadcast) {
+        _context.bus().publish("auth.sessions.user_revoked",
+                               "{\"user_id\":" + std::to_string(userId) +
+                                   ",\"keep\":" + json::quote(keepId) +
+                                   ",\"reason\":" + json::quote(reason) + "}");
+    }
     std::vector<SessionPtr> sessions;
     {
         std::shared_lock<std::shared_mutex> lock(_mutex);
@@ -322,7 +434,7 @@ void SessionManager::sweep() {
     std::int64_t now = epochMillis();
     std::vector<SessionPtr> live;
     for (const auto& s : all) {
-        if (std::string reason = expiryReason(*s, now); !reason.empty()) {
+        if (std::string reason = currentExpiry(*s, now); !reason.empty()) {
             revoke(s->id, reason);
         } else {
             live.push_back(s);

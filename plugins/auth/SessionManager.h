@@ -58,9 +58,14 @@ public:
     std::optional<SessionInfo> find(const std::string& id) const;
     /// Ends a session and revokes the JWT issued with it. False if there was none.
     bool revoke(const std::string& id, const std::string& reason);
-    /// Ends every session of an account except `keepId`; returns how many ended.
+    /// Ends every session of an account except `keepId`; returns how many ended. With
+    /// `broadcast`, other nodes sharing the store end theirs too (auth.sessions.user_revoked).
     std::size_t revokeUser(std::int64_t userId, const std::string& reason,
-                           const std::string& keepId = "");
+                           const std::string& keepId = "", bool broadcast = true);
+    /// Forgets a session another node ended (it stored the end and revoked the JWT).
+    void forget(const std::string& id);
+    /// After the bus lost events: forgets sessions the store no longer has.
+    void resync();
     /// Issues a new JWT for a session (revoking the old one), e.g. after a password change.
     TokenService::Issued reissue(const std::string& id);
     /// Live sessions (all, or one account's), oldest first.
@@ -93,6 +98,11 @@ private:
     /// Runs session_valid(session) if defined.
     Verdict askLua(const Session& s);
     void add(const SessionPtr& s);
+    /// A session another node created, from the store (nullopt if unknown or over).
+    SessionPtr adopt(const std::string& tokenHash);
+    /// "" if the session is still live once its last use on other nodes (the store's) is
+    /// counted; else the reason. Reads the store only when memory says idle.
+    std::string currentExpiry(Session& s, std::int64_t now);
     SessionPtr detach(const std::string& id);
     /// Store, token revocation and event for a detached session.
     void finish(const SessionPtr& s, const std::string& reason);

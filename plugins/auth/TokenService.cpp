@@ -152,6 +152,17 @@ void TokenService::revoke(const std::string& jti, std::int64_t expires) {
         _revoked[jti] = expires;
     }
     _store.revokeToken(jti, expires + _leeway);
+    if (_onRevoked) {
+        _onRevoked(jti, expires);
+    }
+}
+
+void TokenService::remember(const std::string& jti, std::int64_t expires) {
+    if (jti.empty()) {
+        return;
+    }
+    std::unique_lock<std::shared_mutex> lock(_mutex);
+    _revoked[jti] = expires;
 }
 
 bool TokenService::isRevoked(const std::string& jti) const {

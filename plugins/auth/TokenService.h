@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -44,8 +45,15 @@ public:
     /// alg, bad signature, missing or past exp, iat in the future, revoked). Never throws.
     std::optional<Claims> verify(const std::string& token, std::string& reason) const;
 
-    /// Revokes a token id until its expiry (memory, and the store before returning).
+    /// Revokes a token id until its expiry (memory, and the store before returning), then
+    /// tells the other nodes through the revoked callback.
     void revoke(const std::string& jti, std::int64_t expires);
+    /// Remembers a revocation another node made (memory only: it stored it already).
+    void remember(const std::string& jti, std::int64_t expires);
+    /// Called after every revoke() (set once, before requests arrive).
+    void onRevoked(std::function<void(const std::string& jti, std::int64_t expires)> callback) {
+        _onRevoked = std::move(callback);
+    }
     bool isRevoked(const std::string& jti) const;
     /// Loads revocations from the store (start) / forgets expired ones.
     void load();
@@ -66,6 +74,7 @@ private:
     AuthStore& _store;
     mutable std::shared_mutex _mutex;
     std::unordered_map<std::string, std::int64_t> _revoked;  ///< jti -> exp (s)
+    std::function<void(const std::string&, std::int64_t)> _onRevoked;
 };
 
 }  // namespace switchboard::auth

@@ -5,6 +5,7 @@
 
 #include "PairingEvents.h"
 #include "switchboard/Clock.h"
+#include "switchboard/Json.h"
 
 namespace switchboard::pairing {
 
@@ -25,6 +26,7 @@ void PairingPlugin::start(HostContext& context) {
     context.metrics().gauge("servers_online", "Servers online (holding a pairing code)",
                             [this] { return static_cast<double>(_registry.onlineCount()); });
     context.every(_config->checkInterval, [this] { expire(); });
+    subscribeToOtherNodes(context);
     _routes->bind(&context, _store.get());
     context.logger().information("%z servers known, %z online", _registry.all().size(),
                                  _registry.onlineCount());
@@ -41,11 +43,52 @@ void PairingPlugin::expire() {
     if (expired.empty()) {
         return;
     }
-    _store->markOffline(expired);
-    for (const auto& s : expired) {
+    // Only the servers this node took offline in the store are announced: on a shared store
+    // another node may have heard from them (then they stay online there and come back here
+    // on their next heartbeat or look-up), or taken them offline first.
+    std::vector<ServerInfo> announced = _store->markOffline(expired, cutoff);
+    for (const auto& s : announced) {
         _context->bus().publish("server.offline", PairingEvents::offline(s));
     }
-    _context->logger().information("%z server(s) went offline", expired.size());
+    if (!announced.empty()) {
+        _context->logger().information("%z server(s) went offline", announced.size());
+    }
+}
+
+void PairingPlugin::subscribeToOtherNodes(HostContext& context) {
+    // A shared store and bus (docs/decisions.md, "Many nodes"): the store decides (codes are
+    // unique there, one node takes a server offline); these events keep this node's memory
+    // from serving a code another node replaced or ended.
+    context.bus().subscribe("server.online", [this](const Event& e) {
+        rapidjson::Document d;
+        std::string error;
+        if (e.origin.empty() || !json::parseObject(e.payload, d, error) ||
+            !d.HasMember("ssh_pubkey") || !d["ssh_pubkey"].IsString()) {
+            return;
+        }
+        std::optional<ServerInfo> s = _store->byKey(d["ssh_pubkey"].GetString());
+        if (s && s->online && s->code != 0) {
+            _registry.commit(*s);
+        }
+    });
+    context.bus().subscribe("server.offline", [this](const Event& e) {
+        rapidjson::Document d;
+        std::string error;
+        if (e.origin.empty() || !json::parseObject(e.payload, d, error) ||
+            !d.HasMember("ssh_pubkey") || !d["ssh_pubkey"].IsString()) {
+            return;
+        }
+        std::optional<ServerInfo> s = _store->byKey(d["ssh_pubkey"].GetString());
+        if (s && !s->online) {
+            std::optional<ServerInfo> mine = _registry.byKey(s->sshPubkey);
+            if (mine) {
+                _registry.markOffline(s->sshPubkey, mine->registeredAt);
+            }
+        }
+    });
+    context.bus().subscribe("bus.reconnected", [this](const Event&) {
+        _registry.load(_store->loadAll());  // events may have been lost meanwhile
+    });
 }
 
 }  // namespace switchboard::pairing

@@ -24,6 +24,8 @@ public:
     void stop() override;
 
 private:
+    /// Keeps the registry in step with other nodes sharing the store and bus.
+    void subscribeToOtherNodes(HostContext& context);
     /// Takes servers whose heartbeat is older than offline_after offline.
     void expire();
 

@@ -293,6 +293,9 @@ void PairingRoutes::registerServer(const HttpRequest& req, HttpResponse& resp) {
     std::string peer = req.clientAddress();
     std::string network = addressNetwork(peer);
     std::optional<ServerInfo> existing = _registry.byKey(s.sshPubkey);
+    if (!existing && adoptFromStore(s.sshPubkey)) {  // registered through another node
+        existing = _registry.byKey(s.sshPubkey);
+    }
     // Strict mode: an online server that holds a secret is re-registered only with it (one that
     // went offline, or predates secrets, may be re-registered without: it gets a new one).
     if (_config->requireServerSecret && existing && existing->online &&
@@ -316,28 +319,42 @@ void PairingRoutes::registerServer(const HttpRequest& req, HttpResponse& resp) {
         }
     }
     std::lock_guard<std::mutex> lock(_registerMutex);
-    std::optional<int> code = _registry.reserveCode();
-    if (!code) {
-        resp.error(503, "no pairing codes available");
-        return;
-    }
-    s.code = *code;
-    s.online = true;
-    s.lastHeartbeat = epochSeconds();
-    s.registeredAt = s.lastHeartbeat;
     // The secret exists only in the strict mode: by default the reply is the seed's exactly.
     std::string secret;
     if (_config->requireServerSecret) {
         secret = ServerSecret::generate();
         s.secretHash = ServerSecret::hash(s.sshPubkey, secret);
     }
-    try {
-        _store->save(s);  // durable before the client hears of its code
-    } catch (const std::exception& e) {
-        _registry.releaseReservation(*code);
-        _context->logger().error("cannot store registration: %s", std::string(e.what()));
-        resp.storeUnavailable("cannot store the registration");
-        return;
+    // A code this node thinks free may be held by another node sharing the store: the
+    // store's unique index refuses it and another code is tried.
+    constexpr int kAttempts = 8;
+    for (int attempt = 1;; ++attempt) {
+        std::optional<int> code = _registry.reserveCode();
+        if (!code) {
+            resp.error(503, "no pairing codes available");
+            return;
+        }
+        s.code = *code;
+        s.online = true;
+        s.lastHeartbeat = epochSeconds();
+        s.registeredAt = s.lastHeartbeat;
+        try {
+            _store->save(s);  // durable before the client hears of its code
+            break;
+        } catch (const std::exception& e) {
+            _registry.releaseReservation(*code);
+            bool taken = false;
+            try {
+                taken = attempt < kAttempts && _store->codeTaken(*code, s.sshPubkey);
+            } catch (const std::exception&) {
+            }
+            if (taken) {
+                continue;
+            }
+            _context->logger().error("cannot store registration: %s", std::string(e.what()));
+            resp.storeUnavailable("cannot store the registration");
+            return;
+        }
     }
     _registry.commit(s);
     _registrations->inc();
@@ -349,6 +366,25 @@ void PairingRoutes::registerServer(const HttpRequest& req, HttpResponse& resp) {
         reply += ",\"server_secret\":\"" + secret + "\"";
     }
     resp.json(200, reply + "}");
+}
+
+double PairingRoutes::cutoff() const {
+    return epochSeconds() - static_cast<double>(_config->offlineAfter.count()) / 1000.0;
+}
+
+bool PairingRoutes::adoptFromStore(const std::string& sshPubkey) {
+    try {
+        std::optional<ServerInfo> s = _store->byKey(sshPubkey);
+        if (!s || !s->online || s->code == 0 || s->lastHeartbeat < cutoff()) {
+            return false;  // offline for every node (or about to be taken offline)
+        }
+        _registry.commit(*s);
+        return true;
+    } catch (const std::exception& e) {
+        _context->logger().warning("cannot look a server up in the store: %s",
+                                   std::string(e.what()));
+        return false;
+    }
 }
 
 void PairingRoutes::serverStatus(const HttpRequest& req, HttpResponse& resp) {
@@ -365,6 +401,9 @@ void PairingRoutes::serverStatus(const HttpRequest& req, HttpResponse& resp) {
     if (action == "heartbeat") {
         if (_config->requireServerSecret) {
             std::optional<ServerInfo> s = _registry.byKey(key);
+            if (!s && adoptFromStore(key)) {  // registered through another node
+                s = _registry.byKey(key);
+            }
             if (!s) {
                 resp.error(404, "Server not registered");
                 return;
@@ -374,7 +413,11 @@ void PairingRoutes::serverStatus(const HttpRequest& req, HttpResponse& resp) {
             }
         }
         double now = epochSeconds();
-        switch (_registry.heartbeat(key, now)) {
+        ServerRegistry::Heartbeat result = _registry.heartbeat(key, now);
+        if (result != ServerRegistry::Heartbeat::Updated && adoptFromStore(key)) {
+            result = _registry.heartbeat(key, now);
+        }
+        switch (result) {
             case ServerRegistry::Heartbeat::Unknown:
                 resp.error(404, "Server not registered");
                 return;
@@ -390,6 +433,15 @@ void PairingRoutes::serverStatus(const HttpRequest& req, HttpResponse& resp) {
     }
     if (action == "get_server_status") {
         std::optional<ServerInfo> s = _registry.byKey(key);
+        if (!s || !s->online) {
+            // Registered, or kept online, through another node sharing the store?
+            try {
+                if (std::optional<ServerInfo> stored = _store->byKey(key)) {
+                    s = stored;
+                }
+            } catch (const std::exception&) {
+            }
+        }
         if (!s) {
             resp.error(404, "Server not registered");
             return;
@@ -421,6 +473,18 @@ void PairingRoutes::serverDetails(const HttpRequest& req, HttpResponse& resp) {
     std::optional<ServerInfo> s;
     if (code >= ServerRegistry::kMinCode && code <= ServerRegistry::kMaxCode) {
         s = _registry.byCode(static_cast<int>(code));
+        if (!s) {
+            // Registered on another node sharing the store?
+            try {
+                s = _store->byCode(static_cast<int>(code), cutoff());
+                if (s) {
+                    _registry.commit(*s);
+                }
+            } catch (const std::exception& e) {
+                _context->logger().warning("cannot look a code up in the store: %s",
+                                           std::string(e.what()));
+            }
+        }
     }
     if (!s) {
         _lookupLimiter.fail(peer);

@@ -42,6 +42,11 @@ private:
     /// Rejects an empty, NUL-carrying or over-long ssh_pubkey / ssh_user (400).
     bool checkField(const std::string& name, const std::string& value, HttpResponse& resp) const;
 
+    /// Heartbeats older than this are offline (now - offline_after).
+    double cutoff() const;
+    /// Loads a server that is online in the store (through another node) into the registry.
+    bool adoptFromStore(const std::string& sshPubkey);
+
     std::shared_ptr<const PairingConfig> _config;
     ServerRegistry& _registry;
     /// Failed look-ups per address and per network (both shrink during an attack).

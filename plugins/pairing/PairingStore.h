@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "ServerRegistry.h"
@@ -20,9 +21,17 @@ public:
     void save(const ServerInfo& server);
     /// Queues a heartbeat time (flushed within store.flush_interval).
     void heartbeat(const std::string& sshPubkey, double when);
-    /// Marks servers offline (one transaction) and drops their queued heartbeats. A row
-    /// re-registered since (another registered_at) is left alone.
-    void markOffline(const std::vector<ServerInfo>& servers);
+    /// Marks servers offline (one transaction) and drops their queued heartbeats; returns
+    /// those this call took offline. A row re-registered since (another registered_at), or
+    /// whose stored heartbeat is at or after `cutoff` (another node sharing the store heard
+    /// from it), is left alone: only one node announces a server offline.
+    std::vector<ServerInfo> markOffline(const std::vector<ServerInfo>& servers, double cutoff);
+    /// One registration as stored (another node's, on a shared store).
+    std::optional<ServerInfo> byKey(const std::string& sshPubkey);
+    /// The server online under `code` whose heartbeat is at or after `cutoff`.
+    std::optional<ServerInfo> byCode(int code, double cutoff);
+    /// True if a server other than `sshPubkey` holds `code` in the store.
+    bool codeTaken(int code, const std::string& sshPubkey);
 
 private:
     Store& _store;

@@ -68,11 +68,29 @@ void ServerRegistry::commit(const ServerInfo& info) {
     if (entry && entry->info.code != 0) {
         _byCode.erase(entry->info.code);
     }
+    // Another node's server that held this code before (a shared store): it lost it.
+    auto holder = _byCode.find(info.code);
+    if (holder != _byCode.end() && holder->second != entry) {
+        holder->second->info.online = false;
+        holder->second->info.code = 0;
+    }
     // A fresh entry: readers holding the old one keep a consistent snapshot.
     entry = std::make_shared<Entry>();
     entry->info = info;
     entry->lastHeartbeat = info.lastHeartbeat;
     _byCode[info.code] = entry;
+}
+
+void ServerRegistry::markOffline(const std::string& sshPubkey, double registeredAt) {
+    std::unique_lock<std::shared_mutex> lock(_mutex);
+    auto it = _byKey.find(sshPubkey);
+    if (it == _byKey.end() || it->second->info.registeredAt != registeredAt ||
+        !it->second->info.online) {
+        return;
+    }
+    _byCode.erase(it->second->info.code);
+    it->second->info.online = false;
+    it->second->info.code = 0;
 }
 
 std::optional<ServerInfo> ServerRegistry::byCode(int code) const {

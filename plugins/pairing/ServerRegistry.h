@@ -45,6 +45,9 @@ public:
     /// Makes `info` (online, with a reserved code) current; the server's previous code stops
     /// resolving.
     void commit(const ServerInfo& info);
+    /// Takes a server offline here because another node did (its registration `registeredAt`
+    /// only: a newer one stays).
+    void markOffline(const std::string& sshPubkey, double registeredAt);
 
     /// The online server holding `code`.
     std::optional<ServerInfo> byCode(int code) const;

@@ -5,6 +5,7 @@
 
 #include <Poco/AutoPtr.h>
 #include <Poco/Channel.h>
+#include <Poco/Data/PostgreSQL/Connector.h>
 #include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Data/Session.h>
 #include <Poco/File.h>
@@ -14,6 +15,7 @@
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/Path.h>
 #include <Poco/StreamCopier.h>
@@ -25,6 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
@@ -268,9 +271,7 @@ std::string configYaml(const TempDir& dir, const Ports& ports, const std::string
       << "  plugin_dirs: [" << SB_PLUGIN_DIR << ", " << SB_FIXTURE_DIR << "]\n"
       << "  shutdown_timeout: 2s\n"
       << "  log: { level: information }\n"
-      << "store: { url: \"sqlite:" << dir.path()
-      << "/var/switchboard.db\", flush_interval: "
-         "200ms }\n"
+      << "store: { url: \"" << storeUrl(dir) << "\", flush_interval: 200ms }\n"
       << "listeners:\n"
       << "  public: { bind: 127.0.0.1, port: " << ports.pub << " }\n"
       << "  pairing: { bind: 127.0.0.1, port: " << ports.pairing << " }\n"
@@ -281,7 +282,92 @@ std::string configYaml(const TempDir& dir, const Ports& ports, const std::string
     return y.str();
 }
 
+namespace {
+
+std::string pgConnection(const std::string& database) {
+    const char* dir = std::getenv("SB_TEST_PG_DIR");
+    if (dir == nullptr || *dir == 0) {
+        throw std::logic_error("the tests run on sqlite (SB_TEST_PG_DIR is not set)");
+    }
+    std::string port = readFile(std::string(dir) + "/port");
+    while (!port.empty() && std::isspace(static_cast<unsigned char>(port.back()))) {
+        port.pop_back();
+    }
+    if (port.empty()) {
+        throw std::runtime_error(std::string("no PostgreSQL test cluster at ") + dir +
+                                 " (scripts/pg-cluster start)");
+    }
+    return "host=127.0.0.1 port=" + port + " dbname=" + database + " user=switchboard";
+}
+
+std::string pgPort() {
+    std::string c = pgConnection("x");
+    auto at = c.find("port=") + 5;
+    return c.substr(at, c.find(' ', at) - at);
+}
+
+/// t_<dir's name>[_<name>], lower-case letters, digits and _.
+std::string schemaFor(const std::string& dirPath, const std::string& name) {
+    std::string base = Poco::Path(dirPath).getFileName() + (name.empty() ? "" : "_" + name);
+    std::string schema = "t_";
+    for (char c : base) {
+        schema += std::isalnum(static_cast<unsigned char>(c))
+                      ? static_cast<char>(std::tolower(static_cast<unsigned char>(c)))
+                      : '_';
+    }
+    return schema.substr(0, 63);
+}
+
+void runOnPostgres(const std::string& schema, const std::string& sql) {
+    static std::once_flag registered;
+    std::call_once(registered, [] { Poco::Data::PostgreSQL::Connector::registerConnector(); });
+    Poco::Data::Session session("PostgreSQL", pgConnection("switchboard"));
+    session << "SET client_min_messages TO warning", Poco::Data::Keywords::now;
+    if (!schema.empty()) {
+        session << "SET search_path TO " + schema, Poco::Data::Keywords::now;
+    }
+    session << sql, Poco::Data::Keywords::now;
+}
+
+}  // namespace
+
+std::string testBackend() {
+    const char* v = std::getenv("SB_TEST_PG_DIR");
+    return v != nullptr && *v != 0 ? "postgresql" : "sqlite";
+}
+
+std::string postgresBaseUrl() {
+    if (testBackend() != "postgresql") {
+        throw std::logic_error("postgresBaseUrl: the tests run on sqlite");
+    }
+    return "postgresql://switchboard@127.0.0.1:" + pgPort() + "/switchboard";
+}
+
+std::string storeUrl(const TempDir& dir) {
+    return storeUrl(dir, "");
+}
+
+std::string storeUrl(const TempDir& dir, const std::string& name) {
+    if (testBackend() != "postgresql") {
+        return "sqlite:" + dir.path() + "/var/" + (name.empty() ? "switchboard" : name) + ".db";
+    }
+    std::string schema = schemaFor(dir.path(), name);
+    runOnPostgres("", "DROP SCHEMA IF EXISTS " + schema + " CASCADE");
+    runOnPostgres("", "CREATE SCHEMA " + schema);
+    return postgresBaseUrl() + "?schema=" + schema;
+}
+
 void executeOnDatabase(const std::string& database, const std::string& sql) {
+    if (testBackend() == "postgresql") {
+        // <dir>/var/switchboard.db -> <dir>'s schema
+        Poco::Path path(database);
+        std::string dir = path.parent().parent().toString();
+        if (!dir.empty() && dir.back() == '/') {
+            dir.pop_back();
+        }
+        runOnPostgres(schemaFor(dir, ""), sql);
+        return;
+    }
     Poco::Data::SQLite::Connector::registerConnector();
     Poco::Data::Session session("SQLite", database);
     session.setProperty("connectionTimeout", std::size_t{5});
@@ -476,6 +562,60 @@ std::string ServerProcess::log() const {
 
 bool ServerProcess::waitForLog(const std::string& text, std::chrono::seconds timeout) {
     return eventually([&] { return log().find(text) != std::string::npos; }, timeout);
+}
+
+}  // namespace switchboard::test
+
+namespace switchboard::test {
+
+RedisServer::RedisServer(int port) : _port(port) {
+    start();
+}
+
+RedisServer::~RedisServer() {
+    kill();
+}
+
+std::string RedisServer::url() const {
+    return "redis://127.0.0.1:" + std::to_string(_port);
+}
+
+void RedisServer::kill() {
+    if (_pid > 0) {
+        ::kill(_pid, SIGKILL);
+        reap(_pid, std::chrono::seconds(5));
+        _pid = -1;
+    }
+}
+
+void RedisServer::start() {
+    kill();
+    _pid = spawn({"/usr/bin/redis-server", "--port", std::to_string(_port), "--bind", "127.0.0.1",
+                  "--save", "", "--appendonly", "no", "--dir", _dir.path(), "--daemonize", "no",
+                  "--loglevel", "warning"},
+                 _dir.path(), _dir.file("redis.log"));
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+        try {
+            Poco::Net::StreamSocket s(Poco::Net::SocketAddress("127.0.0.1", _port));
+            const char ping[] = "PING\r\n";
+            s.sendBytes(ping, sizeof ping - 1);
+            char buf[16] = {};
+            s.setReceiveTimeout(Poco::Timespan(1, 0));
+            if (s.receiveBytes(buf, sizeof buf - 1) > 0 &&
+                std::string(buf).rfind("+PONG", 0) == 0) {
+                return;
+            }
+        } catch (const Poco::Exception&) {
+        }
+        if (reap(_pid, std::chrono::milliseconds(0)) != -1) {
+            _pid = -1;
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    throw std::runtime_error("redis-server did not start on port " + std::to_string(_port) + ": " +
+                             readFile(_dir.file("redis.log")));
 }
 
 }  // namespace switchboard::test

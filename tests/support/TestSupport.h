@@ -45,6 +45,18 @@ private:
     std::string _path;
 };
 
+/// The store backend the tests run on: "postgresql" when SB_TEST_PG_DIR names a test cluster's
+/// directory (scripts/pg-cluster; ctest's pg.* tests run on the one its pg fixture starts),
+/// else "sqlite".
+std::string testBackend();
+/// The store.url for a test whose data lives under `dir`: sqlite:<dir>/var/switchboard.db, or on
+/// postgresql a fresh (emptied) schema named after `dir` in the test cluster's database.
+std::string storeUrl(const TempDir& dir);
+/// The same for a store of its own under `dir` named `name` (a test that opens several).
+std::string storeUrl(const TempDir& dir, const std::string& name);
+/// The test cluster's store.url without a schema (postgresql only; throws otherwise).
+std::string postgresBaseUrl();
+
 /// Reads a whole file ("" if it does not exist).
 std::string readFile(const std::string& path);
 
@@ -119,8 +131,9 @@ std::string withListener(std::string yaml, const std::string& name, int port,
 /// `yaml` (from configYaml) with `lines` (indented by two spaces) added to its server: section.
 std::string withServerKeys(std::string yaml, const std::string& lines);
 
-/// Runs SQL on a server's SQLite file from outside (WAL: alongside the running server), e.g. to
-/// rename a plugin's table away so that its writes fail.
+/// Runs SQL on a server's database from outside (WAL: alongside the running server), e.g. to
+/// rename a plugin's table away so that its writes fail. `database` is the SQLite file under a
+/// test's dir (<dir>/var/switchboard.db); on postgresql the SQL runs in that dir's schema.
 void executeOnDatabase(const std::string& database, const std::string& sql);
 
 /// Lua defining hold_here(): logs "hook holding here" and loops until releaseLuaHold() — a
@@ -178,6 +191,29 @@ private:
     int _pid = -1;
     int _exitCode = -1;
     bool _exited = false;
+};
+
+/// A throwaway redis-server (Debian's, scripts/setup) on 127.0.0.1:port() with no persistence,
+/// its files under a TempDir of its own. Killed on destruction.
+class RedisServer {
+public:
+    /// Starts it and waits until it answers PING. Throws std::runtime_error if it does not.
+    explicit RedisServer(int port = freePort());
+    ~RedisServer();
+    RedisServer(const RedisServer&) = delete;
+    RedisServer& operator=(const RedisServer&) = delete;
+    int port() const { return _port; }
+    /// redis://127.0.0.1:port
+    std::string url() const;
+    /// SIGKILL, as if the host went away.
+    void kill();
+    /// Starts it again on the same port (after kill()).
+    void start();
+
+private:
+    TempDir _dir;
+    int _port;
+    int _pid = -1;
 };
 
 /// Polls `condition` every 20 ms until it is true or `timeout` passes.

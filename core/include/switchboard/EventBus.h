@@ -12,6 +12,10 @@ struct Event {
     std::string topic;    ///< e.g. "server.online"
     std::string payload;  ///< JSON object text
     std::int64_t timeMs;  ///< publish time, ms since the epoch
+    /// The node that published it: "" for this node, another node's id for an event that came
+    /// over a shared bus (bus.url: redis://...). A plugin that keeps its own state in step
+    /// across nodes acts on remote events only.
+    std::string origin;
 };
 
 struct BusStats {
@@ -33,6 +37,9 @@ public:
     virtual std::uint64_t subscribe(const std::string& pattern, Handler handler) = 0;
     virtual void unsubscribe(std::uint64_t id) = 0;
     virtual BusStats stats() const = 0;
+    /// This node's id on a shared bus (what Event::origin holds for its events elsewhere); ""
+    /// on the in-process bus.
+    virtual std::string nodeId() const { return ""; }
 };
 
 /// True if `topic` matches `pattern` under the rules of EventBus::subscribe.

@@ -149,8 +149,15 @@ std::vector<Route> Host::hostRoutes() {
     routes.push_back(
         {"GET", "/readyz",
          [this](const HttpRequest&, HttpResponse& resp) {
-             if (_ready) {
+             // Not ready while starting or stopping, and while the shared bus or
+             // the store is unreachable (a load balancer then sends clients to
+             // another node); the reason names which.
+             std::string reason;
+             if (_ready && (!_bus || _bus->ready(reason)) && (!_store || _store->ready(reason))) {
                  resp.json(200, "{\"status\":\"ready\"}");
+             } else if (!reason.empty()) {
+                 resp.json(503,
+                           "{\"status\":\"not ready\",\"reason\":" + json::quote(reason) + "}");
              } else {
                  resp.json(503, "{\"status\":\"not ready\"}");
              }
@@ -158,7 +165,11 @@ std::vector<Route> Host::hostRoutes() {
          true,
          RouteDoc("Readiness: start-up is complete and the server is not stopping")
              .answer(200, "{\"status\":\"ready\"}", status)
-             .error(503, "{\"status\":\"not ready\"} while starting or stopping", status)});
+             .error(503,
+                    "{\"status\":\"not ready\"} while starting or stopping, or {\"status\":\"not "
+                    "ready\",\"reason\":...} while the shared bus or the store is "
+                    "unreachable",
+                    status)});
     return routes;
 }
 

@@ -2,6 +2,7 @@
 #include "bus/Bus.h"
 
 #include "bus/LocalBus.h"
+#include "bus/RedisBus.h"
 #include "services/MetricsRegistry.h"
 
 namespace switchboard {
@@ -10,7 +11,10 @@ std::unique_ptr<Bus> Bus::open(const std::string& url, std::size_t queueSize) {
     if (url == "local") {
         return std::make_unique<LocalBus>(queueSize);
     }
-    throw BusError("bus.url: only 'local' is supported by this build, got '" + url + "'");
+    if (url.rfind("redis://", 0) == 0) {
+        return std::make_unique<RedisBus>(RedisUrl::parse(url), queueSize);
+    }
+    throw BusError("bus.url: expected local or redis://host:port, got '" + url + "'");
 }
 
 void Bus::registerMetrics(MetricsRegistry& metrics) const {
@@ -31,6 +35,7 @@ void Bus::registerMetrics(MetricsRegistry& metrics) const {
             "# TYPE switchboard_bus_queued gauge\nswitchboard_bus_queued " +
             std::to_string(s.queued) + "\n";
     });
+    registerBackendMetrics(metrics);
 }
 
 }  // namespace switchboard

@@ -22,9 +22,11 @@ public:
 
 class Bus : public EventBus {
 public:
-    /// The bus for `url`: "local" is the in-process bus with room for `queueSize` events.
-    /// Throws BusError for anything else ("bus.url: only 'local' is supported by this build,
-    /// got '<url>'").
+    /// The bus for `url`: "local" is the in-process bus with room for `queueSize` events,
+    /// "redis://host:port" the bus shared through Redis (RedisBus). Throws BusError for
+    /// anything else ("bus.url: expected local or redis://host:port, got '<url>'") and for a
+    /// malformed redis URL.
+    ///
     static std::unique_ptr<Bus> open(const std::string& url, std::size_t queueSize);
 
     /// Delivers what is queued, then stops delivering. Idempotent.
@@ -41,6 +43,16 @@ public:
     /// Registers the switchboard_bus_* metrics (read from stats() at scrape time). The bus must
     /// outlive the registry's scrapes.
     void registerMetrics(MetricsRegistry& metrics) const;
+
+    /// False (and why in `reason`) while the bus cannot reach the other nodes: /readyz.
+    virtual bool ready(std::string& reason) const {
+        (void)reason;
+        return true;
+    }
+
+protected:
+    /// Metrics of a shared bus on top of switchboard_bus_*.
+    virtual void registerBackendMetrics(MetricsRegistry& metrics) const { (void)metrics; }
 };
 
 }  // namespace switchboard

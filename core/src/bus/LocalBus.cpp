@@ -35,10 +35,23 @@ void LocalBus::publish(const std::string& topic, std::string payloadJson) {
             _dropped.fetch_add(1, std::memory_order_relaxed);
             return;
         }
-        _queue.push_back(Event{topic, std::move(payloadJson), now});
+        _queue.push_back(Event{topic, std::move(payloadJson), now, {}});
     }
     _published.fetch_add(1, std::memory_order_relaxed);
     _wake.notify_one();
+}
+
+bool LocalBus::inject(Event event) {
+    {
+        std::lock_guard<std::mutex> lock(_mutex);
+        if (_stopping || _queue.size() >= _capacity) {
+            _dropped.fetch_add(1, std::memory_order_relaxed);
+            return false;
+        }
+        _queue.push_back(std::move(event));
+    }
+    _wake.notify_one();
+    return true;
 }
 
 std::uint64_t LocalBus::subscribeAs(const std::string& owner, const std::string& pattern,

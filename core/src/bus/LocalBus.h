@@ -19,6 +19,10 @@ public:
     ~LocalBus() override;
 
     void publish(const std::string& topic, std::string payloadJson) override;
+    /// Queues an event another node published (origin and time as it carried them), for this
+    /// node's subscribers only. Dropped and counted like publish() when the queue is full;
+    /// false then.
+    bool inject(Event event);
     std::uint64_t subscribeAs(const std::string& owner, const std::string& pattern,
                               Handler handler) override;
     /// Once it returns, the handler is not running and is never called again (called from a

@@ -76,11 +76,18 @@ public:
         --store._freeSessions;
         lock.unlock();
         try {
+            if (store._unreachable) {
+                store.checkReachable();
+            }
             _session.emplace(store._pool->get());
         } catch (const Poco::Exception& e) {
+            store._unreachable = true;
             release();
             throw StoreError("store: no session for " + store._backend->location() + ": " +
                              e.displayText());
+        } catch (const StoreError&) {
+            release();
+            throw;
         }
     }
     ~Lease() {
@@ -189,7 +196,29 @@ DataStore::~DataStore() {
     }
 }
 
+void DataStore::checkReachable() {
+    std::lock_guard<std::mutex> lock(_probeMutex);
+    if (!_unreachable) {
+        return;
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (now - _probedAt >= std::chrono::milliseconds(250)) {
+        _probedAt = now;
+        std::string error;
+        if (_backend->probe(error)) {
+            _unreachable = false;
+            return;
+        }
+        _probeError = error;
+    }
+    throw StoreError("store: no session for " + _backend->location() + ": " + _probeError);
+}
+
 void DataStore::initialise() {
+    std::string unreachable;
+    if (!_backend->probe(unreachable)) {
+        throw StoreError("store: cannot open " + _backend->location() + ": " + unreachable);
+    }
     try {
         // Open one session directly first: the pool would retry a failing open for 60 s.
         Session(_backend->connector(), _backend->connectionString(), _backend->openTimeout())
@@ -286,6 +315,43 @@ void DataStore::registerMetrics(MetricsRegistry& metrics) const {
     });
 }
 
+bool DataStore::ready(std::string& reason) {
+    if (!_backend->poolSize() || _backend->singleWriter()) {
+        return true;  // an open SQLite file does not go away
+    }
+    std::lock_guard<std::mutex> lock(_readyMutex);
+    auto now = std::chrono::steady_clock::now();
+    if (now - _readyCheckedAt >= std::chrono::seconds(1)) {
+        _readyCheckedAt = now;
+        bool free = false;
+        {
+            std::lock_guard<std::mutex> gate(_gateMutex);
+            free = !_gateClosed && _freeSessions > 0;
+        }
+        if (free) {
+            try {
+                Lease lease(*this);
+                try {
+                    runQuery(lease.session(), "SELECT 1", {});
+                } catch (const StoreError&) {
+                    // A session broken by a database restart fails once (POCO-NOTES.md §4);
+                    // the retry gets a fresh one.
+                    Lease again(*this);
+                    runQuery(again.session(), "SELECT 1", {});
+                }
+                _readyOk = true;
+            } catch (const std::exception& e) {
+                _readyOk = false;
+                _readyReason = "store: " + _backend->location() + " unreachable: " + e.what();
+            }
+        }
+    }
+    if (!_readyOk) {
+        reason = _readyReason;
+    }
+    return _readyOk;
+}
+
 std::string DataStore::backend() const {
     return _backend->name();
 }
@@ -350,6 +416,19 @@ std::int64_t DataStore::execute(const std::string& sql, const SqlParams& params)
 
 std::vector<SqlRow> DataStore::query(const std::string& sql, const SqlParams& params) {
     if (isPlainSelect(sql)) {
+        {
+            Lease lease(*this);
+            try {
+                return runQuery(lease.session(), sql, params);
+            } catch (const StoreError&) {
+                // A pooled PostgreSQL session whose server restarted fails its first statement
+                // and only then knows it is disconnected (POCO-NOTES.md §4): a read is safe to
+                // run again on a fresh session. Writes are not retried (they may have landed).
+                if (lease.session().isConnected()) {
+                    throw;
+                }
+            }
+        }
         Lease lease(*this);
         return runQuery(lease.session(), sql, params);
     }

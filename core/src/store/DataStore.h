@@ -68,6 +68,10 @@ public:
     /// Registers the switchboard_store_* metrics (read from stats() at scrape time). The store
     /// must outlive the registry's scrapes.
     void registerMetrics(MetricsRegistry& metrics) const;
+    /// False (and why in `reason`) when the database does not answer: for /readyz. Checks at
+    /// most once a second (a cached answer in between) and never waits for a busy pool (busy
+    /// sessions count as reachable). SQLite is always reachable once open.
+    bool ready(std::string& reason);
     /// How many sessions the pool holds; more concurrent callers wait for one.
     std::size_t poolSize() const { return _poolSize; }
 
@@ -122,6 +126,20 @@ private:
 
     std::mutex _closeMutex;
     bool _closed = false;
+
+    /// Set when a session could not be opened: later leases probe the backend first (at most
+    /// every 250 ms, failing fast in between) instead of letting the pool connect.
+    std::atomic<bool> _unreachable{false};
+    std::mutex _probeMutex;
+    std::chrono::steady_clock::time_point _probedAt{};
+    std::string _probeError;
+    /// Throws StoreError while the backend does not answer its probe; clears _unreachable.
+    void checkReachable();
+
+    std::mutex _readyMutex;
+    std::chrono::steady_clock::time_point _readyCheckedAt{};
+    bool _readyOk = true;
+    std::string _readyReason;
 
     std::atomic<std::uint64_t> _flushes{0};
     std::atomic<std::uint64_t> _flushedRows{0};

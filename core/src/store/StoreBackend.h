@@ -38,13 +38,20 @@ public:
     /// own lock. SQLite allows one writer per database file; PostgreSQL orders concurrent
     /// writers itself.
     virtual bool singleWriter() const = 0;
+    /// Whether the database accepts a connection now, without POCO (its PostgreSQL connector
+    /// leaks the connection object of every failed connect, so the store asks this first
+    /// while the database is away). False with the reason in `error`.
+    virtual bool probe(std::string& error) {
+        (void)error;
+        return true;
+    }
 };
 
 /// The backend for a store.url: "sqlite:<path>" (a relative path resolves against `baseDir`,
-/// parent directories are created). Throws StoreError: "store.url: unsupported scheme in
-/// '<url>' (expected sqlite:<path> or postgresql://...)" for unknown schemes, "store.url:
-/// postgresql is not supported yet" for postgresql:// URLs, and a message naming the path and
-/// reason when a directory cannot be created.
+/// parent directories are created) or "postgresql://..." (see PostgresBackend). Throws
+/// StoreError: "store.url: unsupported scheme in '<url>' (expected sqlite:<path> or
+/// postgresql://...)" for unknown schemes, a message naming the wrong part of a postgresql URL,
+/// and one naming the path and reason when a directory cannot be created.
 std::unique_ptr<StoreBackend> openBackend(const std::string& url, const std::string& baseDir);
 
 }  // namespace switchboard

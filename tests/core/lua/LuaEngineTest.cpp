@@ -67,7 +67,7 @@ public:
                 }
             }
         }
-        Event event{topic, payloadJson, 0};
+        Event event{topic, payloadJson, 0, {}};
         for (const Handler& handler : handlers) {
             handler(event);
         }

@@ -12,7 +12,9 @@ namespace {
 
 TEST(DataStoreTextTest, TextWithNulIsRefused) {
     TempDir dir;
-    auto store = DataStore::open("sqlite:" + dir.file("t.db"), dir.path(), std::chrono::seconds(1));
+    auto store = DataStore::open(
+        testBackend() == "postgresql" ? storeUrl(dir, "t") : "sqlite:" + dir.file("t.db"),
+        dir.path(), std::chrono::seconds(1));
     store->execute("CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT NOT NULL)");
     const std::string withNul("a\0b", 3);
     try {

@@ -1,7 +1,9 @@
-// DataStore against real SQLite files: URLs, migrations, value round trips, transactions,
+// DataStore against real SQLite files, and (as ctest's pg.StoreTest.*, SB_TEST_STORE=postgresql)
+// against a real PostgreSQL cluster: URLs, migrations, value round trips, transactions,
 // concurrency through the waiting pool, durability across close/reopen and kill -9.
 #include "TestSupport.h"
 #include "store/DataStore.h"
+#include "store/PostgresBackend.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -45,17 +47,32 @@ const std::vector<Migration> kDemo = {
     {1, {"CREATE TABLE notes (id BIGINT PRIMARY KEY, body TEXT)"}},
 };
 
+bool onPostgres() {
+    return switchboard::test::testBackend() == "postgresql";
+}
+
 class StoreTest : public testing::Test {
 protected:
-    std::unique_ptr<DataStore> open() {
-        return DataStore::open("sqlite:db/store.db", _dir.path(), kNoAutoFlush);
-    }
+    std::unique_ptr<DataStore> open() { return DataStore::open(_url, _dir.path(), kNoAutoFlush); }
     TempDir _dir;
+    /// The same database for every open() of one test.
+    const std::string _url =
+        onPostgres() ? switchboard::test::storeUrl(_dir, "store") : "sqlite:db/store.db";
 };
+
+#define SQLITE_ONLY()                                                  \
+    if (onPostgres()) {                                                \
+        GTEST_SKIP() << "SQLite-specific; see the PostgreSQL variant"; \
+    }
+#define POSTGRES_ONLY()                                                          \
+    if (!onPostgres()) {                                                         \
+        GTEST_SKIP() << "runs as pg.StoreTest.* on the PostgreSQL test cluster"; \
+    }
 
 }  // namespace
 
 TEST_F(StoreTest, OpensRelativePathInWalModeWithForeignKeys) {
+    SQLITE_ONLY();
     auto store = open();
     EXPECT_EQ(store->backend(), "sqlite");
     EXPECT_TRUE(Poco::File(_dir.file("db/store.db")).exists());
@@ -69,13 +86,12 @@ TEST_F(StoreTest, RejectsUnsupportedUrlsWithClearMessages) {
     EXPECT_EQ(errorOf([&] { DataStore::open("mysql://db/x", _dir.path(), kNoAutoFlush); }),
               "store.url: unsupported scheme in 'mysql://db/x' "
               "(expected sqlite:<path> or postgresql://...)");
-    EXPECT_EQ(errorOf([&] { DataStore::open("postgresql://u@h/db", _dir.path(), kNoAutoFlush); }),
-              "store.url: postgresql is not supported yet");
     EXPECT_EQ(errorOf([&] { DataStore::open("sqlite:", _dir.path(), kNoAutoFlush); }),
               "store.url: 'sqlite:' needs a path, e.g. sqlite:var/switchboard.db");
 }
 
 TEST_F(StoreTest, OpenFailuresNameThePathAndReason) {
+    SQLITE_ONLY();
     _dir.write("blocker", "a file, not a directory");
     std::string error =
         errorOf([&] { DataStore::open("sqlite:blocker/sub/x.db", _dir.path(), kNoAutoFlush); });
@@ -121,12 +137,22 @@ TEST_F(StoreTest, FailingMigrationThrowsAndRollsBackThatStep) {
     std::vector<Migration> broken = kDemo;
     broken.push_back({3, {"CREATE TABLE partial (x BIGINT)", "INSERT INTO missing VALUES (1)"}});
     broken.push_back({4, {"CREATE TABLE later (x BIGINT)"}});
-    EXPECT_EQ(errorOf([&] { store->migrate("demo", broken); }),
-              "migration demo v3 failed: Invalid SQL statement: no such table: missing: "
-              "no such table: missing");
+    if (onPostgres()) {
+        EXPECT_THAT(errorOf([&] { store->migrate("demo", broken); }),
+                    testing::AllOf(StartsWith("migration demo v3 failed: "),
+                                   HasSubstr("relation \"missing\" does not exist")));
+    } else {
+        EXPECT_EQ(errorOf([&] { store->migrate("demo", broken); }),
+                  "migration demo v3 failed: Invalid SQL statement: no such table: missing: "
+                  "no such table: missing");
+    }
     EXPECT_EQ(store->schemaVersion("demo"), 2);
-    EXPECT_EQ(
-        scalar(*store, "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('partial', 'later')"), 0);
+    EXPECT_EQ(scalar(*store, onPostgres() ? "SELECT COUNT(*) FROM information_schema.tables "
+                                            "WHERE table_schema = current_schema() AND "
+                                            "table_name IN ('partial', 'later')"
+                                          : "SELECT COUNT(*) FROM sqlite_master WHERE name IN "
+                                            "('partial', 'later')"),
+              0);
     EXPECT_EQ(errorOf([&] {
                   store->migrate("x", {{1, {}}, {1, {}}});
               }),
@@ -135,7 +161,10 @@ TEST_F(StoreTest, FailingMigrationThrowsAndRollsBackThatStep) {
 
 TEST_F(StoreTest, RoundTripsIntegersDoublesTextAndNull) {
     auto store = open();
-    store->execute("CREATE TABLE v (i BIGINT, j INTEGER, d DOUBLE PRECISION, s TEXT, n BIGINT)");
+    // SQLite's INTEGER holds 64 bits; PostgreSQL's is 32 (portable SQL says BIGINT).
+    store->execute(std::string("CREATE TABLE v (i BIGINT, j ") +
+                   (onPostgres() ? "BIGINT" : "INTEGER") +
+                   ", d DOUBLE PRECISION, s TEXT, n BIGINT)");
     const std::string text = "it's \"quoted\"; -- ünïcødé ✓ 🚀";
     const std::int64_t big = 5'000'000'000;  // > 2^32
     EXPECT_EQ(store->execute("INSERT INTO v VALUES ($1, $2, $3, $4, $5)",
@@ -152,7 +181,9 @@ TEST_F(StoreTest, RoundTripsIntegersDoublesTextAndNull) {
     EXPECT_TRUE(row.isNull(4));
     EXPECT_EQ(row.getInt(4), 0);
     // The NULL really is SQL NULL, not 0 or ''.
-    EXPECT_EQ(store->query("SELECT typeof(n) FROM v").at(0).getString(0), "null");
+    if (!onPostgres()) {
+        EXPECT_EQ(store->query("SELECT typeof(n) FROM v").at(0).getString(0), "null");
+    }
     EXPECT_EQ(scalar(*store, "SELECT COUNT(*) FROM v WHERE n IS NULL"), 1);
     EXPECT_EQ(scalar(*store, "SELECT COUNT(*) FROM v WHERE s = $1 AND i = $2", {text, big}), 1);
 }
@@ -176,7 +207,8 @@ TEST_F(StoreTest, ExecuteReportsAffectedRowsAndWrapsErrors) {
     }
     EXPECT_EQ(store->execute("UPDATE a SET n = n + 1 WHERE id >= $1", {std::int64_t{2}}), 2);
     EXPECT_THAT(errorOf([&] { store->execute("INSERT INTO a (id, n) VALUES (1, 0)"); }),
-                HasSubstr("UNIQUE constraint failed: a.id"));
+                HasSubstr(onPostgres() ? "duplicate key value violates unique constraint"
+                                       : "UNIQUE constraint failed: a.id"));
     EXPECT_THAT(errorOf([&] { store->query("SELEC 1"); }), HasSubstr("syntax error"));
     auto rows = store->query("INSERT INTO a (id, n) VALUES (9, 4) RETURNING id, n");
     ASSERT_EQ(rows.size(), 1u);
@@ -308,7 +340,9 @@ TEST_F(StoreTest, DataSurvivesCloseAndReopen) {
 TEST(StoreChild, DISABLED_WriteThenGetKilled) {
     const char* dir = std::getenv("SB_STORE_CHILD_DIR");
     ASSERT_NE(dir, nullptr);
-    auto store = DataStore::open("sqlite:db/store.db", dir, kNoAutoFlush);
+    const char* url = std::getenv("SB_STORE_CHILD_URL");
+    ASSERT_NE(url, nullptr);
+    auto store = DataStore::open(url, dir, kNoAutoFlush);
     store->execute("INSERT INTO d (id) VALUES (42)");
     kill(getpid(), SIGKILL);
 }
@@ -317,9 +351,10 @@ TEST_F(StoreTest, ExecuteIsDurableWhenItReturnsEvenIfTheProcessIsKilled) {
     open()->execute("CREATE TABLE d (id BIGINT)");
     const std::string self = "/proc/self/exe";  // this test binary
     std::string env = "SB_STORE_CHILD_DIR=" + _dir.path();
+    std::string urlEnv = "SB_STORE_CHILD_URL=" + _url;
     const char* argv[] = {self.c_str(), "--gtest_also_run_disabled_tests",
                           "--gtest_filter=StoreChild.DISABLED_WriteThenGetKilled", nullptr};
-    const char* envp[] = {env.c_str(), nullptr};
+    const char* envp[] = {env.c_str(), urlEnv.c_str(), nullptr};
     pid_t child = fork();
     ASSERT_GE(child, 0);
     if (child == 0) {
@@ -331,6 +366,99 @@ TEST_F(StoreTest, ExecuteIsDurableWhenItReturnsEvenIfTheProcessIsKilled) {
     ASSERT_TRUE(WIFSIGNALED(status)) << "child exited with " << WEXITSTATUS(status);
     EXPECT_EQ(WTERMSIG(status), SIGKILL);
     EXPECT_EQ(scalar(*open(), "SELECT id FROM d"), 42);
+}
+
+TEST_F(StoreTest, PostgresUsesItsSchemaAndHasNoProcessWideWriteLock) {
+    POSTGRES_ONLY();
+    auto store = open();
+    EXPECT_EQ(store->backend(), "postgresql");
+    EXPECT_EQ(store->poolSize(), 8u);
+    store->execute("CREATE TABLE s (id BIGINT)");
+    EXPECT_EQ(scalar(*store,
+                     "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 's' AND "
+                     "table_schema = current_schema()"),
+              1);
+    // Two writers at once: one holds a row lock inside transaction(), the other's plain insert
+    // into another row must not wait for it (SQLite's backend would serialise them).
+    store->execute("INSERT INTO s (id) VALUES (1)");
+    std::atomic<bool> inside{false};
+    std::atomic<bool> release{false};
+    std::thread holder([&] {
+        store->transaction([&](StoreTx& tx) {
+            tx.execute("UPDATE s SET id = 1 WHERE id = 1");
+            inside = true;
+            while (!release) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            }
+        });
+    });
+    while (!inside) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    auto started = std::chrono::steady_clock::now();
+    store->execute("INSERT INTO s (id) VALUES (2)");
+    auto took = std::chrono::steady_clock::now() - started;
+    release = true;
+    holder.join();
+    EXPECT_LT(took, std::chrono::seconds(2));
+    EXPECT_EQ(scalar(*store, "SELECT COUNT(*) FROM s"), 2);
+}
+
+TEST_F(StoreTest, PostgresOpenFailureNamesTheServerNotThePassword) {
+    POSTGRES_ONLY();
+    // A port nothing listens on.
+    int port = switchboard::test::freePort();
+    std::string error = errorOf([&] {
+        DataStore::open("postgresql://u:s3cret@127.0.0.1:" + std::to_string(port) + "/db",
+                        _dir.path(), kNoAutoFlush);
+    });
+    EXPECT_THAT(error, StartsWith("store: cannot open postgresql://u@127.0.0.1:" +
+                                  std::to_string(port) + "/db: "));
+    EXPECT_THAT(error, testing::Not(HasSubstr("s3cret")));
+}
+
+TEST(PostgresUrlTest, ParsesTheUrlIntoLibpqKeywords) {
+    PostgresBackend full(
+        "postgresql://sb:p%40ss@db.example:6543/switch%62oard?schema=node_a&"
+        "pool_size=16&connect_timeout=3&sslmode=require");
+    EXPECT_EQ(full.connectionString(),
+              "host=db.example port=6543 dbname=switchboard user=sb password=p@ss sslmode=require "
+              "connect_timeout=3");
+    EXPECT_EQ(full.location(), "postgresql://sb@db.example:6543/switchboard?schema=node_a");
+    EXPECT_EQ(full.poolSize(), 16u);
+    EXPECT_EQ(full.openTimeout(), 3u);
+    EXPECT_EQ(full.schema(), "node_a");
+    EXPECT_FALSE(full.singleWriter());
+    PostgresBackend minimal("postgres://[::1]/sb");
+    EXPECT_EQ(minimal.connectionString(), "host=::1 port=5432 dbname=sb connect_timeout=5");
+    EXPECT_EQ(minimal.location(), "postgresql://[::1]:5432/sb");
+    EXPECT_EQ(minimal.poolSize(), 8u);
+}
+
+TEST(PostgresUrlTest, RejectsBadUrlsNamingThePart) {
+    auto error = [](const std::string& url) {
+        return errorOf([&] { DataStore::open(url, "/tmp", kNoAutoFlush); });
+    };
+    EXPECT_EQ(error("postgresql://u@h"),
+              "store.url: postgresql URL names no database "
+              "(expected postgresql://user:password@host:port/database)");
+    EXPECT_EQ(error("postgresql://u@:5432/db"),
+              "store.url: postgresql URL names no host "
+              "(expected postgresql://user:password@host:port/database)");
+    EXPECT_EQ(error("postgresql://h:99999/db"),
+              "store.url: the port must be a number from 1 to 65535, got '99999'");
+    EXPECT_EQ(error("postgresql://u:a%20b@h/db"),
+              "store.url: the password may not contain spaces, quotes, '=' or backslashes");
+    EXPECT_EQ(error("postgresql://h/db?schema=a;drop"),
+              "store.url: schema must be letters, digits and _, got 'a;drop'");
+    EXPECT_EQ(error("postgresql://h/db?pool_size=0"),
+              "store.url: pool_size must be a number from 1 to 256, got '0'");
+    EXPECT_EQ(error("postgresql://h/db?sslmode=maybe"),
+              "store.url: sslmode 'maybe' is not one of disable, allow, prefer, require, "
+              "verify-ca, verify-full");
+    EXPECT_EQ(error("postgresql://h/db?user=x"),
+              "store.url: unknown parameter 'user' (known: schema, pool_size, connect_timeout, "
+              "sslmode)");
 }
 
 TEST(SqlRowTest, ConvertsWhereItMakesSense) {

@@ -1,5 +1,6 @@
-// Write-behind batching against a real SQLite file: latest value per key wins, discard, the
-// flusher thread, close() flushing, and failed flushes keeping (only the right) entries.
+// Write-behind batching against a real SQLite file (and, as ctest's pg.WriteBehindTest.*, a real
+// PostgreSQL cluster): latest value per key wins, discard, the flusher thread, close()
+// flushing, and failed flushes keeping (only the right) entries.
 #include "TestSupport.h"
 #include "store/DataStore.h"
 
@@ -42,10 +43,19 @@ SqlParams beat(const std::string& key, std::int64_t seq) {
     return {key, seq, static_cast<double>(seq) / 2};
 }
 
+bool onPostgres() {
+    return switchboard::test::testBackend() == "postgresql";
+}
+
+#define SQLITE_ONLY(why)                         \
+    if (onPostgres()) {                          \
+        GTEST_SKIP() << "SQLite-specific: " why; \
+    }
+
 class WriteBehindTest : public testing::Test {
 protected:
     std::unique_ptr<DataStore> open(std::chrono::milliseconds interval = kNoAutoFlush) {
-        return DataStore::open("sqlite:wb.db", _dir.path(), interval);
+        return DataStore::open(_url, _dir.path(), interval);
     }
     static std::int64_t count(Store& store) {
         return store.query("SELECT COUNT(*) FROM hb").at(0).getInt(0);
@@ -55,6 +65,8 @@ protected:
         return rows.empty() ? -1 : rows[0].getInt(0);
     }
     TempDir _dir;
+    const std::string _url =
+        onPostgres() ? switchboard::test::storeUrl(_dir, "wb") : "sqlite:wb.db";
 };
 
 }  // namespace
@@ -151,7 +163,8 @@ TEST_F(WriteBehindTest, FlusherThreadFlushesOnItsOwn) {
     ASSERT_TRUE(eventually([&] { return seqOf(*store, "a") == 1; }));
     wb->put("a", beat("a", 2));
     ASSERT_TRUE(eventually([&] { return seqOf(*store, "a") == 2; }));
-    EXPECT_EQ(wb->pending(), 0u);
+    // The flush's commit can be seen a moment before the flusher counts it done.
+    EXPECT_TRUE(eventually([&] { return wb->pending() == 0; })) << wb->pending();
     EXPECT_GE(store->stats().flushes, 2u);
 }
 
@@ -184,9 +197,15 @@ TEST_F(WriteBehindTest, FailedFlushKeepsEntriesForTheNextOne) {
         lines = capture.messages();
     }
     ASSERT_EQ(lines.size(), 1u);
-    EXPECT_EQ(lines[0],
-              "write-behind 'hb': flush of 2 rows failed, will retry: "
-              "Invalid SQL statement: no such table: hb: no such table: hb");
+    if (onPostgres()) {
+        EXPECT_EQ(lines[0].rfind("write-behind 'hb': flush of 2 rows failed, will retry: ", 0), 0u)
+            << lines[0];
+        EXPECT_NE(lines[0].find("relation \"hb\" does not exist"), std::string::npos) << lines[0];
+    } else {
+        EXPECT_EQ(lines[0],
+                  "write-behind 'hb': flush of 2 rows failed, will retry: "
+                  "Invalid SQL statement: no such table: hb: no such table: hb");
+    }
     EXPECT_EQ(wb->pending(), 2u);
     EXPECT_EQ(store->stats().flushErrors, 1u);
     EXPECT_EQ(store->stats().flushes, 0u);
@@ -198,6 +217,7 @@ TEST_F(WriteBehindTest, FailedFlushKeepsEntriesForTheNextOne) {
 }
 
 TEST_F(WriteBehindTest, FailedFlushDoesNotOverwriteNewerPutsOrRevive_discards) {
+    SQLITE_ONLY("holds the single-writer gate to park a flush mid-way");
     auto store = open();
     auto wb = store->writeBehind("hb", kUpsert);
     wb->put("a", beat("a", 1));
@@ -239,6 +259,7 @@ TEST_F(WriteBehindTest, FailedFlushDoesNotOverwriteNewerPutsOrRevive_discards) {
 }
 
 TEST_F(WriteBehindTest, LargeBatchWithMixedParameterTypesAndNulls) {
+    SQLITE_ONLY("dynamic column types (a double in a BIGINT column)");
     auto store = open();
     store->execute("CREATE TABLE m (key TEXT PRIMARY KEY, v BIGINT, note TEXT)");
     auto wb = store->writeBehind("mixed",
@@ -274,6 +295,7 @@ TEST_F(WriteBehindTest, LargeBatchWithMixedParameterTypesAndNulls) {
 }
 
 TEST_F(WriteBehindTest, FlushWritesRowsInKeyOrder) {
+    SQLITE_ONLY("SQLite trigger syntax");
     // Key order keeps the statements walking the table's index in order (a warm page cache);
     // a trigger records the order in which the rows arrive.
     auto store = open();
@@ -313,10 +335,46 @@ TEST_F(WriteBehindTest, AFailingBatcherKeepsOnlyItsOwnRowsBackInARound) {
     good->put("a", beat("a", 1));
     ASSERT_TRUE(eventually([&] { return seqOf(*store, "a") == 1; }));
     ASSERT_TRUE(eventually([&] { return store->stats().flushErrors >= 2; }));
-    EXPECT_EQ(bad->pending(), 1u);
+    // pending() leaves out rows a round has taken and not yet settled: between rounds the
+    // failed row is back.
+    EXPECT_TRUE(eventually([&] { return bad->pending() == 1u; }));
     good->put("a", beat("a", 2));  // later rounds go on writing the good one
     ASSERT_TRUE(eventually([&] { return seqOf(*store, "a") == 2; }));
     store->execute("CREATE TABLE later (key TEXT PRIMARY KEY, seq BIGINT, at DOUBLE PRECISION)");
-    ASSERT_TRUE(eventually([&] { return bad->pending() == 0; }));
+    ASSERT_TRUE(
+        eventually([&] { return !store->query("SELECT seq FROM later WHERE key = 'x'").empty(); }));
     EXPECT_EQ(store->query("SELECT seq FROM later WHERE key = 'x'").at(0).getInt(0), 1);
+    EXPECT_TRUE(eventually([&] { return bad->pending() == 0; }));
+}
+
+TEST_F(WriteBehindTest, LargeBatchWithNullsOnEitherBackend) {
+    // The portable part of the mixed batch above: typed columns, NULLs, 5,000 rows, one flush.
+    auto store = open();
+    store->execute("CREATE TABLE m (key TEXT PRIMARY KEY, v BIGINT, note TEXT)");
+    auto wb = store->writeBehind("mixed",
+                                 "INSERT INTO m (key, v, note) VALUES ($1, $2, $3) "
+                                 "ON CONFLICT (key) DO UPDATE SET v = excluded.v, "
+                                 "note = excluded.note");
+    for (std::int64_t i = 0; i < 5000; ++i) {
+        SqlParams row{"k" + std::to_string(i), nullptr, nullptr};
+        if (i % 2 == 0) {
+            row[1] = i;
+        }
+        if (i % 5 == 0) {
+            row[2] = "n" + std::to_string(i);
+        }
+        wb->put("k" + std::to_string(i), std::move(row));
+    }
+    wb->flush();
+    EXPECT_EQ(store->stats().flushes, 1u);
+    EXPECT_EQ(store->stats().flushedRows, 5000u);
+    auto scalar = [&](const std::string& sql) { return store->query(sql).at(0).getInt(0); };
+    EXPECT_EQ(scalar("SELECT COUNT(*) FROM m"), 5000);
+    EXPECT_EQ(scalar("SELECT COUNT(*) FROM m WHERE v IS NULL"), 2500);
+    EXPECT_EQ(scalar("SELECT COUNT(*) FROM m WHERE note IS NULL"), 4000);
+    EXPECT_EQ(scalar("SELECT SUM(v) FROM m"), 2 * (2499 * 2500 / 2));
+    auto row = store->query("SELECT v, note FROM m WHERE key = 'k4990'").at(0);
+    EXPECT_EQ(row.getInt(0), 4990);
+    EXPECT_EQ(row.getString(1), "n4990");
+    EXPECT_TRUE(store->query("SELECT v FROM m WHERE key = 'k4999'").at(0).isNull(0));
 }
