@@ -112,7 +112,10 @@ void WebhookDispatcher::run() {
         }
         auto first = _waiting.begin();
         if (first->first > std::chrono::steady_clock::now()) {
-            _wake.wait_until(lock, first->first);
+            // A copy: wait_until reads the time again after waking, when another worker may
+            // have taken (and freed) that entry meanwhile (ASan found it).
+            const std::chrono::steady_clock::time_point due = first->first;
+            _wake.wait_until(lock, due);
             continue;
         }
         std::shared_ptr<Delivery> d = first->second;
