@@ -167,8 +167,11 @@ TEST(HostileStreamTest, SilentHandshakesAndANeverReaderStallNoneOf100TlsEchoes) 
               << " bytes, closed: " << neverReaderClosed << "\n";
     EXPECT_EQ(missingBefore, 0);
     EXPECT_EQ(missingDuring, 0);
-    EXPECT_LT(worstBefore, 100);
-    EXPECT_LT(worstDuring, 100) << "the hostile peers delayed the others";
+    // A hostile peer that stalled a loop would hold it until stream.io_timeout (1 s); what
+    // stays below is the machine's scheduling (~15 ms quiet, up to ~200 ms at load 12, before
+    // any hostile peer connects).
+    EXPECT_LT(worstBefore, 750);
+    EXPECT_LT(worstDuring, 750) << "the hostile peers delayed the others";
     for (double closedAfter : {silentClosedAfter, halfClosedAfter}) {
         EXPECT_GE(closedAfter, 800) << "closed before stream.io_timeout (1s)";
         EXPECT_LE(closedAfter, 2500) << "an unfinished handshake outlived stream.io_timeout";
