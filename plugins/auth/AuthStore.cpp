@@ -55,6 +55,20 @@ AuthStore::AuthStore(Store& store) : _store(store) {
                                    " AND last_used < $1");
 }
 
+SessionRow AuthStore::toSession(const SqlRow& row) {
+    SessionRow s;
+    s.id = row.getString(0);
+    s.tokenHash = row.getString(1);
+    s.userId = row.getInt(2);
+    s.login = row.getString(3);
+    s.createdAt = row.getInt(4);
+    s.lastUsed = row.getInt(5);
+    s.jti = row.getString(6);
+    s.jtiExpires = row.getInt(7);
+    s.peer = row.getString(8);
+    return s;
+}
+
 UserRow AuthStore::toUser(const SqlRow& row) {
     UserRow u;
     u.id = row.getInt(0);
@@ -206,17 +220,7 @@ std::vector<SessionRow> AuthStore::sessions() {
     for (const auto& row : _store.query(
              "SELECT id, token_hash, user_id, login, created_at, last_used, jti, jti_expires,"
              " peer FROM auth_sessions")) {
-        SessionRow s;
-        s.id = row.getString(0);
-        s.tokenHash = row.getString(1);
-        s.userId = row.getInt(2);
-        s.login = row.getString(3);
-        s.createdAt = row.getInt(4);
-        s.lastUsed = row.getInt(5);
-        s.jti = row.getString(6);
-        s.jtiExpires = row.getInt(7);
-        s.peer = row.getString(8);
-        out.push_back(std::move(s));
+        out.push_back(toSession(row));
     }
     return out;
 }
@@ -237,18 +241,7 @@ std::optional<SessionRow> AuthStore::sessionByHash(const std::string& tokenHash)
     if (rows.empty()) {
         return std::nullopt;
     }
-    const SqlRow& row = rows.front();
-    SessionRow s;
-    s.id = row.getString(0);
-    s.tokenHash = row.getString(1);
-    s.userId = row.getInt(2);
-    s.login = row.getString(3);
-    s.createdAt = row.getInt(4);
-    s.lastUsed = row.getInt(5);
-    s.jti = row.getString(6);
-    s.jtiExpires = row.getInt(7);
-    s.peer = row.getString(8);
-    return s;
+    return toSession(rows.front());
 }
 
 std::optional<std::int64_t> AuthStore::sessionLastUsed(const std::string& id) {

@@ -92,6 +92,8 @@ public:
 
 private:
     static UserRow toUser(const SqlRow& row);
+    /// A row of id, token_hash, user_id, login, created_at, last_used, jti, jti_expires, peer.
+    static SessionRow toSession(const SqlRow& row);
 
     Store& _store;
     std::shared_ptr<WriteBehind> _lastUsed;
