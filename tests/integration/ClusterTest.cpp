@@ -1,6 +1,5 @@
-// Two switchboard nodes on one PostgreSQL store (the test cluster, a schema of this test's own)
-// and one real redis-server: what one node does, the other sees (docs/decisions.md, "Many
-// nodes"). Runs as pg.ClusterTest.* only (it needs the pg fixture's PostgreSQL).
+// Auth and pairing on two nodes (ClusterSupport.h): what one node does, the other sees
+// (docs/decisions.md, "Many nodes"). Runs as pg.ClusterTest.* only.
 #include <gtest/gtest.h>
 
 #include <signal.h>
@@ -10,6 +9,7 @@
 #include <thread>
 
 #include "../plugins/auth/AuthTestSupport.h"
+#include "ClusterSupport.h"
 #include "TestSupport.h"
 
 namespace switchboard::test {
@@ -20,47 +20,6 @@ using auth::Auth;
 using auth::call;
 using auth::Login;
 using auth::post;
-
-/// `yaml` with its store.url replaced by `url`.
-std::string withStore(std::string yaml, const std::string& url) {
-    const std::string key = "store: { url: \"";
-    std::size_t at = yaml.find(key);
-    std::size_t end = yaml.find('"', at + key.size());
-    yaml.replace(at + key.size(), end - at - key.size(), url);
-    return yaml;
-}
-
-struct Node {
-    TempDir dir;
-    Ports ports;
-    std::string yaml;
-    std::unique_ptr<ServerProcess> process;
-    void start() {
-        process = std::make_unique<ServerProcess>(dir, yaml);
-        ASSERT_TRUE(process->waitReady(ports.admin)) << process->log();
-    }
-    int pub() const { return ports.pub; }
-};
-
-/// Nodes a and b with `plugins` on one store and one bus.
-class ClusterTest : public testing::Test {
-protected:
-    void startCluster(const std::string& plugins, const std::string& extra = "") {
-        ASSERT_EQ(testBackend(), "postgresql") << "ClusterTest runs as pg.ClusterTest.*";
-        std::string url = storeUrl(_shared);
-        for (Node* n : {&a, &b}) {
-            n->yaml = withStore(configYaml(n->dir, n->ports, plugins,
-                                           "bus: { url: \"" + redis.url() + "\" }\n" + extra),
-                                url);
-        }
-        a.start();
-        b.start();
-    }
-
-    RedisServer redis;
-    TempDir _shared;
-    Node a, b;
-};
 
 TEST_F(ClusterTest, ALoginOnAWorksOnB) {
     startCluster(auth::authPlugin());
@@ -285,15 +244,6 @@ HttpResult status(int port, const std::string& key, const std::string& action) {
 HttpResult lookup(int port, int code) {
     return http("POST", port, "/get_server_details",
                 "{\"pairing_code\":" + std::to_string(code) + "}");
-}
-
-std::size_t occurrences(const std::string& text, const std::string& needle) {
-    std::size_t n = 0;
-    for (std::size_t at = text.find(needle); at != std::string::npos;
-         at = text.find(needle, at + 1)) {
-        ++n;
-    }
-    return n;
 }
 
 TEST_F(ClusterTest, PairingCodesAreUniqueAcrossNodesAndResolveOnEither) {
