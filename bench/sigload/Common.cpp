@@ -160,6 +160,11 @@ Target makeTarget(const Options& o) {
         throw std::invalid_argument("--host must be an IPv4 address, got '" + o.host + "'");
     }
     t.hostHeader = o.host + ":" + std::to_string(o.port);
+    if (o.newPort != 0) {
+        t.other = t.server;
+        t.other.sin_port = htons(static_cast<std::uint16_t>(o.newPort));
+        t.otherFrom = o.peers;  // fanout: the new agent's slot comes after the K peers
+    }
     if (!o.bindFirst.empty()) {
         in_addr first{};
         if (inet_pton(AF_INET, o.bindFirst.c_str(), &first) != 1) {

@@ -41,6 +41,7 @@ struct Options {
     bool tokenHeader = false;  // Authorization: Bearer instead of ?token=
     std::string name;          // "bench" field of the result line
     std::string ignorePrefix;  // fanout: peers whose id starts with it are not counted
+    int newPort = 0;           // fanout: the new agent connects here (another node); 0: --port
 };
 
 /// Collects errors from all threads: each of the first few distinct messages is printed once,

@@ -535,8 +535,9 @@ void EventLoop::start(Connection& conn, const std::string& pathAndQuery,
             return;
         }
     }
-    int rc =
-        ::connect(fd, reinterpret_cast<const sockaddr*>(&_target.server), sizeof(_target.server));
+    const sockaddr_in& dest =
+        _target.otherFrom >= 0 && conn._index >= _target.otherFrom ? _target.other : _target.server;
+    int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&dest), sizeof(dest));
     if (rc != 0 && errno != EINPROGRESS) {
         conn.finish(false, std::string("connect: ") + std::strerror(errno));
         return;

@@ -88,6 +88,9 @@ struct Target {
     sockaddr_in server{};
     std::string hostHeader;        ///< Host: value
     std::vector<in_addr> sources;  ///< bound in turn (by index); empty: the kernel's choice
+    /// Connections from index `otherFrom` on go to `other` instead (another node); -1: none.
+    sockaddr_in other{};
+    int otherFrom = -1;
 };
 
 /// The loops and the connections. Connection i lives on loop i % threads for its whole life.

@@ -39,6 +39,8 @@ void usage(std::ostream& out) {
            "         it early)]\n"
            "fanout:  --agents FILE [--peers K (1000)] [--rounds R (20)] [--warmup W (2)]\n"
            "         [--ignore PREFIX (announcements of peers whose id starts with it)]\n"
+           "         [--new-port PORT (the new agent registers on another node: cross-node\n"
+           "         presence)]\n"
            "relay:   --agents FILE [--pairs P (100)] [--duration SECONDS (10)]\n"
            "         [--payload BYTES (64)]\n"
            "echo:    --connections N [--hold SECONDS (10)] [--busy C (100)]\n"
@@ -96,6 +98,8 @@ Options parseOptions(int argc, char** argv) {
             o.holdSeconds = parseInt(arg, v, 0, 86400);
         } else if (arg == "--peers") {
             o.peers = parseInt(arg, v, 1, 1000000);
+        } else if (arg == "--new-port") {
+            o.newPort = parseInt(arg, v, 1, 65535);
         } else if (arg == "--ignore") {
             o.ignorePrefix = v;
         } else if (arg == "--rounds") {

@@ -52,6 +52,50 @@ void Peer::finish() {
     json.assign(buffer.GetString(), buffer.GetSize());
 }
 
+std::shared_ptr<Peer> Peer::fromJson(std::int64_t organizationId, const std::string& text,
+                                     const std::string& connectionId, double registeredAt) {
+    rapidjson::Document d;
+    d.Parse(text.data(), text.size());
+    auto str = [&](const char* key) -> const rapidjson::Value* {
+        auto it = d.FindMember(key);
+        return it != d.MemberEnd() && it->value.IsString() ? &it->value : nullptr;
+    };
+    auto num = [&](const char* key) -> const rapidjson::Value* {
+        auto it = d.FindMember(key);
+        return it != d.MemberEnd() && it->value.IsInt64() ? &it->value : nullptr;
+    };
+    if (!d.IsObject() || !str("peer_id") || !num("user_id") || !str("public_ip") ||
+        !num("public_port") || !str("virtual_ip")) {
+        return nullptr;
+    }
+    auto p = std::make_shared<Peer>();
+    p->organizationId = organizationId;
+    p->peerId = str("peer_id")->GetString();
+    p->userId = num("user_id")->GetInt64();
+    p->email = str("email") ? str("email")->GetString() : "";
+    p->agentId = str("agent_id") ? str("agent_id")->GetString() : "";
+    p->publicIp = str("public_ip")->GetString();
+    p->publicPort = num("public_port")->GetInt64();
+    if (str("relay_ip")) {
+        p->relayIp = std::string(str("relay_ip")->GetString());
+    }
+    if (num("relay_port")) {
+        p->relayPort = num("relay_port")->GetInt64();
+    }
+    p->virtualIp = str("virtual_ip")->GetString();
+    p->connectionId = connectionId;
+    p->registeredAt = registeredAt;
+    p->finish();
+    return p;
+}
+
+bool Peer::newerThan(const Peer& other) const {
+    if (registeredAt != other.registeredAt) {
+        return registeredAt > other.registeredAt;
+    }
+    return connectionId > other.connectionId;
+}
+
 namespace {
 
 std::string onlineMessage(const Peer& peer) {
@@ -116,12 +160,15 @@ void PeerRegistry::add(const PeerPtr& peer, const WebSocketPtr& conn,
                                " is registered in this organization by another user");
         }
         // The same agent again: the new connection takes over without an offline/online flap.
+        // Another node's connection of it is closed there, when our peer.online arrives.
         if (old.conn) {
             _events.offline(*old.peer, OfflineReason::Replaced);
             old.conn->close(4000, "replaced by a new connection of this agent");
         }
+        if (old.node.empty()) {
+            _size.fetch_sub(1);
+        }
         g->peers.erase(it);
-        _size.fetch_sub(1);
     }
     std::string existing = "[";
     bool first = true;
@@ -135,7 +182,7 @@ void PeerRegistry::add(const PeerPtr& peer, const WebSocketPtr& conn,
     existing += ']';
     conn->sendText(response(existing));
     sendToOthersLocked(*g, peer->peerId, onlineMessage(*peer));
-    g->peers.emplace(peer->peerId, Entry{peer, conn, {}});
+    g->peers.emplace(peer->peerId, Entry{peer, conn, "", false, {}});
     _size.fetch_add(1);
     _events.online(*peer);
 }
@@ -143,10 +190,169 @@ void PeerRegistry::add(const PeerPtr& peer, const WebSocketPtr& conn,
 void PeerRegistry::offlineLocked(Group& g, std::unordered_map<std::string, Entry>::iterator it,
                                  OfflineReason reason) {
     PeerPtr peer = it->second.peer;
+    bool mine = it->second.node.empty();
     g.peers.erase(it);
-    _size.fetch_sub(1);
     sendToOthersLocked(g, peer->peerId, offlineMessage(*peer));
-    _events.offline(*peer, reason);
+    if (mine) {
+        _size.fetch_sub(1);
+        _events.offline(*peer, reason);
+    }
+}
+
+void PeerRegistry::remoteLocked(Group& g, std::unordered_map<std::string, Entry>::iterator it,
+                                const PeerPtr& peer, const std::string& node) {
+    if (it != g.peers.end()) {
+        if (it->second.node.empty()) {
+            _size.fetch_sub(1);
+        }
+        g.peers.erase(it);
+    }
+    sendToOthersLocked(g, peer->peerId, onlineMessage(*peer));
+    g.peers.emplace(peer->peerId, Entry{peer, nullptr, node, false, {}});
+}
+
+bool PeerRegistry::remoteOnline(const PeerPtr& peer, const std::string& node) {
+    auto g = group(peer->organizationId, true);
+    std::lock_guard<std::mutex> lock(g->mutex);
+    auto it = g->peers.find(peer->peerId);
+    if (it == g->peers.end()) {
+        remoteLocked(*g, it, peer, node);
+        return true;
+    }
+    Entry& old = it->second;
+    if (old.peer->connectionId == peer->connectionId) {
+        return false;  // known already (an event and a resync both told us)
+    }
+    bool sameUser = old.peer->userId == peer->userId;
+    bool newer = peer->newerThan(*old.peer);
+    if (!old.lingering && (sameUser ? !newer : newer)) {
+        return false;
+    }
+    if (old.node.empty()) {
+        WebSocketPtr conn = old.conn;
+        if (sameUser) {
+            if (conn) {
+                _events.offline(*old.peer, OfflineReason::Replaced);
+                conn->close(4000, "replaced by a new connection of this agent");
+            }
+        } else {
+            // Two users took one agent id on two nodes at once: the first registration stays.
+            PeerPtr ours = old.peer;
+            offlineLocked(*g, it, OfflineReason::Replaced);
+            if (conn) {
+                conn->sendText("{\"error\":\"Registration failed\",\"detail\":\"agent_id " +
+                               ours->peerId +
+                               " is registered in this organization by another user\"}");
+                conn->close(1008, "Registration failed");
+            }
+            it = g->peers.end();
+        }
+    }
+    remoteLocked(*g, it, peer, node);
+    return true;
+}
+
+bool PeerRegistry::remoteOffline(std::int64_t organizationId, const std::string& peerId,
+                                 const std::string& connectionId) {
+    auto g = group(organizationId, false);
+    if (!g) {
+        return false;
+    }
+    std::lock_guard<std::mutex> lock(g->mutex);
+    auto it = g->peers.find(peerId);
+    if (it == g->peers.end() || it->second.node.empty() ||
+        it->second.peer->connectionId != connectionId) {
+        return false;
+    }
+    offlineLocked(*g, it, OfflineReason::Closed);
+    return true;
+}
+
+std::size_t PeerRegistry::nodeDown(const std::string& node) {
+    std::size_t count = 0;
+    auto until = Clock::now() + _grace;
+    for (auto& g : groups()) {
+        std::lock_guard<std::mutex> lock(g->mutex);
+        for (auto& [id, entry] : g->peers) {
+            if (entry.node == node && !entry.lingering) {
+                entry.lingering = true;
+                entry.lingerUntil = until;
+                ++count;
+            }
+        }
+    }
+    return count;
+}
+
+void PeerRegistry::resync(const std::vector<Remote>& online) {
+    std::unordered_map<std::int64_t, std::vector<const Remote*>> byGroup;
+    for (const Remote& r : online) {
+        byGroup[r.peer->organizationId].push_back(&r);
+    }
+    for (const auto& [orgId, remotes] : byGroup) {
+        for (const Remote* r : remotes) {
+            remoteOnline(r->peer, r->node);
+        }
+    }
+    // Listed peers of other nodes that the store no longer has online go.
+    for (auto& g : groups()) {
+        std::lock_guard<std::mutex> lock(g->mutex);
+        for (auto it = g->peers.begin(); it != g->peers.end();) {
+            auto next = std::next(it);
+            if (!it->second.node.empty()) {
+                bool listed = false;
+                auto found = byGroup.find(it->second.peer->organizationId);
+                if (found != byGroup.end()) {
+                    for (const Remote* r : found->second) {
+                        listed = listed || (r->peer->peerId == it->first &&
+                                            r->peer->connectionId == it->second.peer->connectionId);
+                    }
+                }
+                if (!listed) {
+                    offlineLocked(*g, it, OfflineReason::Closed);
+                }
+            }
+            it = next;
+        }
+    }
+}
+
+bool PeerRegistry::sendLocal(std::int64_t organizationId, const std::string& peerId,
+                             const std::string& text) {
+    auto g = group(organizationId, false);
+    if (!g) {
+        return false;
+    }
+    std::lock_guard<std::mutex> lock(g->mutex);
+    auto it = g->peers.find(peerId);
+    if (it == g->peers.end() || !it->second.conn) {
+        return false;
+    }
+    it->second.conn->sendText(text);
+    return true;
+}
+
+std::vector<PeerPtr> PeerRegistry::localPeers() const {
+    std::vector<PeerPtr> out;
+    for (auto& g : groups()) {
+        std::lock_guard<std::mutex> lock(g->mutex);
+        for (const auto& [id, entry] : g->peers) {
+            if (entry.node.empty()) {
+                out.push_back(entry.peer);
+            }
+        }
+    }
+    return out;
+}
+
+std::vector<std::shared_ptr<PeerRegistry::Group>> PeerRegistry::groups() const {
+    std::lock_guard<std::mutex> lock(_groupsMutex);
+    std::vector<std::shared_ptr<Group>> out;
+    out.reserve(_groups.size());
+    for (const auto& [id, g] : _groups) {
+        out.push_back(g);
+    }
+    return out;
 }
 
 void PeerRegistry::disconnected(const PeerPtr& peer, bool lingering, OfflineReason reason) {
@@ -161,6 +367,7 @@ void PeerRegistry::disconnected(const PeerPtr& peer, bool lingering, OfflineReas
     }
     if (lingering && _grace.count() > 0) {
         it->second.conn = nullptr;
+        it->second.lingering = true;
         it->second.lingerUntil = Clock::now() + _grace;
         return;
     }
@@ -168,43 +375,46 @@ void PeerRegistry::disconnected(const PeerPtr& peer, bool lingering, OfflineReas
 }
 
 void PeerRegistry::sweep(Clock::time_point now) {
-    std::vector<std::shared_ptr<Group>> groups;
-    {
-        std::lock_guard<std::mutex> lock(_groupsMutex);
-        groups.reserve(_groups.size());
-        for (auto& [id, g] : _groups) {
-            groups.push_back(g);
-        }
-    }
-    for (auto& g : groups) {
+    for (auto& g : groups()) {
         std::lock_guard<std::mutex> lock(g->mutex);
         for (auto it = g->peers.begin(); it != g->peers.end();) {
             auto next = std::next(it);
-            if (!it->second.conn && it->second.lingerUntil <= now) {
+            if (it->second.lingering && it->second.lingerUntil <= now) {
+                PeerPtr peer = it->second.peer;
+                std::string node = it->second.node;
                 offlineLocked(*g, it, OfflineReason::Dropped);
+                if (!node.empty() && _events.lost) {
+                    _events.lost(*peer, node);
+                }
             }
             it = next;
         }
     }
 }
 
-PeerRegistry::RelayResult PeerRegistry::relay(const Peer& from, const std::string& to,
-                                              std::string_view dataJson) {
-    auto g = group(from.organizationId, false);
+PeerRegistry::RelayResult PeerRegistry::relay(std::int64_t organizationId, const std::string& from,
+                                              const std::string& to, std::string_view dataJson,
+                                              std::string* node, bool localOnly) {
+    auto g = group(organizationId, false);
     if (!g) {
         return RelayResult::UnknownPeer;
     }
-    std::string text = "{\"type\":\"signal\",\"from\":" + json::quote(from.peerId) +
-                       ",\"data\":" + std::string(dataJson) + "}";
     std::lock_guard<std::mutex> lock(g->mutex);
     auto it = g->peers.find(to);
-    if (it == g->peers.end()) {
+    if (it == g->peers.end() || (localOnly && !it->second.node.empty())) {
         return RelayResult::UnknownPeer;
     }
-    if (!it->second.conn) {
+    if (it->second.lingering) {
         return RelayResult::NotConnected;
     }
-    it->second.conn->sendText(text);
+    if (!it->second.node.empty()) {
+        if (node != nullptr) {
+            *node = it->second.node;
+        }
+        return RelayResult::Remote;
+    }
+    it->second.conn->sendText("{\"type\":\"signal\",\"from\":" + json::quote(from) +
+                              ",\"data\":" + std::string(dataJson) + "}");
     return RelayResult::Sent;
 }
 
@@ -216,8 +426,8 @@ bool PeerRegistry::kick(std::int64_t organizationId, const std::string& peerId,
     }
     std::lock_guard<std::mutex> lock(g->mutex);
     auto it = g->peers.find(peerId);
-    if (it == g->peers.end()) {
-        return false;
+    if (it == g->peers.end() || !it->second.node.empty()) {
+        return false;  // another node's peer is kicked there
     }
     WebSocketPtr conn = it->second.conn;
     offlineLocked(*g, it, reason);
@@ -231,23 +441,20 @@ std::size_t PeerRegistry::removeUser(std::int64_t userId,
                                      std::optional<std::int64_t> organizationId,
                                      OfflineReason reason, std::uint16_t code,
                                      const std::string& why) {
-    std::vector<std::shared_ptr<Group>> groups;
+    std::vector<std::shared_ptr<Group>> chosen;
     if (organizationId) {
         if (auto g = group(*organizationId, false)) {
-            groups.push_back(g);
+            chosen.push_back(g);
         }
     } else {
-        std::lock_guard<std::mutex> lock(_groupsMutex);
-        for (auto& [id, g] : _groups) {
-            groups.push_back(g);
-        }
+        chosen = groups();
     }
     std::size_t count = 0;
-    for (auto& g : groups) {
+    for (auto& g : chosen) {
         std::lock_guard<std::mutex> lock(g->mutex);
         for (auto it = g->peers.begin(); it != g->peers.end();) {
             auto next = std::next(it);
-            if (it->second.peer->userId == userId) {
+            if (it->second.peer->userId == userId && it->second.node.empty()) {
                 WebSocketPtr conn = it->second.conn;
                 offlineLocked(*g, it, reason);
                 if (conn) {
@@ -269,13 +476,18 @@ std::size_t PeerRegistry::removeOrganization(std::int64_t organizationId, Offlin
     }
     std::lock_guard<std::mutex> lock(g->mutex);
     std::size_t count = 0;
-    while (!g->peers.empty()) {
-        WebSocketPtr conn = g->peers.begin()->second.conn;
-        offlineLocked(*g, g->peers.begin(), reason);
-        if (conn) {
-            conn->close(code, why);
+    // Other nodes' peers are listed until their nodes close them (they delete it too).
+    for (auto it = g->peers.begin(); it != g->peers.end();) {
+        auto next = std::next(it);
+        if (it->second.node.empty()) {
+            WebSocketPtr conn = it->second.conn;
+            offlineLocked(*g, it, reason);
+            if (conn) {
+                conn->close(code, why);
+            }
+            ++count;
         }
-        ++count;
+        it = next;
     }
     return count;
 }
@@ -283,25 +495,27 @@ std::size_t PeerRegistry::removeOrganization(std::int64_t organizationId, Offlin
 std::vector<PeerRegistry::Listed> PeerRegistry::list(std::optional<std::int64_t> organizationId,
                                                      std::size_t limit, std::size_t offset,
                                                      std::size_t& total) const {
-    std::vector<std::pair<std::int64_t, std::shared_ptr<Group>>> groups;
+    std::vector<std::pair<std::int64_t, std::shared_ptr<Group>>> chosen;
     {
         std::lock_guard<std::mutex> lock(_groupsMutex);
         for (const auto& [id, g] : _groups) {
             if (!organizationId || *organizationId == id) {
-                groups.emplace_back(id, g);
+                chosen.emplace_back(id, g);
             }
         }
     }
-    std::sort(groups.begin(), groups.end(),
+    std::sort(chosen.begin(), chosen.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });
     std::vector<Listed> all;
-    for (auto& [id, g] : groups) {
+    for (auto& [id, g] : chosen) {
         std::vector<Listed> some;
         {
             std::lock_guard<std::mutex> lock(g->mutex);
             some.reserve(g->peers.size());
             for (const auto& [peerId, entry] : g->peers) {
-                some.push_back({entry.peer, entry.conn != nullptr});
+                if (entry.node.empty()) {
+                    some.push_back({entry.peer, !entry.lingering, entry.node});
+                }
             }
         }
         std::sort(some.begin(), some.end(),

@@ -1,8 +1,9 @@
 // Presence: the registered agents of this node, grouped by organization (an organization has one
-// subnet, so "same organization" is "same organization and subnet"). Announces peers coming and
-// going to the others of their group, relays signals inside a group, replaces an agent that
-// registers again, and keeps a peer whose connection broke for the reconnect grace. In memory
-// only; the plugin publishes each change on the bus.
+// subnet, so "same organization" is "same organization and subnet"), and, with several nodes,
+// the agents other nodes hold (learned from the bus and the store: ClusterPresence). Announces
+// peers coming and going to this node's peers of their group, relays signals inside a group,
+// replaces an agent that registers again (here or on another node), and keeps a peer whose
+// connection (or node) broke for the reconnect grace. In memory only.
 #pragma once
 
 #include <atomic>
@@ -41,13 +42,20 @@ struct Peer {
     std::optional<std::string> relayIp;
     std::optional<std::int64_t> relayPort;
     std::string remoteAddress;  ///< the TCP peer of the WebSocket
-    double registeredAt = 0;
+    double registeredAt = 0;    ///< epoch s; orders two registrations of one agent across nodes
     /// The seed's peer object as JSON (peer_id, user_id, email, agent_id, public_ip,
     /// public_port, relay_ip, relay_port, virtual_ip); set by finish().
     std::string json;
 
     /// Builds `json` from the fields.
     void finish();
+    /// Rebuilds a peer from its `json` and the fields it lacks; nullptr if `json` is not a peer
+    /// object (another node's event or a stored row).
+    static std::shared_ptr<Peer> fromJson(std::int64_t organizationId, const std::string& json,
+                                          const std::string& connectionId, double registeredAt);
+    /// True if this registration comes after `other` (later, or as late with the greater
+    /// connection id), so that every node picks the same one of two.
+    bool newerThan(const Peer& other) const;
 };
 
 using PeerPtr = std::shared_ptr<Peer>;
@@ -65,6 +73,8 @@ public:
     struct Events {
         std::function<void(const Peer&)> online;
         std::function<void(const Peer&, OfflineReason)> offline;
+        /// A peer of another node whose node went down stayed away past the grace (optional).
+        std::function<void(const Peer&, const std::string& node)> lost;
     };
     using Clock = std::chrono::steady_clock;
 
@@ -90,9 +100,41 @@ public:
     /// Takes lingering peers whose grace ran out offline (reason dropped).
     void sweep(Clock::time_point now = Clock::now());
 
-    enum class RelayResult { Sent, UnknownPeer, NotConnected };
-    /// Sends {"type":"signal","from":<from>,"data":<dataJson>} to `to` in `from`'s group.
-    RelayResult relay(const Peer& from, const std::string& to, std::string_view dataJson);
+    enum class RelayResult { Sent, UnknownPeer, NotConnected, Remote };
+    /// Sends {"type":"signal","from":<from>,"data":<dataJson>} to `to` in `organizationId`.
+    /// Remote: `to` is connected to another node, whose id goes to `node` (the caller forwards
+    /// it); with `localOnly` (a signal another node forwarded) such a peer is UnknownPeer.
+    RelayResult relay(std::int64_t organizationId, const std::string& from, const std::string& to,
+                      std::string_view dataJson, std::string* node = nullptr,
+                      bool localOnly = false);
+
+    // ---- other nodes' peers (ClusterPresence calls these from bus handlers)
+
+    /// Another node registered `peer`: this node's peers of the group get peer_online, and a
+    /// peer of the same agent held here is replaced (its connection closed as by add()) when
+    /// `peer` is the newer registration. A peer of another user with the same id keeps the
+    /// older registration (the one a single node would have kept): a newer one is ignored, an
+    /// older one replaces ours (closed with 1008, announced offline). Returns false if ignored.
+    bool remoteOnline(const PeerPtr& peer, const std::string& node);
+    /// Another node's peer went offline: if `connectionId` is still the one listed, it goes
+    /// (peer_offline to this node's peers of the group). False if not listed.
+    bool remoteOffline(std::int64_t organizationId, const std::string& peerId,
+                       const std::string& connectionId);
+    /// `node` went down: its peers linger for the reconnect grace (sweep() announces them, and
+    /// calls Events::lost, unless they register again meanwhile). Returns how many.
+    std::size_t nodeDown(const std::string& node);
+    struct Remote {
+        PeerPtr peer;
+        std::string node;
+    };
+    /// Makes the other nodes' peers match `online` (the store's view): missing ones are added,
+    /// changed ones replaced (peer_online), and listed ones that are not in it removed
+    /// (peer_offline). This node's own peers stay as they are.
+    void resync(const std::vector<Remote>& online);
+    /// This node's own peers (lingering ones included).
+    std::vector<PeerPtr> localPeers() const;
+    /// Sends `text` to this node's connected peer `peerId`; false if there is none.
+    bool sendLocal(std::int64_t organizationId, const std::string& peerId, const std::string& text);
 
     /// Takes the peer offline (reason) and closes its connection; false if unknown.
     bool kick(std::int64_t organizationId, const std::string& peerId, OfflineReason reason,
@@ -108,18 +150,22 @@ public:
     struct Listed {
         PeerPtr peer;
         bool connected = false;
+        std::string node;  ///< "" for this node's peers
     };
-    /// Peers (of one organization when set), ordered by organization then peer id, at most
-    /// `limit` from `offset`; `total` counts them all.
+    /// This node's peers (of one organization when set), ordered by organization then peer id, at
+    /// most `limit` from `offset`; `total` counts them all.
     std::vector<Listed> list(std::optional<std::int64_t> organizationId, std::size_t limit,
                              std::size_t offset, std::size_t& total) const;
+    /// This node's own peers (lingering ones included).
     std::size_t size() const;
     std::size_t onlineIn(std::int64_t organizationId) const;
 
 private:
     struct Entry {
         PeerPtr peer;
-        WebSocketPtr conn;  ///< nullptr while lingering
+        WebSocketPtr conn;  ///< this node's open connection; nullptr while lingering or remote
+        std::string node;   ///< "" for this node's peers, else the node holding the connection
+        bool lingering = false;
         Clock::time_point lingerUntil{};
     };
     struct Group {
@@ -127,9 +173,15 @@ private:
         std::unordered_map<std::string, Entry> peers;
     };
     std::shared_ptr<Group> group(std::int64_t organizationId, bool create);
-    /// Erases `it` and tells the others; group mutex held.
+    std::vector<std::shared_ptr<Group>> groups() const;
+    /// Erases `it` and tells the others (and, for this node's peer, Events::offline); group
+    /// mutex held.
     void offlineLocked(Group& g, std::unordered_map<std::string, Entry>::iterator it,
                        OfflineReason reason);
+    /// Lists `peer` of `node` (replacing what `it` holds, if it is not end()) and tells the
+    /// others; group mutex held.
+    void remoteLocked(Group& g, std::unordered_map<std::string, Entry>::iterator it,
+                      const PeerPtr& peer, const std::string& node);
     void sendToOthersLocked(Group& g, const std::string& exceptPeerId, const std::string& text);
 
     const std::chrono::milliseconds _grace;

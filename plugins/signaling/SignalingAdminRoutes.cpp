@@ -200,6 +200,7 @@ void SignalingAdminRoutes::removeOrganization(const HttpRequest& req, HttpRespon
     }
     std::size_t closed =
         _registry.removeOrganization(id, OfflineReason::Left, 1000, "organization deleted");
+    _presence.removed(id, 0);
     _context->logger().information("organization %Ld deleted by the operator (%z peers closed)",
                                    static_cast<Poco::Int64>(id), closed);
     recordAudit(*_context, "admin", req.clientAddress(), "organization.deleted",

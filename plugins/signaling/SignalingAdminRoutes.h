@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "ClusterPresence.h"
 #include "PeerRegistry.h"
 #include "SignalingStore.h"
 #include "switchboard/AdminView.h"
@@ -16,7 +17,8 @@ namespace switchboard::signaling {
 
 class SignalingAdminRoutes {
 public:
-    explicit SignalingAdminRoutes(PeerRegistry& registry) : _registry(registry) {}
+    SignalingAdminRoutes(PeerRegistry& registry, ClusterPresence& presence)
+        : _registry(registry), _presence(presence) {}
     void bind(HostContext* context, SignalingStore* store);
     std::vector<Route> routes();
     /// The console's views of these routes (AdminView.h).
@@ -30,6 +32,7 @@ private:
     void kick(const HttpRequest& req, HttpResponse& resp);
 
     PeerRegistry& _registry;
+    ClusterPresence& _presence;
     HostContext* _context = nullptr;
     SignalingStore* _store = nullptr;
 };

@@ -18,7 +18,11 @@ std::string common(const Peer& peer) {
 }  // namespace
 
 std::string SignalingEvents::online(const Peer& peer) {
-    return "{" + common(peer) + ",\"peer\":" + peer.json + "}";
+    rapidjson::StringBuffer at;
+    rapidjson::Writer<rapidjson::StringBuffer> w(at);
+    w.Double(peer.registeredAt);
+    return "{" + common(peer) + ",\"registered_at\":" + std::string(at.GetString(), at.GetSize()) +
+           ",\"peer\":" + peer.json + "}";
 }
 
 std::string SignalingEvents::offline(const Peer& peer, OfflineReason reason) {

@@ -1,5 +1,6 @@
-// Payloads of the signaling plugin's bus events: peer.online and peer.offline (with the reason:
-// closed, timeout, dropped, replaced, left).
+// Payloads of the signaling plugin's bus events: peer.online (with registered_at, which orders
+// two registrations of one agent on two nodes) and peer.offline (with the reason: closed,
+// timeout, dropped, replaced, left).
 #pragma once
 
 #include <string>

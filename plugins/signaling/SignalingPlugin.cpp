@@ -3,8 +3,6 @@
 
 #include <Poco/Logger.h>
 
-#include "SignalingEvents.h"
-
 namespace switchboard::signaling {
 
 void SignalingPlugin::declareConfig(ConfigSchema& schema) const {
@@ -16,21 +14,19 @@ void SignalingPlugin::configure(const ConfigSection& config) {
     // Events go to the bus of the running instance; the registry only calls them while
     // connections exist, that is between start() and stop().
     PeerRegistry::Events events;
-    events.online = [this](const Peer& peer) {
-        if (_context != nullptr) {
-            _context->bus().publish("peer.online", SignalingEvents::online(peer));
-        }
-    };
+    events.online = [this](const Peer& peer) { _presence->online(peer); };
     events.offline = [this](const Peer& peer, OfflineReason reason) {
-        if (_context != nullptr) {
-            _context->bus().publish("peer.offline", SignalingEvents::offline(peer, reason));
-        }
+        _presence->offline(peer, reason);
+    };
+    events.lost = [this](const Peer& peer, const std::string& node) {
+        _presence->lost(peer, node);
     };
     _registry = std::make_unique<PeerRegistry>(_config->reconnectGrace, _config->maxAgentsPerUser,
                                                std::move(events));
-    _routes = std::make_unique<SignalingRoutes>(_config, *_registry);
-    _adminRoutes = std::make_unique<SignalingAdminRoutes>(*_registry);
-    _socket = std::make_shared<SignalingSocket>(_config, *_registry);
+    _presence = std::make_unique<ClusterPresence>(*_registry);
+    _routes = std::make_unique<SignalingRoutes>(_config, *_registry, *_presence);
+    _adminRoutes = std::make_unique<SignalingAdminRoutes>(*_registry, *_presence);
+    _socket = std::make_shared<SignalingSocket>(_config, *_registry, *_presence);
 }
 
 std::vector<WebSocketRoute> SignalingPlugin::webSocketRoutes() {
@@ -58,7 +54,11 @@ void SignalingPlugin::start(HostContext& context) {
         std::chrono::milliseconds(500),
         std::max<std::chrono::milliseconds>(_config->reconnectGrace / 4,
                                             std::chrono::milliseconds(50)));
-    context.every(tick, [this] { _registry->sweep(); });
+    context.every(tick, [this] {
+        _registry->sweep();
+        _presence->tick();
+    });
+    _presence->start(context, context.store());
     context.bus().subscribe("user.deleted", [this](const Event& event) {
         rapidjson::Document doc;
         doc.Parse(event.payload.data(), event.payload.size());
@@ -85,6 +85,7 @@ void SignalingPlugin::forgetUser(std::int64_t userId) {
 
 void SignalingPlugin::stop() {
     // Connections, timers and bus handlers are gone (Plugin.h); presence lives in memory only.
+    _presence->stop();
     _socket->bind(nullptr, nullptr);
     _routes->bind(nullptr, nullptr);
     _adminRoutes->bind(nullptr, nullptr);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "ClusterPresence.h"
 #include "PeerRegistry.h"
 #include "SignalingAdminRoutes.h"
 #include "SignalingConfig.h"
@@ -34,6 +35,7 @@ private:
 
     std::shared_ptr<const SignalingConfig> _config;
     std::unique_ptr<PeerRegistry> _registry;
+    std::unique_ptr<ClusterPresence> _presence;
     std::unique_ptr<SignalingRoutes> _routes;
     std::unique_ptr<SignalingAdminRoutes> _adminRoutes;
     std::shared_ptr<SignalingSocket> _socket;

@@ -78,8 +78,8 @@ std::int64_t organizationId(const std::string& segment) {
 }
 
 SignalingRoutes::SignalingRoutes(std::shared_ptr<const SignalingConfig> config,
-                                 PeerRegistry& registry)
-    : _config(std::move(config)), _registry(registry) {}
+                                 PeerRegistry& registry, ClusterPresence& presence)
+    : _config(std::move(config)), _registry(registry), _presence(presence) {}
 
 void SignalingRoutes::bind(HostContext* context, SignalingStore* store) {
     _context = context;
@@ -352,6 +352,7 @@ void SignalingRoutes::leave(const HttpRequest& req, HttpResponse& resp) {
         return;
     }
     _registry.removeUser(who->id, org->id, OfflineReason::Left, 1000, "left the organization");
+    _presence.removed(org->id, who->id);
     resp.json(200, "{\"message\":\"Left organization\",\"organization_id\":" +
                        std::to_string(org->id) + "}");
 }

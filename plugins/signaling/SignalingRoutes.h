@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "ClusterPresence.h"
 #include "PeerRegistry.h"
 #include "SignalingConfig.h"
 #include "SignalingStore.h"
@@ -27,7 +28,8 @@ std::int64_t organizationId(const std::string& segment);
 
 class SignalingRoutes {
 public:
-    SignalingRoutes(std::shared_ptr<const SignalingConfig> config, PeerRegistry& registry);
+    SignalingRoutes(std::shared_ptr<const SignalingConfig> config, PeerRegistry& registry,
+                    ClusterPresence& presence);
     void bind(HostContext* context, SignalingStore* store);
     std::vector<Route> routes();
 
@@ -54,6 +56,7 @@ private:
 
     const std::shared_ptr<const SignalingConfig> _config;
     PeerRegistry& _registry;
+    ClusterPresence& _presence;
     HostContext* _context = nullptr;
     SignalingStore* _store = nullptr;
 };

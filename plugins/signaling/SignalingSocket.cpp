@@ -53,8 +53,8 @@ struct SignalingSocket::Session {
 };
 
 SignalingSocket::SignalingSocket(std::shared_ptr<const SignalingConfig> config,
-                                 PeerRegistry& registry)
-    : _config(std::move(config)), _registry(registry) {}
+                                 PeerRegistry& registry, ClusterPresence& presence)
+    : _config(std::move(config)), _registry(registry), _presence(presence) {}
 
 void SignalingSocket::bind(HostContext* context, SignalingStore* store) {
     _context = context;
@@ -418,8 +418,16 @@ void SignalingSocket::relayLocked(const WebSocketPtr& conn, Session& session,
         return;
     }
     session.signalTokens -= 1;
-    switch (_registry.relay(*session.peer, target, json::stringify(*data))) {
+    std::string node;
+    std::string dataJson = json::stringify(*data);
+    const Peer& from = *session.peer;
+    switch (_registry.relay(from.organizationId, from.peerId, target, dataJson, &node)) {
         case PeerRegistry::RelayResult::Sent:
+            _signals->inc();
+            return;
+        case PeerRegistry::RelayResult::Remote:
+            // Its node relays it, or sends the error back (ClusterPresence).
+            _presence.forward(node, from.organizationId, from.peerId, target, dataJson);
             _signals->inc();
             return;
         case PeerRegistry::RelayResult::UnknownPeer:

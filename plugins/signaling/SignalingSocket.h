@@ -11,6 +11,7 @@
 
 #include <rapidjson/document.h>
 
+#include "ClusterPresence.h"
 #include "PeerRegistry.h"
 #include "SignalingConfig.h"
 #include "SignalingStore.h"
@@ -22,7 +23,8 @@ namespace switchboard::signaling {
 
 class SignalingSocket : public WebSocketHandler {
 public:
-    SignalingSocket(std::shared_ptr<const SignalingConfig> config, PeerRegistry& registry);
+    SignalingSocket(std::shared_ptr<const SignalingConfig> config, PeerRegistry& registry,
+                    ClusterPresence& presence);
     /// Set in start() before any connection, cleared in stop() after the last one.
     void bind(HostContext* context, SignalingStore* store);
 
@@ -52,6 +54,7 @@ private:
 
     const std::shared_ptr<const SignalingConfig> _config;
     PeerRegistry& _registry;
+    ClusterPresence& _presence;
     HostContext* _context = nullptr;
     SignalingStore* _store = nullptr;
     Counter* _registrations = nullptr;

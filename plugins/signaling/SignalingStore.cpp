@@ -53,7 +53,22 @@ SignalingStore::SignalingStore(Store& store) : _store(store) {
            " address BIGINT NOT NULL,"
            " allocated_at DOUBLE PRECISION NOT NULL,"
            " PRIMARY KEY (org_id, user_id),"
-           " UNIQUE (org_id, address))"}}});
+           " UNIQUE (org_id, address))"}},
+         // Presence with several nodes (PresenceStore): one row per agent, the node holding
+         // its connection, online until it goes.
+         {2,
+          {"CREATE TABLE signaling_peers ("
+           " org_id BIGINT NOT NULL,"
+           " peer_id TEXT NOT NULL,"
+           " connection_id TEXT NOT NULL,"
+           " node_id TEXT NOT NULL,"
+           " user_id BIGINT NOT NULL,"
+           " registered_at DOUBLE PRECISION NOT NULL,"
+           " online BIGINT NOT NULL,"
+           " peer TEXT NOT NULL,"
+           " updated_at DOUBLE PRECISION NOT NULL,"
+           " PRIMARY KEY (org_id, peer_id))",
+           "CREATE INDEX signaling_peers_online ON signaling_peers (online, updated_at)"}}});
 }
 
 Organization SignalingStore::organization(const SqlRow& row, std::size_t first) {
@@ -213,6 +228,35 @@ std::int64_t SignalingStore::memberCount(std::int64_t orgId) {
 
 std::optional<std::uint32_t> SignalingStore::allocate(const Organization& org, std::int64_t userId,
                                                       bool& created) {
+    // Two nodes (or two transactions) may pick one free address at once: the UNIQUE
+    // (org_id, address) constraint refuses the second, which then looks again.
+    constexpr int kAttempts = 16;
+    for (int attempt = 1;; ++attempt) {
+        std::int64_t candidate = 0;
+        try {
+            return allocateOnce(org, userId, created, candidate);
+        } catch (const std::exception&) {
+            bool raced = false;
+            try {
+                raced = attempt < kAttempts &&
+                        !_store
+                             .query(
+                                 "SELECT 1 FROM signaling_addresses WHERE org_id = $1"
+                                 " AND (address = $2 OR user_id = $3)",
+                                 {org.id, candidate, userId})
+                             .empty();
+            } catch (const std::exception&) {
+            }
+            if (!raced) {
+                throw;
+            }
+        }
+    }
+}
+
+std::optional<std::uint32_t> SignalingStore::allocateOnce(const Organization& org,
+                                                          std::int64_t userId, bool& created,
+                                                          std::int64_t& candidate) {
     created = false;
     std::optional<std::uint32_t> result;
     const std::int64_t first = org.subnet.firstHost();
@@ -227,7 +271,7 @@ std::optional<std::uint32_t> SignalingStore::allocate(const Organization& org, s
         }
         // The lowest free host: the first one, or the first address right after a taken one
         // whose successor is free (an index walk over the organization's addresses).
-        std::int64_t candidate = first;
+        candidate = first;
         if (!tx.query("SELECT 1 FROM signaling_addresses WHERE org_id = $1 AND address = $2",
                       {org.id, first})
                  .empty()) {

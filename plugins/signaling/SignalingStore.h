@@ -70,7 +70,8 @@ public:
 
     /// The member's address, allocating the lowest free host address of the organization's
     /// subnet if it has none. nullopt when every host address is taken. `created` tells
-    /// whether this call allocated it.
+    /// whether this call allocated it. An address another node took meanwhile (the unique
+    /// constraint refuses it) makes it look again, up to 16 times.
     std::optional<std::uint32_t> allocate(const Organization& org, std::int64_t userId,
                                           bool& created);
     std::vector<Allocation> allocations(std::int64_t orgId);
@@ -81,6 +82,9 @@ public:
     std::optional<Membership> membershipFor(std::int64_t userId, std::int64_t organizationId);
 
 private:
+    /// One attempt of allocate(); `candidate` is the address it tried to take.
+    std::optional<std::uint32_t> allocateOnce(const Organization& org, std::int64_t userId,
+                                              bool& created, std::int64_t& candidate);
     static Organization organization(const SqlRow& row, std::size_t first = 0);
     Store& _store;
 };

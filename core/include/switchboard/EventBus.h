@@ -40,6 +40,14 @@ public:
     /// This node's id on a shared bus (what Event::origin holds for its events elsewhere); ""
     /// on the in-process bus.
     virtual std::string nodeId() const { return ""; }
+    /// Node liveness on a shared bus: every node sends a heartbeat; the bus raises
+    /// "bus.node_up" {"node": id} locally when it first hears a node (or hears it again after it
+    /// was down) and "bus.node_down" {"node": id, "silent_ms": n} when a node it heard, or was
+    /// told of here, stays silent for the bus's node timeout. `watchNode` tells the bus of a
+    /// node believed alive that it may never have heard (e.g. its id was found in the store):
+    /// if that node is not heard within the node timeout, bus.node_down is raised for it. A
+    /// no-op for this node's own id and on the in-process bus (there is only this node).
+    virtual void watchNode(const std::string& nodeId) { (void)nodeId; }
 };
 
 /// True if `topic` matches `pattern` under the rules of EventBus::subscribe.

@@ -12,6 +12,7 @@
 #include "bus/RespClient.h"
 #include "services/MetricsRegistry.h"
 #include "switchboard/Clock.h"
+#include "switchboard/Json.h"
 
 namespace switchboard {
 
@@ -23,6 +24,24 @@ const Poco::Timespan kReadPoll(0, 100 * 1000);
 constexpr std::chrono::milliseconds kBackoffFirst{100};
 constexpr std::chrono::milliseconds kBackoffMax{2000};
 constexpr std::size_t kBatch = 256;
+/// The topic of heartbeat frames: noted by the subscriber, never delivered.
+const std::string kHeartbeat = "bus.heartbeat";
+constexpr std::chrono::milliseconds kNodeCheck{100};
+
+/// "2s", "500ms" within 100 ms .. 600 s; false otherwise.
+bool parseTimeout(const std::string& text, std::chrono::milliseconds& out) {
+    std::size_t digits = 0;
+    while (digits < text.size() && digits < 9 && text[digits] >= '0' && text[digits] <= '9') {
+        ++digits;
+    }
+    std::string unit = text.substr(digits);
+    if (digits == 0 || (unit != "ms" && unit != "s")) {
+        return false;
+    }
+    long long n = std::stoll(text.substr(0, digits));
+    out = std::chrono::milliseconds(unit == "s" ? n * 1000 : n);
+    return out.count() >= 100 && out.count() <= 600000;
+}
 
 Poco::Logger& logger() {
     return Poco::Logger::get("switchboard.bus");
@@ -128,8 +147,16 @@ RedisUrl RedisUrl::parse(const std::string& url) {
                 throw BusError("bus.url: channel must be 1 to 200 characters without spaces");
             }
             u.channel = value;
+        } else if (key == "node_timeout") {
+            if (!parseTimeout(value, u.nodeTimeout)) {
+                throw BusError(
+                    "bus.url: node_timeout must be a duration from 100ms to 600s "
+                    "(e.g. 2s or 500ms), got '" +
+                    value + "'");
+            }
         } else if (!pair.empty()) {
-            throw BusError("bus.url: unknown parameter '" + key + "' (known: channel)");
+            throw BusError("bus.url: unknown parameter '" + key +
+                           "' (known: channel, node_timeout)");
         }
     }
     return u;
@@ -198,7 +225,67 @@ RedisBus::RedisStats RedisBus::redisStats() const {
     r.dropped = _dropped.load();
     r.reconnects = _reconnects.load();
     r.connected = _pubConnected && _subConnected;
+    std::lock_guard<std::mutex> lock(_nodesMutex);
+    for (const auto& [id, state] : _nodes) {
+        r.nodesUp += state.down ? 0 : 1;
+    }
     return r;
+}
+
+void RedisBus::watchNode(const std::string& nodeId) {
+    if (nodeId.empty() || nodeId == _nodeId) {
+        return;
+    }
+    std::lock_guard<std::mutex> lock(_nodesMutex);
+    _nodes.emplace(nodeId, NodeState{std::chrono::steady_clock::now(), false});
+}
+
+void RedisBus::heard(const std::string& node) {
+    bool up = false;
+    {
+        std::lock_guard<std::mutex> lock(_nodesMutex);
+        auto [it, added] = _nodes.emplace(node, NodeState{});
+        up = added || it->second.down;
+        it->second.lastHeard = std::chrono::steady_clock::now();
+        it->second.down = false;
+    }
+    if (up) {
+        logger().information("bus: node %s is up", node);
+        _local.inject(
+            Event{"bus.node_up", "{\"node\":" + json::quote(node) + "}", epochMillis(), {}});
+    }
+}
+
+void RedisBus::checkNodes() {
+    auto now = std::chrono::steady_clock::now();
+    std::vector<std::pair<std::string, long long>> lost;
+    {
+        std::lock_guard<std::mutex> lock(_nodesMutex);
+        for (auto& [id, state] : _nodes) {
+            auto silent =
+                std::chrono::duration_cast<std::chrono::milliseconds>(now - state.lastHeard);
+            if (!state.down && silent >= _url.nodeTimeout) {
+                state.down = true;
+                lost.emplace_back(id, static_cast<long long>(silent.count()));
+            }
+        }
+    }
+    for (const auto& [id, silent] : lost) {
+        logger().warning("bus: node %s is down (silent for %Ld ms)", id, silent);
+        _local.inject(
+            Event{"bus.node_down",
+                  "{\"node\":" + json::quote(id) + ",\"silent_ms\":" + std::to_string(silent) + "}",
+                  epochMillis(),
+                  {}});
+    }
+}
+
+void RedisBus::refreshNodes() {
+    auto now = std::chrono::steady_clock::now();
+    std::lock_guard<std::mutex> lock(_nodesMutex);
+    for (auto& [id, state] : _nodes) {
+        state.lastHeard = now;
+    }
 }
 
 bool RedisBus::ready(std::string& reason) const {
@@ -238,6 +325,9 @@ void RedisBus::runPublisher() {
     RespClient client;
     auto backoff = kBackoffFirst;
     bool everConnected = false;
+    const auto beat =
+        std::max<std::chrono::milliseconds>(_url.nodeTimeout / 4, std::chrono::milliseconds(25));
+    auto nextBeat = std::chrono::steady_clock::now();
     for (;;) {
         {
             std::lock_guard<std::mutex> lock(_mutex);
@@ -272,7 +362,7 @@ void RedisBus::runPublisher() {
         std::vector<std::string> batch;
         {
             std::unique_lock<std::mutex> lock(_mutex);
-            _wake.wait(lock, [this] { return _stopping || !_outbound.empty(); });
+            _wake.wait_until(lock, nextBeat, [this] { return _stopping || !_outbound.empty(); });
             if (_stopping && _outbound.empty()) {
                 break;
             }
@@ -280,6 +370,15 @@ void RedisBus::runPublisher() {
                 batch.push_back(std::move(_outbound.front()));
                 _outbound.pop_front();
             }
+        }
+        // The heartbeat goes last in the batch; it is not counted as an event.
+        std::size_t events = batch.size();
+        if (auto now = std::chrono::steady_clock::now(); now >= nextBeat) {
+            batch.push_back(frame(_nodeId, Event{kHeartbeat, "{}", epochMillis(), {}}));
+            nextBeat = now + beat;
+        }
+        if (batch.empty()) {
+            continue;
         }
         try {
             for (const std::string& message : batch) {
@@ -294,10 +393,12 @@ void RedisBus::runPublisher() {
                 if (reply.type == '-') {
                     throw Poco::Exception("PUBLISH refused: " + reply.text);
                 }
-                ++_sent;
+                if (i < events) {
+                    ++_sent;
+                }
             }
         } catch (const Poco::Exception& e) {
-            std::uint64_t lost = batch.size();
+            std::uint64_t lost = events;
             _dropped += lost;
             _pubConnected = false;
             client.close();
@@ -325,6 +426,7 @@ void RedisBus::runSubscriber() {
     RespClient client;
     auto backoff = kBackoffFirst;
     bool everConnected = false;
+    auto nextCheck = std::chrono::steady_clock::now();
     for (;;) {
         {
             std::lock_guard<std::mutex> lock(_mutex);
@@ -341,6 +443,7 @@ void RedisBus::runSubscriber() {
                     throw Poco::ProtocolException("SUBSCRIBE refused: " + r.text);
                 }
                 _subConnected = true;
+                refreshNodes();
                 if (everConnected) {
                     ++_reconnects;
                     logger().notice("bus: subscriber reconnected to %s", _url.location());
@@ -351,6 +454,10 @@ void RedisBus::runSubscriber() {
                 }
                 everConnected = true;
                 backoff = kBackoffFirst;
+            }
+            if (auto now = std::chrono::steady_clock::now(); now >= nextCheck) {
+                checkNodes();
+                nextCheck = now + kNodeCheck;
             }
             RespReply reply;
             if (!client.read(reply, kReadPoll)) {
@@ -365,7 +472,11 @@ void RedisBus::runSubscriber() {
                 continue;
             }
             if (event.origin == _nodeId) {
-                ++_own;
+                _own += event.topic == kHeartbeat ? 0 : 1;
+                continue;
+            }
+            heard(event.origin);
+            if (event.topic == kHeartbeat) {
                 continue;
             }
             if (_local.inject(std::move(event))) {
@@ -419,6 +530,10 @@ void RedisBus::registerBackendMetrics(MetricsRegistry& metrics) const {
             "# TYPE switchboard_bus_redis_reconnects_total counter\n"
             "switchboard_bus_redis_reconnects_total " +
             std::to_string(r.reconnects) + "\n";
+        out +=
+            "# HELP switchboard_bus_redis_nodes_up Other nodes heard within the node timeout\n"
+            "# TYPE switchboard_bus_redis_nodes_up gauge\nswitchboard_bus_redis_nodes_up " +
+            std::to_string(r.nodesUp) + "\n";
     });
 }
 

@@ -36,6 +36,8 @@ public:
     std::uint64_t subscribe(const std::string& pattern, Handler handler) override;
     void unsubscribe(std::uint64_t id) override;
     BusStats stats() const override { return _bus.stats(); }
+    std::string nodeId() const override { return _bus.nodeId(); }
+    void watchNode(const std::string& nodeId) override { _bus.watchNode(nodeId); }
     void unsubscribeAll();
 
 private:

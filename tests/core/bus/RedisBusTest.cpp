@@ -3,7 +3,9 @@
 // while Redis is away, reconnect with backoff and /readyz's view (ready()), URL errors.
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "TestSupport.h"
@@ -165,7 +167,17 @@ TEST(RedisBusTest, BadUrlsAreRefusedNamingThePart) {
     EXPECT_EQ(busError("redis://:pw@h:6379/2"),
               "bus.url: a path (database number) means nothing for pub/sub in 'redis://h:6379/2'; "
               "use redis://host:port");
-    EXPECT_EQ(busError("redis://h?db=1"), "bus.url: unknown parameter 'db' (known: channel)");
+    EXPECT_EQ(busError("redis://h?db=1"),
+              "bus.url: unknown parameter 'db' (known: channel, node_timeout)");
+    EXPECT_EQ(busError("redis://h?node_timeout=5"),
+              "bus.url: node_timeout must be a duration from 100ms to 600s (e.g. 2s or 500ms), "
+              "got '5'");
+    EXPECT_EQ(busError("redis://h?node_timeout=50ms"),
+              "bus.url: node_timeout must be a duration from 100ms to 600s (e.g. 2s or 500ms), "
+              "got '50ms'");
+    EXPECT_EQ(RedisUrl::parse("redis://h?node_timeout=3s").nodeTimeout.count(), 3000);
+    EXPECT_EQ(RedisUrl::parse("redis://h?node_timeout=250ms").nodeTimeout.count(), 250);
+    EXPECT_EQ(RedisUrl::parse("redis://h").nodeTimeout.count(), 2000);
     EXPECT_EQ(busError("redis://h?channel="),
               "bus.url: channel must be 1 to 200 characters without spaces");
     RedisUrl u = RedisUrl::parse("redis://:s%40cret@cache.example:7000?channel=sb");
@@ -175,4 +187,45 @@ TEST(RedisBusTest, BadUrlsAreRefusedNamingThePart) {
     EXPECT_EQ(u.channel, "sb");
     EXPECT_EQ(u.location(), "redis://cache.example:7000 channel sb");
     EXPECT_EQ(RedisUrl::parse("redis://h").port, 6379);
+}
+
+TEST(RedisBusTest, NodesAreUpWhenHeardAndDownWhenSilentPastTheTimeout) {
+    RedisServer redis;
+    std::string url = redis.url() + "?node_timeout=400ms";
+    RedisBus a(RedisUrl::parse(url), 100);
+    Inbox atA;
+    a.subscribe("bus.*", [&](const Event& e) { atA.add(e); });
+    // A node that sends nothing but its heartbeats is heard, and announced once.
+    auto b = std::make_unique<RedisBus>(RedisUrl::parse(url), 100);
+    std::string bId = b->nodeId();
+    ASSERT_TRUE(eventually([&] { return atA.count("bus.node_up") == 1; }));
+    EXPECT_EQ(atA.copy()[0].payload, "{\"node\":\"" + bId + "\"}");
+    EXPECT_EQ(a.redisStats().nodesUp, 1u);
+    // Heartbeats are neither delivered nor counted as events.
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    EXPECT_EQ(atA.count("bus.node_down"), 0u);
+    EXPECT_EQ(a.redisStats().received, 0u);
+    EXPECT_EQ(b->redisStats().sent, 0u);
+    EXPECT_EQ(b->redisStats().own, 0u);
+
+    // B stops sending (as after kill -9): down once, after the timeout.
+    auto stopped = std::chrono::steady_clock::now();
+    b->stop();
+    ASSERT_TRUE(eventually([&] { return atA.count("bus.node_down") == 1; }));
+    auto detected = std::chrono::steady_clock::now() - stopped;
+    EXPECT_GE(detected, std::chrono::milliseconds(250));  // the last heartbeat may be 100 ms old
+    auto down = atA.copy().back();
+    EXPECT_EQ(down.payload.find("{\"node\":\"" + bId + "\",\"silent_ms\":"), 0u) << down.payload;
+    EXPECT_EQ(a.redisStats().nodesUp, 0u);
+
+    // A node only known from elsewhere (watchNode) and never heard goes down too; A itself
+    // and "" are ignored.
+    a.watchNode("feedfacecafe");
+    a.watchNode(a.nodeId());
+    a.watchNode("");
+    ASSERT_TRUE(eventually([&] { return atA.count("bus.node_down") == 2; }));
+    EXPECT_EQ(atA.copy().back().payload.find("{\"node\":\"feedfacecafe\""), 0u);
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    EXPECT_EQ(atA.count("bus.node_down"), 2u);
+    EXPECT_EQ(atA.count("bus.node_up"), 1u);
 }

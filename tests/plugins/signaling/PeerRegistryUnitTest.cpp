@@ -33,8 +33,11 @@ public:
     std::uint16_t code = 0;
 };
 
-PeerPtr peer(std::int64_t org, std::int64_t user, const std::string& id, int port = 1) {
+PeerPtr peer(std::int64_t org, std::int64_t user, const std::string& id, int port = 1,
+             double at = 100) {
     auto p = std::make_shared<Peer>();
+    p->registeredAt = at;
+    p->connectionId = id + "-" + std::to_string(port);
     p->organizationId = org;
     p->userId = user;
     p->peerId = id;
@@ -54,6 +57,9 @@ struct Fixture {
                              [this](const Peer& p, OfflineReason r) {
                                  events.push_back(std::string("offline ") + p.peerId + " " +
                                                   reasonName(r));
+                             },
+                             [this](const Peer& p, const std::string& node) {
+                                 events.push_back("lost " + p.peerId + " of " + node);
                              }}};
     std::shared_ptr<Recorder> add(const PeerPtr& p) {
         auto conn = std::make_shared<Recorder>();
@@ -106,8 +112,7 @@ TEST(PeerRegistryUnitTest, ALostPeerLingersForTheGraceThenGoesOfflineAsDropped) 
     std::size_t before = watcher->sent.size();
     f.registry.disconnected(p, true, OfflineReason::Dropped);
     EXPECT_EQ(watcher->sent.size(), before);
-    EXPECT_EQ(f.registry.relay(*peer(1, 1, "w"), "roamer", "{}"),
-              PeerRegistry::RelayResult::NotConnected);
+    EXPECT_EQ(f.registry.relay(1, "w", "roamer", "{}"), PeerRegistry::RelayResult::NotConnected);
     f.registry.sweep(PeerRegistry::Clock::now() + std::chrono::milliseconds(500));
     EXPECT_EQ(watcher->sent.size(), before);
     f.registry.sweep(PeerRegistry::Clock::now() + std::chrono::milliseconds(1500));
@@ -117,19 +122,16 @@ TEST(PeerRegistryUnitTest, ALostPeerLingersForTheGraceThenGoesOfflineAsDropped) 
         "{\"type\":\"peer_offline\",\"peer_id\":\"roamer\",\"user_id\":2,\"virtual_ip\":\"10.0."
         "0.2\"}");
     EXPECT_EQ(f.events.back(), "offline roamer dropped");
-    EXPECT_EQ(f.registry.relay(*peer(1, 1, "w"), "roamer", "{}"),
-              PeerRegistry::RelayResult::UnknownPeer);
+    EXPECT_EQ(f.registry.relay(1, "w", "roamer", "{}"), PeerRegistry::RelayResult::UnknownPeer);
 }
 
 TEST(PeerRegistryUnitTest, RelaysKicksAndLimitsAgentsPerUser) {
     Fixture f;
     auto a = f.add(peer(1, 1, "a"));
     auto b = f.add(peer(1, 2, "b"));
-    EXPECT_EQ(f.registry.relay(*peer(1, 1, "a"), "b", "{\"x\":1}"),
-              PeerRegistry::RelayResult::Sent);
+    EXPECT_EQ(f.registry.relay(1, "a", "b", "{\"x\":1}"), PeerRegistry::RelayResult::Sent);
     EXPECT_EQ(b->sent.back(), "{\"type\":\"signal\",\"from\":\"a\",\"data\":{\"x\":1}}");
-    EXPECT_EQ(f.registry.relay(*peer(2, 1, "a"), "b", "{}"),
-              PeerRegistry::RelayResult::UnknownPeer);
+    EXPECT_EQ(f.registry.relay(2, "a", "b", "{}"), PeerRegistry::RelayResult::UnknownPeer);
 
     f.add(peer(1, 1, "a2"));
     f.add(peer(1, 1, "a3"));
@@ -144,4 +146,97 @@ TEST(PeerRegistryUnitTest, RelaysKicksAndLimitsAgentsPerUser) {
     std::size_t total = 99;
     EXPECT_TRUE(f.registry.list(std::nullopt, 10, 0, total).empty());
     EXPECT_EQ(total, 0u);
+}
+
+TEST(PeerRegistryUnitTest, OtherNodesPeersAreListedAnnouncedAndRelayedToTheirNode) {
+    Fixture f;
+    auto a = f.add(peer(1, 1, "a"));
+    EXPECT_TRUE(f.registry.remoteOnline(peer(1, 2, "far", 7), "nodeB"));
+    EXPECT_FALSE(f.registry.remoteOnline(peer(1, 2, "far", 7), "nodeB"));  // known already
+    ASSERT_EQ(a->sent.size(), 2u);
+    EXPECT_EQ(a->sent[1].rfind("{\"type\":\"peer_online\",\"peer\":{\"peer_id\":\"far\"", 0), 0u);
+    EXPECT_EQ(f.registry.size(), 1u);  // this node's own
+    EXPECT_EQ(f.registry.onlineIn(1), 2u);
+    auto b = f.add(peer(1, 3, "b"));
+    EXPECT_NE(b->sent[0].find("\"peer_id\":\"far\""), std::string::npos);  // existing_peers
+    std::string node;
+    EXPECT_EQ(f.registry.relay(1, "a", "far", "{}", &node), PeerRegistry::RelayResult::Remote);
+    EXPECT_EQ(node, "nodeB");
+    EXPECT_EQ(f.registry.relay(1, "a", "far", "{}", &node, true),
+              PeerRegistry::RelayResult::UnknownPeer);
+    EXPECT_TRUE(f.registry.localPeers().size() == 2u);
+    // Another user cannot take its id here either.
+    EXPECT_THROW(f.add(peer(1, 9, "far")), PeerConflict);
+    // An offline for another connection of it is ignored; its own connection's is not.
+    EXPECT_FALSE(f.registry.remoteOffline(1, "far", "far-8"));
+    EXPECT_TRUE(f.registry.remoteOffline(1, "far", "far-7"));
+    EXPECT_EQ(a->sent.back(),
+              "{\"type\":\"peer_offline\",\"peer_id\":\"far\",\"user_id\":2,\"virtual_ip\":\"10.0."
+              "0.2\"}");
+    EXPECT_EQ(f.events.back(), "online b");  // no bus event of ours for another node's peer
+}
+
+TEST(PeerRegistryUnitTest, TheNewerRegistrationOfOneAgentWinsOnEveryNode) {
+    Fixture f;
+    auto watcher = f.add(peer(1, 1, "w"));
+    auto mine = f.add(peer(1, 2, "laptop", 1, 100));
+    // An older registration elsewhere loses; a newer one replaces ours without a flap.
+    EXPECT_FALSE(f.registry.remoteOnline(peer(1, 2, "laptop", 2, 99), "nodeB"));
+    EXPECT_EQ(mine->code, 0);
+    EXPECT_TRUE(f.registry.remoteOnline(peer(1, 2, "laptop", 3, 101), "nodeB"));
+    EXPECT_EQ(mine->code, 4000);
+    EXPECT_EQ(f.events.back(), "offline laptop replaced");
+    EXPECT_NE(watcher->sent.back().find("\"type\":\"peer_online\""), std::string::npos);
+    EXPECT_EQ(f.registry.size(), 1u);
+    // Another user's id: the first registration stays, wherever it is.
+    auto first = f.add(peer(1, 4, "tablet", 1, 100));
+    EXPECT_FALSE(f.registry.remoteOnline(peer(1, 5, "tablet", 2, 101), "nodeB"));
+    EXPECT_TRUE(f.registry.remoteOnline(peer(1, 5, "tablet", 3, 99), "nodeB"));
+    EXPECT_EQ(first->code, 1008);
+    EXPECT_EQ(first->sent.back(),
+              "{\"error\":\"Registration failed\",\"detail\":\"agent_id tablet is registered "
+              "in this organization by another user\"}");
+}
+
+TEST(PeerRegistryUnitTest, ADeadNodesPeersLingerForTheGraceAndAreLostUnlessTheyReturn) {
+    Fixture f;
+    auto watcher = f.add(peer(1, 1, "w"));
+    f.registry.remoteOnline(peer(1, 2, "gone", 1), "dead");
+    f.registry.remoteOnline(peer(1, 3, "back", 1), "dead");
+    f.registry.remoteOnline(peer(1, 4, "elsewhere", 1), "alive");
+    EXPECT_EQ(f.registry.nodeDown("dead"), 2u);
+    EXPECT_EQ(f.registry.nodeDown("dead"), 0u);
+    EXPECT_EQ(f.registry.relay(1, "w", "gone", "{}"), PeerRegistry::RelayResult::NotConnected);
+    std::size_t before = watcher->sent.size();
+    f.add(peer(1, 3, "back", 2, 200));  // it registers here within the grace
+    EXPECT_EQ(watcher->sent.size(), before + 1);
+    f.registry.sweep(PeerRegistry::Clock::now() + std::chrono::milliseconds(500));
+    EXPECT_EQ(watcher->sent.size(), before + 1);
+    f.registry.sweep(PeerRegistry::Clock::now() + std::chrono::milliseconds(1500));
+    ASSERT_EQ(watcher->sent.size(), before + 2);
+    EXPECT_NE(watcher->sent.back().find("\"peer_offline\",\"peer_id\":\"gone\""),
+              std::string::npos);
+    EXPECT_EQ(f.events.back(), "lost gone of dead");
+    EXPECT_EQ(f.registry.onlineIn(1), 3u);  // w, back (here), elsewhere
+
+    // A resync from the store: "elsewhere" is gone, "new" appeared.
+    f.registry.resync({{peer(1, 5, "new", 1), "alive"}});
+    EXPECT_EQ(f.registry.onlineIn(1), 3u);  // w, back, new
+    EXPECT_EQ(f.registry.relay(1, "w", "elsewhere", "{}"), PeerRegistry::RelayResult::UnknownPeer);
+    std::string node;
+    EXPECT_EQ(f.registry.relay(1, "w", "new", "{}", &node), PeerRegistry::RelayResult::Remote);
+    EXPECT_EQ(node, "alive");
+}
+
+TEST(PeerRegistryUnitTest, APeerRoundTripsThroughItsJson) {
+    auto p = peer(3, 4, "x", 5, 1764626000.123456);
+    p->relayIp = "198.51.100.1";
+    p->finish();
+    auto q = Peer::fromJson(3, p->json, p->connectionId, p->registeredAt);
+    ASSERT_TRUE(q);
+    EXPECT_EQ(q->json, p->json);
+    EXPECT_EQ(q->agentId, "x");
+    EXPECT_FALSE(q->newerThan(*p));
+    EXPECT_EQ(Peer::fromJson(3, "{\"peer_id\":1}", "c", 0), nullptr);
+    EXPECT_EQ(Peer::fromJson(3, "not json", "c", 0), nullptr);
 }
