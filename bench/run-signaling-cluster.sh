@@ -68,4 +68,7 @@ run() { # name args...
     | grep '^{' || { grep -v '^#' "$WORK/$name.err" | head -5 >&2; }
 }
 run signaling-fanout-same-node --port "$A_PUB" --server-pid "$A_PID"
+# The same agents register again: let the first run's peer.offline events reach node B first
+# (else B's peers are told of those old connections going, which the client counts as errors).
+sleep 2
 run signaling-fanout-cross-node --port "$B_PUB" --new-port "$A_PUB"

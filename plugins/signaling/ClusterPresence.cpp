@@ -20,6 +20,9 @@ constexpr std::size_t kBatch = 256;
 /// Offline rows are deleted an hour after they went offline, checked every ~2 minutes of ticks.
 constexpr double kKeepOffline = 3600;
 constexpr int kPurgeEveryTicks = 240;
+/// How long a presence change may take from its event to its row (normally milliseconds); a
+/// resync leaves alone what was learnt within it, and runs again that much later.
+constexpr std::chrono::seconds kStoreLag{2};
 
 const char* kSignal = "signaling.signal";
 const char* kSignalError = "signaling.signal_error";
@@ -88,6 +91,8 @@ void ClusterPresence::start(HostContext& context, Store& store) {
             _context->logger().warning("cannot reload presence after the bus reconnected: %s",
                                        std::string(e.what()));
         }
+        std::lock_guard<std::mutex> lock(_mutex);
+        _resyncAt = PeerRegistry::Clock::now() + 2 * kStoreLag;  // once more, by tick()
     });
     try {
         resync();
@@ -111,22 +116,21 @@ void ClusterPresence::online(const Peer& peer) {
     if (_context == nullptr) {
         return;
     }
-    if (_node.empty()) {
-        _context->bus().publish("peer.online", SignalingEvents::online(peer));
-        return;
+    // Published at once (under the group's lock: one order for every node), stored after.
+    _context->bus().publish("peer.online", SignalingEvents::online(peer));
+    if (!_node.empty()) {
+        push(Op{Op::Kind::Online, std::make_shared<const Peer>(peer)});
     }
-    push(Op{Op::Kind::Online, std::make_shared<const Peer>(peer)});
 }
 
 void ClusterPresence::offline(const Peer& peer, OfflineReason reason) {
     if (_context == nullptr) {
         return;
     }
-    if (_node.empty()) {
-        _context->bus().publish("peer.offline", SignalingEvents::offline(peer, reason));
-        return;
+    _context->bus().publish("peer.offline", SignalingEvents::offline(peer, reason));
+    if (!_node.empty()) {
+        push(Op{Op::Kind::Offline, std::make_shared<const Peer>(peer), reason});
     }
-    push(Op{Op::Kind::Offline, std::make_shared<const Peer>(peer), reason});
 }
 
 void ClusterPresence::lost(const Peer& peer, const std::string& node) {
@@ -164,11 +168,26 @@ void ClusterPresence::tick() {
         return;
     }
     bool schedule = false;
+    bool again = false;
     {
         std::lock_guard<std::mutex> lock(_mutex);
         if (!_ops.empty() && !_draining) {
             _draining = schedule = true;
         }
+        if (_resyncAt && *_resyncAt <= PeerRegistry::Clock::now()) {
+            _resyncAt.reset();
+            again = true;
+        }
+    }
+    if (again && !_context->work([this] {
+            try {
+                resync();
+            } catch (const std::exception& e) {
+                _context->logger().warning("cannot reload presence: %s", std::string(e.what()));
+            }
+        })) {
+        std::lock_guard<std::mutex> lock(_mutex);
+        _resyncAt = PeerRegistry::Clock::now();
     }
     if (schedule && !_context->work([this] { drain(); })) {
         std::lock_guard<std::mutex> lock(_mutex);
@@ -214,8 +233,8 @@ void ClusterPresence::drain() {
                 }
             });
         } catch (const std::exception& e) {
-            // Presence is announced all the same: the other nodes learn it from the bus, and
-            // the rows are set right when this node's bus reconnects or a node restarts.
+            // The other nodes learnt it from the bus; the rows are set right when this node's
+            // bus reconnects. A lost peer is announced rather than not at all.
             _storeErrors->inc(batch.size());
             _context->logger().warning("cannot store %z presence change(s): %s", batch.size(),
                                        std::string(e.what()));
@@ -231,13 +250,10 @@ void ClusterPresence::publish(const Op& op, bool claimed) {
     EventBus& bus = _context->bus();
     switch (op.kind) {
         case Op::Kind::Online:
-            bus.publish("peer.online", SignalingEvents::online(*op.peer));
-            return;
+        case Op::Kind::Offline:
+            return;  // published when it happened
         case Op::Kind::Republish:
             bus.publish(kPresence, SignalingEvents::online(*op.peer));
-            return;
-        case Op::Kind::Offline:
-            bus.publish("peer.offline", SignalingEvents::offline(*op.peer, op.reason));
             return;
         case Op::Kind::Lost:
             if (claimed) {  // one node announces it, whichever claimed the row
@@ -251,6 +267,8 @@ void ClusterPresence::publish(const Op& op, bool claimed) {
 
 void ClusterPresence::resync() {
     std::lock_guard<std::mutex> sync(_syncMutex);
+    // Rows are written just after their events: what was learnt lately may not be stored yet.
+    auto learnedBefore = PeerRegistry::Clock::now() - kStoreLag;
     std::vector<PeerRegistry::Remote> rows = _store->onlinePeers();
     std::set<std::tuple<std::int64_t, std::string, std::string>> mine;
     for (const PeerPtr& p : _registry.localPeers()) {
@@ -273,7 +291,7 @@ void ClusterPresence::resync() {
     for (const std::string& node : nodes) {
         _context->bus().watchNode(node);
     }
-    _registry.resync(others);
+    _registry.resync(others, learnedBefore);
 }
 
 void ClusterPresence::remoteOnline(const Event& event) {

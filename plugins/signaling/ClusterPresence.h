@@ -1,8 +1,8 @@
 // Presence and signals across nodes (bus.url: redis://...): this node's presence changes are
-// written to the store (PresenceStore) in the order they happened, then published on the bus;
-// other nodes' events update the registry's list of their peers; a signal for a peer of another
-// node is forwarded to that node over the bus, and its refusal comes back the same way. When a
-// node goes down (bus.node_down) its peers linger for the reconnect grace, and one surviving
+// published on the bus as they happen and then written to the store (PresenceStore) in that
+// order; other nodes' events update the registry's list of their peers; a signal for a peer of
+// another node is forwarded to that node over the bus, and its refusal comes back the same way.
+// When a node goes down (bus.node_down) its peers linger for the reconnect grace, and one surviving
 // node (the one whose conditional update wins) publishes each one's peer.offline. After this
 // node's bus reconnects it writes and republishes its own peers and reloads the others from the
 // store. On the in-process bus (one node) it only publishes peer.online / peer.offline.
@@ -12,6 +12,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -56,7 +57,8 @@ private:
     /// Work pool: writes the queued changes in one transaction, then publishes them.
     void drain();
     void publish(const Op& op, bool claimed);
-    /// Reloads the other nodes' peers from the store (and marks this node's stale rows).
+    /// Reloads the other nodes' peers from the store (and marks this node's stale rows); what
+    /// was learnt from the bus within the last seconds is kept (its row may be on its way).
     void resync();
     /// A bus event of another node.
     void remoteOnline(const Event& event);
@@ -74,6 +76,7 @@ private:
     bool _draining = false;
     std::mutex _syncMutex;  ///< orders a resync with the bus handlers
     int _ticks = 0;
+    std::optional<PeerRegistry::Clock::time_point> _resyncAt;  ///< guarded by _mutex
     Counter* _storeErrors = nullptr;
     Counter* _forwarded = nullptr;
 };

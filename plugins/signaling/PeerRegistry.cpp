@@ -208,7 +208,7 @@ void PeerRegistry::remoteLocked(Group& g, std::unordered_map<std::string, Entry>
         g.peers.erase(it);
     }
     sendToOthersLocked(g, peer->peerId, onlineMessage(*peer));
-    g.peers.emplace(peer->peerId, Entry{peer, nullptr, node, false, {}});
+    g.peers.emplace(peer->peerId, Entry{peer, nullptr, node, false, {}, Clock::now()});
 }
 
 bool PeerRegistry::remoteOnline(const PeerPtr& peer, const std::string& node) {
@@ -284,7 +284,7 @@ std::size_t PeerRegistry::nodeDown(const std::string& node) {
     return count;
 }
 
-void PeerRegistry::resync(const std::vector<Remote>& online) {
+void PeerRegistry::resync(const std::vector<Remote>& online, Clock::time_point learnedBefore) {
     std::unordered_map<std::int64_t, std::vector<const Remote*>> byGroup;
     for (const Remote& r : online) {
         byGroup[r.peer->organizationId].push_back(&r);
@@ -299,7 +299,7 @@ void PeerRegistry::resync(const std::vector<Remote>& online) {
         std::lock_guard<std::mutex> lock(g->mutex);
         for (auto it = g->peers.begin(); it != g->peers.end();) {
             auto next = std::next(it);
-            if (!it->second.node.empty()) {
+            if (!it->second.node.empty() && it->second.learned < learnedBefore) {
                 bool listed = false;
                 auto found = byGroup.find(it->second.peer->organizationId);
                 if (found != byGroup.end()) {

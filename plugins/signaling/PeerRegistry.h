@@ -129,8 +129,10 @@ public:
     };
     /// Makes the other nodes' peers match `online` (the store's view): missing ones are added,
     /// changed ones replaced (peer_online), and listed ones that are not in it removed
-    /// (peer_offline). This node's own peers stay as they are.
-    void resync(const std::vector<Remote>& online);
+    /// (peer_offline) if they were learnt before `learnedBefore`. This node's own peers stay as
+    /// they are.
+    void resync(const std::vector<Remote>& online,
+                Clock::time_point learnedBefore = Clock::time_point::max());
     /// This node's own peers (lingering ones included).
     std::vector<PeerPtr> localPeers() const;
     /// Sends `text` to this node's connected peer `peerId`; false if there is none.
@@ -167,6 +169,7 @@ private:
         std::string node;   ///< "" for this node's peers, else the node holding the connection
         bool lingering = false;
         Clock::time_point lingerUntil{};
+        Clock::time_point learned{};  ///< when another node's peer was listed
     };
     struct Group {
         mutable std::mutex mutex;
