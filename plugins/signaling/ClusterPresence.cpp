@@ -79,6 +79,15 @@ void ClusterPresence::start(HostContext& context, Store& store) {
                 node, n);
         }
     });
+    bus.subscribe("bus.node_up", [this](const Event& e) {
+        // Heard again within the grace (it was slow, not dead): its peers are back as they were.
+        rapidjson::Document d;
+        std::string error;
+        if (json::parseObject(e.payload, d, error)) {
+            std::lock_guard<std::mutex> sync(_syncMutex);
+            _registry.nodeUp(member(d, "node"));
+        }
+    });
     bus.subscribe("bus.reconnected", [this](const Event&) {
         // Other nodes may have missed our changes (and taken our peers offline if they took
         // us for dead); we may have missed theirs.
@@ -320,9 +329,18 @@ void ClusterPresence::remoteOffline(const Event& event) {
     if (event.origin.empty() || !json::parseObject(event.payload, d, error)) {
         return;
     }
+    std::int64_t org = integer(d, "organization_id");
+    std::string peerId = member(d, "peer_id");
+    std::string connection = member(d, "connection_id");
     std::lock_guard<std::mutex> sync(_syncMutex);
-    _registry.remoteOffline(integer(d, "organization_id"), member(d, "peer_id"),
-                            member(d, "connection_id"));
+    if (_registry.remoteOffline(org, peerId, connection)) {
+        return;
+    }
+    // Another node took this node for dead (it was silent too long) and announced one of our
+    // live peers offline: say again that it is here.
+    if (PeerPtr mine = _registry.findLocal(org, peerId, connection)) {
+        push(Op{Op::Kind::Republish, mine});
+    }
 }
 
 void ClusterPresence::forward(const std::string& node, std::int64_t organizationId,

@@ -284,6 +284,37 @@ std::size_t PeerRegistry::nodeDown(const std::string& node) {
     return count;
 }
 
+void PeerRegistry::nodeUp(const std::string& node) {
+    for (auto& g : groups()) {
+        std::lock_guard<std::mutex> lock(g->mutex);
+        for (auto& [id, entry] : g->peers) {
+            if (entry.node == node) {
+                entry.lingering = false;
+            }
+        }
+    }
+}
+
+PeerPtr PeerRegistry::findLocal(std::int64_t organizationId, const std::string& peerId,
+                                const std::string& connectionId) const {
+    std::shared_ptr<Group> g;
+    {
+        std::lock_guard<std::mutex> lock(_groupsMutex);
+        auto it = _groups.find(organizationId);
+        if (it == _groups.end()) {
+            return nullptr;
+        }
+        g = it->second;
+    }
+    std::lock_guard<std::mutex> lock(g->mutex);
+    auto it = g->peers.find(peerId);
+    if (it == g->peers.end() || !it->second.node.empty() ||
+        it->second.peer->connectionId != connectionId) {
+        return nullptr;
+    }
+    return it->second.peer;
+}
+
 void PeerRegistry::resync(const std::vector<Remote>& online, Clock::time_point learnedBefore) {
     std::unordered_map<std::int64_t, std::vector<const Remote*>> byGroup;
     for (const Remote& r : online) {

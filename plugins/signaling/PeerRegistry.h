@@ -123,6 +123,11 @@ public:
     /// `node` went down: its peers linger for the reconnect grace (sweep() announces them, and
     /// calls Events::lost, unless they register again meanwhile). Returns how many.
     std::size_t nodeDown(const std::string& node);
+    /// `node` is heard again: its lingering peers are connected again (nothing is announced).
+    void nodeUp(const std::string& node);
+    /// This node's own peer `peerId` if its connection is `connectionId`, else nullptr.
+    PeerPtr findLocal(std::int64_t organizationId, const std::string& peerId,
+                      const std::string& connectionId) const;
     struct Remote {
         PeerPtr peer;
         std::string node;

@@ -328,6 +328,33 @@ TEST_F(ClusterSignalingTest, KillNineOfANodeAnnouncesItsPeersOfflineAfterTheGrac
         << b.process->log();
 }
 
+TEST_F(ClusterSignalingTest, ANodeTakenForDeadThatWasOnlySlowAnnouncesItsPeersAgain) {
+    start();
+    Org org = makeOrg("slow", "10.27.0.0/24", 2);
+    Agent onA(a.pub(), org.users[0].token);
+    onA.registered("on-slow-a");
+    ASSERT_TRUE(eventually([&] { return onlineAt(b, org.id) == 1; }, 1s));
+    Agent watcher(b.pub(), org.users[1].token);
+    EXPECT_EQ(watcher.registered("watcher-on-b")["existing_peers"].Size(), 1u);
+
+    // A stops (SIGSTOP) past the node timeout (2 s) and the grace (1 s): B announces its peer.
+    a.process->signal(SIGSTOP);
+    auto offline = watcher.nextOf("peer_offline", 6s);
+    a.process->signal(SIGCONT);
+    ASSERT_TRUE(offline);
+    EXPECT_EQ(str(*offline, "peer_id"), "on-slow-a");
+    // A wakes up, hears that its live peer was announced offline, and says it is here.
+    auto back = watcher.nextOf("peer_online", 3s);
+    ASSERT_TRUE(back);
+    EXPECT_EQ(str((*back)["peer"], "peer_id"), "on-slow-a");
+    EXPECT_TRUE(eventually([&] { return onlineAt(b, org.id) == 2; }, 1s));
+    watcher.send(R"({"type":"signal","to":"on-slow-a","data":{"awake":true}})");
+    auto signal = onA.nextOf("signal", 2s);
+    ASSERT_TRUE(signal);
+    EXPECT_EQ(json::stringify(*signal),
+              R"({"type":"signal","from":"watcher-on-b","data":{"awake":true}})");
+}
+
 TEST_F(ClusterSignalingTest, PresenceIsResyncedAfterRedisComesBack) {
     start();
     Org org = makeOrg("resync", "10.25.0.0/24", 4);

@@ -165,6 +165,17 @@ TEST(PeerRegistryUnitTest, OtherNodesPeersAreListedAnnouncedAndRelayedToTheirNod
     EXPECT_EQ(f.registry.relay(1, "a", "far", "{}", &node, true),
               PeerRegistry::RelayResult::UnknownPeer);
     EXPECT_TRUE(f.registry.localPeers().size() == 2u);
+    // Its node silent, then heard again within the grace: as it was, nothing announced.
+    std::size_t seen = a->sent.size();
+    EXPECT_EQ(f.registry.nodeDown("nodeB"), 1u);
+    EXPECT_EQ(f.registry.relay(1, "a", "far", "{}"), PeerRegistry::RelayResult::NotConnected);
+    f.registry.nodeUp("nodeB");
+    EXPECT_EQ(f.registry.relay(1, "a", "far", "{}"), PeerRegistry::RelayResult::Remote);
+    f.registry.sweep(PeerRegistry::Clock::now() + std::chrono::milliseconds(1500));
+    EXPECT_EQ(a->sent.size(), seen);
+    EXPECT_NE(f.registry.findLocal(1, "a", "a-1"), nullptr);
+    EXPECT_EQ(f.registry.findLocal(1, "a", "a-2"), nullptr);
+    EXPECT_EQ(f.registry.findLocal(1, "far", "far-7"), nullptr);  // another node's
     // Another user cannot take its id here either.
     EXPECT_THROW(f.add(peer(1, 9, "far")), PeerConflict);
     // An offline for another connection of it is ignored; its own connection's is not.
