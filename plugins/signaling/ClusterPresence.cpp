@@ -52,6 +52,8 @@ void ClusterPresence::start(HostContext& context, Store& store) {
                               "Presence changes the store refused (published all the same)");
     _forwarded =
         &m.counter("signals_forwarded_total", "Signals forwarded to a peer on another node");
+    _written = &m.counter("presence_rows_written_total",
+                          "Presence changes written to the store (several nodes only)");
     if (_node.empty()) {
         return;  // one node: nothing to share
     }
@@ -241,6 +243,7 @@ void ClusterPresence::drain() {
                     }
                 }
             });
+            _written->inc(batch.size());
         } catch (const std::exception& e) {
             // The other nodes learnt it from the bus; the rows are set right when this node's
             // bus reconnects. A lost peer is announced rather than not at all.

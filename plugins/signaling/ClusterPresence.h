@@ -79,6 +79,7 @@ private:
     std::optional<PeerRegistry::Clock::time_point> _resyncAt;  ///< guarded by _mutex
     Counter* _storeErrors = nullptr;
     Counter* _forwarded = nullptr;
+    Counter* _written = nullptr;
 };
 
 }  // namespace switchboard::signaling

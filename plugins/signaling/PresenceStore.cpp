@@ -21,17 +21,18 @@ void PresenceStore::online(StoreTx& tx, const Peer& peer, const std::string& nod
 }
 
 void PresenceStore::offline(StoreTx& tx, const Peer& peer, double now) {
+    // Placeholders in order of appearance (Store.h): SQLite binds them by position.
     tx.execute(
-        "UPDATE signaling_peers SET online = 0, updated_at = $4"
-        " WHERE org_id = $1 AND peer_id = $2 AND connection_id = $3",
-        {peer.organizationId, peer.peerId, peer.connectionId, now});
+        "UPDATE signaling_peers SET online = 0, updated_at = $1"
+        " WHERE org_id = $2 AND peer_id = $3 AND connection_id = $4",
+        {now, peer.organizationId, peer.peerId, peer.connectionId});
 }
 
 bool PresenceStore::claim(StoreTx& tx, const Peer& peer, double now) {
     return tx.execute(
-               "UPDATE signaling_peers SET online = 0, updated_at = $4"
-               " WHERE org_id = $1 AND peer_id = $2 AND connection_id = $3 AND online = 1",
-               {peer.organizationId, peer.peerId, peer.connectionId, now}) > 0;
+               "UPDATE signaling_peers SET online = 0, updated_at = $1"
+               " WHERE org_id = $2 AND peer_id = $3 AND connection_id = $4 AND online = 1",
+               {now, peer.organizationId, peer.peerId, peer.connectionId}) > 0;
 }
 
 void PresenceStore::purge(StoreTx& tx, double before) {

@@ -421,5 +421,56 @@ TEST_F(ClusterSignalingTest, ANodeStartedLaterListsThePeersOfTheOthers) {
               R"({"type":"signal","from":"early-on-a","data":{"hello":1}})");
 }
 
+// The presence rows' SQL on SQLite too (a node may share a bus while keeping its own SQLite
+// store), and rows left by a node that died while no other node ran: the restarted node (a new
+// node id) lists them, the bus watches their old node, and they go offline after its timeout
+// and the grace, announced once.
+TEST_F(ClusterSignalingTest, RowsOfANodeThatDiedAloneGoOfflineAfterItsTimeoutOnSqliteToo) {
+    Node solo;
+    solo.yaml = withStore(
+        configYaml(solo.dir, solo.ports, signaling::signalingPlugins(", reconnect_grace: 1s"),
+                   "bus: { url: \"" + redis.url() + "\" }\n"),
+        "sqlite:" + solo.dir.path() + "/var/switchboard.db");
+    solo.start();
+    auto users = std::vector<User>{makeUser(solo.pub(), "solo-0"), makeUser(solo.pub(), "solo-1")};
+    std::int64_t org = createOrg(solo.pub(), users[0], "10.28.0.0/24", "solo");
+    join(solo.pub(), users[1], org);
+    allocate(solo.pub(), users[0], org);
+    allocate(solo.pub(), users[1], org);
+    {
+        Agent ghost(solo.pub(), users[0].token);
+        ghost.registered("ghost");
+        // Its row is written just after its event (the row is what this test is about).
+        ASSERT_TRUE(eventually(
+            [&] {
+                auto m = http("GET", solo.ports.admin, "/metrics", "",
+                              {{"Authorization", std::string("Bearer ") + kAdminToken}});
+                return m.body.find("switchboard_signaling_presence_rows_written_total 1") !=
+                       std::string::npos;
+            },
+            2s));
+        solo.process->signal(SIGKILL);
+        solo.process->wait();
+    }
+    solo.start();
+    EventStream events(solo.ports.admin, "peer.offline");
+    Agent fresh(solo.pub(), users[1].token);
+    auto answer = fresh.registered("fresh");
+    ASSERT_EQ(answer["existing_peers"].Size(), 1u) << json::stringify(answer);
+    EXPECT_EQ(str(answer["existing_peers"][0], "peer_id"), "ghost");
+    auto gone = fresh.nextOf("peer_offline", 5s);
+    ASSERT_TRUE(gone);
+    EXPECT_EQ(str(*gone, "peer_id"), "ghost");
+    auto event = events.next("peer.offline", "\"peer_id\":\"ghost\"");
+    ASSERT_TRUE(event) << solo.process->log();
+    EXPECT_NE(event->data.find("\"reason\":\"dropped\""), std::string::npos);
+    HttpResult metrics = http("GET", solo.ports.admin, "/metrics", "",
+                              {{"Authorization", std::string("Bearer ") + kAdminToken}});
+    EXPECT_NE(metrics.body.find("switchboard_signaling_presence_store_errors_total 0"),
+              std::string::npos)
+        << solo.process->log();
+    EXPECT_EQ(solo.process->log().find("cannot store"), std::string::npos) << solo.process->log();
+}
+
 }  // namespace
 }  // namespace switchboard::test

@@ -258,7 +258,7 @@ void RedisBus::heard(const std::string& node) {
 
 void RedisBus::checkNodes() {
     auto now = std::chrono::steady_clock::now();
-    std::vector<std::pair<std::string, long long>> lost;
+    std::vector<std::pair<std::string, Poco::Int64>> lost;
     {
         std::lock_guard<std::mutex> lock(_nodesMutex);
         for (auto& [id, state] : _nodes) {
@@ -266,7 +266,7 @@ void RedisBus::checkNodes() {
                 std::chrono::duration_cast<std::chrono::milliseconds>(now - state.lastHeard);
             if (!state.down && silent >= _url.nodeTimeout) {
                 state.down = true;
-                lost.emplace_back(id, static_cast<long long>(silent.count()));
+                lost.emplace_back(id, static_cast<Poco::Int64>(silent.count()));
             }
         }
     }
