@@ -157,6 +157,38 @@ TEST_F(ClusterMessagingTest, OfflineMessagesArriveWhicheverNodeTheReceiverLogsIn
     EXPECT_EQ(loginOn(b, "dan")->read(300ms).type, -1);
 }
 
+TEST_F(ClusterMessagingTest, HistoryHasTheMessagesOfBothNodesInTheOrderTheyWereSent) {
+    startChat();
+    registerOn(a, "alice");
+    registerOn(b, "otto");
+    auto alice = loginOn(a, "alice");
+    auto otto = loginOn(b, "otto");
+    std::vector<std::string> sent;
+    for (int i = 0; i < 8; ++i) {  // a conversation: each message answers the one before
+        std::string fromAlice = "alice " + std::to_string(i);
+        std::string fromOtto = "otto " + std::to_string(i);
+        sendAll(*alice, "otto", {fromAlice});
+        ASSERT_EQ(texts(*otto, 1), (std::vector<std::string>{fromAlice}));
+        sendAll(*otto, "alice", {fromOtto});
+        ASSERT_EQ(texts(*alice, 1), (std::vector<std::string>{fromOtto}));
+        sent.push_back(fromAlice);
+        sent.push_back(fromOtto);
+    }
+    for (ChatClient* c : {alice.get(), otto.get()}) {
+        c->send(chat::UPD,
+                std::string("{\"reciever\":\"") + (c == alice.get() ? "otto" : "alice") + "\"}");
+        Frame his = c->expect(chat::HIS);
+        rapidjson::Document d = his.json();
+        ASSERT_TRUE(d.IsObject() && d.HasMember("history") && d["history"].IsArray())
+            << his.payload;
+        std::vector<std::string> history;
+        for (const auto& m : d["history"].GetArray()) {
+            history.push_back(m["msg"].GetString());
+        }
+        EXPECT_EQ(history, sent);
+    }
+}
+
 TEST_F(ClusterMessagingTest, ALoginOnBWhileAStoresMessagesGetsEachExactlyOnceInOrder) {
     startChat();
     registerOn(a, "alice");
