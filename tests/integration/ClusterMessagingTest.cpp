@@ -4,6 +4,7 @@
 // "Many nodes"). Runs as pg.ClusterMessagingTest.* only.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
@@ -219,6 +220,58 @@ TEST_F(ClusterMessagingTest, ALoginOnBWhileAStoresMessagesGetsEachExactlyOnceInO
     // Nothing was left undelivered, on either node.
     EXPECT_EQ(loginOn(a, "fay")->read(300ms).type, -1);
     EXPECT_EQ(loginOn(b, "fay")->read(300ms).type, -1);
+}
+
+TEST_F(ClusterMessagingTest, TwoLoginsOnBothNodesAtOnceShareTheBacklogWithoutDoubles) {
+    startChat();
+    registerOn(a, "alice");
+    registerOn(a, "pat");
+    auto alice = loginOn(a, "alice");
+    constexpr int kCount = 450;  // more than one drain chunk (200)
+    for (int round = 0; round < 3; ++round) {
+        std::string prefix = "backlog " + std::to_string(round) + " #";
+        auto all = numbered(prefix, kCount);
+        for (const auto& text : all) {  // pipelined: stored in a few batches
+            alice->send(chat::MSG, msg("pat", text));
+        }
+        for (int i = 0; i < kCount; ++i) {
+            ASSERT_EQ(alice->read().type, chat::ACK) << i;
+        }
+        // Both drains read the same undelivered rows; each row goes to the one that took it.
+        std::vector<std::string> got[2];
+        std::atomic<int> ready{0};
+        auto take = [&](Node& node, std::vector<std::string>& out) {
+            ChatClient c(node.ports.chat);
+            ++ready;
+            while (ready.load() < 2) {
+            }
+            if (!c.login("pat", "password123")) {
+                return;
+            }
+            for (Frame f = c.read(1s); f.type != -1; f = c.read(1s)) {
+                EXPECT_EQ(f.type, chat::MSG) << f.payload;
+                out.push_back(f.str("msg"));
+            }
+        };
+        std::thread onA([&] { take(a, got[0]); });
+        std::thread onB([&] { take(b, got[1]); });
+        onA.join();
+        onB.join();
+        std::vector<std::string> both;
+        for (auto& part : got) {
+            EXPECT_TRUE(std::is_sorted(part.begin(), part.end(),
+                                       [&](const auto& x, const auto& y) {
+                                           return std::stoi(x.substr(prefix.size())) <
+                                                  std::stoi(y.substr(prefix.size()));
+                                       }))
+                << "round " << round << ": out of order";
+            both.insert(both.end(), part.begin(), part.end());
+        }
+        std::sort(both.begin(), both.end());
+        std::sort(all.begin(), all.end());
+        EXPECT_EQ(both, all) << "round " << round << ": A got " << got[0].size() << ", B got "
+                             << got[1].size();
+    }
 }
 
 TEST_F(ClusterMessagingTest, AccountsRegisteredOnBCanBeMessagedFromAAtOnceAndAppearInLis) {
