@@ -271,7 +271,6 @@ void MessageWriter::takeRemote(StoreTx& tx, Item& item) {
     if (ids.empty()) {
         return;
     }
-    std::vector<std::int64_t> claim;
     for (auto& m : _store.byIds(tx, ids)) {
         auto it = targets.find(m.receiverId);
         if (it == targets.end()) {
@@ -289,14 +288,10 @@ void MessageWriter::takeRemote(StoreTx& tx, Item& item) {
         if (d.targets.empty()) {
             continue;
         }
-        if (m.deliveredMark == 0) {
-            d.claimed = true;
-            claim.push_back(m.id);
-        }
+        d.undelivered = m.deliveredMark == 0;
         d.frame = FrameCodec::encode(FrameType::MSG, m.body);
         item.deliveries.push_back(std::move(d));
     }
-    _store.markDelivered(tx, claim);
 }
 
 void MessageWriter::announce(const std::vector<Item>& batch) {
@@ -313,6 +308,7 @@ void MessageWriter::announce(const std::vector<Item>& batch) {
 
 void MessageWriter::deliver(std::vector<Item>& batch) {
     std::vector<std::int64_t> undelivered;
+    std::vector<std::int64_t> delivered;  ///< other nodes' messages a connection here took
     for (auto& item : batch) {
         switch (item.kind) {
             case Item::Kind::Message:
@@ -386,8 +382,9 @@ void MessageWriter::deliver(std::vector<Item>& batch) {
                     if (any) {
                         _delivered.inc();
                         _remote.inc();
-                    } else if (d.claimed) {
-                        undelivered.push_back(d.id);
+                        if (d.undelivered) {
+                            delivered.push_back(d.id);
+                        }
                     }
                 }
                 break;
@@ -398,16 +395,20 @@ void MessageWriter::deliver(std::vector<Item>& batch) {
             item.session->inflight.fetch_sub(1);
         }
     }
-    if (!undelivered.empty()) {
+    if (!undelivered.empty() || !delivered.empty()) {
+        // Outside the batch's transaction: marking another node's messages delivered holds
+        // no row lock while this node's other items run (two nodes' batches never wait for
+        // each other on them), and only what a connection here took is marked.
         try {
             _store.store().transaction([&](StoreTx& tx) {
                 for (std::int64_t id : undelivered) {
                     _store.markUndelivered(tx, id);
                 }
+                _store.markDelivered(tx, delivered);
             });
         } catch (const std::exception& e) {
-            _logger.error("cannot mark %z message(s) undelivered: %s", undelivered.size(),
-                          std::string(e.what()));
+            _logger.error("cannot mark %z message(s) undelivered and %z delivered: %s",
+                          undelivered.size(), delivered.size(), std::string(e.what()));
         }
     }
 }

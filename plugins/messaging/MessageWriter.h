@@ -44,7 +44,7 @@ public:
             std::int64_t id = 0;
             std::string frame;
             std::vector<StreamPtr> targets;
-            bool claimed = false;  ///< this node marked it delivered (undo if no target took it)
+            bool undelivered = false;  ///< stored as undelivered: mark it once a target has it
         };
         Kind kind = Kind::Reply;
         StreamPtr conn;
@@ -90,8 +90,8 @@ private:
     /// The transaction part of a batch; throws StoreError.
     void write(std::vector<Item>& batch);
     void deliver(std::vector<Item>& batch);
-    /// Remote item, in the transaction: reads the messages that have a target here and marks
-    /// the undelivered ones delivered.
+    /// Remote item, in the transaction: reads the messages that have a target here (deliver()
+    /// marks the undelivered ones delivered once sent).
     void takeRemote(StoreTx& tx, Item& item);
     /// Publishes chat.stored with the messages of a committed batch.
     void announce(const std::vector<Item>& batch);

@@ -106,6 +106,8 @@ void MessagingPlugin::subscribe(HostContext& context) {
         std::int64_t id = d["user_id"].GetInt64();
         _directory.remove(id);
         _handler->closeAccount(id, "Account deleted");
+        // Every node forgets: this also removes what it stored for the account before it
+        // heard of the deletion (its writer runs the items in order).
         MessageWriter::Item forget;
         forget.kind = MessageWriter::Item::Kind::Forget;
         forget.userId = id;
