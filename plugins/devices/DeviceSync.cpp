@@ -3,6 +3,7 @@
 
 #include <Poco/Logger.h>
 
+#include <algorithm>
 #include <unordered_map>
 
 #include "DeviceEvents.h"
@@ -126,12 +127,15 @@ std::size_t DeviceSync::expire(double cutoff) {
             return 0;
         }
     }
-    std::size_t count = 0;
+    // Under each device's mutex: a heartbeat may have come in since the scan.
+    std::vector<std::shared_ptr<Device>> quiet;
+    std::vector<DevicesStore::Quiet> rows;
+    std::vector<double> lastSeens;
     for (const auto& device : candidates) {
         std::lock_guard<std::mutex> lock(device->mutex);
         double lastSeen = device->lastSeen.load(std::memory_order_relaxed);
         if (!device->online.load(std::memory_order_relaxed) || lastSeen >= cutoff) {
-            continue;  // a heartbeat came in since the scan
+            continue;
         }
         auto it = stored.find(device->id);
         bool same = it != stored.end() && it->second.registeredAt == device->registeredAt;
@@ -142,22 +146,47 @@ std::size_t DeviceSync::expire(double cutoff) {
             device->info.parse(it->second.deviceInfo);
             continue;
         }
-        if (same && it->second.lastSeen > lastSeen) {
-            lastSeen = it->second.lastSeen;  // the last beat another node stored
-        }
-        try {
-            if (_store.takeOffline(*device, cutoff)) {
-                _registry.markOffline(*device);
-                _context.bus().publish("device.offline",
-                                       DeviceEvents::offline(device->key, lastSeen));
-                ++count;
-            } else {
-                refresh(*device);  // another node took it offline, or heard from it just now
+        quiet.push_back(device);
+        rows.push_back({device->id, device->registeredAt});
+        lastSeens.push_back(same ? std::max(lastSeen, it->second.lastSeen) : lastSeen);
+    }
+    if (quiet.empty()) {
+        return 0;
+    }
+    std::vector<bool> changed;
+    try {
+        changed = _store.takeOffline(rows, cutoff);  // one transaction, however many went quiet
+    } catch (const std::exception& e) {
+        _context.logger().warning("offline check failed, the store refused (retried): %s",
+                                  std::string(e.what()));
+        return 0;
+    }
+    std::size_t count = 0;
+    for (std::size_t i = 0; i < quiet.size(); ++i) {
+        Device& device = *quiet[i];
+        std::lock_guard<std::mutex> lock(device.mutex);
+        bool same = device.registeredAt == rows[i].registeredAt;
+        if (!changed[i]) {
+            try {
+                if (same) {
+                    refresh(device);  // another node took it offline, or heard from it just now
+                }
+            } catch (const std::exception& e) {
+                _context.logger().warning("cannot re-read device %s: %s", device.key,
+                                          std::string(e.what()));
             }
-        } catch (const std::exception& e) {
-            _context.logger().warning("cannot take device %s offline (retried): %s", device->key,
-                                      std::string(e.what()));
+            continue;
         }
+        // Offline in the store now: also when a heartbeat reached this node since the scan
+        // (answered online; the next one brings it back, announced). Registered again since,
+        // it is online: no event; revoked since, the revocation found it offline: this one.
+        if (same) {
+            _registry.markOffline(device);
+        } else if (device.online.load(std::memory_order_relaxed)) {
+            continue;
+        }
+        _context.bus().publish("device.offline", DeviceEvents::offline(device.key, lastSeens[i]));
+        ++count;
     }
     return count;
 }

@@ -257,11 +257,18 @@ bool DevicesStore::comeOnline(const Device& device, double now) {
                {now, device.id, device.registeredAt}) > 0;
 }
 
-bool DevicesStore::takeOffline(const Device& device, double cutoff) {
-    return _store.execute(
-               "UPDATE device_seen SET online = 0"
-               " WHERE id = $1 AND registered_at = $2 AND online = 1 AND last_seen < $3",
-               {device.id, device.registeredAt, cutoff}) > 0;
+std::vector<bool> DevicesStore::takeOffline(const std::vector<Quiet>& devices, double cutoff) {
+    std::vector<bool> changed(devices.size(), false);
+    _store.transaction([&](StoreTx& tx) {
+        for (std::size_t i = 0; i < devices.size(); ++i) {
+            changed[i] =
+                tx.execute(
+                    "UPDATE device_seen SET online = 0 WHERE id = $1 AND registered_at = $2"
+                    " AND online = 1 AND last_seen < $3",
+                    {devices[i].id, devices[i].registeredAt, cutoff}) > 0;
+        }
+    });
+    return changed;
 }
 
 void DevicesStore::heartbeat(const Device& device, double lastSeen, double registeredAt) {

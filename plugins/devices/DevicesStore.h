@@ -64,9 +64,15 @@ public:
     /// Takes the registration `device.registeredAt` online at `now` if it is offline in the
     /// store; true if this call did (the caller announces it).
     bool comeOnline(const Device& device, double now);
-    /// Takes the registration `device.registeredAt` offline if it is online in the store and
-    /// its stored last_seen is before `cutoff`; true if this call did (the caller announces it).
-    bool takeOffline(const Device& device, double cutoff);
+    /// A registration the offline sweep found quiet.
+    struct Quiet {
+        std::int64_t id = 0;
+        double registeredAt = 0;
+    };
+    /// Takes offline, in one transaction, each of `devices` that is online in the store under
+    /// that registration and whose stored last_seen is before `cutoff`; for each, true if this
+    /// call did (the caller announces it).
+    std::vector<bool> takeOffline(const std::vector<Quiet>& devices, double cutoff);
 
     /// Queues last_seen of the registration made at `registeredAt` (the row is left alone if it
     /// was revoked or registered again before the flush).

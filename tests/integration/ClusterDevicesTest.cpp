@@ -121,14 +121,14 @@ TEST_F(ClusterDevicesTest, AHeartbeatOnAShowsOnlineOnBWithItsLastSeenAndAddresse
 }
 
 TEST_F(ClusterDevicesTest, OneOnlineAndOneOfflineEventPerTransitionClusterWide) {
-    startCluster(devicesPlugin("1s"));
+    startCluster(devicesPlugin("1500ms"));
     EventStream atA(a.ports.admin, "device.*");
     EventStream atB(b.ports.admin, "device.*");
     ASSERT_EQ(registerDevice(a.pub(), "flap", enrol(a.ports.admin, "flap")).status, 200);
     for (int round = 0; round < 3; ++round) {
         // Heartbeats for longer than offline_after through A only, then B only, then both in
         // turn: it stays online (the quiet node's view of it ages, the store's does not).
-        auto until = std::chrono::steady_clock::now() + 1500ms;
+        auto until = std::chrono::steady_clock::now() + 2000ms;
         for (int i = 0; std::chrono::steady_clock::now() < until; ++i) {
             bool toA = round == 0 || (round == 2 && i % 2 == 0);
             ASSERT_EQ(heartbeat(toA ? a.pub() : b.pub(), "flap").status, 200);
@@ -244,6 +244,22 @@ TEST_F(ClusterDevicesTest, TokensFromAWorkOnBAndARevocationOnAIsSeenOnB) {
     EXPECT_TRUE(eventually(
         [&] { return heartbeat(b.pub(), "x-2").body == okJson("Heartbeat received"); }, 1s));
     EXPECT_EQ(details(b.pub(), "nobody").body, failJson("Device not found"));
+}
+
+TEST_F(ClusterDevicesTest, ARevocationMadeWhileRedisWasAwayIsSeenWhenItComesBack) {
+    startCluster(devicesPlugin("60s"));
+    ASSERT_EQ(registerDevice(a.pub(), "rc-1", enrol(a.ports.admin, "rc-1")).status, 200);
+    ASSERT_EQ(heartbeat(b.pub(), "rc-1").body, okJson("Heartbeat received"));
+    redis.kill();
+    EXPECT_TRUE(eventually([&] { return http("GET", b.pub(), "/readyz").status == 503; }, 5s));
+    ASSERT_EQ(adminRevoke(a.ports.admin, "rc-1").status, 200);  // its event cannot cross
+    // B's heartbeat path keeps what it knew (its write no longer matches the stored row).
+    EXPECT_EQ(heartbeat(b.pub(), "rc-1").body, okJson("Heartbeat received"));
+    redis.start();
+    EXPECT_TRUE(eventually([&] { return http("GET", b.pub(), "/readyz").status == 200; }, 10s));
+    // bus.reconnected: B re-reads every device.
+    EXPECT_TRUE(eventually(
+        [&] { return heartbeat(b.pub(), "rc-1").body == failJson("Device revoked"); }, 2s));
 }
 
 }  // namespace
