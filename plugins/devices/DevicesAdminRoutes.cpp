@@ -378,6 +378,7 @@ void DevicesAdminRoutes::revoke(const HttpRequest& req, HttpResponse& resp) {
     double lastSeen = 0;
     {
         std::lock_guard<std::mutex> lock(device->mutex);
+        _sync->refreshForRead(*device);  // the last_seen and device_info other nodes stored
         lastSeen = device->lastSeen.load();
         try {
             // The store says whether it was online: one node announces its going offline.
