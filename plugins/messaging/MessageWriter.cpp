@@ -308,30 +308,7 @@ void MessageWriter::announce(const std::vector<Item>& batch) {
 
 void MessageWriter::deliver(std::vector<Item>& batch) {
     std::vector<std::int64_t> undelivered;
-    // Other nodes' messages that a connection here is about to get are marked delivered before
-    // they are sent, so that a login on any node that drains the store right after the live
-    // copy arrived does not get it once more (marking after the sends left that window open);
-    // one no connection took after all is marked undelivered again below, to come at the next
-    // login. Outside the batch's transaction: marking another node's messages holds no row
-    // lock while this node's other items run, so two nodes' batches never wait for each other.
-    std::vector<std::int64_t> delivered;
-    for (const auto& item : batch) {
-        if (item.kind == Item::Kind::Remote && !item.failed) {
-            for (const auto& d : item.deliveries) {
-                if (d.undelivered) {
-                    delivered.push_back(d.id);
-                }
-            }
-        }
-    }
-    if (!delivered.empty()) {
-        try {
-            _store.store().transaction([&](StoreTx& tx) { _store.markDelivered(tx, delivered); });
-        } catch (const std::exception& e) {
-            _logger.error("cannot mark %z message(s) delivered: %s", delivered.size(),
-                          std::string(e.what()));
-        }
-    }
+    std::vector<std::int64_t> delivered;  ///< other nodes' messages a connection here took
     for (auto& item : batch) {
         switch (item.kind) {
             case Item::Kind::Message:
@@ -405,8 +382,9 @@ void MessageWriter::deliver(std::vector<Item>& batch) {
                     if (any) {
                         _delivered.inc();
                         _remote.inc();
-                    } else if (d.undelivered) {
-                        undelivered.push_back(d.id);  // marked above, but no one took it
+                        if (d.undelivered) {
+                            delivered.push_back(d.id);
+                        }
                     }
                 }
                 break;
@@ -417,16 +395,20 @@ void MessageWriter::deliver(std::vector<Item>& batch) {
             item.session->inflight.fetch_sub(1);
         }
     }
-    if (!undelivered.empty()) {
+    if (!undelivered.empty() || !delivered.empty()) {
+        // Outside the batch's transaction: marking another node's messages delivered holds
+        // no row lock while this node's other items run (two nodes' batches never wait for
+        // each other on them), and only what a connection here took is marked.
         try {
             _store.store().transaction([&](StoreTx& tx) {
                 for (std::int64_t id : undelivered) {
                     _store.markUndelivered(tx, id);
                 }
+                _store.markDelivered(tx, delivered);
             });
         } catch (const std::exception& e) {
-            _logger.error("cannot mark %z message(s) undelivered: %s", undelivered.size(),
-                          std::string(e.what()));
+            _logger.error("cannot mark %z message(s) undelivered and %z delivered: %s",
+                          undelivered.size(), delivered.size(), std::string(e.what()));
         }
     }
 }
