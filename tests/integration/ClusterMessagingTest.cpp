@@ -431,6 +431,12 @@ TEST_F(ClusterMessagingTest, MessagesSentWhileRedisIsAwayArriveAtTheNextLogin) {
     sendAll(*alice, "mia", {"back again"});
     EXPECT_EQ(texts(*miaB2, 1), (std::vector<std::string>{"back again"}));
     EXPECT_EQ(texts(*miaB, 1), (std::vector<std::string>{"back again"}));
+    // B marks another node's message delivered right after its connections got it. One more
+    // message through B's writer, to noel, is delivered after that mark is committed (one
+    // writer, batch after batch): then a login of mia on A finds nothing left to drain.
+    auto noelB = loginOn(b, "noel");
+    sendAll(*alice, "noel", {"sync"});
+    EXPECT_EQ(texts(*noelB, 1), (std::vector<std::string>{"sync"}));
     EXPECT_EQ(loginOn(a, "mia")->read(300ms).type, -1);
 }
 
