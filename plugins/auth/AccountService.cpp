@@ -160,7 +160,7 @@ std::optional<AccountService::Bearer> AccountService::bearer(const std::string& 
         reason = "account no longer exists";
         return std::nullopt;
     }
-    if (claims->issuedAt < user->tokensAfter) {
+    if (claims->issuedAtMs < user->tokensAfter) {
         reason = "token issued before the last password change";
         return std::nullopt;
     }
@@ -221,7 +221,7 @@ UserRow AccountService::requireWritable(std::int64_t id) {
 void AccountService::setPassword(const UserRow& user, const std::string& newPassword,
                                  const std::string& keepSessionId, const std::string& reason) {
     std::string hash = _hasher.hash(newPassword);
-    guarded("password change", [&] { _store.setPassword(user.id, hash, epochMillis() / 1000); });
+    guarded("password change", [&] { _store.setPassword(user.id, hash, epochMillis()); });
     _sessions.revokeUser(user.id, reason, keepSessionId);
     _context.logger().information("password of account %?d changed (%s)", user.id, reason);
 }
@@ -377,8 +377,7 @@ void AccountService::syncCredentials() {
             bool same =
                 plain ? _hasher.verify(row.passwordHash, secret) : row.passwordHash == secret;
             if (!same) {
-                _store.setPassword(row.id, plain ? _hasher.hash(secret) : secret,
-                                   epochMillis() / 1000);
+                _store.setPassword(row.id, plain ? _hasher.hash(secret) : secret, epochMillis());
                 _sessions.revokeUser(row.id, "password_changed");
             }
             existing.erase(it);

@@ -47,7 +47,10 @@ AuthStore::AuthStore(Store& store) : _store(store) {
            "CREATE TABLE auth_reset_tokens ("
            " token_hash TEXT PRIMARY KEY,"
            " user_id BIGINT NOT NULL,"
-           " expires_at BIGINT NOT NULL)"}}});
+           " expires_at BIGINT NOT NULL)"}},
+         // tokens_after in ms (it was s: a JWT issued in the second of a password change, before
+         // it, stayed valid; JWTs now carry iat_ms).
+         {2, {"UPDATE auth_users SET tokens_after = tokens_after * 1000"}}});
     _lastUsed = _store.writeBehind("auth.session_last_used",
                                    // Never backwards: several nodes may write one session's
                                    // last use.
@@ -166,7 +169,7 @@ std::optional<UserRow> AuthStore::insertUser(const std::string& username, const 
             u.passwordHash = hash;
             u.source = source;
             u.createdAt = nowMs;
-            u.tokensAfter = nowMs / 1000;
+            u.tokensAfter = nowMs;
             tx.execute(
                 "INSERT INTO auth_users (id, username, username_key, email, email_key,"
                 " password_hash, source, created_at, tokens_after)"

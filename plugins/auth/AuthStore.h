@@ -21,7 +21,7 @@ struct UserRow {
     std::string passwordHash;
     std::string source;            ///< "registered" or "config" (auth.credentials)
     std::int64_t createdAt = 0;    ///< ms since the epoch
-    std::int64_t tokensAfter = 0;  ///< s since the epoch: JWTs issued earlier are invalid
+    std::int64_t tokensAfter = 0;  ///< ms since the epoch: JWTs issued earlier are invalid
 };
 
 struct SessionRow {
@@ -58,7 +58,7 @@ public:
     std::optional<UserRow> insertUser(const std::string& username, const std::string& email,
                                       const std::string& hash, const std::string& source,
                                       std::int64_t nowMs, std::string& conflict);
-    /// Sets the hash; tokensAfter (s) > 0 also invalidates earlier JWTs.
+    /// Sets the hash; tokensAfter (ms) > 0 also invalidates earlier JWTs.
     void setPassword(std::int64_t id, const std::string& hash, std::int64_t tokensAfter);
     /// False if another account has that email.
     bool setEmail(std::int64_t id, const std::string& email);

@@ -57,13 +57,17 @@ TokenService::TokenService(const std::string& secret, const std::string& algorit
 
 TokenService::Issued TokenService::issue(std::int64_t userId, const std::string& sessionId) const {
     Issued issued;
-    std::int64_t now = epochMillis() / 1000;
+    std::int64_t nowMs = epochMillis();
+    std::int64_t now = nowMs / 1000;
     issued.jti = randomHex(16);
     issued.expires = now + _ttl;
     Poco::JWT::Token token;
     token.setType("JWT");
     token.payload().set("sub", std::to_string(userId));
     token.payload().set("iat", Poco::Int64(now));
+    // iat has whole seconds: a token issued in the second of a password change, before it,
+    // must still be told from one issued after it (auth_users.tokens_after is in ms).
+    token.payload().set("iat_ms", Poco::Int64(nowMs));
     token.payload().set("exp", Poco::Int64(issued.expires));
     token.payload().set("jti", issued.jti);
     if (!sessionId.empty()) {
@@ -139,6 +143,10 @@ std::optional<TokenService::Claims> TokenService::verify(const std::string& text
     claims.jti = *jti;
     claims.sessionId = stringClaim(payload, "sid").value_or("");
     claims.issuedAt = *iat;
+    // iat_ms when it agrees with iat; a token without it (an earlier version's, or one minted
+    // elsewhere with the secret) counts from the end of its iat second, as before.
+    auto iatMs = intClaim(payload, "iat_ms");
+    claims.issuedAtMs = iatMs && *iatMs / 1000 == *iat ? *iatMs : *iat * 1000 + 999;
     claims.expires = *exp;
     return claims;
 }

@@ -31,15 +31,16 @@ public:
     struct Claims {
         std::int64_t userId = 0;
         std::string jti;
-        std::string sessionId;  ///< sid claim: the login session issued with it ("" if none)
-        std::int64_t issuedAt = 0;
+        std::string sessionId;        ///< sid claim: the login session issued with it ("" if none)
+        std::int64_t issuedAt = 0;    ///< s (iat)
+        std::int64_t issuedAtMs = 0;  ///< ms (iat_ms, or the end of iat's second)
         std::int64_t expires = 0;
     };
 
     TokenService(const std::string& secret, const std::string& algorithm,
                  std::chrono::milliseconds ttl, std::chrono::milliseconds leeway, AuthStore& store);
 
-    /// A signed token with sub, iat, exp, jti (and sid when `sessionId` is set).
+    /// A signed token with sub, iat (and iat_ms), exp, jti (and sid when `sessionId` is set).
     Issued issue(std::int64_t userId, const std::string& sessionId) const;
     /// The claims of a valid token; nullopt with `reason` set otherwise (bad format, another
     /// alg, bad signature, missing or past exp, iat in the future, revoked). Never throws.

@@ -24,7 +24,7 @@ DeviceRecord Device::snapshot() {
     return r;
 }
 
-void DeviceRegistry::load(const DeviceRecord& r, double now, double offlineAfter) {
+std::shared_ptr<Device> DeviceRegistry::adopt(const DeviceRecord& r) {
     auto d = std::make_shared<Device>(r.id, r.key);
     d->note = r.note;
     d->createdAt = r.createdAt;
@@ -39,15 +39,50 @@ void DeviceRegistry::load(const DeviceRecord& r, double now, double offlineAfter
     d->sshPubkey = r.sshPubkey;
     d->hasSecret = d->registered && DeviceTokens::fromHex(r.secretHash, d->secretHash);
     d->lastSeen = r.lastSeen;
-    d->online = d->registered && r.lastSeen > 0 && now - r.lastSeen < offlineAfter;
+    d->online = d->registered && r.online;
     std::unique_lock<std::shared_mutex> lock(_mutex);
-    if (!_devices.emplace(r.key, d).second) {
-        return;
+    auto [it, added] = _devices.emplace(r.key, d);
+    if (!added) {
+        return it->second;
     }
     _ordered.emplace(d->key, d);
     _maxId = std::max(_maxId.load(), r.id);
     _registered += d->registered ? 1 : 0;
     _online += d->online ? 1 : 0;
+    return d;
+}
+
+void DeviceRegistry::apply(Device& d, const DeviceRecord& r) {
+    const bool registered = r.registered && !r.revoked;
+    const bool sameRegistration = registered && d.registered && d.registeredAt == r.registeredAt;
+    d.note = r.note;
+    d.createdAt = r.createdAt;
+    d.hasToken = DeviceTokens::fromHex(r.tokenHash, d.tokenHash);
+    if (!d.hasToken) {
+        d.tokenHash.fill(0);
+    }
+    d.tokenExpiresAt = d.hasToken ? r.tokenExpiresAt : 0;
+    setRegistered(d, registered);
+    d.registeredAt = registered ? r.registeredAt : 0;
+    d.revoked = r.revoked;
+    d.sshPubkey = r.sshPubkey;
+    d.hasSecret = registered && DeviceTokens::fromHex(r.secretHash, d.secretHash);
+    if (!d.hasSecret) {
+        d.secretHash.fill(0);
+    }
+    if (!sameRegistration || r.lastSeen > d.lastSeen.load(std::memory_order_relaxed)) {
+        d.lastSeen.store(r.lastSeen, std::memory_order_relaxed);
+        if (!d.info.parse(r.deviceInfo)) {
+            d.info = DeviceInfo();
+        }
+    }
+    if (registered && r.online) {
+        if (!d.online.exchange(true, std::memory_order_relaxed)) {
+            _online.fetch_add(1, std::memory_order_relaxed);
+        }
+    } else {
+        markOffline(d);
+    }
 }
 
 std::shared_ptr<Device> DeviceRegistry::find(const std::string& key) const {
@@ -112,25 +147,17 @@ bool DeviceRegistry::markOffline(Device& device) {
     return true;
 }
 
-void DeviceRegistry::expire(double cutoff, const std::function<void(Device&)>& wentOffline) {
-    std::vector<std::shared_ptr<Device>> candidates;
-    {
-        std::shared_lock<std::shared_mutex> lock(_mutex);
-        for (const auto& entry : _devices) {
-            const Device& d = *entry.second;
-            if (d.online.load(std::memory_order_relaxed) &&
-                d.lastSeen.load(std::memory_order_relaxed) < cutoff) {
-                candidates.push_back(entry.second);
-            }
+std::vector<std::shared_ptr<Device>> DeviceRegistry::candidates(double cutoff) const {
+    std::vector<std::shared_ptr<Device>> out;
+    std::shared_lock<std::shared_mutex> lock(_mutex);
+    for (const auto& entry : _devices) {
+        const Device& d = *entry.second;
+        if (d.online.load(std::memory_order_relaxed) &&
+            d.lastSeen.load(std::memory_order_relaxed) < cutoff) {
+            out.push_back(entry.second);
         }
     }
-    for (const auto& device : candidates) {
-        std::lock_guard<std::mutex> lock(device->mutex);
-        // Re-checked under the device's mutex: a heartbeat may have come in since the scan.
-        if (device->lastSeen.load(std::memory_order_relaxed) < cutoff && markOffline(*device)) {
-            wentOffline(*device);
-        }
-    }
+    return out;
 }
 
 void DeviceRegistry::setRegistered(Device& device, bool registered) {

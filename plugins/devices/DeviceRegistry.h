@@ -36,7 +36,7 @@ struct DeviceRecord {
     std::string deviceInfo = "{}";
     std::string sshPubkey;   ///< "" when none
     std::string secretHash;  ///< hex SHA-256 of the device secret, "" when none was issued
-    bool online = false;     ///< derived, not stored
+    bool online = false;     ///< stored (registered and not revoked only)
 };
 
 /// One enrolled device. Fields other than lastSeen/online are guarded by `mutex`.
@@ -72,9 +72,13 @@ struct Device {
 
 class DeviceRegistry {
 public:
-    /// Adds a stored device (start-up load, before any request). Devices seen within
-    /// `offlineAfter` seconds of `now` start online.
-    void load(const DeviceRecord& record, double now, double offlineAfter);
+    /// Adds a stored device (the start-up load, or one another node enrolled) online as stored;
+    /// returns it, or the one already known under its key (left as it was).
+    std::shared_ptr<Device> adopt(const DeviceRecord& record);
+    /// Brings `device` (its mutex held) up to its stored row, read after this node's last
+    /// change of it: the row wins, except that last_seen and device_info of the same
+    /// registration stay when this node heard from the device later (write-behind).
+    void apply(Device& device, const DeviceRecord& record);
 
     std::shared_ptr<Device> find(const std::string& key) const;
     /// Adds a new device; false if the key is taken.
@@ -91,9 +95,8 @@ public:
     bool markSeen(Device& device, double now);
     /// Marks `device` (mutex held) offline; true if it was online.
     bool markOffline(Device& device);
-    /// Takes offline every online device last seen before `cutoff`; calls `wentOffline` for
-    /// each (outside the map lock, with the device's mutex held).
-    void expire(double cutoff, const std::function<void(Device&)>& wentOffline);
+    /// The devices online here and last seen before `cutoff` (read without their mutexes).
+    std::vector<std::shared_ptr<Device>> candidates(double cutoff) const;
 
     /// Registration state changes (mutex held) go through here to keep the counts right.
     void setRegistered(Device& device, bool registered);

@@ -59,12 +59,13 @@ DevicesAdminRoutes::DevicesAdminRoutes(std::shared_ptr<const DevicesConfig> conf
                                        DeviceRegistry& registry)
     : _config(std::move(config)), _registry(registry) {}
 
-void DevicesAdminRoutes::bind(HostContext* context, DevicesStore* store) {
+void DevicesAdminRoutes::bind(HostContext* context, DevicesStore* store, DeviceSync* sync) {
     if (context != nullptr) {
         _enrolled = &context->metrics().counter("enrolled_total", "Devices enrolled");
         _revoked = &context->metrics().counter("revoked_total", "Devices revoked");
     }
     _store = store;
+    _sync = sync;
     _context = context;
 }
 
@@ -103,7 +104,8 @@ std::vector<Route> DevicesAdminRoutes::routes() {
              .error(503, "cannot store the device (Retry-After)")},
         {"GET", "", handler(&DevicesAdminRoutes::list), false,
          RouteDoc("The enrolled devices in key order, a page at a time")
-             .paged(entry, "the device key or the note")},
+             .paged(entry, "the device key or the note")
+             .error(503, "cannot read the devices (nodes sharing a store; Retry-After)")},
         {"GET", "/{key}", handler(&DevicesAdminRoutes::show), false,
          RouteDoc("One device").answer(200, "the device", entry).error(404, "device not found")},
         {"POST", "/{key}/token", handler(&DevicesAdminRoutes::newToken), false,
@@ -219,19 +221,39 @@ void DevicesAdminRoutes::create(const HttpRequest& req, HttpResponse& resp) {
     if (generated) {
         do {
             key = DeviceTokens::generateDeviceKey();
-        } while (_registry.find(key));
-    } else if (_registry.find(key)) {
+        } while (_sync->find(key));
+    } else if (_sync->find(key)) {
         resp.error(409, "device already exists");
         return;
     }
-    auto device = std::make_shared<Device>(_registry.maxId() + 1, key);
     double now = epochSeconds();
-    device->note = note;
-    device->createdAt = now;
-    std::string code = issueToken(*device, now, false);
-    DeviceRecord record = device->snapshot();
+    std::shared_ptr<Device> device;
+    std::string code;
     try {
-        _store->insert(record);  // durable before anyone sees the token
+        for (int attempt = 1;; ++attempt) {
+            // On a shared store the ids other nodes gave out are there, not in memory.
+            std::int64_t id = _registry.maxId();
+            if (_sync->shared()) {
+                id = std::max(id, _store->maxId());
+            }
+            device = std::make_shared<Device>(id + 1, key);
+            device->note = note;
+            device->createdAt = now;
+            code = issueToken(*device, now, false);
+            try {
+                _store->insert(device->snapshot());  // durable before anyone sees the token
+                break;
+            } catch (const std::exception&) {
+                // Another node sharing the store took this id (try the next) or this key.
+                if (!_sync->shared() || attempt == 8) {
+                    throw;
+                }
+                if (_store->byKey(key)) {
+                    resp.error(409, "device already exists");
+                    return;
+                }
+            }
+        }
     } catch (const std::exception& e) {
         _context->logger().error("cannot store device %s: %s", key, std::string(e.what()));
         resp.storeUnavailable("cannot store the device");
@@ -246,7 +268,7 @@ void DevicesAdminRoutes::create(const HttpRequest& req, HttpResponse& resp) {
 }
 
 void DevicesAdminRoutes::newToken(const HttpRequest& req, HttpResponse& resp) {
-    std::shared_ptr<Device> device = _registry.find(req.param("key"));
+    std::shared_ptr<Device> device = _sync->find(req.param("key"));
     if (!device) {
         resp.error(404, "device not found");
         return;
@@ -272,6 +294,10 @@ void DevicesAdminRoutes::list(const HttpRequest& req, HttpResponse& resp) {
     if (!PageQuery::read(req, resp, page)) {
         return;
     }
+    if (_sync->shared()) {
+        listShared(page, resp);
+        return;
+    }
     std::function<bool(Device&)> match;
     if (!page.q.empty()) {
         match = [&page](Device& d) {
@@ -294,11 +320,46 @@ void DevicesAdminRoutes::list(const HttpRequest& req, HttpResponse& resp) {
     }));
 }
 
+void DevicesAdminRoutes::listShared(const PageQuery& page, HttpResponse& resp) {
+    std::size_t total = 0;
+    std::vector<DeviceRecord> records;
+    try {
+        records = _store->page(page.likePattern(), page.limit, page.offset, total);
+    } catch (const std::exception& e) {
+        _context->logger().error("cannot list devices: %s", std::string(e.what()));
+        resp.storeUnavailable("cannot read the devices");
+        return;
+    }
+    for (DeviceRecord& r : records) {
+        // This node's heartbeats of the last flush interval are not stored yet.
+        if (std::shared_ptr<Device> device = _registry.find(r.key)) {
+            std::lock_guard<std::mutex> lock(device->mutex);
+            double seen = device->lastSeen.load(std::memory_order_relaxed);
+            if (r.registered && !r.revoked && device->registered &&
+                device->registeredAt == r.registeredAt && seen > r.lastSeen) {
+                r.lastSeen = seen;
+                r.deviceInfo = device->info.json();
+            }
+        }
+    }
+    double now = epochSeconds();
+    resp.json(200, page.body([&](Writer& w) {
+        for (const DeviceRecord& r : records) {
+            writeEntry(w, r, now);
+        }
+        return total;
+    }));
+}
+
 void DevicesAdminRoutes::show(const HttpRequest& req, HttpResponse& resp) {
-    std::shared_ptr<Device> device = _registry.find(req.param("key"));
+    std::shared_ptr<Device> device = _sync->find(req.param("key"));
     if (!device) {
         resp.error(404, "device not found");
         return;
+    }
+    {
+        std::lock_guard<std::mutex> lock(device->mutex);
+        _sync->refreshForRead(*device);  // what other nodes changed and stored
     }
     rapidjson::StringBuffer buffer;
     Writer w(buffer);
@@ -307,7 +368,7 @@ void DevicesAdminRoutes::show(const HttpRequest& req, HttpResponse& resp) {
 }
 
 void DevicesAdminRoutes::revoke(const HttpRequest& req, HttpResponse& resp) {
-    std::shared_ptr<Device> device = _registry.find(req.param("key"));
+    std::shared_ptr<Device> device = _sync->find(req.param("key"));
     if (!device) {
         resp.error(404, "device not found");
         return;
@@ -317,9 +378,11 @@ void DevicesAdminRoutes::revoke(const HttpRequest& req, HttpResponse& resp) {
     double lastSeen = 0;
     {
         std::lock_guard<std::mutex> lock(device->mutex);
+        _sync->refreshForRead(*device);  // the last_seen and device_info other nodes stored
         lastSeen = device->lastSeen.load();
         try {
-            _store->revoke(*device, lastSeen, device->info.json());
+            // The store says whether it was online: one node announces its going offline.
+            wasOnline = _store->revoke(*device, lastSeen, device->info.json());
         } catch (const std::exception& e) {
             context->logger().error("cannot revoke device %s: %s", device->key,
                                     std::string(e.what()));
@@ -336,7 +399,7 @@ void DevicesAdminRoutes::revoke(const HttpRequest& req, HttpResponse& resp) {
         device->sshPubkey.clear();
         device->hasSecret = false;
         device->secretHash.fill(0);
-        wasOnline = _registry.markOffline(*device);
+        _registry.markOffline(*device);
         if (!wasRevoked) {
             _revoked->inc();
         }

@@ -8,11 +8,13 @@
 #include <vector>
 
 #include "DeviceRegistry.h"
+#include "DeviceSync.h"
 #include "DevicesConfig.h"
 #include "DevicesStore.h"
 #include "switchboard/AdminView.h"
 #include "switchboard/HostContext.h"
 #include "switchboard/Http.h"
+#include "switchboard/Paging.h"
 
 namespace switchboard::devices {
 
@@ -22,7 +24,7 @@ public:
 
     /// Connects the handlers to the running plugin (at start; the host calls handlers only
     /// between start and stop, see Plugin.h).
-    void bind(HostContext* context, DevicesStore* store);
+    void bind(HostContext* context, DevicesStore* store, DeviceSync* sync);
     /// Paths relative to /admin/api/devices.
     std::vector<Route> routes();
     /// The console's views of these routes (AdminView.h).
@@ -42,11 +44,15 @@ private:
     std::string issueToken(Device& device, double now, bool persist);
     /// {"device_key": ..., "token_code": ..., "token_expires_at": ...}
     static std::string tokenBody(const Device& device, const std::string& code);
+    /// GET on a shared store: the page from the store (devices of every node), each entry
+    /// with this node's later heartbeat where it has one.
+    void listShared(const PageQuery& page, HttpResponse& resp);
 
     std::shared_ptr<const DevicesConfig> _config;
     DeviceRegistry& _registry;
     HostContext* _context = nullptr;
     DevicesStore* _store = nullptr;
+    DeviceSync* _sync = nullptr;
     std::mutex _createMutex;  ///< one enrolment at a time: the key check and insert stay atomic
     Counter* _enrolled = nullptr;
     Counter* _revoked = nullptr;

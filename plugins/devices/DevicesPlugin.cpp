@@ -7,7 +7,6 @@
 #include <malloc.h>
 #endif
 
-#include "DeviceEvents.h"
 #include "SshHostKey.h"
 #include "switchboard/Clock.h"
 
@@ -45,14 +44,15 @@ std::string DevicesPlugin::hostKey(HostContext& context) const {
 void DevicesPlugin::start(HostContext& context) {
     _context = &context;
     std::string key = hostKey(context);
-    _store = std::make_unique<DevicesStore>(context.store());
-    double now = epochSeconds();
     double offlineAfter = static_cast<double>(_config->offlineAfter.count()) / 1000.0;
-    _store->forEach([&](DeviceRecord&& record) { _registry.load(record, now, offlineAfter); });
+    _store = std::make_unique<DevicesStore>(context.store(), epochSeconds() - offlineAfter);
+    _store->forEach([&](DeviceRecord&& record) { _registry.adopt(record); });
 #ifdef __GLIBC__
     // The pages of rows read at start stay in the allocator's free lists; hand them back.
     malloc_trim(0);
 #endif
+    _sync = std::make_unique<DeviceSync>(_registry, *_store, context);
+    expire();  // devices that went quiet while no node was running
     Metrics& m = context.metrics();
     m.gauge("enrolled", "Devices enrolled (revoked included)",
             [this] { return static_cast<double>(_registry.size()); });
@@ -63,8 +63,9 @@ void DevicesPlugin::start(HostContext& context) {
     m.gauge("heartbeats_pending", "Heartbeats waiting for the next write-behind flush",
             [this] { return static_cast<double>(_store->pendingHeartbeats()); });
     context.every(_config->checkInterval, [this] { expire(); });
-    _routes->bind(&context, _store.get(), key);
-    _adminRoutes->bind(&context, _store.get());
+    _sync->subscribe();
+    _routes->bind(&context, _store.get(), _sync.get(), key);
+    _adminRoutes->bind(&context, _store.get(), _sync.get());
     context.logger().information("%z devices enrolled, %z registered, %z online", _registry.size(),
                                  _registry.registeredCount(), _registry.onlineCount());
 }
@@ -84,12 +85,7 @@ void DevicesPlugin::stop() {
 
 void DevicesPlugin::expire() {
     double cutoff = epochSeconds() - static_cast<double>(_config->offlineAfter.count()) / 1000.0;
-    std::size_t count = 0;
-    _registry.expire(cutoff, [&](Device& device) {
-        _context->bus().publish("device.offline",
-                                DeviceEvents::offline(device.key, device.lastSeen.load()));
-        ++count;
-    });
+    std::size_t count = _sync->expire(cutoff);
     if (count > 0) {
         _context->logger().information("%z device(s) went offline", count);
     }

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "DeviceRegistry.h"
+#include "DeviceSync.h"
 #include "DevicesAdminRoutes.h"
 #include "DevicesConfig.h"
 #include "DevicesRoutes.h"
@@ -35,6 +36,7 @@ private:
     std::unique_ptr<DevicesRoutes> _routes;
     std::unique_ptr<DevicesAdminRoutes> _adminRoutes;
     std::unique_ptr<DevicesStore> _store;
+    std::unique_ptr<DeviceSync> _sync;
     HostContext* _context = nullptr;
 };
 

@@ -34,7 +34,8 @@ DevicesRoutes::DevicesRoutes(std::shared_ptr<const DevicesConfig> config, Device
       _deviceLimiter(_config->failedTokensPerDevice, 0, _config->rateWindow),
       _addressLimiter(_config->failedTokensPerAddress, 0, _config->rateWindow) {}
 
-void DevicesRoutes::bind(HostContext* context, DevicesStore* store, const std::string& hostKey) {
+void DevicesRoutes::bind(HostContext* context, DevicesStore* store, DeviceSync* sync,
+                         const std::string& hostKey) {
     if (context != nullptr) {
         Metrics& m = context->metrics();
         _registrations = &m.counter("registrations_total", "Successful device registrations");
@@ -46,6 +47,7 @@ void DevicesRoutes::bind(HostContext* context, DevicesStore* store, const std::s
         _hostKey = hostKey;
     }
     _store = store;
+    _sync = sync;
     _context = context;
 }
 
@@ -99,7 +101,11 @@ std::vector<Route> DevicesRoutes::routes() {
                              .body(info, false)
                              .answer(200, "Heartbeat received", reply)))
              .error(403, "Device revoked, or Device not registered", reply)
-             .error(500, "heartbeat hook failed", reply)},
+             .error(500, "heartbeat hook failed", reply)
+             .error(503,
+                    "cannot store the heartbeat: an offline device's comes online in the store "
+                    "(Retry-After)",
+                    reply)},
         {"GET", "/api/ssh-hostkey", handler(&DevicesRoutes::hostKey), false,
          RouteDoc("The server's SSH host key (one OpenSSH public key line)")
              .answerOfType(200, "the key line", "text/plain")},
@@ -168,6 +174,9 @@ std::shared_ptr<Device> DevicesRoutes::authorizedDevice(const HttpRequest& req,
         }
     }
     if (!device) {
+        device = _sync->find(key);  // enrolled through another node sharing the store?
+    }
+    if (!device) {
         _addressLimiter.fail(address);  // walking device keys counts as guessing
         reply(resp, 404, false, "Device not found");
         return nullptr;
@@ -197,6 +206,18 @@ std::shared_ptr<Device> DevicesRoutes::authorizedDevice(const HttpRequest& req,
         return nullptr;
     }
     return device;
+}
+
+bool DevicesRoutes::mayReport(Device& device, HttpResponse& resp) {
+    if ((device.revoked || !device.registered) && _sync->shared()) {
+        try {
+            _sync->refresh(device);
+        } catch (const std::exception& e) {
+            _context->logger().warning("cannot re-read device %s: %s", device.key,
+                                       std::string(e.what()));
+        }
+    }
+    return checkRegistered(device, resp);
 }
 
 bool DevicesRoutes::checkRegistered(const Device& device, HttpResponse& resp) {
@@ -260,7 +281,7 @@ void DevicesRoutes::registerDevice(const HttpRequest& req, HttpResponse& resp) {
     }
     const std::string ipAddress = info.text("ip_address");
     const std::string key = req.param("key");
-    std::shared_ptr<Device> device = _registry.find(key);
+    std::shared_ptr<Device> device = _sync->find(key);
     if (!device) {
         _addressLimiter.fail(address);  // walking device keys counts as guessing
         noteLimits("", address);
@@ -280,6 +301,17 @@ void DevicesRoutes::registerDevice(const HttpRequest& req, HttpResponse& resp) {
     DeviceTokens::Hash secretHash{};
     {
         std::lock_guard<std::mutex> lock(device->mutex);
+        if (_sync->shared()) {
+            // A token issued, burned or revoked through another node is in the store only.
+            try {
+                _sync->refresh(*device);
+            } catch (const std::exception& e) {
+                context->logger().error("cannot read the registration of %s: %s", key,
+                                        std::string(e.what()));
+                storeUnavailable(resp, "cannot store the registration");
+                return;
+            }
+        }
         if (device->registered && !device->hasToken) {
             reply(resp, 409, false, "Already registered");
             return;
@@ -300,13 +332,26 @@ void DevicesRoutes::registerDevice(const HttpRequest& req, HttpResponse& resp) {
             secret = DeviceTokens::generateSecret();
             secretHash = DeviceTokens::hash(key, secret);
         }
+        DevicesStore::Registration stored;
         try {
-            _store->registerDevice(*device, now, info.json(),
-                                   secret.empty() ? "" : DeviceTokens::toHex(secretHash));
+            stored = _store->registerDevice(*device, now, info.json(),
+                                            secret.empty() ? "" : DeviceTokens::toHex(secretHash),
+                                            DeviceTokens::toHex(presented));
+            if (!stored.burned) {
+                // Another node sharing the store burned or replaced the token since it was
+                // read: what it did decides the answer, as if it had come first here.
+                _sync->refresh(*device);
+            }
         } catch (const std::exception& e) {
             context->logger().error("cannot store the registration of %s: %s", key,
                                     std::string(e.what()));
             storeUnavailable(resp, "cannot store the registration");
+            return;
+        }
+        if (!stored.burned) {
+            bool already = device->registered && !device->hasToken;
+            reply(resp, already ? 409 : 401, false,
+                  already ? "Already registered" : "Invalid token");
             return;
         }
         device->hasToken = false;
@@ -320,7 +365,8 @@ void DevicesRoutes::registerDevice(const HttpRequest& req, HttpResponse& resp) {
         device->secretHash = secretHash;
         device->hasSecret = !secret.empty();
         device->lastAddress = address;
-        cameOnline = _registry.markSeen(*device, now);
+        _registry.markSeen(*device, now);
+        cameOnline = stored.cameOnline;
     }
     _registrations->inc();
     context->bus().publish("device.registered", DeviceEvents::registered(key, now, ipAddress));
@@ -366,21 +412,24 @@ void DevicesRoutes::heartbeat(const HttpRequest& req, HttpResponse& resp) {
     static const std::string kHook = "on_device_heartbeat";
     if (!context->lua().hasHook(kHook)) {
         std::lock_guard<std::mutex> lock(device->mutex);
-        if (!checkRegistered(*device, resp)) {
+        if (!mayReport(*device, resp)) {
             return;
         }
         device->lastAddress = req.clientAddress();
-        applyHeartbeat(*device, std::move(info), address);
-        resp.json(200, kHeartbeatOk);
+        if (applyHeartbeat(*device, std::move(info), address, resp)) {
+            resp.json(200, kHeartbeatOk);
+        }
         return;
     }
     // With a hook: the hook runs without the device's mutex (it may take a while), and the
     // state is checked again before the heartbeat is applied.
-    DeviceRecord before = device->snapshot();
-    if (before.revoked || !before.registered) {
-        reply(resp, 403, false, before.revoked ? "Device revoked" : "Device not registered");
-        return;
+    {
+        std::lock_guard<std::mutex> lock(device->mutex);
+        if (!mayReport(*device, resp)) {
+            return;
+        }
     }
+    DeviceRecord before = device->snapshot();
     DeviceInfo merged = info;
     if (!runHook(before, info, merged, resp)) {
         return;
@@ -390,23 +439,48 @@ void DevicesRoutes::heartbeat(const HttpRequest& req, HttpResponse& resp) {
         return;
     }
     device->lastAddress = req.clientAddress();
-    applyHeartbeat(*device, std::move(merged), address);
-    resp.json(200, kHeartbeatOk);
+    if (applyHeartbeat(*device, std::move(merged), address, resp)) {
+        resp.json(200, kHeartbeatOk);
+    }
 }
 
-void DevicesRoutes::applyHeartbeat(Device& device, DeviceInfo&& info, const std::string& address) {
-    bool changed = device.info.merge(std::move(info));
+bool DevicesRoutes::applyHeartbeat(Device& device, DeviceInfo&& info, const std::string& address,
+                                   HttpResponse& resp) {
     double now = epochSeconds();
-    bool cameOnline = _registry.markSeen(device, now);
     DevicesStore* store = _store;
+    bool announce = false;
+    // Offline here: the store decides (the one write a heartbeat makes at once), so that of
+    // several nodes hearing from the device one announces device.online. A second try follows
+    // a registration this node had not seen yet.
+    for (int attempt = 0; attempt < 2 && !device.online.load(std::memory_order_relaxed);
+         ++attempt) {
+        try {
+            if (store->comeOnline(device, now)) {
+                announce = true;
+                break;
+            }
+            _sync->refresh(device);  // online through another node, or registered anew
+        } catch (const std::exception& e) {
+            _context->logger().error("cannot store the heartbeat of %s: %s", device.key,
+                                     std::string(e.what()));
+            storeUnavailable(resp, "cannot store the heartbeat");
+            return false;
+        }
+        if (!checkRegistered(device, resp)) {
+            return false;
+        }
+    }
+    bool changed = device.info.merge(std::move(info));
+    _registry.markSeen(device, now);
     store->heartbeat(device, now, device.registeredAt);
     if (changed) {
         store->deviceInfo(device.key, device.info.json(), device.registeredAt);
     }
     _heartbeats->inc();
-    if (cameOnline) {
+    if (announce) {
         _context->bus().publish("device.online", DeviceEvents::online(device.key, address, now));
     }
+    return true;
 }
 
 bool DevicesRoutes::runHook(const DeviceRecord& d, const DeviceInfo& info, DeviceInfo& merged,
@@ -468,7 +542,7 @@ void DevicesRoutes::putSshKey(const HttpRequest& req, HttpResponse& resp) {
         return;
     }
     std::lock_guard<std::mutex> lock(device->mutex);
-    if (!checkRegistered(*device, resp)) {
+    if (!mayReport(*device, resp)) {
         return;
     }
     try {
@@ -487,6 +561,10 @@ void DevicesRoutes::deviceDetails(const HttpRequest& req, HttpResponse& resp) {
     std::shared_ptr<Device> device = authorizedDevice(req, resp);
     if (!device) {
         return;
+    }
+    {
+        std::lock_guard<std::mutex> lock(device->mutex);
+        _sync->refreshForRead(*device);  // another node's heartbeats, SSH key, revocation
     }
     DeviceRecord d = device->snapshot();
     if (d.revoked) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "DeviceRegistry.h"
+#include "DeviceSync.h"
 #include "DevicesConfig.h"
 #include "DevicesStore.h"
 #include "switchboard/HostContext.h"
@@ -23,7 +24,8 @@ public:
     /// Connects the handlers to the running plugin (at start; the host calls handlers only
     /// between start and stop, see Plugin.h). `hostKey` is the OpenSSH public host key line
     /// GET /api/ssh-hostkey serves.
-    void bind(HostContext* context, DevicesStore* store, const std::string& hostKey);
+    void bind(HostContext* context, DevicesStore* store, DeviceSync* sync,
+              const std::string& hostKey);
     std::vector<Route> routes();
 
     /// {"ok": ok, "message": message}
@@ -42,14 +44,20 @@ private:
     void putSshKey(const HttpRequest& req, HttpResponse& resp);
     void deviceDetails(const HttpRequest& req, HttpResponse& resp);
 
-    /// Records a heartbeat (device mutex held by the caller).
-    void applyHeartbeat(Device& device, DeviceInfo&& info, const std::string& address);
+    /// Records a heartbeat (device mutex held by the caller). An offline device comes online
+    /// through the store (one node announces it); false, with the response set, if the store
+    /// fails or shows the device revoked or unregistered.
+    bool applyHeartbeat(Device& device, DeviceInfo&& info, const std::string& address,
+                        HttpResponse& resp);
     /// Runs on_device_heartbeat; false (and the response set) if it failed. `merged` receives
     /// the table the hook returned, if any.
     bool runHook(const DeviceRecord& device, const DeviceInfo& info, DeviceInfo& merged,
                  HttpResponse& resp);
     /// 403 for revoked or unregistered devices (device mutex held); true if it may proceed.
     static bool checkRegistered(const Device& device, HttpResponse& resp);
+    /// checkRegistered(), after re-reading a revoked or unregistered device from a shared store
+    /// (registered again through another node a moment ago?).
+    bool mayReport(Device& device, HttpResponse& resp);
     /// 429 with Retry-After if `wait` > 0.
     bool limited(std::int64_t wait, HttpResponse& resp);
     /// The device of the request's {key}, or nullptr with the response set: 429 while the
@@ -64,6 +72,7 @@ private:
     RateLimiter _addressLimiter;
     HostContext* _context = nullptr;
     DevicesStore* _store = nullptr;
+    DeviceSync* _sync = nullptr;
     std::string _hostKey;
     Counter* _registrations = nullptr;
     Counter* _heartbeats = nullptr;

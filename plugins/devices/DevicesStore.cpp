@@ -17,7 +17,8 @@ SqlValue textOrNull(const std::string& s) {
 
 }  // namespace
 
-DevicesStore::DevicesStore(Store& store) : _store(store) {
+DevicesStore::DevicesStore(Store& store, double onlineCutoff) : _store(store) {
+    int before = _store.schemaVersion("devices");
     _store.migrate("devices", {{1,
                                 {"CREATE TABLE devices ("
                                  " id INTEGER NOT NULL UNIQUE,"
@@ -38,11 +39,25 @@ DevicesStore::DevicesStore(Store& store) : _store(store) {
                                  " registered_at DOUBLE PRECISION,"
                                  " last_seen DOUBLE PRECISION)"}},
                                // The device secret issued at registration (its hash).
-                               {2, {"ALTER TABLE devices ADD COLUMN secret_hash TEXT"}}});
+                               {2, {"ALTER TABLE devices ADD COLUMN secret_hash TEXT"}},
+                               // Online is stored, so that nodes sharing the store decide each
+                               // transition once (conditional updates of this column).
+                               {3,
+                                {"ALTER TABLE device_seen ADD COLUMN online BIGINT NOT NULL "
+                                 "DEFAULT 0"}}});
+    if (before > 0 && before < 3) {
+        // Before, online was derived from last_seen at start: the same rule, once.
+        _store.execute(
+            "UPDATE device_seen SET online = 1"
+            " WHERE registered_at IS NOT NULL AND last_seen >= $1",
+            {onlineCutoff});
+    }
     for (std::size_t i = 0; i < kShards; ++i) {
+        // Never backwards: two nodes may flush heartbeats of one device in either order.
         _lastSeen[i] = _store.writeBehind("devices.last_seen." + std::to_string(i),
                                           "UPDATE device_seen SET last_seen = $1"
-                                          " WHERE id = $2 AND registered_at = $3");
+                                          " WHERE id = $2 AND registered_at = $3"
+                                          " AND (last_seen IS NULL OR last_seen < $1)");
         _deviceInfo[i] =
             _store.writeBehind("devices.device_info." + std::to_string(i),
                                "UPDATE devices SET device_info = $1"
@@ -54,32 +69,47 @@ std::size_t DevicesStore::shard(const std::string& key) {
     return std::hash<std::string>()(key) % kShards;
 }
 
+namespace {
+
+constexpr const char* kSelect =
+    "SELECT d.id, d.device_key, d.note, d.created_at, d.token_hash, d.token_expires_at,"
+    " d.registered, d.registered_at, d.revoked, s.last_seen, d.device_info, d.ssh_pubkey,"
+    " d.secret_hash, s.online"
+    " FROM devices d LEFT JOIN device_seen s ON s.id = d.id";
+
+DeviceRecord recordOf(const SqlRow& row) {
+    DeviceRecord d;
+    d.id = row.getInt(0);
+    d.key = row.getString(1);
+    d.note = row.getString(2);
+    d.createdAt = row.getDouble(3);
+    d.tokenHash = row.getString(4);
+    d.tokenExpiresAt = row.getDouble(5);
+    d.registered = row.getInt(6) != 0;
+    d.registeredAt = row.getDouble(7);
+    d.revoked = row.getInt(8) != 0;
+    d.lastSeen = row.getDouble(9);
+    d.deviceInfo = row.getString(10);
+    d.sshPubkey = row.getString(11);
+    d.secretHash = row.getString(12);
+    d.online = row.getInt(13) != 0 && d.registered && !d.revoked;
+    return d;
+}
+
+constexpr const char* kMatches =
+    " WHERE LOWER(d.device_key) LIKE $1 ESCAPE '\\' OR LOWER(d.note) LIKE $1 ESCAPE '\\'";
+
+}  // namespace
+
 void DevicesStore::forEach(const std::function<void(DeviceRecord&&)>& each, std::int64_t pageSize) {
     std::string after;
     for (;;) {
         // Keyset paging: "" sorts before every key, and each page starts after the last one.
         std::vector<SqlRow> rows = _store.query(
-            "SELECT d.id, d.device_key, d.note, d.created_at, d.token_hash, d.token_expires_at,"
-            " d.registered, d.registered_at, d.revoked, s.last_seen, d.device_info, d.ssh_pubkey,"
-            " d.secret_hash"
-            " FROM devices d LEFT JOIN device_seen s ON s.id = d.id"
-            " WHERE d.device_key > $1 ORDER BY d.device_key LIMIT $2",
+            std::string(kSelect) + " WHERE d.device_key > $1 ORDER BY d.device_key LIMIT $2",
             {after, pageSize});
         for (const auto& row : rows) {
-            DeviceRecord d;
-            d.id = row.getInt(0);
-            d.key = row.getString(1);
-            d.note = row.getString(2);
-            d.createdAt = row.getDouble(3);
-            d.tokenHash = row.getString(4);
-            d.tokenExpiresAt = row.getDouble(5);
-            d.registered = row.getInt(6) != 0;
-            d.registeredAt = row.getDouble(7);
-            d.revoked = row.getInt(8) != 0;
-            d.lastSeen = row.getDouble(9);
-            d.deviceInfo = row.getString(10);
-            d.sshPubkey = row.getString(11);
-            d.secretHash = row.getString(12);
+            DeviceRecord d = recordOf(row);
             after = d.key;
             each(std::move(d));
         }
@@ -87,6 +117,53 @@ void DevicesStore::forEach(const std::function<void(DeviceRecord&&)>& each, std:
             return;
         }
     }
+}
+
+std::optional<DeviceRecord> DevicesStore::byKey(const std::string& key) {
+    std::vector<SqlRow> rows =
+        _store.query(std::string(kSelect) + " WHERE d.device_key = $1", {key});
+    if (rows.empty()) {
+        return std::nullopt;
+    }
+    return recordOf(rows.front());
+}
+
+std::vector<DeviceRecord> DevicesStore::byIds(const std::vector<std::int64_t>& ids) {
+    std::vector<DeviceRecord> out;
+    constexpr std::size_t kChunk = 500;
+    for (std::size_t first = 0; first < ids.size(); first += kChunk) {
+        std::string sql = std::string(kSelect) + " WHERE d.id IN (";
+        SqlParams params;
+        for (std::size_t i = first; i < ids.size() && i < first + kChunk; ++i) {
+            sql += (i == first ? "$" : ", $") + std::to_string(i - first + 1);
+            params.emplace_back(ids[i]);
+        }
+        for (const auto& row : _store.query(sql + ")", params)) {
+            out.push_back(recordOf(row));
+        }
+    }
+    return out;
+}
+
+std::vector<DeviceRecord> DevicesStore::page(const std::string& like, std::size_t limit,
+                                             std::size_t offset, std::size_t& total) {
+    std::vector<SqlRow> count =
+        _store.query(std::string("SELECT COUNT(*) FROM devices d") + kMatches, {like});
+    total = count.empty() ? 0 : static_cast<std::size_t>(count.front().getInt(0));
+    std::vector<DeviceRecord> out;
+    for (const auto& row : _store.query(
+             std::string(kSelect) + kMatches + " ORDER BY d.device_key" +
+                 // Byte order, as the in-memory list (not the database's locale).
+                 (_store.backend() == "postgresql" ? " COLLATE \"C\"" : "") + " LIMIT $2 OFFSET $3",
+             {like, static_cast<std::int64_t>(limit), static_cast<std::int64_t>(offset)})) {
+        out.push_back(recordOf(row));
+    }
+    return out;
+}
+
+std::int64_t DevicesStore::maxId() {
+    std::vector<SqlRow> rows = _store.query("SELECT COALESCE(MAX(id), 0) FROM devices");
+    return rows.empty() ? 0 : rows.front().getInt(0);
 }
 
 void DevicesStore::insert(const DeviceRecord& d) {
@@ -116,21 +193,39 @@ void DevicesStore::setToken(const std::string& key, const std::string& tokenHash
         {tokenHash, expiresAt, key});
 }
 
-void DevicesStore::registerDevice(const Device& device, double registeredAt,
-                                  const std::string& deviceInfo, const std::string& secretHash) {
+DevicesStore::Registration DevicesStore::registerDevice(const Device& device, double registeredAt,
+                                                        const std::string& deviceInfo,
+                                                        const std::string& secretHash,
+                                                        const std::string& tokenHash) {
+    Registration result;
     _store.transaction([&](StoreTx& tx) {
+        // The burn is the condition: of two nodes given one token at once, one changes the row
+        // and the other (its update waits for the first and then matches nothing) does not.
+        result.burned =
+            tx.execute(
+                "UPDATE devices SET token_hash = NULL, token_expires_at = NULL,"
+                " registered = 1, registered_at = $1, revoked = 0, device_info = $2,"
+                " ssh_pubkey = NULL, secret_hash = $3"
+                " WHERE device_key = $4 AND token_hash = $5 AND token_expires_at > $1",
+                {registeredAt, deviceInfo, textOrNull(secretHash), device.key, tokenHash}) > 0;
+        if (!result.burned) {
+            return;
+        }
+        result.cameOnline =
+            tx.execute("UPDATE device_seen SET online = 1 WHERE id = $1 AND online = 0",
+                       {device.id}) > 0;
         tx.execute(
-            "UPDATE devices SET token_hash = NULL, token_expires_at = NULL, registered = 1,"
-            " registered_at = $1, revoked = 0, device_info = $2, ssh_pubkey = NULL,"
-            " secret_hash = $3 WHERE device_key = $4",
-            {registeredAt, deviceInfo, textOrNull(secretHash), device.key});
-        tx.execute("UPDATE device_seen SET registered_at = $1, last_seen = $1 WHERE id = $2",
-                   {registeredAt, device.id});
+            "UPDATE device_seen SET registered_at = $1, last_seen = $1, online = 1 WHERE id = $2",
+            {registeredAt, device.id});
     });
-    discardHeartbeat(device.key);  // of the previous registration (its flush would not match)
+    if (result.burned) {
+        discardHeartbeat(device.key);  // of the previous registration (its flush would not match)
+    }
+    return result;
 }
 
-void DevicesStore::revoke(const Device& device, double lastSeen, const std::string& deviceInfo) {
+bool DevicesStore::revoke(const Device& device, double lastSeen, const std::string& deviceInfo) {
+    bool wasOnline = false;
     // The latest heartbeat is written now: its queued update would no longer match the row.
     _store.transaction([&](StoreTx& tx) {
         tx.execute(
@@ -139,6 +234,8 @@ void DevicesStore::revoke(const Device& device, double lastSeen, const std::stri
             " device_info = $1"
             " WHERE device_key = $2",
             {deviceInfo, device.key});
+        wasOnline = tx.execute("UPDATE device_seen SET online = 0 WHERE id = $1 AND online = 1",
+                               {device.id}) > 0;
         SqlParams seen;
         seen.push_back(timeOrNull(lastSeen));
         seen.emplace_back(device.id);
@@ -146,10 +243,32 @@ void DevicesStore::revoke(const Device& device, double lastSeen, const std::stri
                    seen);
     });
     discardHeartbeat(device.key);
+    return wasOnline;
 }
 
 void DevicesStore::setSshKey(const std::string& key, const std::string& pubkey) {
     _store.execute("UPDATE devices SET ssh_pubkey = $1 WHERE device_key = $2", {pubkey, key});
+}
+
+bool DevicesStore::comeOnline(const Device& device, double now) {
+    return _store.execute(
+               "UPDATE device_seen SET online = 1, last_seen = $1"
+               " WHERE id = $2 AND registered_at = $3 AND online = 0",
+               {now, device.id, device.registeredAt}) > 0;
+}
+
+std::vector<bool> DevicesStore::takeOffline(const std::vector<Quiet>& devices, double cutoff) {
+    std::vector<bool> changed(devices.size(), false);
+    _store.transaction([&](StoreTx& tx) {
+        for (std::size_t i = 0; i < devices.size(); ++i) {
+            changed[i] =
+                tx.execute(
+                    "UPDATE device_seen SET online = 0 WHERE id = $1 AND registered_at = $2"
+                    " AND online = 1 AND last_seen < $3",
+                    {devices[i].id, devices[i].registeredAt, cutoff}) > 0;
+        }
+    });
+    return changed;
 }
 
 void DevicesStore::heartbeat(const Device& device, double lastSeen, double registeredAt) {

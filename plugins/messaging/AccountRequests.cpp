@@ -71,11 +71,14 @@ void AccountRequests::login(const StreamPtr& conn, const std::shared_ptr<ChatSes
         const Identity& who = r.identity;
         _directory->put(who.id, who.username, who.email);
         std::int64_t sessionId = 1 + static_cast<std::int64_t>(randombytes_uniform(0x7ffffffe));
+        std::uint64_t mark = 0;
+        randombytes_buf(&mark, sizeof mark);
         {
             std::lock_guard<std::mutex> lock(s->mutex);
             s->userId = who.id;
             s->login = who.login();
             s->sessionId = sessionId;
+            s->deliveryMark = 2 + static_cast<std::int64_t>(mark >> 2);  // 0 and 1 mean more
             s->loggedInAt = epochSeconds();
             s->liveUserId = who.id;
         }

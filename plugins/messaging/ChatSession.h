@@ -25,6 +25,9 @@ struct ChatSession {
     std::int64_t userId = 0;  ///< 0 until LOG succeeds
     std::string login;
     std::int64_t sessionId = 0;
+    /// Random (>= 2), set at login before the drain is queued, never changed: the stored
+    /// delivered value of the messages this connection's drain took (MessagingStore).
+    std::int64_t deliveryMark = 0;
     double loggedInAt = 0;
     double openedAt = 0;
     std::atomic<std::uint64_t> messagesSent{0};

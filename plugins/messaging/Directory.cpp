@@ -75,6 +75,16 @@ std::size_t Directory::size() const {
     return _accounts.size();
 }
 
+std::vector<std::int64_t> Directory::ids() const {
+    std::lock_guard<std::mutex> lock(_mutex);
+    std::vector<std::int64_t> out;
+    out.reserve(_accounts.size());
+    for (const auto& [id, account] : _accounts) {
+        out.push_back(id);
+    }
+    return out;
+}
+
 Directory::ListChunks Directory::listChunks() {
     std::lock_guard<std::mutex> lock(_mutex);
     if (_lis) {

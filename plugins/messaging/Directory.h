@@ -1,7 +1,8 @@
 // Who can be written to: every account's login (username, or email for accounts without one),
 // kept in memory so that resolving a MSG's receiver and answering LIS never touch the store on
 // an event loop. Loaded from Accounts at start, kept current from the bus (user.created,
-// user.deleted) and from what the chat itself changes; a miss falls back to Accounts::find.
+// user.deleted, from every node) and from what the chat itself changes, reloaded when the bus
+// comes back (events may have been lost); a miss falls back to Accounts::find.
 #pragma once
 
 #include <cstdint>
@@ -29,6 +30,8 @@ public:
     std::optional<Entry> find(const std::string& login) const;
     std::optional<Entry> findById(std::int64_t id) const;
     std::size_t size() const;
+    /// Every account id, ascending.
+    std::vector<std::int64_t> ids() const;
 
     /// Every login in account order, cut into pieces that fit one LIS frame with its envelope:
     /// `names` is the inside of a JSON array ("a","b",...). Cached until the directory changes.

@@ -4,8 +4,10 @@
 #include <Poco/Logger.h>
 
 #include <chrono>
+#include <unordered_map>
 
 #include "ChatFrames.h"
+#include "MessagingEvents.h"
 
 namespace switchboard::messaging {
 
@@ -15,11 +17,13 @@ namespace {
 constexpr std::int64_t kDrainChunk = 200;
 }  // namespace
 
-MessageWriter::MessageWriter(MessagingStore& store, Presence& presence, Poco::Logger& logger,
-                             Metrics& metrics, std::int64_t historyLimit, std::size_t maxBatch,
-                             std::size_t drainBytes, std::chrono::microseconds commitInterval)
+MessageWriter::MessageWriter(MessagingStore& store, Presence& presence, EventBus& bus,
+                             Poco::Logger& logger, Metrics& metrics, std::int64_t historyLimit,
+                             std::size_t maxBatch, std::size_t drainBytes,
+                             std::chrono::microseconds commitInterval)
     : _store(store),
       _presence(presence),
+      _bus(bus),
       _logger(logger),
       _historyLimit(historyLimit),
       _maxBatch(maxBatch),
@@ -30,7 +34,10 @@ MessageWriter::MessageWriter(MessagingStore& store, Presence& presence, Poco::Lo
                                  "Messages handed to a live connection of their receiver")),
       _commits(metrics.counter("commits_total", "Transactions of the message writer")),
       _failures(metrics.counter("commit_failures_total",
-                                "Writer transactions that failed (their senders got ERR)")) {}
+                                "Writer transactions that failed (their senders got ERR)")),
+      _remote(metrics.counter("messages_remote_delivered_total",
+                              "Messages stored by another node handed to a live connection "
+                              "here (also counted in messages_delivered_total)")) {}
 
 MessageWriter::~MessageWriter() {
     stop();
@@ -178,6 +185,7 @@ void MessageWriter::runBatch(std::vector<Item>& batch) {
         try {
             write(batch);
             _commits.inc();
+            announce(batch);
         } catch (const std::exception& e) {
             _failures.inc();
             _logger.error("cannot store %z chat item(s): %s", batch.size(), std::string(e.what()));
@@ -213,8 +221,10 @@ void MessageWriter::write(std::vector<Item>& batch) {
                 }
                 case Item::Kind::Drain: {
                     flush();
+                    bool found = false;
                     auto messages =
-                        _store.takeUndelivered(tx, item.userId, kDrainChunk, _drainBytes);
+                        _store.takeUndelivered(tx, item.userId, kDrainChunk, _drainBytes,
+                                               item.session->deliveryMark, found);
                     item.ids.clear();
                     for (const auto& m : messages) {
                         item.out.push_back(FrameCodec::encode(FrameType::MSG, m.body));
@@ -223,7 +233,7 @@ void MessageWriter::write(std::vector<Item>& batch) {
                     // Live delivery starts once a drain finds nothing left, so a live message
                     // never overtakes an older stored one: until then messages to the account
                     // are stored undelivered and come with the next chunk.
-                    item.more = !messages.empty();
+                    item.more = found;
                     if (!item.more) {
                         _presence.add(item.userId, item.conn, *item.session);
                     }
@@ -233,6 +243,10 @@ void MessageWriter::write(std::vector<Item>& batch) {
                     flush();
                     _store.forget(tx, item.userId);
                     break;
+                case Item::Kind::Remote:
+                    flush();
+                    takeRemote(tx, item);
+                    break;
                 case Item::Kind::Reply:
                     break;
             }
@@ -241,8 +255,60 @@ void MessageWriter::write(std::vector<Item>& batch) {
     });
 }
 
+void MessageWriter::takeRemote(StoreTx& tx, Item& item) {
+    item.deliveries.clear();
+    std::unordered_map<std::int64_t, std::vector<Presence::Target>> targets;
+    std::vector<std::int64_t> ids;
+    for (const auto& stored : item.remote) {
+        auto it = targets.find(stored.receiverId);
+        if (it == targets.end()) {
+            it = targets.emplace(stored.receiverId, _presence.marked(stored.receiverId)).first;
+        }
+        if (!it->second.empty()) {
+            ids.push_back(stored.id);
+        }
+    }
+    if (ids.empty()) {
+        return;
+    }
+    for (auto& m : _store.byIds(tx, ids)) {
+        auto it = targets.find(m.receiverId);
+        if (it == targets.end()) {
+            continue;
+        }
+        Item::Delivery d;
+        d.id = m.id;
+        // Every connection live here gets it, except one whose drain took it from the store
+        // (it was stored undelivered and that login read it before this announcement came).
+        for (const auto& t : it->second) {
+            if (t.mark != m.deliveredMark) {
+                d.targets.push_back(t.conn);
+            }
+        }
+        if (d.targets.empty()) {
+            continue;
+        }
+        d.undelivered = m.deliveredMark == 0;
+        d.frame = FrameCodec::encode(FrameType::MSG, m.body);
+        item.deliveries.push_back(std::move(d));
+    }
+}
+
+void MessageWriter::announce(const std::vector<Item>& batch) {
+    std::vector<std::pair<std::int64_t, std::int64_t>> stored;
+    for (const auto& item : batch) {
+        if (item.kind == Item::Kind::Message) {
+            stored.emplace_back(item.message.id, item.message.receiverId);
+        }
+    }
+    if (!stored.empty()) {
+        _bus.publish("chat.stored", MessagingEvents::stored(stored));
+    }
+}
+
 void MessageWriter::deliver(std::vector<Item>& batch) {
     std::vector<std::int64_t> undelivered;
+    std::vector<std::int64_t> delivered;  ///< other nodes' messages a connection here took
     for (auto& item : batch) {
         switch (item.kind) {
             case Item::Kind::Message:
@@ -304,6 +370,24 @@ void MessageWriter::deliver(std::vector<Item>& batch) {
                     _deferred.push_back(std::move(more));
                 }
                 break;
+            case Item::Kind::Remote:
+                if (item.failed) {
+                    break;  // undelivered in the store: they come at the next login
+                }
+                for (const auto& d : item.deliveries) {
+                    bool any = false;
+                    for (const auto& target : d.targets) {
+                        any = target->send(d.frame) || any;
+                    }
+                    if (any) {
+                        _delivered.inc();
+                        _remote.inc();
+                        if (d.undelivered) {
+                            delivered.push_back(d.id);
+                        }
+                    }
+                }
+                break;
             case Item::Kind::Forget:
                 break;
         }
@@ -311,16 +395,20 @@ void MessageWriter::deliver(std::vector<Item>& batch) {
             item.session->inflight.fetch_sub(1);
         }
     }
-    if (!undelivered.empty()) {
+    if (!undelivered.empty() || !delivered.empty()) {
+        // Outside the batch's transaction: marking another node's messages delivered holds
+        // no row lock while this node's other items run (two nodes' batches never wait for
+        // each other on them), and only what a connection here took is marked.
         try {
             _store.store().transaction([&](StoreTx& tx) {
                 for (std::int64_t id : undelivered) {
                     _store.markUndelivered(tx, id);
                 }
+                _store.markDelivered(tx, delivered);
             });
         } catch (const std::exception& e) {
-            _logger.error("cannot mark %z message(s) undelivered: %s", undelivered.size(),
-                          std::string(e.what()));
+            _logger.error("cannot mark %z message(s) undelivered and %z delivered: %s",
+                          undelivered.size(), delivered.size(), std::string(e.what()));
         }
     }
 }

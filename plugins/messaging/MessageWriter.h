@@ -2,7 +2,10 @@
 // history and offline-delivery requests, replies that must keep their place), runs them in one
 // transaction and only after the commit sends the ACKs, the live deliveries and the answers,
 // in queue order. So no ACK precedes its commit, a commit serves many messages, and a
-// connection's replies stay in the order of its requests.
+// connection's replies stay in the order of its requests. After each commit the ids of the
+// stored messages (never their bodies) go on the bus as chat.stored; another node's writer
+// takes them as a Remote item, reads the messages from the store and hands them to its own
+// connections of their receivers.
 #pragma once
 
 #include <chrono>
@@ -18,6 +21,7 @@
 #include "ChatSession.h"
 #include "MessagingStore.h"
 #include "Presence.h"
+#include "switchboard/EventBus.h"
 #include "switchboard/Metrics.h"
 #include "switchboard/Stream.h"
 
@@ -30,26 +34,40 @@ namespace switchboard::messaging {
 class MessageWriter {
 public:
     struct Item {
-        enum class Kind { Message, Reply, History, Drain, Forget };
+        enum class Kind { Message, Reply, History, Drain, Forget, Remote };
+        /// Remote: a message another node stored, and what this node sends of it.
+        struct Stored {
+            std::int64_t id = 0;
+            std::int64_t receiverId = 0;
+        };
+        struct Delivery {
+            std::int64_t id = 0;
+            std::string frame;
+            std::vector<StreamPtr> targets;
+            bool undelivered = false;  ///< stored as undelivered: mark it once a target has it
+        };
         Kind kind = Kind::Reply;
         StreamPtr conn;
         std::shared_ptr<ChatSession> session;
-        StoredMessage message;     ///< Message
-        std::string frame;         ///< Message: the delivered MSG frame; Reply: the bytes
-        bool closeAfter = false;   ///< Reply
-        std::int64_t userId = 0;   ///< History, Drain, Forget
-        std::int64_t otherId = 0;  ///< History
+        StoredMessage message;       ///< Message
+        std::string frame;           ///< Message: the delivered MSG frame; Reply: the bytes
+        bool closeAfter = false;     ///< Reply
+        std::int64_t userId = 0;     ///< History, Drain, Forget
+        std::int64_t otherId = 0;    ///< History
+        std::vector<Stored> remote;  ///< Remote
         // Filled while the batch runs.
         std::vector<StreamPtr> targets;
         std::vector<std::string> out;
         std::vector<std::int64_t> ids;  ///< Drain: the message of each frame in `out`
         bool failed = false;
-        bool more = false;  ///< Drain: undelivered messages remain
+        bool more = false;                 ///< Drain: undelivered messages remain
+        std::vector<Delivery> deliveries;  ///< Remote
     };
 
-    MessageWriter(MessagingStore& store, Presence& presence, Poco::Logger& logger, Metrics& metrics,
-                  std::int64_t historyLimit, std::size_t maxBatch, std::size_t drainBytes,
-                  std::chrono::microseconds commitInterval);
+    /// `bus` receives chat.stored after each commit that stored messages.
+    MessageWriter(MessagingStore& store, Presence& presence, EventBus& bus, Poco::Logger& logger,
+                  Metrics& metrics, std::int64_t historyLimit, std::size_t maxBatch,
+                  std::size_t drainBytes, std::chrono::microseconds commitInterval);
     ~MessageWriter();
 
     void start();
@@ -72,9 +90,15 @@ private:
     /// The transaction part of a batch; throws StoreError.
     void write(std::vector<Item>& batch);
     void deliver(std::vector<Item>& batch);
+    /// Remote item, in the transaction: reads the messages that have a target here (deliver()
+    /// marks the undelivered ones delivered once sent).
+    void takeRemote(StoreTx& tx, Item& item);
+    /// Publishes chat.stored with the messages of a committed batch.
+    void announce(const std::vector<Item>& batch);
 
     MessagingStore& _store;
     Presence& _presence;
+    EventBus& _bus;
     Poco::Logger& _logger;
     const std::int64_t _historyLimit;
     const std::size_t _maxBatch;
@@ -87,6 +111,7 @@ private:
     Counter& _delivered;
     Counter& _commits;
     Counter& _failures;
+    Counter& _remote;
 
     mutable std::mutex _mutex;
     std::condition_variable _wake;

@@ -18,4 +18,17 @@ std::string MessagingEvents::logout(std::int64_t userId, const std::string& logi
            "}";
 }
 
+std::string MessagingEvents::stored(
+    const std::vector<std::pair<std::int64_t, std::int64_t>>& messages) {
+    std::string out = "{\"messages\":[";
+    for (std::size_t i = 0; i < messages.size(); ++i) {
+        out += i == 0 ? "{\"id\":" : ",{\"id\":";
+        out += std::to_string(messages[i].first);
+        out += ",\"receiver_id\":";
+        out += std::to_string(messages[i].second);
+        out += '}';
+    }
+    return out + "]}";
+}
+
 }  // namespace switchboard::messaging

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <set>
 
 #include "ChatHandler.h"
 #include "Directory.h"
@@ -28,8 +29,13 @@ public:
     void stop() override;
 
 private:
-    /// Reads every account's login from the auth plugin into the directory.
-    void loadDirectory(HostContext& context);
+    /// Reads every account's login from the auth plugin into the directory; returns their ids.
+    std::set<std::int64_t> loadDirectory(HostContext& context);
+    /// After bus.reconnected: reloads the directory and closes the connections of accounts
+    /// deleted meanwhile.
+    void resync(HostContext& context);
+    /// chat.stored from another node: queues its messages that have a receiver connected here.
+    void takeStored(const Event& e);
     void subscribe(HostContext& context);
 
     std::shared_ptr<const MessagingConfig> _config;

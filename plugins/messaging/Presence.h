@@ -1,6 +1,7 @@
 // Which connections each account is logged in on, for live delivery. A connection becomes a
 // delivery target only when the writer has sent it its undelivered messages (so live messages
-// never overtake older stored ones) and stops being one when it closes.
+// never overtake older stored ones) and stops being one when it closes. Each target keeps its
+// session's delivery mark (ChatSession::deliveryMark) for deliveries another node announces.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +17,11 @@ namespace switchboard::messaging {
 
 class Presence {
 public:
+    struct Target {
+        StreamPtr conn;
+        std::int64_t mark = 0;
+    };
+
     /// Adds `conn` as a target for `userId` unless its session closed already.
     bool add(std::int64_t userId, const StreamPtr& conn, ChatSession& session) {
         std::lock_guard<std::mutex> lock(_mutex);
@@ -23,12 +29,12 @@ public:
             return false;
         }
         auto& list = _byUser[userId];
-        for (const auto& c : list) {
-            if (c == conn) {
+        for (const auto& t : list) {
+            if (t.conn == conn) {
                 return true;
             }
         }
-        list.push_back(conn);
+        list.push_back(Target{conn, session.deliveryMark});
         return true;
     }
     /// Marks the session closed and removes its connection.
@@ -41,7 +47,7 @@ public:
         }
         auto& list = it->second;
         for (auto c = list.begin(); c != list.end(); ++c) {
-            if (*c == conn) {
+            if (c->conn == conn) {
                 list.erase(c);
                 break;
             }
@@ -52,8 +58,25 @@ public:
     }
     std::vector<StreamPtr> targets(std::int64_t userId) const {
         std::lock_guard<std::mutex> lock(_mutex);
+        std::vector<StreamPtr> out;
         auto it = _byUser.find(userId);
-        return it == _byUser.end() ? std::vector<StreamPtr>() : it->second;
+        if (it != _byUser.end()) {
+            out.reserve(it->second.size());
+            for (const auto& t : it->second) {
+                out.push_back(t.conn);
+            }
+        }
+        return out;
+    }
+    /// The targets of `userId` with their delivery marks.
+    std::vector<Target> marked(std::int64_t userId) const {
+        std::lock_guard<std::mutex> lock(_mutex);
+        auto it = _byUser.find(userId);
+        return it == _byUser.end() ? std::vector<Target>() : it->second;
+    }
+    bool has(std::int64_t userId) const {
+        std::lock_guard<std::mutex> lock(_mutex);
+        return _byUser.count(userId) > 0;
     }
     std::size_t users() const {
         std::lock_guard<std::mutex> lock(_mutex);
@@ -62,7 +85,7 @@ public:
 
 private:
     mutable std::mutex _mutex;
-    std::unordered_map<std::int64_t, std::vector<StreamPtr>> _byUser;
+    std::unordered_map<std::int64_t, std::vector<Target>> _byUser;
 };
 
 }  // namespace switchboard::messaging

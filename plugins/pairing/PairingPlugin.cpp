@@ -50,8 +50,35 @@ void PairingPlugin::expire() {
     for (const auto& s : announced) {
         _context->bus().publish("server.offline", PairingEvents::offline(s));
     }
+    if (announced.size() < expired.size()) {
+        keepWatching(expired, announced);
+    }
     if (!announced.empty()) {
         _context->logger().information("%z server(s) went offline", announced.size());
+    }
+}
+
+void PairingPlugin::keepWatching(const std::vector<ServerInfo>& expired,
+                                 const std::vector<ServerInfo>& announced) {
+    // Servers the store kept online beat through another node: this node goes on watching
+    // them (with the stored heartbeat), so that if that node dies they still go offline here.
+    for (const auto& s : expired) {
+        bool done = false;
+        for (const auto& a : announced) {
+            done = done || a.sshPubkey == s.sshPubkey;
+        }
+        if (done) {
+            continue;
+        }
+        try {
+            std::optional<ServerInfo> stored = _store->byKey(s.sshPubkey);
+            if (stored && stored->online && stored->code != 0 && !_registry.byCode(stored->code)) {
+                _registry.commit(*stored);
+            }
+        } catch (const std::exception& e) {
+            _context->logger().warning("cannot re-read server %s: %s", s.sshPubkey,
+                                       std::string(e.what()));
+        }
     }
 }
 

@@ -28,6 +28,10 @@ private:
     void subscribeToOtherNodes(HostContext& context);
     /// Takes servers whose heartbeat is older than offline_after offline.
     void expire();
+    /// Puts back into the registry the `expired` servers that are not `announced` and still
+    /// online in the store (another node hears from them).
+    void keepWatching(const std::vector<ServerInfo>& expired,
+                      const std::vector<ServerInfo>& announced);
 
     std::shared_ptr<const PairingConfig> _config;
     ServerRegistry _registry;

@@ -359,6 +359,12 @@ TEST_F(HostileHttpTest, MoreThan100HeaderLinesIs431) {
 
 // --- slow and idle clients: their own servers ------------------------------------------------
 
+/// A request stalled behind hostile or idle connections waits for their timeouts (3 s here);
+/// one that is merely slow on a busy 2-core machine comes back in well under a second. The bar
+/// sits between the two (as the WebSocket and stream tests' 750 ms), so the test fails for a
+/// stall, not for a loaded CI machine (100 ms failed there now and then).
+constexpr double kStallBar = 750;
+
 TEST(HostileHttpLoadTest, DrippersOnEveryListenerDelayNobody) {
     TempDir dir;
     Ports ports;
@@ -391,7 +397,7 @@ TEST(HostileHttpLoadTest, DrippersOnEveryListenerDelayNobody) {
     std::size_t answeredDuring = drippers.answered();
     for (const char* name : {"public", "pairing", "admin"}) {
         EXPECT_EQ(failures[name], 0) << name << ": GET /healthz not answered 200 within 1 s";
-        EXPECT_LT(worst[name], 100) << name << ": worst GET /healthz among 400 drippers";
+        EXPECT_LT(worst[name], kStallBar) << name << ": worst GET /healthz among 400 drippers";
         std::cout << "[ drip ] " << name << " worst " << worst[name] << " ms\n";
     }
     EXPECT_EQ(answeredDuring, 0u) << "drippers were answered before request_timeout";
@@ -467,7 +473,7 @@ TEST(HostileHttpLoadTest, TenThousandIdleConnectionsDelayNobody) {
     double worst = worstOf(20, ports.pub, "/testkit/greeting", failures);
     std::cout << "[ idle ] worst GET among 10000 idle: " << worst << " ms\n";
     EXPECT_EQ(failures, 0);
-    EXPECT_LT(worst, 100);
+    EXPECT_LT(worst, kStallBar);
     std::size_t dropped = static_cast<std::size_t>(
         std::count_if(idle.begin(), idle.end(), [](const RawSocket& s) { return s.peerHungUp(); }));
     EXPECT_EQ(dropped, 0u) << "idle connections closed before keepalive_timeout";

@@ -501,8 +501,8 @@ ServerProcess::~ServerProcess() {
     // Under the sanitizer build a server's memory error or undefined behaviour fails the test
     // that ran it, even when every answer it gave looked right.
     std::string text = log();
-    for (const char* marker :
-         {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"}) {
+    for (const char* marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                               "runtime error:", "WARNING: ThreadSanitizer"}) {
         std::size_t at = text.find(marker);
         if (at != std::string::npos) {
             ADD_FAILURE() << "the server reported a sanitizer error:\n"

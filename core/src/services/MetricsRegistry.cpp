@@ -138,11 +138,21 @@ void MetricsRegistry::addCollector(std::function<void(std::string&)> collector) 
 }
 
 std::string MetricsRegistry::render() const {
+    // Collectors run without the registry's lock: they read host parts that take their own
+    // locks (the plugin manager's), and those parts register metrics while holding them (a
+    // plugin starting under the manager's lock). Calling them under ours was a lock-order
+    // inversion a scrape during a reload could deadlock on (ThreadSanitizer found it).
+    // Collectors are host parts, added once and never removed.
+    std::vector<std::function<void(std::string&)>> collectors;
+    {
+        std::lock_guard<std::mutex> lock(_mutex);
+        collectors = _collectors;
+    }
     std::string out;
-    std::lock_guard<std::mutex> lock(_mutex);
-    for (const auto& collector : _collectors) {
+    for (const auto& collector : collectors) {
         collector(out);
     }
+    std::lock_guard<std::mutex> lock(_mutex);
     for (const auto& [name, family] : _families) {
         if (family.counters.empty() && family.gauges.empty()) {
             continue;

@@ -58,7 +58,9 @@ public:
     std::shared_ptr<RouteMetrics> route(const std::string& listener, const std::string& method,
                                         const std::string& route);
     /// Adds a function that appends its own exposition lines at scrape time (host metrics
-    /// whose label sets change, e.g. plugin states).
+    /// whose label sets change, e.g. plugin states). Collectors are called without the
+    /// registry's lock; gauges' read functions under it (a read must not wait for a lock held
+    /// while metrics are registered).
     void addCollector(std::function<void(std::string&)> collector);
     std::string render() const;
     /// Calls `fn` for every route's metrics (under the registry's lock; do not call back).

@@ -51,6 +51,7 @@ std::string busError(const std::string& url) {
 
 TEST(RedisBusTest, EventsCrossNodesTaggedWithTheOriginAndANodeIgnoresItsOwn) {
     RedisServer redis;
+    Inbox atA, atB;  // before the buses: destroyed after their threads stop
     RedisBus a(RedisUrl::parse(redis.url()), 1000);
     RedisBus b(RedisUrl::parse(redis.url()), 1000);
     std::string reason;
@@ -58,7 +59,6 @@ TEST(RedisBusTest, EventsCrossNodesTaggedWithTheOriginAndANodeIgnoresItsOwn) {
     ASSERT_TRUE(b.ready(reason)) << reason;
     EXPECT_NE(a.nodeId(), b.nodeId());
     EXPECT_EQ(a.nodeId().size(), 12u);
-    Inbox atA, atB;
     a.subscribe("device.*", [&](const Event& e) { atA.add(e); });
     b.subscribe("device.*", [&](const Event& e) { atB.add(e); });
 
@@ -96,9 +96,9 @@ TEST(RedisBusTest, EventsCrossNodesTaggedWithTheOriginAndANodeIgnoresItsOwn) {
 
 TEST(RedisBusTest, RedisGoingAwayDropsAndCountsThenBothNodesReconnect) {
     RedisServer redis;
+    Inbox atA, atB;  // before the buses: destroyed after their threads stop
     RedisBus a(RedisUrl::parse(redis.url()), 1000);
     RedisBus b(RedisUrl::parse(redis.url()), 1000);
-    Inbox atB;
     b.subscribe("*", [&](const Event& e) { atB.add(e); });
     std::string reason;
     ASSERT_TRUE(a.ready(reason));
@@ -111,7 +111,6 @@ TEST(RedisBusTest, RedisGoingAwayDropsAndCountsThenBothNodesReconnect) {
               std::string::npos)
         << reason;
     // Published while Redis is away: delivered on this node, dropped for the others, counted.
-    Inbox atA;
     a.subscribe("x.*", [&](const Event& e) { atA.add(e); });
     a.publish("x.lost", "{}");
     ASSERT_TRUE(eventually([&] { return atA.count("x.lost") == 1; }));
@@ -146,10 +145,10 @@ TEST(RedisBusTest, StartsNotReadyWithoutRedisAndBecomesReadyWhenItAppears) {
 
 TEST(RedisBusTest, ChannelsSeparateClusters) {
     RedisServer redis;
+    Inbox atB, atC;  // before the buses: destroyed after their threads stop
     RedisBus a(RedisUrl::parse(redis.url() + "?channel=one"), 100);
     RedisBus b(RedisUrl::parse(redis.url() + "?channel=two"), 100);
     RedisBus c(RedisUrl::parse(redis.url() + "?channel=one"), 100);
-    Inbox atB, atC;
     b.subscribe("*", [&](const Event& e) { atB.add(e); });
     c.subscribe("*", [&](const Event& e) { atC.add(e); });
     a.publish("t.x", "{}");
@@ -192,8 +191,8 @@ TEST(RedisBusTest, BadUrlsAreRefusedNamingThePart) {
 TEST(RedisBusTest, NodesAreUpWhenHeardAndDownWhenSilentPastTheTimeout) {
     RedisServer redis;
     std::string url = redis.url() + "?node_timeout=400ms";
+    Inbox atA;  // before the buses: destroyed after their threads stop
     RedisBus a(RedisUrl::parse(url), 100);
-    Inbox atA;
     a.subscribe("bus.*", [&](const Event& e) { atA.add(e); });
     // A node that sends nothing but its heartbeats is heard, and announced once.
     auto b = std::make_unique<RedisBus>(RedisUrl::parse(url), 100);

@@ -295,6 +295,33 @@ TEST(DevicesDurabilityTest, DeviceThatWentQuietWhileStoppedIsOfflineAfterStart) 
     EXPECT_NE(details(server.pub(), "dur-quiet").body.find("\"online\":true"), std::string::npos);
 }
 
+TEST(DevicesDurabilityTest, AStoreFromBeforeOnlineWasStoredComesUpWithTheOldRule) {
+    Server server(devicesConfig(", offline_after: 60s"));
+    ASSERT_TRUE(server.ready);
+    ASSERT_TRUE(enrolAndRegister(server, "up-recent"));
+    ASSERT_TRUE(enrolAndRegister(server, "up-quiet"));
+    server.process->signal(SIGTERM);
+    ASSERT_EQ(server.process->wait(), 0);
+    // Schema version 2: no online column, and up-quiet last seen an hour ago.
+    executeOnDatabase(server.database(),
+                      "UPDATE device_seen SET last_seen = last_seen - 3600 WHERE id ="
+                      " (SELECT id FROM devices WHERE device_key = 'up-quiet')");
+    executeOnDatabase(server.database(), "ALTER TABLE device_seen DROP COLUMN online");
+    executeOnDatabase(server.database(),
+                      "UPDATE schema_migrations SET version = 2 WHERE owner = 'devices'");
+    server.start();
+    ASSERT_TRUE(server.ready);
+    EXPECT_NE(details(server.pub(), "up-recent").body.find("\"online\":true"), std::string::npos);
+    EXPECT_NE(details(server.pub(), "up-quiet").body.find("\"online\":false"), std::string::npos);
+    // Each state is the stored one: the quiet device's next heartbeat is a transition.
+    EventStream events(server.admin(), "device.*");
+    ASSERT_EQ(heartbeat(server.pub(), "up-recent").status, 200);
+    ASSERT_EQ(heartbeat(server.pub(), "up-quiet").status, 200);
+    auto online = events.next("device.online");
+    ASSERT_TRUE(online);
+    EXPECT_NE(online->data.find("\"device_key\":\"up-quiet\""), std::string::npos) << online->data;
+}
+
 TEST(DevicesDurabilityTest, WritesTheStoreRefusesAre503WithRetryAfterAndChangeNothing) {
     Server server(devicesConfig(", offline_after: 60s"));
     ASSERT_TRUE(server.ready);
