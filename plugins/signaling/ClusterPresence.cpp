@@ -24,8 +24,10 @@ constexpr int kPurgeEveryTicks = 240;
 /// resync leaves alone what was learnt within it, and runs again that much later.
 constexpr std::chrono::seconds kStoreLag{2};
 
-const char* kSignal = "signaling.signal";
-const char* kSignalError = "signaling.signal_error";
+// Under "internal.": a relayed signal carries the peers' SDP and candidates, which the admin
+// event stream, webhooks and Lua hooks ("*" subscribers) must not see.
+const char* kSignal = "internal.signaling.signal";
+const char* kSignalError = "internal.signaling.signal_error";
 const char* kRemoved = "signaling.removed";
 /// A peer.online republished after this node's bus reconnected (not a new registration).
 const char* kPresence = "signaling.presence";

@@ -3,6 +3,8 @@
 
 #include <Poco/Exception.h>
 
+#include "switchboard/EventBus.h"
+
 namespace switchboard::webhooks {
 
 void WebhooksConfig::declare(ConfigSchema& schema) {
@@ -69,6 +71,8 @@ WebhooksConfig WebhooksConfig::parse(const ConfigSection& section) {
             if (!valid) {
                 errors.push_back(
                     s.error("topics", "'" + t + "' is not a topic pattern (exact, prefix.* or *)"));
+            } else if (internalTopic(t)) {
+                errors.push_back(s.error("topics", "'" + t + "': internal topics are not sent"));
             }
         }
         h->secret = s.getString("secret");

@@ -87,6 +87,18 @@ protected:
             ASSERT_EQ(from.read().type, chat::ACK) << text;
         }
     }
+    /// Waits until `node`'s writer has marked delivered what its connections got from another
+    /// node: it marks right after the sends, so one more message through it, to an account
+    /// logged in there, arrives after that mark is committed (one writer, batch after batch).
+    /// A login elsewhere then finds nothing left to drain.
+    void settle(ChatClient& sender, Node& node) {
+        std::string name = "settle" + std::to_string(++_settles);
+        registerOn(node, name);
+        auto c = loginOn(node, name);
+        sendAll(sender, name, {"settled"});
+        EXPECT_EQ(texts(*c, 1), (std::vector<std::string>{"settled"}));
+    }
+    int _settles = 0;
     /// LIS{} on `c`: every login listed.
     static std::vector<std::string> list(ChatClient& c) {
         c.send(chat::LIS, "{}");
@@ -125,6 +137,7 @@ TEST_F(ClusterMessagingTest, AMessageReachesEveryConnectionOfTheReceiverOnBothNo
     auto onlyB = numbered("to b only ", 5);
     sendAll(*alice, "carol", onlyB);
     EXPECT_EQ(texts(*carolB, onlyB.size()), onlyB);
+    settle(*alice, b);
     EXPECT_EQ(loginOn(a, "carol")->read(300ms).type, -1);
 }
 
@@ -218,6 +231,7 @@ TEST_F(ClusterMessagingTest, ALoginOnBWhileAStoresMessagesGetsEachExactlyOnceInO
         EXPECT_EQ(fay->read(300ms).type, -1) << "round " << round << ": a message came twice";
     }
     // Nothing was left undelivered, on either node.
+    settle(*alice, b);
     EXPECT_EQ(loginOn(a, "fay")->read(300ms).type, -1);
     EXPECT_EQ(loginOn(b, "fay")->read(300ms).type, -1);
 }
@@ -431,12 +445,7 @@ TEST_F(ClusterMessagingTest, MessagesSentWhileRedisIsAwayArriveAtTheNextLogin) {
     sendAll(*alice, "mia", {"back again"});
     EXPECT_EQ(texts(*miaB2, 1), (std::vector<std::string>{"back again"}));
     EXPECT_EQ(texts(*miaB, 1), (std::vector<std::string>{"back again"}));
-    // B marks another node's message delivered right after its connections got it. One more
-    // message through B's writer, to noel, is delivered after that mark is committed (one
-    // writer, batch after batch): then a login of mia on A finds nothing left to drain.
-    auto noelB = loginOn(b, "noel");
-    sendAll(*alice, "noel", {"sync"});
-    EXPECT_EQ(texts(*noelB, 1), (std::vector<std::string>{"sync"}));
+    settle(*alice, b);
     EXPECT_EQ(loginOn(a, "mia")->read(300ms).type, -1);
 }
 

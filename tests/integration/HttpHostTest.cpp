@@ -234,6 +234,13 @@ TEST_F(HttpHostTest, MetricsCountRoutes) {
     EXPECT_TRUE(contains(m.body, "switchboard_bus_events_total{kind=\"dropped\"} 0")) << m.body;
 }
 
+TEST_F(HttpHostTest, EventStreamRefusesInternalTopics) {
+    HttpResult r =
+        http("GET", ports->admin, "/admin/api/events?topic=internal.signaling.signal", "", admin());
+    EXPECT_EQ(r.status, 400);
+    EXPECT_EQ(r.body, "{\"error\":\"topic: internal topics are not streamed\"}");
+}
+
 TEST_F(HttpHostTest, EventStreamCarriesBusEvents) {
     Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(ports->admin));
     session.setTimeout(Poco::Timespan(10, 0));

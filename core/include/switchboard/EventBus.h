@@ -33,6 +33,9 @@ public:
     /// Queues an event; never blocks. When the queue is full the event is dropped and counted.
     virtual void publish(const std::string& topic, std::string payloadJson) = 0;
     /// Subscribes to a topic: exact ("server.online"), a prefix wildcard ("server.*"), or "*".
+    /// Topics under "internal." (a plugin's own messages to its instances on other nodes, which
+    /// may carry what operators' scripts and streams must not see, such as relayed signals) are
+    /// matched only by an exact subscription, never by a wildcard.
     /// Handlers run on a bus thread, one event at a time; an exception is logged and counted.
     virtual std::uint64_t subscribe(const std::string& pattern, Handler handler) = 0;
     virtual void unsubscribe(std::uint64_t id) = 0;
@@ -49,6 +52,12 @@ public:
     /// no-op for this node's own id and on the in-process bus (there is only this node).
     virtual void watchNode(const std::string& nodeId) { (void)nodeId; }
 };
+
+/// True for a topic or pattern under "internal." (see EventBus::subscribe): the admin event
+/// stream, webhooks and Lua scripts refuse such patterns.
+inline bool internalTopic(const std::string& topic) {
+    return topic.compare(0, 9, "internal.") == 0;
+}
 
 /// True if `topic` matches `pattern` under the rules of EventBus::subscribe.
 bool topicMatches(const std::string& pattern, const std::string& topic);

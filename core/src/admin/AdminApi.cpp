@@ -398,6 +398,7 @@ std::vector<Route> AdminApi::routes() {
                            "comment line every 15 s keeps proxies from closing the stream.")
                  .param("topic", "topic pattern, e.g. `device.*` (default `*`)", Schema::string())
                  .answerOfType(200, "the event stream", "text/event-stream")
+                 .error(400, "the topic is an internal one (`internal.*`)")
                  .error(503, "the event bus is not running"))});
     Schema auditEntry = Schema::object({{"id", Schema::integer()},
                                         {"time", Schema::time()},
@@ -577,12 +578,16 @@ void AdminApi::events(const HttpRequest& request, HttpResponse& response) {
         response.error(503, "event bus not running");
         return;
     }
+    std::string pattern = request.query("topic", "*");
+    if (internalTopic(pattern)) {
+        response.error(400, "topic: internal topics are not streamed");
+        return;
+    }
     auto queue = std::make_shared<Subscriber>();
     {
         std::lock_guard<std::mutex> lock(_subscribersMutex);
         _subscribers.insert(queue);
     }
-    std::string pattern = request.query("topic", "*");
     std::uint64_t id = bus->subscribe(pattern, [queue](const Event& event) {
         std::lock_guard<std::mutex> lock(queue->mutex);
         if (queue->events.size() >= 1000) {

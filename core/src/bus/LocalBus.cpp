@@ -10,6 +10,12 @@
 namespace switchboard {
 
 bool topicMatches(const std::string& pattern, const std::string& topic) {
+    // "internal." topics (plugins' own traffic between nodes, e.g. relayed signals) reach only
+    // subscriptions that name them exactly: no wildcard matches them, and the admin event
+    // stream, webhooks and Lua refuse such names (internalTopic()).
+    if (internalTopic(topic)) {
+        return pattern == topic;
+    }
     if (pattern == "*") {
         return true;
     }

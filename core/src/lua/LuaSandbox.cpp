@@ -309,6 +309,9 @@ int busSubscribe(lua_State* lua) {
     if (!validUtf8(std::string_view(pattern, length))) {
         return luaL_error(lua, "bus.subscribe: the pattern is not valid UTF-8");
     }
+    if (internalTopic(std::string(pattern, length))) {
+        return luaL_error(lua, "bus.subscribe: internal topics are not for scripts");
+    }
     LuaState& state = LuaState::of(lua);
     if (!state.loading()) {
         return luaL_error(lua, "bus.subscribe must be called by a script's top-level code");

@@ -19,6 +19,14 @@ TEST(LocalBusTest, TopicPatterns) {
     EXPECT_FALSE(topicMatches("server.*", "server"));
     EXPECT_FALSE(topicMatches("server.*", "servers.online"));
     EXPECT_TRUE(topicMatches("*", "anything.at.all"));
+    // internal.* topics only by their exact name: no wildcard reaches them.
+    EXPECT_TRUE(topicMatches("internal.signaling.signal", "internal.signaling.signal"));
+    EXPECT_FALSE(topicMatches("*", "internal.signaling.signal"));
+    EXPECT_FALSE(topicMatches("internal.*", "internal.signaling.signal"));
+    EXPECT_FALSE(topicMatches("internal.signaling.*", "internal.signaling.signal"));
+    EXPECT_TRUE(topicMatches("*", "internals.x"));
+    EXPECT_TRUE(internalTopic("internal.x"));
+    EXPECT_FALSE(internalTopic("internals.x"));
 }
 
 TEST(LocalBusTest, DeliversInOrderToMatchingSubscribers) {

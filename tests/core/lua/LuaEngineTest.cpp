@@ -744,6 +744,17 @@ TEST_F(LuaEngineTest, BusSubscribeNeedsOnEventAndTopLevelCode) {
     }
     EXPECT_TRUE(bus.patterns().empty());
     loadScript("function later() bus.subscribe('a.*') end\n");
+    // Plugins' internal topics (relayed signals) are not for scripts, not even by name.
+    std::string internal = script(
+        "bus.subscribe('internal.signaling.signal')\nfunction on_event() end\n", "internal.lua");
+    options.scripts = {internal};
+    try {
+        engine.load(options);
+        FAIL() << "expected LuaLoadError";
+    } catch (const LuaLoadError& e) {
+        EXPECT_EQ(std::string(e.what()),
+                  internal + ":1: bus.subscribe: internal topics are not for scripts");
+    }
     EXPECT_EQ(values("later"),
               "error: " + path() + ":1: bus.subscribe must be called by a script's top-level code");
 }

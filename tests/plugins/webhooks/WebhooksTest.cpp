@@ -301,6 +301,10 @@ TEST(WebhooksTest, ConfigErrorsNameTheHookAndTheKey) {
                                       "secret: short }\n"
                                       "      c: { url: \"http://127.0.0.1:1/\", topics: [a*b], "
                                       "secret: " +
+                                      kSecret +
+                                      " }\n"
+                                      "      d: { url: \"http://127.0.0.1:1/\", topics: "
+                                      "[internal.signaling.signal], secret: " +
                                       kSecret + " }\n");
     RunResult r =
         runSwitchboard({"--check-config", "--config=" + dir.write("bad.yaml", yaml)}, dir.path());
@@ -320,6 +324,10 @@ TEST(WebhooksTest, ConfigErrorsNameTheHookAndTheKey) {
     EXPECT_TRUE(contains(r.output,
                          "plugins.webhooks.hooks.c.topics: 'a*b' is not a topic "
                          "pattern (exact, prefix.* or *)"))
+        << r.output;
+    EXPECT_TRUE(contains(r.output,
+                         "plugins.webhooks.hooks.d.topics: 'internal.signaling.signal': "
+                         "internal topics are not sent"))
         << r.output;
 }
 
