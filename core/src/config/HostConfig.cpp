@@ -114,7 +114,9 @@ ConfigSchema buildSchema() {
         .atLeast("1ms");
 
     listener.section("stream", "Stream (TLS TCP) connections on this listener")
-        .duration("idle_timeout", "300s", "Close after this long without data (0: never)")
+        .duration("idle_timeout", "300s",
+                  "Close after this long without data either way: none from the peer and none "
+                  "written to it (0: never)")
         .duration("io_timeout", "5s",
                   "Time allowed for the TLS handshake, and for a peer that takes none of the "
                   "bytes queued for it")

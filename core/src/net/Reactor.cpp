@@ -78,6 +78,11 @@ bool Connection::post(std::function<void()> task) {
     return _loop != nullptr && _loop->post(std::move(task));
 }
 
+SteadyTime Connection::lastWriteProgress() const {
+    std::lock_guard<std::mutex> lock(_outMutex);
+    return _lastWrite;
+}
+
 std::size_t Connection::queued() const {
     std::lock_guard<std::mutex> lock(_outMutex);
     return _out.size() - _outOffset;

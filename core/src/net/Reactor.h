@@ -85,6 +85,9 @@ public:
     bool post(std::function<void()> task);
     bool open() const { return !_closing.load(std::memory_order_relaxed); }
     std::size_t queued() const;
+    /// When output last made progress (bytes written to the socket, or queued on an empty
+    /// queue): a connection the server keeps writing to is not idle.
+    SteadyTime lastWriteProgress() const;
     const std::string& peerHost() const { return _peerHost; }
     bool secure() const { return _ssl != nullptr; }
     bool inLoopThread() const;

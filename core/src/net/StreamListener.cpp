@@ -1,6 +1,8 @@
 // Stream listener and sessions (see StreamListener.h).
 #include "net/StreamListener.h"
 
+#include <algorithm>
+
 #include <Poco/Logger.h>
 #include <Poco/Net/Context.h>
 #include <Poco/Net/ServerSocket.h>
@@ -87,7 +89,11 @@ void StreamSession::onEof(Connection& conn) {
 }
 
 void StreamSession::onTick(Connection& conn, SteadyTime now) {
-    if (_open.load() && _idleTimeout.count() > 0 && now - _lastData > _idleTimeout) {
+    // Idle means no bytes either way: a chat client that only reads what the server sends it
+    // (the seed's protocol has no keepalive frame) is not idle; one that never reads is closed
+    // by the write stall long before this.
+    if (_open.load() && _idleTimeout.count() > 0 &&
+        now - std::max(_lastData, conn.lastWriteProgress()) > _idleTimeout) {
         _open = false;
         conn.abort(CloseReason::Timeout);
     }

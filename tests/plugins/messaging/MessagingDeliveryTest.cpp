@@ -173,6 +173,37 @@ TEST(MessagingDeliveryTest, AHalfSentFrameIsClosedAfterTheFrameTimeout) {
     EXPECT_EQ(other.expect(MSG).str("msg"), "still here");
 }
 
+TEST(MessagingDeliveryTest, AReceiverThatOnlyReadsIsNotIdleButASilentConnectionIs) {
+    // stream.idle_timeout counts bytes either way: the seed's protocol has no keepalive, and a
+    // client that only reads what it is sent must not be dropped (the soak lost every receiver
+    // after 300 s when only the peer's bytes counted).
+    ChatServer server(chatPlugins(", rate_limit: { messages: 0 }"), "",
+                      "stream: { idle_timeout: 1s }");
+    server.registerUser("lou");
+    server.registerUser("max");
+    ChatClient reader(server.chat());
+    ASSERT_TRUE(reader.login("lou", "password123"));  // sends nothing after this
+    ChatClient silent(server.chat());
+    ASSERT_TRUE(silent.login("max", "password123"));  // neither sends nor is sent anything
+    auto until = std::chrono::steady_clock::now() + 2500ms;
+    int n = 0;
+    while (std::chrono::steady_clock::now() < until) {
+        ChatClient writer(server.chat());  // a fresh sender each time: only lou is long-lived
+        ASSERT_TRUE(writer.login("max", "password123"));
+        writer.send(MSG, msg("lou", "tick " + std::to_string(n)));
+        writer.expect(ACK);
+        EXPECT_EQ(reader.expect(MSG).str("msg"), "tick " + std::to_string(n));
+        ++n;
+        std::this_thread::sleep_for(300ms);
+    }
+    EXPECT_TRUE(silent.closedWithin(3s)) << "a connection with no traffic either way stays";
+    ChatClient last(server.chat());
+    ASSERT_TRUE(last.login("max", "password123"));
+    last.send(MSG, msg("lou", "still there"));
+    last.expect(ACK);
+    EXPECT_EQ(reader.expect(MSG).str("msg"), "still there") << "the reader was closed as idle";
+}
+
 TEST(MessagingDeliveryTest, ANeverReadingReceiverHoldsOnlyItsOwnConnection) {
     ChatServer server(chatPlugins(", rate_limit: { messages: 0 }, send_budget: 32KiB"), "",
                       "stream: { max_outbound: 64KiB, io_timeout: 2s }");
