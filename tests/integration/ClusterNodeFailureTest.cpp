@@ -29,23 +29,6 @@ std::string plugins() {
            "  devices: { listener: public, offline_after: 1s, check_interval: 100ms }\n";
 }
 
-std::string serverJson(const std::string& key) {
-    return "{\"ssh_pubkey\":\"" + key +
-           "\",\"ssh_user\":\"tunnel\",\"ssh_tunnel\":3522,\"listen_pubkey_tunnel\":3533}";
-}
-
-int registerServer(int port, const std::string& key) {
-    HttpResult r = http("POST", port, "/register_server", serverJson(key));
-    EXPECT_EQ(r.status, 200) << r.body;
-    std::string code = devices::numberText(r.body, "pairing_code");
-    return code.empty() ? 0 : std::stoi(code);
-}
-
-HttpResult serverStatus(int port, const std::string& key, const std::string& action) {
-    return http("POST", port, "/server_status",
-                "{\"ssh_pubkey\":\"" + key + "\",\"action\":\"" + action + "\"}");
-}
-
 std::size_t count(const std::vector<EventStream::Event>& events, const std::string& topic,
                   const std::string& needle);
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <rapidjson/document.h>
 
 #include <memory>
 #include <string>
@@ -61,6 +62,30 @@ inline std::size_t occurrences(const std::string& text, const std::string& needl
         ++n;
     }
     return n;
+}
+
+/// A TunneLink server's registration body for `key`.
+inline std::string serverJson(const std::string& key) {
+    return "{\"ssh_pubkey\":\"" + key +
+           "\",\"ssh_user\":\"tunnel\",\"ssh_tunnel\":3522,\"listen_pubkey_tunnel\":3533}";
+}
+
+/// Registers `key` on the pairing listener at `port`; its pairing code (0 if refused).
+inline int registerServer(int port, const std::string& key) {
+    HttpResult r = http("POST", port, "/register_server", serverJson(key));
+    EXPECT_EQ(r.status, 200) << r.body;
+    rapidjson::Document d;
+    d.Parse(r.body.c_str());
+    return !d.HasParseError() && d.IsObject() && d.HasMember("pairing_code") &&
+                   d["pairing_code"].IsInt()
+               ? d["pairing_code"].GetInt()
+               : 0;
+}
+
+/// POST /server_status with `action` (heartbeat, get_server_status) for `key`.
+inline HttpResult serverStatus(int port, const std::string& key, const std::string& action) {
+    return http("POST", port, "/server_status",
+                "{\"ssh_pubkey\":\"" + key + "\",\"action\":\"" + action + "\"}");
 }
 
 }  // namespace switchboard::test

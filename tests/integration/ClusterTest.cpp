@@ -220,27 +220,6 @@ std::string pairingPlugin(const std::string& offlineAfter) {
            "registration_limit: { per_address: 0, per_network: 0 } }\n";
 }
 
-std::string serverJson(const std::string& key) {
-    return "{\"ssh_pubkey\":\"" + key +
-           "\",\"ssh_user\":\"tunnel\",\"ssh_tunnel\":3522,\"listen_pubkey_tunnel\":3533}";
-}
-
-int registerServer(int port, const std::string& key) {
-    HttpResult r = http("POST", port, "/register_server", serverJson(key));
-    EXPECT_EQ(r.status, 200) << r.body;
-    rapidjson::Document d;
-    d.Parse(r.body.c_str());
-    return !d.HasParseError() && d.IsObject() && d.HasMember("pairing_code") &&
-                   d["pairing_code"].IsInt()
-               ? d["pairing_code"].GetInt()
-               : 0;
-}
-
-HttpResult status(int port, const std::string& key, const std::string& action) {
-    return http("POST", port, "/server_status",
-                "{\"ssh_pubkey\":\"" + key + "\",\"action\":\"" + action + "\"}");
-}
-
 HttpResult lookup(int port, int code) {
     return http("POST", port, "/get_server_details",
                 "{\"pairing_code\":" + std::to_string(code) + "}");
@@ -291,7 +270,7 @@ TEST_F(ClusterTest, HeartbeatsOnEitherNodeKeepAServerOnlineAndItGoesOfflineOnce)
     // Only B hears from `alive`, for well past offline_after.
     auto until = std::chrono::steady_clock::now() + 2500ms;
     while (std::chrono::steady_clock::now() < until) {
-        ASSERT_EQ(status(b.ports.pairing, alive, "heartbeat").status, 200);
+        ASSERT_EQ(serverStatus(b.ports.pairing, alive, "heartbeat").status, 200);
         std::this_thread::sleep_for(100ms);
     }
     auto event = offlineAtA.next("server.offline", "silent");
@@ -299,14 +278,15 @@ TEST_F(ClusterTest, HeartbeatsOnEitherNodeKeepAServerOnlineAndItGoesOfflineOnce)
     EXPECT_EQ(event->data.find("alive"), std::string::npos);
     // A still serves `alive`: its code resolves and its status is online.
     EXPECT_EQ(lookup(a.ports.pairing, aliveCode).body, serverJson(alive));
-    EXPECT_NE(status(a.ports.pairing, alive, "get_server_status").body.find("\"online\":true"),
-              std::string::npos);
-    EXPECT_EQ(status(a.ports.pairing, alive, "heartbeat").status, 200);
+    EXPECT_NE(
+        serverStatus(a.ports.pairing, alive, "get_server_status").body.find("\"online\":true"),
+        std::string::npos);
+    EXPECT_EQ(serverStatus(a.ports.pairing, alive, "heartbeat").status, 200);
     // `silent` went offline once cluster-wide: one node announced it.
     std::this_thread::sleep_for(500ms);
     EXPECT_EQ(occurrences(a.process->log() + b.process->log(), "1 server(s) went offline"), 1u)
         << a.process->log() << b.process->log();
-    EXPECT_EQ(status(b.ports.pairing, silent, "heartbeat").status, 409);
+    EXPECT_EQ(serverStatus(b.ports.pairing, silent, "heartbeat").status, 409);
 }
 
 }  // namespace
