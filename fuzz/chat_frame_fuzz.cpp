@@ -10,6 +10,11 @@
 // - list: accounts with fuzzed logins: the LIS frames from any offset, within any budget, fit
 //   64 KiB, parse, and their users are the directory's logins from that offset on, in order,
 //   with "next" naming where a cut list goes on.
+// The frame limit history and list work to comes from the input's last byte: the plugin's
+// 64 KiB one time in 32, otherwise 192 to 2,112 bytes (ChatFrames::history and Directory take
+// the limit as a parameter). The splitting code is the same either way; small limits let it run
+// thousands of times a second instead of building and re-parsing 64 KiB strings each time.
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -82,10 +87,16 @@ std::string str(const rapidjson::Value& v) {
     return std::string(v.GetString(), v.GetStringLength());
 }
 
-/// The payload of an encoded frame of `type`, checked against its header.
-rapidjson::Document payloadOf(const std::string& frame, FrameType type) {
+/// The frame limit for history and list (see the top of the file).
+std::size_t limitOf(const std::uint8_t* data, std::size_t size) {
+    std::uint8_t b = size == 0 ? 0 : data[size - 1];
+    return b % 32 == 0 ? FrameCodec::kMaxPayload : 128 + static_cast<std::size_t>(b % 32) * 64;
+}
+
+/// The payload of an encoded frame of `type` within `limit`, checked against its header.
+rapidjson::Document payloadOf(const std::string& frame, FrameType type, std::size_t limit) {
     FUZZ_CHECK(frame.size() >= FrameCodec::kHeaderSize);
-    FUZZ_CHECK(frame.size() <= FrameCodec::kHeaderSize + FrameCodec::kMaxPayload);
+    FUZZ_CHECK(frame.size() <= FrameCodec::kHeaderSize + limit);
     auto b0 = static_cast<std::uint8_t>(frame[0]);
     FUZZ_CHECK(b0 >> 6 == FrameCodec::kVersion);
     FUZZ_CHECK((b0 & 0x3f) == static_cast<int>(type));
@@ -153,14 +164,14 @@ void reader(Script& s) {
     FUZZ_CHECK(split.buffered() == whole.buffered());
 }
 
-void history(Script& s) {
+void history(Script& s, std::size_t limit) {
     std::vector<StoredMessage> messages;
     while (!s.done() && messages.size() < 8) {
         StoredMessage m;
         m.id = static_cast<std::int64_t>(messages.size()) + 1;
         m.sender = utf8(s.text(64));
         m.reciever = utf8(s.text(64));
-        m.msg = utf8(s.text(70000));
+        m.msg = utf8(s.text(limit + limit / 16 + 256));  // past the limit, sender and ts added
         m.ts = static_cast<double>(s.number(65535)) / 7.0;
         m.body = ChatFrames::delivered(m);
         rapidjson::Document d;
@@ -172,17 +183,17 @@ void history(Script& s) {
         FUZZ_CHECK(std::fabs(d["ts"].GetDouble() - m.ts) <= 1e-15 * std::fabs(m.ts));
         messages.push_back(std::move(m));
     }
-    std::vector<std::string> frames = ChatFrames::history(messages);
+    std::vector<std::string> frames = ChatFrames::history(messages, limit);
     FUZZ_CHECK(!frames.empty());
     std::vector<const StoredMessage*> fitting;
     for (const auto& m : messages) {
-        if (m.body.size() <= ChatFrames::kMaxDelivered) {
+        if (m.body.size() + ChatFrames::kEnvelope <= limit) {
             fitting.push_back(&m);
         }
     }
     std::size_t next = 0;
     for (std::size_t i = 0; i < frames.size(); ++i) {
-        rapidjson::Document d = payloadOf(frames[i], FrameType::HIS);
+        rapidjson::Document d = payloadOf(frames[i], FrameType::HIS, limit);
         FUZZ_CHECK(d.HasMember("history") && d["history"].IsArray());
         bool last = i + 1 == frames.size();
         FUZZ_CHECK(last ? !d.HasMember("more") : (d.HasMember("more") && d["more"].IsTrue()));
@@ -196,12 +207,16 @@ void history(Script& s) {
     FUZZ_CHECK(next == fitting.size());
 }
 
-void list(Script& s) {
-    Directory directory;
+void list(Script& s, std::size_t limit) {
+    Directory directory(limit - ChatFrames::kEnvelope);
+    // A login quoted (at most 6 bytes a byte) always fits a chunk, as the plugin's 64-byte
+    // usernames fit its 64 KiB chunks.
+    std::size_t longest = std::min<std::size_t>(300, (directory.maxChunk() - 2) / 6);
     std::vector<std::string> logins;  // in account order
-    std::size_t count = 1 + s.number(500);
+    // 500 logins at the 64 KiB limit; 100 already fill several small chunks.
+    std::size_t count = 1 + s.number(limit == FrameCodec::kMaxPayload ? 500 : 100);
     for (std::size_t i = 0; i < count && !s.done(); ++i) {
-        std::string name = utf8(s.text(300));
+        std::string name = utf8(s.text(longest));
         if (name.empty() || directory.find(name)) {
             continue;
         }
@@ -210,20 +225,20 @@ void list(Script& s) {
     }
     FUZZ_CHECK(directory.size() == logins.size());
     std::size_t offset = s.number(logins.size() + 2);
-    std::size_t budget = 1 + s.number(65535) * 8;
+    std::size_t budget = 1 + s.number(65535) * 8 * limit / FrameCodec::kMaxPayload;
     auto chunks = directory.listChunks();
     std::vector<std::string> frames = ChatFrames::list(chunks, offset, budget);
     FUZZ_CHECK(!frames.empty());
     // The list starts at the chunk holding `offset`: users from that chunk's first index on.
     std::size_t next = 0;
     for (const auto& c : *chunks) {
-        FUZZ_CHECK(c.names.size() <= Directory::kMaxChunk);
+        FUZZ_CHECK(c.names.size() <= directory.maxChunk());
         if (c.first <= offset) {
             next = c.first;
         }
     }
     for (std::size_t i = 0; i < frames.size(); ++i) {
-        rapidjson::Document d = payloadOf(frames[i], FrameType::LIS);
+        rapidjson::Document d = payloadOf(frames[i], FrameType::LIS, limit);
         FUZZ_CHECK(d.HasMember("users") && d["users"].IsArray());
         for (const auto& user : d["users"].GetArray()) {
             FUZZ_CHECK(next < logins.size() && str(user) == logins[next]);
@@ -245,15 +260,16 @@ void list(Script& s) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     Script s(data, size);
+    std::size_t limit = limitOf(data, size);
     switch (s.byte() % 3) {
         case 0:
             reader(s);
             break;
         case 1:
-            history(s);
+            history(s, limit);
             break;
         default:
-            list(s);
+            list(s, limit);
             break;
     }
     return 0;

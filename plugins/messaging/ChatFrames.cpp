@@ -35,7 +35,8 @@ std::string ChatFrames::delivered(const StoredMessage& m) {
     return std::string(buffer.GetString(), buffer.GetSize());
 }
 
-std::vector<std::string> ChatFrames::history(const std::vector<StoredMessage>& messages) {
+std::vector<std::string> ChatFrames::history(const std::vector<StoredMessage>& messages,
+                                             std::size_t maxPayload) {
     static const std::string kOpen = "{\"history\":[";
     static const std::string kMore = "],\"more\":true}";
     std::vector<std::string> out;
@@ -43,12 +44,12 @@ std::vector<std::string> ChatFrames::history(const std::vector<StoredMessage>& m
     bool empty = true;
     for (const auto& m : messages) {
         const std::string& entry = m.body;
-        if (!empty && current.size() + 1 + entry.size() + kMore.size() > FrameCodec::kMaxPayload) {
+        if (!empty && current.size() + 1 + entry.size() + kMore.size() > maxPayload) {
             out.push_back(FrameCodec::encode(FrameType::HIS, current + kMore));
             current = kOpen;
             empty = true;
         }
-        if (entry.size() + kEnvelope > FrameCodec::kMaxPayload) {
+        if (entry.size() + kEnvelope > maxPayload) {
             continue;  // cannot happen: longer messages are refused ("message too long")
         }
         current += empty ? "" : ",";

@@ -30,8 +30,11 @@ struct ChatFrames {
     /// its body, also a HIS entry).
     static std::string delivered(const StoredMessage& m);
     /// HIS frames: the bodies oldest first, split over several frames when they pass 64 KiB
-    /// ({"history":[...],"more":true} for all but the last).
-    static std::vector<std::string> history(const std::vector<StoredMessage>& messages);
+    /// ({"history":[...],"more":true} for all but the last). `maxPayload` is the frame limit in
+    /// the plugin; the fuzz target makes it small (a body longer than `maxPayload - kEnvelope`
+    /// is left out: the plugin refuses such messages as "message too long").
+    static std::vector<std::string> history(const std::vector<StoredMessage>& messages,
+                                            std::size_t maxPayload = FrameCodec::kMaxPayload);
     /// The LIS answer from the login at `offset` on: frames of up to 64 KiB, all but the last
     /// with "more": true; past `budget` bytes (send_budget, so the connection's outbound queue
     /// never overflows with a big directory) the last carries "next": N instead (ask

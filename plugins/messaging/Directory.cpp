@@ -95,7 +95,7 @@ Directory::ListChunks Directory::listChunks() {
     std::size_t index = 0;
     for (const auto& [id, account] : _accounts) {
         std::string name = json::quote(account.login());  // auth caps logins far below 64 KiB
-        if (current.count > 0 && current.names.size() + 1 + name.size() > kMaxChunk) {
+        if (current.count > 0 && current.names.size() + 1 + name.size() > _maxChunk) {
             chunks->push_back(std::move(current));
             current = ListChunk{};
         }

@@ -18,6 +18,13 @@ namespace switchboard::messaging {
 
 class Directory {
 public:
+    /// Longest `names` of a chunk: a LIS frame keeps 64 bytes for {"users":[...],"more":...}.
+    static constexpr std::size_t kMaxChunk = 65535 - 64;
+
+    /// `maxChunk` is kMaxChunk in the plugin; the fuzz target makes it small, so that lists of
+    /// short logins cross chunk boundaries without building 64 KiB strings.
+    explicit Directory(std::size_t maxChunk = kMaxChunk) : _maxChunk(maxChunk) {}
+
     struct Entry {
         std::int64_t id = 0;
         std::string login;  ///< as the account spells it
@@ -42,8 +49,7 @@ public:
     };
     using ListChunks = std::shared_ptr<const std::vector<ListChunk>>;
     ListChunks listChunks();
-    /// Longest `names` of a chunk: a LIS frame keeps 64 bytes for {"users":[...],"more":...}.
-    static constexpr std::size_t kMaxChunk = 65535 - 64;
+    std::size_t maxChunk() const { return _maxChunk; }
 
     static std::string fold(const std::string& text);
 
@@ -55,6 +61,7 @@ private:
     };
     void unindexLocked(std::int64_t id);
 
+    const std::size_t _maxChunk;
     mutable std::mutex _mutex;
     std::map<std::int64_t, Account> _accounts;              ///< by id: LIS order
     std::unordered_map<std::string, std::int64_t> _byName;  ///< folded username and email
