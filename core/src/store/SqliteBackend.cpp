@@ -53,6 +53,18 @@ void SqliteBackend::setupSession(Poco::Data::Session& session) {
             .warning("store: journal_mode is '%s', not 'wal'; writers block readers", mode);
     }
     session << "PRAGMA synchronous=NORMAL", Poco::Data::Keywords::now;
+    // Statement journals (a multi-row INSERT keeps the pages it changes, to undo a failed
+    // statement) spill to a temporary file past 64 KiB: a batch of chat messages wrote every
+    // page it touched twice more, into an unlinked file in /var/tmp. In memory they never spill.
+    session << "PRAGMA temp_store=MEMORY", Poco::Data::Keywords::now;
+    // A page cache of up to 16 MiB per connection (SQLite's default is 2 MiB): the chat's
+    // conversation index alone has a hot page per conversation, and each miss is a pread.
+    session << "PRAGMA cache_size=-16384", Poco::Data::Keywords::now;
+    // Checkpoint every 8,000 pages (32 MiB of WAL) instead of 1,000: a page written by many
+    // commits in between is copied into the database once. The WAL file is cut back to 64 MiB
+    // after a checkpoint, so it never stays larger than that.
+    session << "PRAGMA wal_autocheckpoint=8000", Poco::Data::Keywords::now;
+    session << "PRAGMA journal_size_limit=67108864", Poco::Data::Keywords::now;
     session << "PRAGMA foreign_keys=ON", Poco::Data::Keywords::now;
 }
 
