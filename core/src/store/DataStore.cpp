@@ -235,6 +235,9 @@ void DataStore::initialise() {
         throw StoreError("store: cannot open " + _backend->location() + ": " + e.what());
     }
     _flusher = std::thread([this] { runFlusher(); });
+    if (_backend->maintenanceInterval().count() > 0) {
+        _maintainer = std::thread([this] { runMaintainer(); });
+    }
 }
 
 void DataStore::close() {
@@ -255,6 +258,9 @@ void DataStore::close() {
     _flusherCond.notify_all();
     if (_flusher.joinable()) {
         _flusher.join();
+    }
+    if (_maintainer.joinable()) {
+        _maintainer.join();
     }
     flushAll();
     for (const auto& batcher : batchers()) {
@@ -477,6 +483,23 @@ void DataStore::writeBatch(const std::string& sql, const WriteBehindBatcher::Pen
     }
     ++_flushes;
     _flushedRows += rows.size();
+}
+
+void DataStore::runMaintainer() {
+    const auto interval = _backend->maintenanceInterval();
+    std::unique_lock<std::mutex> lock(_flusherMutex);
+    while (!_flusherCond.wait_for(lock, interval, [this] { return _stopFlusher; })) {
+        lock.unlock();
+        try {
+            Lease lease(*this);  // not a writer's turn: SQLite checkpoints beside the writer
+            _backend->maintain(lease.session());
+        } catch (const std::exception& e) {
+            logger().debug("store: maintenance of %s failed (next round in %d ms): %s",
+                           _backend->location(), static_cast<int>(interval.count()),
+                           std::string(e.what()));
+        }
+        lock.lock();
+    }
 }
 
 void DataStore::runFlusher() {

@@ -98,6 +98,7 @@ private:
     int readVersion(Poco::Data::Session& session, const std::string& owner);
     void applyStep(Poco::Data::Session& session, const std::string& owner, const Migration& step);
     void runFlusher();
+    void runMaintainer();
     void flushAll();
     std::vector<std::shared_ptr<WriteBehindBatcher>> batchers() const;
 
@@ -123,6 +124,7 @@ private:
     std::condition_variable _flusherCond;
     bool _stopFlusher = false;
     std::thread _flusher;
+    std::thread _maintainer;  ///< StoreBackend::maintain(); stops with the flusher
 
     std::mutex _closeMutex;
     bool _closed = false;

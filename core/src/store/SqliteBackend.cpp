@@ -60,12 +60,24 @@ void SqliteBackend::setupSession(Poco::Data::Session& session) {
     // A page cache of up to 16 MiB per connection (SQLite's default is 2 MiB): the chat's
     // conversation index alone has a hot page per conversation, and each miss is a pread.
     session << "PRAGMA cache_size=-16384", Poco::Data::Keywords::now;
-    // Checkpoint every 8,000 pages (32 MiB of WAL) instead of 1,000: a page written by many
-    // commits in between is copied into the database once. The WAL file is cut back to 64 MiB
-    // after a checkpoint, so it never stays larger than that.
+    // Checkpoints run from the store's maintenance thread (maintain(), every 250 ms), so a
+    // committing writer does not copy the WAL into the database and fsync it while its callers
+    // wait (a chat commit that ran one stalled every message in it for tens of ms). A passive
+    // checkpoint never waits for the writer, so one that keeps writing can stay ahead of it; past
+    // 8,000 pages (32 MiB) of WAL the committing writer checkpoints the rest itself, which lets
+    // the WAL start over. The WAL file is cut back to 64 MiB after a checkpoint.
     session << "PRAGMA wal_autocheckpoint=8000", Poco::Data::Keywords::now;
     session << "PRAGMA journal_size_limit=67108864", Poco::Data::Keywords::now;
     session << "PRAGMA foreign_keys=ON", Poco::Data::Keywords::now;
+}
+
+void SqliteBackend::maintain(Poco::Data::Session& session) {
+    int busy = 0;
+    int walPages = 0;
+    int copied = 0;
+    session << "PRAGMA wal_checkpoint(PASSIVE)", Poco::Data::Keywords::into(busy),
+        Poco::Data::Keywords::into(walPages), Poco::Data::Keywords::into(copied),
+        Poco::Data::Keywords::now;
 }
 
 }  // namespace switchboard

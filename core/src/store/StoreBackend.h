@@ -3,6 +3,7 @@
 // PostgreSQL backend is a sibling of SqliteBackend.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -38,6 +39,14 @@ public:
     /// own lock. SQLite allows one writer per database file; PostgreSQL orders concurrent
     /// writers itself.
     virtual bool singleWriter() const = 0;
+    /// How often DataStore runs maintain() on a pooled session from a thread of its own
+    /// (0: never).
+    virtual std::chrono::milliseconds maintenanceInterval() const {
+        return std::chrono::milliseconds(0);
+    }
+    /// Periodic upkeep that must not run on a writer's thread (SQLite: the WAL checkpoint).
+    /// Throws Poco::Exception on failure (logged; the next round tries again).
+    virtual void maintain(Poco::Data::Session& session) { (void)session; }
     /// Whether the database accepts a connection now, without POCO (its PostgreSQL connector
     /// leaks the connection object of every failed connect, so the store asks this first
     /// while the database is away). False with the reason in `error`.

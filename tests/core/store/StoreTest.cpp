@@ -474,3 +474,30 @@ TEST(SqlRowTest, ConvertsWhereItMakesSense) {
     EXPECT_EQ(errorOf([&] { row.getInt(5); }), "column 5: 'abc' is not a number");
     EXPECT_EQ(errorOf([&] { row.getString(6); }), "column 6 out of range (row has 6 columns)");
 }
+
+TEST_F(StoreTest, SqliteCheckpointsTheWalInTheBackgroundWithoutAWriterDoingIt) {
+    SQLITE_ONLY();
+    auto store = open();
+    store->execute("CREATE TABLE pages (id BIGINT PRIMARY KEY, body TEXT)");
+    // Let the maintenance thread copy what the WAL holds so far into the database file.
+    auto dbSize = [&] { return Poco::File(_dir.file("db/store.db")).getSize(); };
+    auto settled = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (dbSize() < 8192 && std::chrono::steady_clock::now() < settled) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    auto before = dbSize();
+    // About 100 pages: far below the 8,000 at which a committing writer checkpoints itself, so
+    // only the maintenance thread can move them into the database file.
+    store->transaction([](StoreTx& tx) {
+        for (int i = 0; i < 100; ++i) {
+            tx.execute("INSERT INTO pages (id, body) VALUES ($1, $2)",
+                       {std::int64_t{i}, std::string(3000, 'x')});
+        }
+    });
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (dbSize() < before + 100 * 3000 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_GE(dbSize(), before + 100 * 3000);
+    EXPECT_EQ(scalar(*store, "SELECT COUNT(*) FROM pages"), 100);
+}
