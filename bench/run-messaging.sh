@@ -75,10 +75,10 @@ run() {  # run NAME ARGS...: one sb-chatload run, its JSON line tagged with "ben
   sed "s/^{/{\"bench\":\"$name\",\"stored\":$((stored_after - stored_before)),\"server_rss_kb\":$rss,/" \
     "$WORK/$name.json" | tee -a "$WORK/results.jsonl"
 }
-run saturate --mode saturate --depth "$DEPTH" --seconds "$SECONDS_RUN"
-run open --mode open --rate "$RATE" --seconds "$SECONDS_RUN"
-
-# RSS per logged-in connection: 1,000 connections held, logged in, idle.
+# RSS per logged-in connection, before the load runs (they grow the heap and SQLite's page
+# cache, and what they free stays in the allocator, so a later delta can even come out negative):
+# 1,000 connections held, logged in, idle, against the server right after the registrations;
+# then the idle TLS connections, also before the load runs.
 RSS_1K=$(rss_kb $SB_PID)
 "$LOAD" --mode open --port "$CHAT_PORT" --pairs "$PAIRS" --threads "$CLIENT_THREADS" --rate 1 \
   --seconds 3 --warmup 1 > /dev/null &
@@ -87,6 +87,9 @@ sleep 4
 RSS_HELD=$(rss_kb $SB_PID)
 wait $LOAD_PID || true
 
+
+
+RSS_PRE_IDLE=$(rss_kb $SB_PID)
 echo "# idle: $IDLE TLS connections held for $HOLD s" >&2
 "$LOAD" --mode idle --port "$CHAT_PORT" --connections "$IDLE" --threads "$CLIENT_THREADS" \
   --seconds "$HOLD" > "$WORK/idle.json" &
@@ -101,11 +104,17 @@ wait $LOAD_PID || true
 sed "s/^{/{\"bench\":\"idle\",\"server_rss_peak_kb\":$RSS_IDLE,/" "$WORK/idle.json" \
   | tee -a "$WORK/results.jsonl"
 
-echo "# summary (server RSS: empty ${RSS_EMPTY} kB, after the runs ${RSS_1K} kB, 1,000 logged in ${RSS_HELD} kB)"
-python3 - "$WORK/results.jsonl" "$RSS_1K" "$RSS_HELD" "$RSS_IDLE" "$IDLE" "$((2 * PAIRS))" <<'PY'
+# The load runs last: they grow the heap and the page cache, which would skew the RSS figures.
+run saturate --mode saturate --depth "$DEPTH" --seconds "$SECONDS_RUN"
+run open --mode open --rate "$RATE" --seconds "$SECONDS_RUN"
+
+echo "# summary (server RSS: empty ${RSS_EMPTY} kB, after the registrations ${RSS_1K} kB, 1,000 logged in ${RSS_HELD} kB)"
+python3 - "$WORK/results.jsonl" "$RSS_1K" "$RSS_HELD" "$RSS_IDLE" "$IDLE" "$((2 * PAIRS))" \
+  "$RSS_PRE_IDLE" <<'PY'
 import json, sys
 rows = {r["bench"]: r for r in map(json.loads, open(sys.argv[1]))}
-empty, held, idle_peak, idle_n, conns = map(int, sys.argv[2:])  # empty: no connection open
+# empty: no connection open (after the registrations); pre_idle: right before the idle run
+empty, held, idle_peak, idle_n, conns, pre_idle = map(int, sys.argv[2:])
 s, o, i = rows.get("saturate", {}), rows.get("open", {}), rows.get("idle", {})
 print(f"saturation: {s.get('delivered_per_s', 0):,.0f} delivered msg/s (depth {s.get('depth')}), "
       f"lost {s.get('lost')}, acked {s.get('acked')}, received {s.get('received')}, "
@@ -117,5 +126,5 @@ print(f"RSS per logged-in connection: {(held - empty) / max(conns, 1):.1f} kB "
       f"({conns} connections, {held} kB vs {empty} kB with none open)")
 print(f"idle: {i.get('held')}/{idle_n} TLS connections held, {i.get('answered_after_hold')} "
       f"answered after {i.get('hold_s')} s; peak RSS {idle_peak} kB "
-      f"({(idle_peak - empty) / max(idle_n, 1):.1f} kB per connection)")
+      f"({(idle_peak - pre_idle) / max(idle_n, 1):.1f} kB per connection over {pre_idle} kB)")
 PY
