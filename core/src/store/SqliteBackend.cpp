@@ -2,13 +2,18 @@
 #include "store/SqliteBackend.h"
 
 #include <Poco/Data/SQLite/Connector.h>
+#include <Poco/Data/SQLite/Utility.h>
 #include <Poco/Data/Session.h>
 #include <Poco/Exception.h>
 #include <Poco/File.h>
 #include <Poco/Logger.h>
 #include <Poco/Path.h>
 
+#include <sqlite3.h>
+
+#include <chrono>
 #include <mutex>
+#include <thread>
 
 #include "switchboard/Store.h"
 
@@ -16,6 +21,21 @@ namespace switchboard {
 
 namespace {
 constexpr std::size_t kBusyTimeoutSeconds = 5;
+
+/// SQLite's busy handler (`count`: how often it ran for this wait): tries again every
+/// millisecond until kBusyTimeoutSeconds have passed, then lets SQLITE_BUSY through.
+int waitBusy(void*, int count) {
+    thread_local std::chrono::steady_clock::time_point started;
+    auto now = std::chrono::steady_clock::now();
+    if (count == 0) {
+        started = now;
+    }
+    if (now - started >= std::chrono::seconds(kBusyTimeoutSeconds)) {
+        return 0;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return 1;
+}
 }  // namespace
 
 SqliteBackend::SqliteBackend(const std::string& file, const std::string& baseDir) {
@@ -45,6 +65,9 @@ std::string SqliteBackend::connector() const {
 void SqliteBackend::setupSession(Poco::Data::Session& session) {
     // The SQLite busy timeout; Poco insists on std::size_t seconds here.
     session.setProperty("connectionTimeout", kBusyTimeoutSeconds);
+    // The same timeout, waited out in 1 ms steps: SQLite's own handler sleeps 5, 10, 15, 20 ms
+    // in turn, so a writer held back by a 20 ms checkpoint slept up to 50.
+    sqlite3_busy_handler(Poco::Data::SQLite::Utility::dbHandle(session), waitBusy, nullptr);
     std::string mode;
     session << "PRAGMA journal_mode=WAL", Poco::Data::Keywords::into(mode),
         Poco::Data::Keywords::now;
@@ -60,24 +83,32 @@ void SqliteBackend::setupSession(Poco::Data::Session& session) {
     // A page cache of up to 16 MiB per connection (SQLite's default is 2 MiB): the chat's
     // conversation index alone has a hot page per conversation, and each miss is a pread.
     session << "PRAGMA cache_size=-16384", Poco::Data::Keywords::now;
-    // Checkpoints run from the store's maintenance thread (maintain(), every 250 ms), so a
-    // committing writer does not copy the WAL into the database and fsync it while its callers
-    // wait (a chat commit that ran one stalled every message in it for tens of ms). A passive
-    // checkpoint never waits for the writer, so one that keeps writing can stay ahead of it; past
-    // 8,000 pages (32 MiB) of WAL the committing writer checkpoints the rest itself, which lets
-    // the WAL start over. The WAL file is cut back to 64 MiB after a checkpoint.
-    session << "PRAGMA wal_autocheckpoint=8000", Poco::Data::Keywords::now;
+    // Checkpoints run only from the store's maintenance thread (maintain()), never inside a
+    // commit: a writer that checkpoints copies the WAL into the database and fsyncs both files
+    // while its callers wait (tens of ms on this kind of disk).
+    session << "PRAGMA wal_autocheckpoint=0", Poco::Data::Keywords::now;
     session << "PRAGMA journal_size_limit=67108864", Poco::Data::Keywords::now;
     session << "PRAGMA foreign_keys=ON", Poco::Data::Keywords::now;
 }
 
 void SqliteBackend::maintain(Poco::Data::Session& session) {
+    // A passive checkpoint copies what it can without waiting for anyone; the writer keeps
+    // committing beside it. Under continuous writes it never quite catches up, so the WAL could
+    // not start over and would grow without end: past kRestartPages a RESTART checkpoint copies
+    // the little that is left while it holds writers back, and the next commit starts the WAL
+    // from its beginning.
+    constexpr int kRestartPages = 8192;  // 32 MiB of WAL
     int busy = 0;
     int walPages = 0;
     int copied = 0;
     session << "PRAGMA wal_checkpoint(PASSIVE)", Poco::Data::Keywords::into(busy),
         Poco::Data::Keywords::into(walPages), Poco::Data::Keywords::into(copied),
         Poco::Data::Keywords::now;
+    if (walPages >= kRestartPages) {
+        session << "PRAGMA wal_checkpoint(RESTART)", Poco::Data::Keywords::into(busy),
+            Poco::Data::Keywords::into(walPages), Poco::Data::Keywords::into(copied),
+            Poco::Data::Keywords::now;
+    }
 }
 
 }  // namespace switchboard
