@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Chat-protocol benchmarks (plugins/messaging) with bench/chatload.cpp (sb-chatload): 1,000
-# logged-in TLS connections (500 sender/receiver pairs) at saturation (each sender keeps DEPTH
-# messages in flight) and open-loop at RATE messages/s (p99 delivery latency from the scheduled
-# send time); 0 lost = every ACKed message delivered and stored; server RSS per connection; then
-# IDLE idle TLS connections held. Self-contained: a fresh server on a temporary data directory
+# Chat-protocol benchmarks (plugins/messaging) with bench/chatload.cpp (sb-chatload), in this
+# order: server RSS per logged-in connection and IDLE idle TLS connections held (first, so the
+# load runs do not skew the RSS figures); then 1,000 logged-in TLS connections (500
+# sender/receiver pairs) at saturation (each sender keeps DEPTH messages in flight) and
+# open-loop at RATE messages/s (p99 delivery latency from the scheduled send time); 0 lost =
+# every ACKed message delivered and stored. Self-contained: a fresh server on a temporary data directory
 # on loopback, raised open-file limit, a summary at the end.
 # Usage: bench/run-messaging.sh [build-dir] (default build/release)
 # Environment: PAIRS (500), DEPTH (32), RATE (25000), DURATION_S (10), IDLE (10000),
@@ -87,8 +88,6 @@ sleep 4
 RSS_HELD=$(rss_kb $SB_PID)
 wait $LOAD_PID || true
 
-
-
 RSS_PRE_IDLE=$(rss_kb $SB_PID)
 echo "# idle: $IDLE TLS connections held for $HOLD s" >&2
 "$LOAD" --mode idle --port "$CHAT_PORT" --connections "$IDLE" --threads "$CLIENT_THREADS" \
@@ -104,7 +103,6 @@ wait $LOAD_PID || true
 sed "s/^{/{\"bench\":\"idle\",\"server_rss_peak_kb\":$RSS_IDLE,/" "$WORK/idle.json" \
   | tee -a "$WORK/results.jsonl"
 
-# The load runs last: they grow the heap and the page cache, which would skew the RSS figures.
 run saturate --mode saturate --depth "$DEPTH" --seconds "$SECONDS_RUN"
 run open --mode open --rate "$RATE" --seconds "$SECONDS_RUN"
 

@@ -19,11 +19,12 @@ public:
     /// A failing SQLite open is never transient (bad path, permissions): no retry window.
     std::size_t openTimeout() const override { return 0; }
     std::size_t poolSize() const override { return 8; }
-    /// Busy timeout, journal_mode=WAL (a warning if the file system refuses it),
-    /// synchronous=NORMAL, foreign_keys=ON.
+    /// Busy timeout (a 1 ms busy handler), journal_mode=WAL (a warning if the file system
+    /// refuses it), synchronous=NORMAL, temp_store=MEMORY, a 16 MiB page cache, no checkpoints
+    /// in commits (wal_autocheckpoint=0), journal_size_limit 64 MiB, foreign_keys=ON.
     void setupSession(Poco::Data::Session& session) override;
     bool singleWriter() const override { return true; }
-    /// A passive WAL checkpoint every 250 ms (see setupSession).
+    /// A passive WAL checkpoint every 250 ms, a RESTART one past 32 MiB of WAL (see maintain()).
     std::chrono::milliseconds maintenanceInterval() const override {
         return std::chrono::milliseconds(250);
     }
