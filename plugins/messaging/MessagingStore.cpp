@@ -22,16 +22,15 @@ const std::vector<Migration> kMigrations = {
 };
 
 constexpr const char* kColumns = "id, sender_id, receiver_id, body, delivered";
-// SQLite looks up each numbered parameter ($n) by name in a list, so a statement's cost grows
-// with the square of its parameters: the numbers (ids we made, never client input) are
-// written into the SQL, only the body is a parameter, and a batch is several INSERTs.
+/// Rows per multi-row INSERT on PostgreSQL. The numbers (ids we made, never client input) are
+/// written into the SQL and only the body is a parameter: fewer parameters to bind and count.
 constexpr std::size_t kRowsPerInsert = 32;
 /// Ids per IN (...) list (written into the SQL: numbers of our own, never client text).
 constexpr std::size_t kIdsPerStatement = 500;
 
 }  // namespace
 
-MessagingStore::MessagingStore(Store& store) : _store(store) {
+MessagingStore::MessagingStore(Store& store) : _store(store), _sqlite(store.backend() == "sqlite") {
     _store.migrate("messaging", kMigrations);
     std::int64_t slot = 0;
     _store.transaction([&](StoreTx& tx) {  // the row lock orders the nodes that start at once
@@ -54,6 +53,27 @@ std::string MessagingStore::inList(const std::vector<std::int64_t>& ids, std::si
 }
 
 void MessagingStore::insert(StoreTx& tx, const std::vector<const StoredMessage*>& messages) {
+    if (messages.empty()) {
+        return;
+    }
+    if (_sqlite) {
+        // In process, no round trips: one statement prepared once and run per row is cheaper
+        // than compiling multi-row INSERTs (a fifth of the writer thread's time at 25,000
+        // messages/s).
+        std::vector<SqlParams> rows;
+        rows.reserve(messages.size());
+        for (const StoredMessage* m : messages) {
+            rows.push_back({m->id, std::min(m->senderId, m->receiverId),
+                            std::max(m->senderId, m->receiverId), m->senderId, m->receiverId,
+                            m->body, std::int64_t{m->delivered ? 1 : 0}});
+        }
+        tx.executeEach(
+            "INSERT INTO messaging_messages (id, conv_lo, conv_hi, sender_id, receiver_id, body, "
+            "delivered) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            std::move(rows));
+        return;
+    }
+    // PostgreSQL: a round trip per statement, so rows go kRowsPerInsert to a statement.
     for (std::size_t start = 0; start < messages.size(); start += kRowsPerInsert) {
         std::size_t end = std::min(messages.size(), start + kRowsPerInsert);
         std::string sql =

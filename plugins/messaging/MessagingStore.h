@@ -2,7 +2,8 @@
 // two account ids, smaller first, for history) and whether it reached a live connection of its
 // receiver (the undelivered ones are sent at the receiver's next login). Ids are assigned here,
 // in memory (MessageIds: time-ordered, unique across the nodes of one store), so a batch of
-// messages is a few multi-row INSERTs.
+// messages is one INSERT prepared once and run per row on SQLite (StoreTx::executeEach), and
+// multi-row INSERTs on PostgreSQL (a round trip per statement).
 #pragma once
 
 #include <cstdint>
@@ -46,7 +47,7 @@ public:
     std::int64_t nextId() { return _ids->next(); }
     std::int64_t idSlot() const { return _ids->slot(); }
 
-    /// Inserts the messages (multi-row statements).
+    /// Inserts the messages.
     void insert(StoreTx& tx, const std::vector<const StoredMessage*>& messages);
     /// The last `limit` messages between accounts a and b, oldest first.
     std::vector<StoredMessage> history(StoreTx& tx, std::int64_t a, std::int64_t b,
@@ -74,6 +75,7 @@ private:
                               std::size_t to);
 
     Store& _store;
+    const bool _sqlite;  ///< the backend: how insert() batches
     std::unique_ptr<MessageIds> _ids;
 };
 

@@ -20,7 +20,7 @@
 namespace switchboard {
 
 /// Bumped whenever this header or anything it includes changes incompatibly.
-constexpr int kPluginAbiVersion = 8;
+constexpr int kPluginAbiVersion = 9;
 
 /// A plugin instance, created by the host from the plugin's library.
 ///

@@ -58,6 +58,12 @@ public:
     virtual ~StoreTx() = default;
     /// Runs a statement; returns the number of affected rows.
     virtual std::int64_t execute(const std::string& sql, const SqlParams& params = {}) = 0;
+    /// Runs `sql` once per row of parameters, in order. On SQLite the statement is prepared
+    /// once for rows whose parameters have the same types, so many small rows cost far less
+    /// than as many execute() calls (or one long multi-row INSERT, parsed again every time).
+    /// On PostgreSQL each row is still one round trip to the server: there, prefer one
+    /// multi-row statement.
+    virtual void executeEach(const std::string& sql, std::vector<SqlParams> rows) = 0;
     virtual std::vector<SqlRow> query(const std::string& sql, const SqlParams& params = {}) = 0;
 };
 

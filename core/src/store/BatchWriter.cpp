@@ -7,12 +7,22 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <variant>
 #include <vector>
 
 namespace switchboard {
 
 namespace {
+
+/// Statements that must never be destroyed (see ColumnBatch::execute), kept reachable.
+void keepForever(std::unique_ptr<Poco::Data::Statement> statement) {
+    static std::mutex mutex;
+    static auto* kept = new std::vector<std::unique_ptr<Poco::Data::Statement>>();
+    std::lock_guard<std::mutex> lock(mutex);
+    kept->push_back(std::move(statement));
+}
 
 /// Rows of one batch that share parameter types, kept column-wise so one statement binds
 /// use(vector) per column: prepared once and stepped per row, ~7x faster than a statement per
@@ -45,19 +55,44 @@ public:
         ++_rows;
     }
 
+    /// As add(), moving the row's text into the columns.
+    void take(SqlParams& row) {
+        for (std::size_t i = 0; i < row.size(); ++i) {
+            if (auto* text = std::get_if<std::string>(&row[i])) {
+                std::get<std::vector<std::string>>(_columns[i]).push_back(std::move(*text));
+            } else {
+                std::visit([&](auto& column) { append(column, row[i]); }, _columns[i]);
+            }
+        }
+        ++_rows;
+    }
+
+    /// Runs the statement once per row added.
     void execute(Poco::Data::Session& session, const std::string& sql) {
-        if (_columns.empty()) {  // no parameters: still once per key
+        if (_columns.empty()) {  // no parameters: still once per row
             for (std::size_t i = 0; i < _rows; ++i) {
                 session << sql, Poco::Data::Keywords::now;
             }
             return;
         }
-        Poco::Data::Statement statement(session);
-        statement << sql;
+        auto statement = std::make_unique<Poco::Data::Statement>(session);
+        *statement << sql;
         for (Column& column : _columns) {
-            std::visit([&](auto& v) { statement.addBind(Poco::Data::Keywords::use(v)); }, column);
+            std::visit([&](auto& v) { statement->addBind(Poco::Data::Keywords::use(v)); }, column);
         }
-        statement.execute();
+        try {
+            statement->execute();
+        } catch (...) {
+            if (_rows > 1 && session.connector() == "postgresql") {
+                // Poco 1.11's PostgreSQL StatementExecutor frees the previous run's result at
+                // the start of each run without forgetting it, so when a later row fails, its
+                // destructor frees that result again and glibc aborts the process. Such a
+                // statement is never destroyed: kept for the life of the process (a few
+                // hundred bytes per failed batch; the caller rolls the transaction back).
+                keepForever(std::move(statement));
+            }
+            throw;
+        }
     }
 
 private:
@@ -110,6 +145,22 @@ void writeBatch(Poco::Data::Session& session, const std::string& sql, const Pend
     }
     for (auto& group : groups) {
         group.second.execute(session, sql);
+    }
+}
+
+void writeRows(Poco::Data::Session& session, const std::string& sql, std::vector<SqlParams> rows) {
+    std::size_t start = 0;
+    while (start < rows.size()) {
+        // A run of rows with one signature is one statement; the runs go in order.
+        const std::string types = ColumnBatch::signature(rows[start]);
+        ColumnBatch run(rows[start]);
+        std::size_t end = start;
+        while (end < rows.size() && ColumnBatch::signature(rows[end]) == types) {
+            run.take(rows[end]);
+            ++end;
+        }
+        run.execute(session, sql);
+        start = end;
     }
 }
 

@@ -38,6 +38,16 @@ public:
     std::int64_t execute(const std::string& sql, const SqlParams& params) override {
         return runExecute(_session, sql, params);
     }
+    void executeEach(const std::string& sql, std::vector<SqlParams> rows) override {
+        for (const SqlParams& row : rows) {
+            checkSqlParams(row);
+        }
+        try {
+            writeRows(_session, sql, std::move(rows));
+        } catch (const Poco::Exception& e) {
+            throw StoreError(e.displayText());
+        }
+    }
     std::vector<SqlRow> query(const std::string& sql, const SqlParams& params) override {
         return runQuery(_session, sql, params);
     }

@@ -211,6 +211,54 @@ TEST_F(StoreTest, ExecuteReportsAffectedRowsAndWrapsErrors) {
     EXPECT_EQ(rows[0].getInt(0), 9);
 }
 
+TEST_F(StoreTest, ExecuteEachRunsTheStatementPerRowInOrder) {
+    auto store = open();
+    store->execute("CREATE TABLE e (id BIGINT PRIMARY KEY, n BIGINT, body TEXT)");
+    store->transaction([&](StoreTx& tx) {
+        // Rows of three signatures (NULL, integer and text in the middle columns), in runs:
+        // each run is one statement, and they still go in the order given.
+        tx.executeEach("INSERT INTO e (id, n, body) VALUES ($1, $2, $3)",
+                       {{std::int64_t{1}, std::int64_t{10}, "one"},
+                        {std::int64_t{2}, std::int64_t{20}, "two"},
+                        {std::int64_t{3}, nullptr, "three"},
+                        {std::int64_t{4}, std::int64_t{40}, nullptr},
+                        {std::int64_t{5}, std::int64_t{50}, "five"}});
+        tx.executeEach("UPDATE e SET n = n + $1 WHERE id <= $2",
+                       {{std::int64_t{1}, std::int64_t{2}}, {std::int64_t{100}, std::int64_t{5}}});
+        tx.executeEach("DELETE FROM e WHERE id = $1", {});  // no rows: nothing runs
+    });
+    auto rows = store->query("SELECT id, n, body FROM e ORDER BY id");
+    ASSERT_EQ(rows.size(), 5u);
+    EXPECT_EQ(rows[0].getInt(1), 111);
+    EXPECT_EQ(rows[0].getString(2), "one");
+    EXPECT_EQ(rows[1].getInt(1), 121);
+    EXPECT_TRUE(rows[2].isNull(1));
+    EXPECT_EQ(rows[2].getString(2), "three");
+    EXPECT_EQ(rows[3].getInt(1), 140);
+    EXPECT_TRUE(rows[3].isNull(2));
+    EXPECT_EQ(rows[4].getString(2), "five");
+    // A failing row rolls back the whole transaction; a NUL in text is refused before any runs.
+    EXPECT_THAT(errorOf([&] {
+                    store->transaction([](StoreTx& tx) {
+                        tx.executeEach("INSERT INTO e (id, n, body) VALUES ($1, $2, $3)",
+                                       {{std::int64_t{6}, std::int64_t{60}, "six"},
+                                        {std::int64_t{1}, std::int64_t{0}, "again"}});
+                    });
+                }),
+                HasSubstr(onPostgres() ? "duplicate key value violates unique constraint"
+                                       : "UNIQUE constraint failed: e.id"));
+    EXPECT_THAT(errorOf([&] {
+                    store->transaction([](StoreTx& tx) {
+                        tx.executeEach(
+                            "INSERT INTO e (id, n, body) VALUES ($1, $2, $3)",
+                            {{std::int64_t{7}, std::int64_t{70}, "seven"},
+                             {std::int64_t{8}, std::int64_t{80}, std::string("a\0b", 3)}});
+                    });
+                }),
+                HasSubstr("NUL"));
+    EXPECT_EQ(scalar(*store, "SELECT COUNT(*) FROM e"), 5);
+}
+
 TEST_F(StoreTest, TransactionCommitsOrRollsBackOnThrow) {
     auto store = open();
     store->execute("CREATE TABLE t (id BIGINT PRIMARY KEY)");

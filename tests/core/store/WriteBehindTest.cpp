@@ -319,6 +319,37 @@ TEST_F(WriteBehindTest, SqliteFlushWritesRowsInKeyOrder) {
     EXPECT_EQ(arrived, keys);
 }
 
+TEST_F(WriteBehindTest, ARowFailingAfterOthersWroteKeepsTheWholeBatch) {
+    // Rows go in key order: "a" and "b" are written by the batch's statement before "c"
+    // breaks the CHECK. The batch is rolled back and kept, and the process lives: Poco 1.11's
+    // PostgreSQL connector frees the previous row's result a second time when a later run of
+    // the same statement fails (it aborted the process here before the fix).
+    auto store = open();
+    store->execute(
+        "CREATE TABLE hb (key TEXT PRIMARY KEY, seq BIGINT CHECK (seq >= 0), at DOUBLE "
+        "PRECISION)");
+    auto wb = store->writeBehind("hb", kUpsert);
+    wb->put("a", beat("a", 1));
+    wb->put("b", beat("b", 2));
+    wb->put("c", beat("c", -3));
+    {
+        switchboard::test::LogCapture capture("switchboard.store");
+        EXPECT_THROW(wb->flush(), StoreError);
+    }
+    EXPECT_EQ(count(*store), 0);
+    EXPECT_EQ(wb->pending(), 3u);
+    wb->put("c", beat("c", 3));
+    wb->flush();
+    EXPECT_EQ(count(*store), 3);
+    EXPECT_EQ(seqOf(*store, "c"), 3);
+    // The same through StoreTx::executeEach, which binds rows the same way.
+    EXPECT_THROW(store->transaction([](StoreTx& tx) {
+        tx.executeEach(kUpsert, {beat("d", 4), beat("e", 5), beat("f", -6)});
+    }),
+                 StoreError);
+    EXPECT_EQ(count(*store), 3);
+}
+
 TEST_F(WriteBehindTest, AFailingBatcherKeepsOnlyItsOwnRowsBackInARound) {
     // The flusher writes every batcher in one transaction, each in its own savepoint: the
     // batcher whose SQL fails keeps its rows for the next round, the others are written.
