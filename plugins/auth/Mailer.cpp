@@ -11,6 +11,8 @@
 #include <Poco/Net/SecureStreamSocket.h>
 #include <Poco/Net/StreamSocket.h>
 
+#include "switchboard/ThreadName.h"
+
 namespace switchboard::auth {
 
 namespace {
@@ -49,7 +51,10 @@ void Mailer::start() {
     std::lock_guard<std::mutex> lock(_mutex);
     if (!_thread.joinable()) {
         _stopping = false;
-        _thread = std::thread([this] { run(); });
+        _thread = std::thread([this] {
+            nameThisThread("sb-mailer");
+            run();
+        });
     }
 }
 

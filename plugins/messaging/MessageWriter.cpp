@@ -8,6 +8,7 @@
 
 #include "ChatFrames.h"
 #include "MessagingEvents.h"
+#include "switchboard/ThreadName.h"
 
 namespace switchboard::messaging {
 
@@ -44,7 +45,10 @@ MessageWriter::~MessageWriter() {
 }
 
 void MessageWriter::start() {
-    _thread = std::thread([this] { run(); });
+    _thread = std::thread([this] {
+        nameThisThread("sb-chat-writer");
+        run();
+    });
 }
 
 void MessageWriter::stop() {

@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "switchboard/Json.h"
+#include "switchboard/ThreadName.h"
 
 namespace switchboard::webhooks {
 
@@ -75,7 +76,10 @@ void WebhookDispatcher::start() {
     std::lock_guard<std::mutex> lock(_mutex);
     _stopping = false;
     for (std::size_t i = _threads.size(); i < _threadCount; ++i) {
-        _threads.emplace_back([this] { run(); });
+        _threads.emplace_back([this, i] {
+            nameThisThread("sb-webhook-" + std::to_string(i));
+            run();
+        });
     }
 }
 

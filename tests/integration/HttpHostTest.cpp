@@ -8,6 +8,10 @@
 #include <Poco/String.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <set>
+
 #include "TestSupport.h"
 
 using namespace switchboard::test;
@@ -64,6 +68,23 @@ TEST_F(HttpHostTest, EchoesBodyAndPeer) {
     HttpResult spoofed =
         http("POST", ports->pub, "/testkit/echo", "{}", {{"X-Forwarded-For", "203.0.113.9"}});
     EXPECT_EQ(spoofed.header("X-Client"), "127.0.0.1");
+}
+
+TEST_F(HttpHostTest, ThreadsAreNamedForOperators) {
+    // top -H, ps -L, perf and gdb show these names (/proc/<pid>/task/<tid>/comm).
+    std::set<std::string> names;
+    for (const auto& task :
+         std::filesystem::directory_iterator("/proc/" + std::to_string(server->pid()) + "/task")) {
+        std::ifstream comm(task.path() / "comm");
+        std::string name;
+        std::getline(comm, name);
+        names.insert(name);
+    }
+    for (const char* expected : {"sb-loop-0", "sb-work-0", "sb-public-0", "sb-admin-0",
+                                 "sb-store-flush", "sb-store-maint"}) {
+        EXPECT_EQ(names.count(expected), 1u)
+            << expected << " missing; threads: " << ::testing::PrintToString(names);
+    }
 }
 
 TEST(TrustedProxyTest, ClientAddressComesFromTrustedProxiesOnly) {

@@ -9,6 +9,7 @@
 #include "services/MetricsRegistry.h"
 #include "switchboard/Clock.h"
 #include "switchboard/Json.h"
+#include "switchboard/ThreadName.h"
 
 namespace switchboard {
 
@@ -44,7 +45,10 @@ AuditLog::AuditLog(Store& store, std::chrono::milliseconds retention, std::size_
     auto max = _store.query("SELECT MAX(id) FROM audit_log");
     _nextId = (max.empty() ? 0 : max.front().getInt(0)) + 1;
     prune();
-    _thread = std::thread([this] { run(); });
+    _thread = std::thread([this] {
+        nameThisThread("sb-audit");
+        run();
+    });
 }
 
 AuditLog::~AuditLog() {

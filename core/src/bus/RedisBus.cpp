@@ -13,6 +13,7 @@
 #include "services/MetricsRegistry.h"
 #include "switchboard/Clock.h"
 #include "switchboard/Json.h"
+#include "switchboard/ThreadName.h"
 
 namespace switchboard {
 
@@ -169,8 +170,14 @@ std::string RedisUrl::location() const {
 RedisBus::RedisBus(RedisUrl url, std::size_t queueSize, std::chrono::milliseconds connectWait)
     : _url(std::move(url)), _nodeId(randomNodeId()), _capacity(queueSize), _local(queueSize) {
     logger().information("bus: %s as node %s", _url.location(), _nodeId);
-    _publisher = std::thread([this] { runPublisher(); });
-    _subscriber = std::thread([this] { runSubscriber(); });
+    _publisher = std::thread([this] {
+        nameThisThread("sb-redis-pub");
+        runPublisher();
+    });
+    _subscriber = std::thread([this] {
+        nameThisThread("sb-redis-sub");
+        runSubscriber();
+    });
     auto deadline = std::chrono::steady_clock::now() + connectWait;
     while (std::chrono::steady_clock::now() < deadline && !(_pubConnected && _subConnected)) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));

@@ -77,7 +77,8 @@ HttpListenerState::HttpListenerState(ListenerOptions o, MetricsRegistry& metrics
     : options(std::move(o)),
       budget(bytes),
       connections(options.maxConnections, options.maxConnectionsPerAddress),
-      pool(static_cast<std::size_t>(options.threads), kHandlerQueue),
+      // Handler threads named after the listener: sb-public-0 (cut to 15 characters).
+      pool(static_cast<std::size_t>(options.threads), kHandlerQueue, "sb-" + options.name + "-"),
       notFound(metrics.counter("switchboard_http_unmatched_total",
                                "Requests that matched no route (404/405)", label(options))),
       tooLarge(metrics.counter("switchboard_http_body_too_large_total",

@@ -17,6 +17,7 @@
 #include <stdexcept>
 
 #include "services/MetricsRegistry.h"
+#include "switchboard/ThreadName.h"
 
 namespace switchboard {
 
@@ -466,7 +467,7 @@ void Connection::finishClose() {
 // ---------------------------------------------------------------------------------------------
 // ReactorLoop
 
-ReactorLoop::ReactorLoop(Reactor& reactor) : _reactor(reactor) {
+ReactorLoop::ReactorLoop(Reactor& reactor, std::size_t index) : _reactor(reactor) {
     _epoll = epoll_create1(EPOLL_CLOEXEC);
     _wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (_epoll < 0 || _wake < 0) {
@@ -479,7 +480,8 @@ ReactorLoop::ReactorLoop(Reactor& reactor) : _reactor(reactor) {
     epoll_ctl(_epoll, EPOLL_CTL_ADD, _wake, &ev);
     std::promise<void> started;
     auto ready = started.get_future();
-    _thread = std::thread([this, &started] {
+    _thread = std::thread([this, &started, index] {
+        nameThisThread("sb-loop-" + std::to_string(index));
         _threadId = std::this_thread::get_id();
         started.set_value();
         run();
@@ -778,7 +780,7 @@ void ReactorLoop::stop() {
 
 Reactor::Reactor(std::size_t threads) {
     for (std::size_t i = 0; i < std::max<std::size_t>(threads, 1); ++i) {
-        _loops.push_back(std::make_unique<ReactorLoop>(*this));
+        _loops.push_back(std::make_unique<ReactorLoop>(*this, i));
     }
 }
 

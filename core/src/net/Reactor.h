@@ -169,7 +169,8 @@ struct Acceptor {
 
 class ReactorLoop {
 public:
-    explicit ReactorLoop(Reactor& reactor);
+    ReactorLoop(Reactor& reactor,
+                std::size_t index);  ///< index: its thread's name, sb-loop-<index>
     ~ReactorLoop();
     ReactorLoop(const ReactorLoop&) = delete;
     ReactorLoop& operator=(const ReactorLoop&) = delete;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "services/MetricsRegistry.h"
+#include "switchboard/ThreadName.h"
 
 namespace switchboard {
 
@@ -83,7 +84,10 @@ AccessLog::AccessLog(MetricsRegistry& metrics)
                                "Access log lines dropped because the writer fell behind", "")),
       _failed(metrics.counter("switchboard_access_log_write_errors_total",
                               "Failed writes to the access log file", "")) {
-    _writer = std::thread([this] { run(); });
+    _writer = std::thread([this] {
+        nameThisThread("sb-access-log");
+        run();
+    });
 }
 
 AccessLog::~AccessLog() {

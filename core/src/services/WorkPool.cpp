@@ -4,12 +4,17 @@
 #include <Poco/Logger.h>
 
 #include "services/MetricsRegistry.h"
+#include "switchboard/ThreadName.h"
 
 namespace switchboard {
 
-WorkPool::WorkPool(std::size_t threads, std::size_t queueLimit) : _queueLimit(queueLimit) {
+WorkPool::WorkPool(std::size_t threads, std::size_t queueLimit, const std::string& name)
+    : _queueLimit(queueLimit) {
     for (std::size_t i = 0; i < std::max<std::size_t>(threads, 1); ++i) {
-        _threads.emplace_back([this] { run(); });
+        _threads.emplace_back([this, i, name] {
+            nameThisThread(name + std::to_string(i));
+            run();
+        });
     }
 }
 

@@ -21,8 +21,9 @@ class MetricsRegistry;
 
 class WorkPool {
 public:
-    /// `threads` workers (at least 1); at most `queueLimit` tasks wait (0: none may wait).
-    WorkPool(std::size_t threads, std::size_t queueLimit);
+    /// `threads` workers (at least 1), named `name` + their index ("sb-work-0"); at most
+    /// `queueLimit` tasks wait (0: none may wait).
+    WorkPool(std::size_t threads, std::size_t queueLimit, const std::string& name = "sb-work-");
     /// stop()
     ~WorkPool();
     WorkPool(const WorkPool&) = delete;

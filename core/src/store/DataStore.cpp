@@ -14,6 +14,7 @@
 #include "services/MetricsRegistry.h"
 #include "store/BatchWriter.h"
 #include "store/SqlStatement.h"
+#include "switchboard/ThreadName.h"
 
 namespace switchboard {
 
@@ -244,9 +245,15 @@ void DataStore::initialise() {
     } catch (const StoreError& e) {
         throw StoreError("store: cannot open " + _backend->location() + ": " + e.what());
     }
-    _flusher = std::thread([this] { runFlusher(); });
+    _flusher = std::thread([this] {
+        nameThisThread("sb-store-flush");
+        runFlusher();
+    });
     if (_backend->maintenanceInterval().count() > 0) {
-        _maintainer = std::thread([this] { runMaintainer(); });
+        _maintainer = std::thread([this] {
+            nameThisThread("sb-store-maint");
+            runMaintainer();
+        });
     }
 }
 
