@@ -169,8 +169,8 @@ struct Acceptor {
 
 class ReactorLoop {
 public:
-    ReactorLoop(Reactor& reactor,
-                std::size_t index);  ///< index: its thread's name, sb-loop-<index>
+    /// `index` names its thread: sb-loop-<index>.
+    ReactorLoop(Reactor& reactor, std::size_t index);
     ~ReactorLoop();
     ReactorLoop(const ReactorLoop&) = delete;
     ReactorLoop& operator=(const ReactorLoop&) = delete;
